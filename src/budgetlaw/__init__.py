@@ -1,0 +1,50 @@
+"""budgetlaw: fit saturating power laws to pilot runs and allocate a data budget across languages.
+
+    import budgetlaw as bl
+    laws = bl.fit("pilots.csv")                 # LawSet: language -> FittedLaw
+    plan = bl.allocate(laws, budget=1.2e6)      # Plan: sizes, predicted scores, marginal value
+    plan.compare(bl.baselines.uniform(laws, budget=1.2e6))
+
+Names are imported lazily so that `import budgetlaw` stays fast (no cvxpy, no matplotlib).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from budgetlaw.errors import InputError
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "PowerLaw": "budgetlaw.law",
+    "fit": "budgetlaw.fit",
+    "FittedLaw": "budgetlaw.fit",
+    "LawSet": "budgetlaw.fit",
+    "load_laws": "budgetlaw.fit",
+    "read_pilots": "budgetlaw.pilots",
+    "allocate": "budgetlaw.allocate",
+    "sweep": "budgetlaw.allocate",
+    "Plan": "budgetlaw.plan",
+    "load_plan": "budgetlaw.plan",
+    "read_limits": "budgetlaw.limits",
+    "parse_size": "budgetlaw.limits",
+    "report": "budgetlaw.report",
+    "baselines": "budgetlaw.baselines",
+}
+
+__all__ = ["InputError", *_LAZY]
+
+
+def __getattr__(name: str):
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'budgetlaw' has no attribute {name!r}")
+    module = importlib.import_module(module_name)
+    value = module if module_name.endswith("." + name) else getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
