@@ -1,0 +1,179 @@
+"""Pilot runs: the table of (language, size, score) that the laws are fitted to.
+
+pilots.csv (docs/formats/pilots.md), one row per pilot fine-tuning run:
+
+    language,size,score[,seed][,metric]
+    ar,10000,61.2,0,comet
+    ar,10000,60.8,1,comet
+
+``size`` > 0 (pairs or tokens), ``score`` in [0, max_score] (COMET x 100 by default), ``seed``
+an integer (several seeds per size are allowed), ``metric`` a name; a file holding several
+metrics needs ``metric=`` to pick one. Rows are identified in messages by their CSV line
+(header = line 1) for files, by their 1-based data row for DataFrames.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from budgetlaw.errors import InputError
+
+__all__ = ["read_pilots", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+
+REQUIRED_COLUMNS = ("language", "size", "score")
+OPTIONAL_COLUMNS = ("seed", "metric")
+
+Source = Union[str, os.PathLike, pd.DataFrame]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _load(source: Source) -> tuple[pd.DataFrame, str, str, dict]:
+    """Raw table of strings, a name for messages, the row-label word and provenance."""
+    if isinstance(source, pd.DataFrame):
+        frame = source.copy()
+        frame.columns = [str(col).strip().lower() for col in frame.columns]
+        frame = frame.reset_index(drop=True)
+        frame.index = frame.index + 1  # 1-based data rows
+        return frame, "pilots table", "row", {}
+    path = Path(source)
+    if not path.is_file():
+        raise InputError(f"{path}: pilot file not found; give the path of a CSV with columns language,size,score")
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{path}: the file is empty; write a header line 'language,size,score' and one row per pilot run") from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not a readable CSV ({err}); save it as UTF-8 comma-separated text") from None
+    frame.columns = [str(col).strip().lower() for col in frame.columns]
+    frame.index = frame.index + 2  # CSV line numbers: the header is line 1
+    blank = frame.apply(lambda col: col.isna() | (col.astype(str).str.strip() == "")).all(axis=1)
+    frame = frame[~blank]
+    return frame, str(path), "line", {"path": str(path), "sha256": _sha256(path)}
+
+
+def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Series:
+    raw = frame[column]
+    text = raw.astype(str).str.strip()
+    values = pd.to_numeric(text.where(text != "", np.nan) if raw.dtype == object else raw, errors="coerce")
+    values = values.astype(float)
+    missing = raw.isna() | (text == "") | (text.str.lower() == "nan")
+    if missing.any():
+        row = missing.idxmax()
+        raise InputError(f"{name}, {label} {row}: {column} is empty; give a number or delete the row")
+    bad = values.isna()
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(f"{name}, {label} {row}: {column}={raw[row]!r} is not a number; write it as a plain number like 12000 or 61.5")
+    infinite = ~np.isfinite(values)
+    if infinite.any():
+        row = infinite.idxmax()
+        raise InputError(f"{name}, {label} {row}: {column}={raw[row]!r} is not finite; give a finite number")
+    return values
+
+
+def _check_spellings(languages: pd.Series, name: str, label: str) -> None:
+    """Refuse one language written two ways ('zh' and ' ZH'): the fits would be split."""
+    keys = languages.str.strip().str.lower().str.replace("-", "_", regex=False)
+    for key, group in languages.groupby(keys, sort=False):
+        spellings = list(dict.fromkeys(group.tolist()))
+        if len(spellings) > 1:
+            where = "; ".join(f"{s!r} at {label} {', '.join(str(r) for r in group.index[group == s][:5])}" for s in spellings)
+            raise InputError(
+                f"{name}: language {key!r} is spelled {len(spellings)} ways ({where}); write it the same way on every row"
+            )
+
+
+def read_pilots(
+    source: Source,
+    *,
+    metric: str | None = None,
+    max_score: float = 100.0,
+    min_sizes: int = 3,
+) -> pd.DataFrame:
+    """Read and validate pilot runs from a CSV path or a DataFrame.
+
+    Returns a DataFrame with columns language (str), size (float), score (float), and seed
+    (int) / metric (str) when given, one row per run, in file order. With ``metric`` only the
+    rows of that metric are kept. ``df.attrs["source"]`` holds {"path", "sha256"} for files.
+    Every language needs at least ``min_sizes`` distinct sizes.
+    """
+    frame, name, label, provenance = _load(source)
+    if frame.empty:
+        raise InputError(f"{name}: no pilot rows; add one row per pilot run (language,size,score)")
+    missing = [col for col in REQUIRED_COLUMNS if col not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{name}: missing column(s) {', '.join(missing)} (found {', '.join(map(str, frame.columns)) or 'none'}); "
+            f"the header must name language,size,score (seed and metric are optional)"
+        )
+
+    language = frame["language"].astype(str)
+    language = language.where(~frame["language"].isna(), "")
+    empty = language.str.strip() == ""
+    if empty.any():
+        raise InputError(f"{name}, {label} {empty.idxmax()}: language is empty; give a language code such as ar or zh")
+    _check_spellings(language, name, label)
+    language = language.str.strip()
+
+    if "metric" in frame.columns:
+        metrics = frame["metric"].astype(str).str.strip()
+        present = list(dict.fromkeys(metrics[metrics != ""].tolist()))
+        if metric is None and len(present) > 1:
+            raise InputError(
+                f"{name}: the file holds several metrics ({', '.join(present)}); choose one with metric= "
+                f"(command line: --metric), e.g. metric={present[0]!r}"
+            )
+        if metric is not None:
+            if metric not in present:
+                raise InputError(f"{name}: metric {metric!r} not found; the file holds {', '.join(present) or 'no metric names'}")
+            keep = metrics == metric
+            frame, language = frame[keep], language[keep]
+
+    size = _numeric(frame, "size", name, label)
+    bad = size <= 0
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(f"{name}, {label} {row}: size={frame['size'][row]!r} must be > 0 (number of training pairs or tokens)")
+    score = _numeric(frame, "score", name, label)
+    bad = (score < 0) | (score > max_score)
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(
+            f"{name}, {label} {row}: score={frame['score'][row]!r} is outside [0, {max_score:g}]; "
+            f"put scores on the 0-{max_score:g} scale (COMET x 100) or raise max_score"
+        )
+
+    out = pd.DataFrame({"language": language, "size": size, "score": score})
+    if "seed" in frame.columns:
+        seed = _numeric(frame, "seed", name, label)
+        if (seed != np.round(seed)).any():
+            row = (seed != np.round(seed)).idxmax()
+            raise InputError(f"{name}, {label} {row}: seed={frame['seed'][row]!r} must be a whole number")
+        out["seed"] = seed.astype("int64")
+    if "metric" in frame.columns:
+        out["metric"] = frame["metric"].astype(str).str.strip()
+
+    counts = out.groupby("language", sort=False)["size"].nunique()
+    for lang, n_sizes in counts.items():
+        if n_sizes < min_sizes:
+            sizes = ", ".join(f"{s:g}" for s in sorted(out.loc[out["language"] == lang, "size"].unique()))
+            raise InputError(
+                f"{name}: language {lang!r} has {n_sizes} distinct pilot size(s) ({sizes}); a law needs at least "
+                f"{min_sizes}: add pilot runs at other sizes for {lang!r} or drop its rows"
+            )
+    out.attrs["source"] = provenance
+    out.attrs["metric"] = metric if metric is not None else (out["metric"].iloc[0] if "metric" in out.columns else None)
+    return out
