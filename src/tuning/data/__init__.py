@@ -1,0 +1,43 @@
+"""tuning.data: read parallel text and instructions, build a mixture from a plan, tokenise it.
+
+    from tuning.data import build_mixture
+    build_mixture("plan.json", "mix.jsonl", parallel={"zh": ["/usr/share/locale"]},
+                  instructions={"en": ["alpaca.json"]})
+
+Modules: ``readers`` (plain text, TSV, instruction JSON/JSONL), ``gettext`` (.po/.mo catalogs
+and locale trees), ``evalsets`` (FLORES, SQuAD-format QA), ``sampling`` (one-pass seeded
+sampling without duplicates), ``mixture`` (plan -> mixture.jsonl + manifest), ``tokenize``
+(records -> input_ids/labels), ``cli`` (``tuning mix``, ``tuning tokens``).
+Names load on first use so ``import tuning.data`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_LAZY = {
+    "build_mixture": "tuning.data.mixture",
+    "read_plan": "tuning.data.mixture",
+    "read_pairs": "tuning.data.readers",
+    "read_instructions": "tuning.data.instructions",
+    "read_flores": "tuning.data.evalsets",
+    "read_squad": "tuning.data.evalsets",
+    "sample_distinct": "tuning.data.sampling",
+    "tokenize_records": "tuning.data.tokenize",
+    "token_counts": "tuning.data.tokenize",
+}
+
+__all__ = list(_LAZY)
+
+
+def __getattr__(name: str):
+    module_name = _LAZY.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'tuning.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module_name), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
