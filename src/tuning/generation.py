@@ -1,0 +1,161 @@
+"""Batched decoding with a causal LM: greedy by default, results in input order.
+
+Prompts are tokenised one by one, sorted by token length (longest first, so a batch that does
+not fit in memory fails at once rather than at the end) and cut into batches of
+``batch_size``. Each batch is left-padded: the attention mask hides the padding and positions
+are counted from each prompt's first real token (position_ids = cumsum(mask) - 1), so a
+prompt's greedy completion is the same whatever it is batched with. Decoding stops at EOS
+(per sequence) or after ``max_new_tokens``; the completion is the decoded new tokens, special
+tokens dropped. Sorting only changes which prompts share a batch, never the output order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from tuning.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def load_model(model_dir: str | Path, *, device: str | None = None, dtype: str | None = None):
+    """(model, tokenizer) from a Hugging Face model directory, in eval mode on ``device``.
+
+    dtype None picks bfloat16 on a GPU that supports it and float32 on the CPU.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    path = Path(model_dir)
+    if not (path / "config.json").is_file():
+        raise InputError(
+            f"model directory {path} has no config.json; pass the folder written by "
+            "save_pretrained (or the trainer's final/ export)"
+        )
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if dtype is None:
+        use_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
+        torch_dtype = torch.bfloat16 if use_bf16 else torch.float32
+    else:
+        torch_dtype = getattr(torch, dtype)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device)
+    model.eval()
+    return model, tokenizer
+
+
+def _prepare_tokenizer(tokenizer):
+    if tokenizer.pad_token_id is None:
+        # Inference only: the padded positions are masked, so EOS can stand in as padding
+        # without adding a token (which would change the embedding matrix).
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def length_batches(lengths: Sequence[int], batch_size: int, sort_by_length: bool = True) -> list[list[int]]:
+    """Indices grouped into batches: by decreasing length when sorting, else in input order."""
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)) if sort_by_length else list(range(len(lengths)))
+    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+
+
+def left_pad(sequences: Sequence[Sequence[int]], pad_id: int):
+    """(input_ids, attention_mask, position_ids) tensors for left-padded ``sequences``."""
+    import torch
+
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(sequences), width), dtype=torch.long)
+    for row, seq in enumerate(sequences):
+        if seq:
+            ids[row, width - len(seq) :] = torch.tensor(list(seq), dtype=torch.long)
+            mask[row, width - len(seq) :] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    return ids, mask, positions
+
+
+def generate(
+    model_dir_or_model,
+    prompts: Sequence[str],
+    *,
+    tokenizer=None,
+    batch_size: int = 16,
+    max_new_tokens: int = 256,
+    do_sample: bool = False,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+    sort_by_length: bool = True,
+    add_special_tokens: bool = True,
+    max_prompt_tokens: int | None = None,
+    device: str | None = None,
+    dtype: str | None = None,
+    progress: bool = True,
+    on_batch: Callable[[list[int], list[str]], None] | None = None,
+) -> list[str]:
+    """Completions of ``prompts`` (in input order) from a model directory or a loaded model.
+
+    With a loaded model pass its ``tokenizer`` too. ``on_batch(indices, completions)`` is called
+    after every batch (the CLI appends them to its output file). ``max_prompt_tokens`` keeps the
+    last that many prompt tokens (the instruction's end and the response marker matter most).
+    Sampling (``do_sample=True``) uses ``temperature``/``top_p`` and ``torch.manual_seed(seed)``.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if isinstance(prompts, str):
+        raise InputError("generate: prompts must be a list of strings, not one string")
+    prompts = list(prompts)
+    if batch_size < 1 or max_new_tokens < 1:
+        raise InputError("generate: batch_size and max_new_tokens must be at least 1")
+    if isinstance(model_dir_or_model, (str, Path)):
+        model, loaded_tok = load_model(model_dir_or_model, device=device, dtype=dtype)
+        tokenizer = tokenizer or loaded_tok
+    else:
+        model = model_dir_or_model
+        if tokenizer is None:
+            raise InputError("generate: pass tokenizer= together with an already-loaded model")
+    if not prompts:
+        return []
+    tokenizer = _prepare_tokenizer(tokenizer)
+    model.eval()
+    dev = next(model.parameters()).device
+
+    encoded = [tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]
+    if max_prompt_tokens:
+        encoded = [ids[-max_prompt_tokens:] for ids in encoded]
+    batches = length_batches([len(e) for e in encoded], batch_size, sort_by_length)
+    outputs: list[str | None] = [None] * len(prompts)
+    if do_sample:
+        torch.manual_seed(seed)
+    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if do_sample else dict(do_sample=False)
+    bar = tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not progress)
+    for batch in batches:
+        ids, mask, _ = left_pad([encoded[i] for i in batch], tokenizer.pad_token_id)
+        with torch.inference_mode():
+            # generate() derives position_ids from the attention mask (cumsum - 1) for
+            # left-padded rows; left_pad returns the same positions for callers that need them.
+            out = model.generate(
+                input_ids=ids.to(dev),
+                attention_mask=mask.to(dev),
+                max_new_tokens=max_new_tokens,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+                **sampling,
+            )
+        new = out[:, ids.shape[1] :].tolist()
+        texts = [tokenizer.decode(_until_eos(row, tokenizer), skip_special_tokens=True) for row in new]
+        for i, text in zip(batch, texts):
+            outputs[i] = text
+        if on_batch is not None:
+            on_batch(list(batch), texts)
+        bar.update(len(batch))
+    bar.close()
+    return [o if o is not None else "" for o in outputs]
+
+
+def _until_eos(tokens: list[int], tokenizer) -> list[int]:
+    """Tokens before the first EOS (generate pads finished rows, possibly with EOS itself)."""
+    eos = tokenizer.eos_token_id
+    return tokens[: tokens.index(eos)] if eos is not None and eos in tokens else tokens
