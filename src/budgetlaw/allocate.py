@@ -1,0 +1,415 @@
+"""Allocate a data budget across languages so that the fitted laws predict the best outcome.
+
+Per language i, score_i(x) = C_i - K_i * x**(-c_i). The program (convex: every term is concave):
+
+    maximize   sum_i w_i * score_i(x_i)                        objective="sum" (the paper's)
+               min_i score_i(x_i)                              objective="maxmin"
+               mean over bootstrap draws of sum_i w_i*score_i   objective="robust"
+    subject    sum_i cost_i * x_i <= budget
+               floor_i <= x_i <= available_i * max_epochs       (no cap where available is absent)
+               any extra linear constraints given as callables
+
+Defaults: cost_i = 1, w_i = 1, and floor_i = 1e-6 * budget / (n * cost_i) (the law is undefined
+at x = 0; this floor costs one millionth of the budget in all, so it never binds in practice and
+never makes a problem infeasible).
+
+Solvers: "sum" and "robust" without extra constraints are separable and solved exactly by
+`budgetlaw.exact` (KKT conditions + bisection on the budget multiplier). Everything else goes
+through cvxpy (CLARABEL, falling back to SCS), written with exponential cones so the exponents
+c_i are used exactly (cvxpy's `power` would round them to fractions). The budget constraint's
+multiplier is the plan's marginal value.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+import budgetlaw
+from budgetlaw import exact
+from budgetlaw.errors import InputError
+from budgetlaw.plan import Plan
+
+__all__ = ["OBJECTIVES", "SOLVERS", "DEFAULT_FLOOR_SHARE", "allocate", "sweep", "Problem", "prepare", "make_plan"]
+
+log = logging.getLogger(__name__)
+
+OBJECTIVES = ("sum", "maxmin", "robust")
+SOLVERS = ("auto", "exact", "cvxpy")
+DEFAULT_FLOOR_SHARE = 1e-6
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """Validated inputs, as arrays in the order of `languages`. budget: (nb,); floor: (nb, n)."""
+
+    laws: Mapping
+    languages: list
+    K: np.ndarray
+    c: np.ndarray
+    ceiling: np.ndarray
+    draws: list | None  # per language (D_i, 3) arrays of (K, c, ceiling), or None
+    weights: np.ndarray
+    cost: np.ndarray
+    floor: np.ndarray
+    cap: np.ndarray  # available * max_epochs, inf where uncapped
+    budget: np.ndarray
+    available: dict | None
+    max_epochs: float
+    floor_given: bool
+
+    def constraints_dict(self, row: int = 0, extra: int = 0) -> dict:
+        epochs = int(self.max_epochs) if float(self.max_epochs).is_integer() else self.max_epochs
+        return {
+            "available": self.available,
+            "max_epochs": epochs,
+            "floor": dict(zip(self.languages, map(float, self.floor[row]))),
+            "floor_default": None if self.floor_given else f"{DEFAULT_FLOOR_SHARE:g} * budget / (n * cost)",
+            "cost": dict(zip(self.languages, map(float, self.cost))),
+            "weights": dict(zip(self.languages, map(float, self.weights))),
+            "extra": extra,
+        }
+
+
+def _number(value, what: str) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} is {value!r}; give a number") from None
+
+
+def _per_language(name, value, languages, default, *, allow_zero=False, allow_inf=False):
+    """Scalar, dict or Series keyed by language -> array in language order (default fills gaps)."""
+    out = np.full(len(languages), default, dtype=float)
+    if value is None:
+        return out
+    if isinstance(value, pd.Series):
+        value = value.to_dict()
+    if isinstance(value, Mapping):
+        unknown = [str(k) for k in value if str(k) not in languages]
+        if unknown:
+            raise InputError(
+                f"{name}: language(s) {unknown} have no law (laws cover {list(languages)}); "
+                f"drop them from {name} or fit laws for them"
+            )
+        items = {str(k): v for k, v in value.items()}
+    else:
+        items = dict.fromkeys(languages, value)
+    for i, lang in enumerate(languages):
+        if lang not in items:
+            continue
+        number = _number(items[lang], f"{name}[{lang}]")
+        bad = math.isnan(number) or number < 0 or (number == 0 and not allow_zero) or (math.isinf(number) and not allow_inf)
+        if bad:
+            need = ">= 0" if allow_zero else "> 0"
+            raise InputError(f"{name}[{lang}] is {items[lang]!r}; it must be a finite number {need}")
+        out[i] = number
+    return out
+
+
+def _law_arrays(laws):
+    if not isinstance(laws, Mapping) or len(laws) == 0:
+        raise InputError("laws: expected a LawSet or a non-empty dict language -> PowerLaw; fit pilots first (budgetlaw.fit)")
+    languages = [str(k) for k in laws]
+    K, c, C, draws = [], [], [], []
+    for lang, law in zip(languages, laws.values()):
+        try:
+            k, e, top = float(law.K), float(law.c), float(law.ceiling)
+        except (AttributeError, TypeError, ValueError):
+            raise InputError(f"laws[{lang}]: {type(law).__name__} is not a law (needs K, c, ceiling)") from None
+        if not (math.isfinite(k) and k >= 0 and math.isfinite(e) and e > 0 and math.isfinite(top)):
+            raise InputError(f"laws[{lang}]: K={k}, c={e}, ceiling={top}; need K >= 0, c > 0, all finite; refit this language")
+        K.append(k), c.append(e), C.append(top)
+        d = getattr(law, "draws", None)
+        draws.append(None if d is None else np.asarray(d, dtype=float).reshape(-1, 3))
+    if any(d is None for d in draws):
+        draws = None
+    else:
+        for i, d in enumerate(draws):
+            ok = np.isfinite(d).all(axis=1) & (d[:, 0] >= 0) & (d[:, 1] > 0)
+            if not ok.all():
+                log.warning("laws[%s]: ignoring %d of %d bootstrap draws that are not valid laws", languages[i], (~ok).sum(), len(d))
+            draws[i] = d[ok]
+        if any(len(d) == 0 for d in draws):
+            draws = None
+    return languages, np.array(K), np.array(c), np.array(C), draws
+
+
+def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None) -> Problem:
+    """Validate everything once, at the door. `budget` may be a number or a sequence of budgets."""
+    languages, K, c, C, draws = _law_arrays(laws)
+    budgets = np.atleast_1d(np.asarray(budget, dtype=object))
+    if budgets.ndim != 1 or budgets.size == 0:
+        raise InputError(f"budget: expected a number or a 1-D list of numbers, got {budget!r}")
+    budgets = np.array([_number(b, "budget") for b in budgets])
+    for b in budgets:
+        if not (math.isfinite(b) and b > 0):
+            raise InputError(f"budget is {b!r}; it must be a finite number > 0 (in the laws' units, e.g. examples)")
+    epochs = _number(max_epochs, "max_epochs")
+    if not (math.isfinite(epochs) and epochs > 0):
+        raise InputError(f"max_epochs is {max_epochs!r}; it must be a finite number > 0 (e.g. 1, or 4 to allow repeats)")
+    cost_a = _per_language("cost", cost, languages, 1.0)
+    weight_a = _per_language("weights", weights, languages, 1.0, allow_zero=True)
+    if not (weight_a > 0).any():
+        raise InputError("weights: every weight is 0; give at least one language a positive weight")
+    avail_a = _per_language("available", available, languages, np.inf, allow_inf=True)
+    cap = avail_a * epochs
+    n = len(languages)
+    if floor is None:
+        floors = DEFAULT_FLOOR_SHARE * budgets[:, None] / (n * cost_a[None, :])
+        floors = np.minimum(floors, cap[None, :])
+    else:
+        floors = np.broadcast_to(_per_language("floor", floor, languages, 0.0, allow_zero=True), (budgets.size, n))
+        zero = [lang for lang, f in zip(languages, floors[0]) if f == 0]
+        if zero:
+            floors = floors.copy()
+            default = DEFAULT_FLOOR_SHARE * budgets[:, None] / (n * cost_a[None, :])
+            floors = np.where(floors == 0, np.minimum(default, cap[None, :]), floors)
+        for lang, f, top in zip(languages, floors[0], cap):
+            if f > top:
+                raise InputError(
+                    f"floor[{lang}] = {f:g} is above its cap available*max_epochs = {top:g}; "
+                    f"lower the floor or raise available/max_epochs for {lang}"
+                )
+    spent = (floors * cost_a).sum(axis=1)
+    for b, s in zip(budgets, spent):
+        if s > b:
+            raise InputError(f"floors alone cost {s:g} but the budget is {b:g}; lower the floors or raise the budget")
+    if available is None:
+        avail_d = None
+    else:
+        avail_d = {lang: float(a) for lang, a in zip(languages, avail_a) if math.isfinite(a)}
+    return Problem(laws, languages, K, c, C, draws, weight_a, cost_a, np.ascontiguousarray(floors), cap, budgets,
+                   avail_d, epochs, floor is not None)
+
+
+def objective_values(problem: Problem, x: np.ndarray, objective: str) -> np.ndarray:
+    """Objective at sizes x of shape (nb, n) -> (nb,)."""
+    x = np.atleast_2d(x)
+    if objective == "robust":
+        terms = np.stack([(d[None, :, 2] - d[None, :, 0] * x[:, [i]] ** (-d[None, :, 1])).mean(axis=1)
+                          for i, d in enumerate(problem.draws)], axis=1)
+        return (problem.weights * terms).sum(axis=1)
+    scores = problem.ceiling - problem.K * x ** (-problem.c)
+    if objective == "maxmin":
+        return scores.min(axis=1)
+    return (problem.weights * scores).sum(axis=1)
+
+
+def make_plan(problem: Problem, x, *, name, objective, marginal_value, solver, level=0.9, row=0,
+              extra=0, settings=None) -> Plan:
+    """Wrap sizes x (n,) into a Plan: predicted scores (with intervals when laws carry draws),
+    objective value, budget accounting and a signature."""
+    x = np.asarray(x, dtype=float)
+    langs = problem.languages
+    score = problem.ceiling - problem.K * x ** (-problem.c)
+    lower = np.full(len(langs), np.nan)
+    upper = np.full(len(langs), np.nan)
+    for i, law in enumerate(problem.laws.values()):
+        if getattr(law, "draws", None) is not None and hasattr(law, "interval"):
+            lo, hi = law.interval(np.array([x[i]]), level=level)
+            lower[i], upper[i] = np.ravel(lo)[0], np.ravel(hi)[0]
+    budget = float(problem.budget[row])
+    used = float((problem.cost * x).sum())
+    unused = budget - used
+    if unused <= 1e-9 * budget:  # binding up to roundoff (or a solver's tolerance)
+        unused = 0.0
+    signature = {
+        "budgetlaw": budgetlaw.__version__,
+        "numpy": np.__version__,
+        "objective": objective,
+        "level": level,
+        "metric": getattr(problem.laws, "metric", None),
+        "laws": getattr(problem.laws, "signature", None),
+        **(settings or {}),
+    }
+    index = pd.Index(langs, name="language")
+    return Plan(
+        name=name,
+        sizes=pd.Series(x, index=index, name="size"),
+        predicted=pd.DataFrame({"score": score, "lower": lower, "upper": upper}, index=index),
+        objective=objective,
+        objective_value=float(objective_values(problem, x[None], objective)[0]),
+        budget=budget,
+        used_budget=used,
+        unused_budget=unused,
+        marginal_value=float(marginal_value),
+        constraints=problem.constraints_dict(row, extra),
+        solver=solver,
+        signature=signature,
+    )
+
+
+def _check_choice(objective, solver, constraints, problem, weights):
+    if objective not in OBJECTIVES:
+        raise InputError(f"objective {objective!r} is unknown; choose one of {list(OBJECTIVES)}")
+    if solver not in SOLVERS:
+        raise InputError(f"solver {solver!r} is unknown; choose one of {list(SOLVERS)}")
+    if objective == "robust" and problem.draws is None:
+        raise InputError("objective 'robust' needs bootstrap draws; fit the laws with n_boot > 0 (plain PowerLaws have none)")
+    if objective == "maxmin" and weights is not None:
+        raise InputError("weights do not apply to objective 'maxmin' (it raises the worst language); drop weights or use 'sum'")
+    extras = _constraint_list(constraints)
+    use_exact = objective != "maxmin" and not extras
+    if solver == "exact" and not use_exact:
+        raise InputError("solver 'exact' handles 'sum' and 'robust' without extra constraints; use solver='cvxpy' or 'auto'")
+    return extras, (use_exact if solver == "auto" else solver == "exact")
+
+
+def _constraint_list(constraints):
+    if constraints is None:
+        return []
+    items = [constraints] if callable(constraints) else list(constraints)
+    for i, item in enumerate(items):
+        if not callable(item):
+            raise InputError(f"constraints[{i}] is {type(item).__name__}; give callables x -> cvxpy constraint, "
+                             "where x maps language -> cvxpy expression")
+    return items
+
+
+def _solve_exact(problem: Problem, objective: str):
+    t0 = time.perf_counter()
+    args = (problem.weights, problem.cost, problem.floor, problem.cap, problem.budget)
+    if objective == "robust":
+        Kd, cd, counts = exact.pad_draws(problem.draws)
+        sol = exact.solve_robust(Kd, cd, counts, *args)
+    else:
+        sol = exact.solve_sum(problem.K, problem.c, *args)
+    info = {"method": "exact", "status": "optimal", "time_s": time.perf_counter() - t0, "iterations": sol.iterations}
+    return sol.x, sol.lam, info
+
+
+def _solve_cvxpy(problem: Problem, objective: str, extras: list):
+    """cvxpy model in budget shares y_i = cost_i*x_i/budget (well scaled whatever the units).
+
+    K_i*x_i**(-c_i) = K_i*(budget/cost_i)**(-c_i) * exp(-c_i*s_i) with s_i <= log(y_i): two
+    exponential cones per term and the exponents exact. At the optimum s_i = log(y_i).
+    """
+    import cvxpy as cp
+
+    t0 = time.perf_counter()
+    B, n = float(problem.budget[0]), len(problem.languages)
+    unit = B / problem.cost  # x_i = unit_i * y_i
+    y, s = cp.Variable(n), cp.Variable(n)
+    budget_con = cp.sum(y) <= 1
+    cons = [budget_con, s <= cp.log(y), y >= problem.floor[0] / unit]
+    capped = np.isfinite(problem.cap)
+    if capped.any():
+        cons.append(y[np.flatnonzero(capped)] <= problem.cap[capped] / unit[capped])
+    if objective == "robust":
+        Kd, cd, counts = exact.pad_draws(problem.draws)
+        coef = problem.weights[:, None] * Kd * unit[:, None] ** (-cd) / counts[:, None]
+        S = cp.reshape(s, (n, 1), order="F") @ np.ones((1, Kd.shape[1]))
+        top = sum(float(problem.weights[i] * d[:, 2].mean()) for i, d in enumerate(problem.draws))
+        goal = cp.Maximize(top - cp.sum(cp.multiply(coef, cp.exp(cp.multiply(-cd, S)))))
+    else:
+        gap = cp.multiply(problem.K * unit ** (-problem.c), cp.exp(cp.multiply(-problem.c, s)))
+        if objective == "maxmin":
+            t = cp.Variable()
+            cons.append(problem.ceiling - gap >= t)
+            goal = cp.Maximize(t)
+        else:
+            goal = cp.Maximize(problem.weights @ problem.ceiling - problem.weights @ gap)
+    xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
+    for i, make in enumerate(extras):
+        made = make(xs)
+        made = list(made) if isinstance(made, (list, tuple)) else [made]
+        for item in made:
+            if not isinstance(item, cp.constraints.constraint.Constraint):
+                raise InputError(f"constraints[{i}] returned {type(item).__name__}, not a cvxpy constraint; "
+                                 "return e.g. x['ar'] >= 2 * x['tr']")
+            if not item.is_dcp():
+                raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
+        cons.extend(made)
+    problem_cp = cp.Problem(goal, cons)
+    status, used = None, None
+    for name in ("CLARABEL", "SCS"):
+        try:
+            problem_cp.solve(solver=name)
+        except cp.error.SolverError as err:
+            log.warning("cvxpy solver %s failed (%s); trying the next one", name, err)
+            continue
+        status, used = problem_cp.status, name
+        if status in ("optimal", "optimal_inaccurate"):
+            break
+    if status in ("infeasible", "infeasible_inaccurate"):
+        raise InputError(f"the allocation is infeasible: the {len(extras)} extra constraint(s) cannot hold together with "
+                         "the floors, caps and budget; relax a constraint or raise the budget")
+    if status not in ("optimal", "optimal_inaccurate"):
+        raise InputError(f"cvxpy could not solve the allocation (status {status!r}); check the extra constraints "
+                         "and that the laws' K and c are of ordinary size")
+    if status == "optimal_inaccurate":
+        log.warning("cvxpy (%s) reports an inaccurate optimum; check the plan", used)
+    x = np.clip(unit * np.asarray(y.value, dtype=float), problem.floor[0], problem.cap)
+    stats = problem_cp.solver_stats
+    info = {"method": "cvxpy", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
+            "iterations": stats.num_iters, "solve_time_s": stats.solve_time, "cvxpy": cp.__version__}
+    return x, max(float(budget_con.dual_value) / B, 0.0), info
+
+
+def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None,
+             objective="sum", constraints=None, solver="auto", level=0.9) -> Plan:
+    """Best sizes per language under the budget; see the module docstring for the program.
+
+    laws: LawSet or dict language -> PowerLaw. Per-language arguments (available, floor, cost,
+    weights) are dicts or Series keyed by language, or one number for all; a language missing
+    from `available` has no cap. constraints: callables x -> cvxpy constraint(s), x a dict
+    language -> cvxpy expression for x_i. solver: "auto" (exact when it applies), "exact",
+    "cvxpy". level: coverage of the predicted-score intervals.
+    """
+    problem = prepare(laws, budget, available=available, max_epochs=max_epochs, floor=floor, cost=cost, weights=weights)
+    if problem.budget.size != 1:
+        raise InputError("allocate takes one budget; use sweep(laws, budgets) for many")
+    if not 0 < float(level) < 1:
+        raise InputError(f"level is {level!r}; give the interval coverage as a number in (0, 1), e.g. 0.9")
+    extras, use_exact = _check_choice(objective, solver, constraints, problem, weights)
+    if use_exact:
+        x, lam, info = _solve_exact(problem, objective)
+        x, lam = x[0], float(lam[0])
+    else:
+        x, lam, info = _solve_cvxpy(problem, objective, extras)
+    plan = make_plan(problem, x, name="optimised", objective=objective, marginal_value=lam, solver=info,
+                     level=level, extra=len(extras), settings={"solver": solver})
+    if plan.unused_budget > 0:
+        log.info("every language is at its cap; %g of the budget %g is left unused", plan.unused_budget, plan.budget)
+    return plan
+
+
+def sweep(laws, budgets, **kwargs) -> pd.DataFrame:
+    """The frontier: allocate at each budget. Long form, one row per (budget, language), with
+    columns budget, language, size, score, objective_value, marginal_value. The exact path
+    solves all budgets in one vectorised pass."""
+    objective = kwargs.get("objective", "sum")
+    solver = kwargs.get("solver", "auto")
+    unknown = set(kwargs) - {"available", "max_epochs", "floor", "cost", "weights", "objective", "constraints", "solver", "level"}
+    if unknown:
+        raise InputError(f"sweep: unknown argument(s) {sorted(unknown)}; it takes the keyword arguments of allocate")
+    shared = {k: kwargs.get(k) for k in ("available", "floor", "cost", "weights")}
+    problem = prepare(laws, budgets, max_epochs=kwargs.get("max_epochs", 1), **shared)
+    extras, use_exact = _check_choice(objective, solver, kwargs.get("constraints"), problem, kwargs.get("weights"))
+    if use_exact:
+        x, lam, _ = _solve_exact(problem, objective)
+        values = objective_values(problem, x, objective)
+    else:
+        from tqdm.auto import tqdm
+
+        plans = [allocate(laws, b, **kwargs) for b in tqdm(problem.budget, desc="sweep", unit="budget", disable=None)]
+        x = np.array([p.sizes.to_numpy() for p in plans])
+        lam = np.array([p.marginal_value for p in plans])
+        values = np.array([p.objective_value for p in plans])
+    nb, n = x.shape
+    scores = problem.ceiling - problem.K * x ** (-problem.c)
+    return pd.DataFrame({
+        "budget": np.repeat(problem.budget, n),
+        "language": np.tile(problem.languages, nb),
+        "size": x.ravel(),
+        "score": scores.ravel(),
+        "objective_value": np.repeat(values, n),
+        "marginal_value": np.repeat(lam, n),
+    })

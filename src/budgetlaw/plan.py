@@ -1,0 +1,277 @@
+"""A data plan: how much of each language to train on, and what the laws predict it gives.
+
+A Plan is what `budgetlaw.allocate` and every baseline return. On disk it is plan.json (format
+"budgetlaw-plan/1", described in docs/formats/plan.md); `Plan.save` writes it atomically and
+`load_plan` reads it back with validation.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from budgetlaw.errors import InputError
+
+__all__ = ["FORMAT", "Plan", "load_plan"]
+
+FORMAT = "budgetlaw-plan/1"
+_NUMBERS = ("objective_value", "budget", "used_budget", "unused_budget", "marginal_value")
+_REQUIRED = ("format", "name", "objective", "sizes", "predicted", "constraints", *_NUMBERS)
+
+
+def _num(value: Any) -> float | None:
+    """float for JSON, None for NaN/inf (JSON has neither)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _plain(value: Any) -> Any:
+    """Turn numpy/pandas scalars and containers into JSON-ready Python values."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, pd.Series):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return _num(value)
+    return value
+
+
+@dataclass(frozen=True, eq=False)
+class Plan:
+    """One allocation of a budget across languages.
+
+    sizes:          pd.Series language -> x_i (examples, or whatever unit the laws were fitted in)
+    predicted:      pd.DataFrame index language, columns score, lower, upper (the law's predicted
+                    score at x_i and its bootstrap interval; NaN bounds when the laws have no draws)
+    objective:      "sum", "maxmin" or "robust"
+    objective_value: sum_i w_i*score_i ("sum"), min_i score_i ("maxmin"), or the mean over
+                    bootstrap draws of sum_i w_i*score_i ("robust")
+    budget, used_budget = sum_i cost_i*x_i, unused_budget = budget - used_budget (0 when the
+                    budget binds; positive only when every language is at its cap)
+    marginal_value: objective gained per extra unit of budget (the budget constraint's
+                    multiplier; 0 when the budget does not bind; NaN for baselines)
+    constraints:    {"available", "max_epochs", "floor", "cost", "weights", "extra"} as plain values
+    solver:         {"method", "status", "time_s", "iterations", ...}
+    signature:      how the plan was made (versions, settings, the laws' signature)
+    """
+
+    name: str
+    sizes: pd.Series
+    predicted: pd.DataFrame
+    objective: str
+    objective_value: float
+    budget: float
+    used_budget: float
+    unused_budget: float
+    marginal_value: float
+    constraints: dict = field(default_factory=dict)
+    solver: dict = field(default_factory=dict)
+    signature: dict = field(default_factory=dict)
+
+    @property
+    def languages(self) -> list[str]:
+        return [str(k) for k in self.sizes.index]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per language: size, share (of used budget), score, lower, upper, cost, floor,
+        cap (available*max_epochs, NaN for none), weight, at_cap, at_floor."""
+        langs = self.languages
+        cons = self.constraints or {}
+        cost = pd.Series(cons.get("cost") or {}, dtype=float).reindex(langs).fillna(1.0)
+        floor = pd.Series(cons.get("floor") or {}, dtype=float).reindex(langs)
+        weights = pd.Series(cons.get("weights") or {}, dtype=float).reindex(langs).fillna(1.0)
+        available = cons.get("available")
+        epochs = cons.get("max_epochs", 1)
+        cap = pd.Series(available or {}, dtype=float).reindex(langs) * float(epochs)
+        sizes = self.sizes.astype(float)
+        spent = sizes * cost
+        frame = pd.DataFrame(
+            {
+                "size": sizes,
+                "share": spent / spent.sum() if spent.sum() > 0 else np.nan,
+                "score": self.predicted["score"],
+                "lower": self.predicted["lower"],
+                "upper": self.predicted["upper"],
+                "cost": cost,
+                "floor": floor,
+                "cap": cap,
+                "weight": weights,
+            },
+            index=pd.Index(langs, name="language"),
+        )
+        tol = 1e-9
+        frame["at_cap"] = (frame["cap"].notna() & (sizes >= frame["cap"] * (1 - tol))).astype(bool)
+        frame["at_floor"] = (frame["floor"].notna() & (sizes <= frame["floor"] * (1 + tol))).astype(bool)
+        return frame
+
+    def compare(self, *others: "Plan") -> pd.DataFrame:
+        """Side by side: sizes and predicted scores of self and each other plan, and the gain of
+        self over each other.
+
+        Columns: "size:<name>", "score:<name>" per plan (self first), then "gain:<name>" =
+        score:self - score:<name> for each other plan (repeated names get "#2", "#3", ...).
+        Rows: one per language, then "total" (sizes summed; scores summed with self's weights,
+        i.e. the "sum" objective), "mean" (plain means) and "min" (the worst language).
+        """
+        plans = (self, *others)
+        names: list[str] = []
+        for plan in plans:
+            name, k = plan.name, 2
+            while name in names:
+                name, k = f"{plan.name}#{k}", k + 1
+            names.append(name)
+        langs = self.languages
+        for plan, name in zip(others, names[1:]):
+            if sorted(plan.languages) != sorted(langs):
+                raise InputError(
+                    f"Plan.compare: plan {name!r} covers {sorted(plan.languages)} but {names[0]!r} covers "
+                    f"{sorted(langs)}; compare plans made from the same laws"
+                )
+        weights = pd.Series((self.constraints or {}).get("weights") or {}, dtype=float).reindex(langs).fillna(1.0)
+        columns = {}
+        for plan, name in zip(plans, names):
+            columns[f"size:{name}"] = plan.sizes.astype(float).reindex(langs)
+            columns[f"score:{name}"] = plan.predicted["score"].astype(float).reindex(langs)
+        table = pd.DataFrame(columns, index=pd.Index(langs, name="language"))
+        summary = {}
+        for col, values in table.items():
+            is_score = col.startswith("score:")
+            summary[col] = [
+                float((values * weights).sum()) if is_score else float(values.sum()),
+                float(values.mean()),
+                float(values.min()),
+            ]
+        table = pd.concat([table, pd.DataFrame(summary, index=["total", "mean", "min"])])
+        table.index.name = "language"
+        for name in names[1:]:
+            table[f"gain:{name}"] = table[f"score:{names[0]}"] - table[f"score:{name}"]
+        return table
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The plan.json object (see docs/formats/plan.md); NaN becomes null."""
+        predicted = {
+            str(lang): {col: _num(self.predicted.loc[lang, col]) for col in ("score", "lower", "upper")}
+            for lang in self.predicted.index
+        }
+        return {
+            "format": FORMAT,
+            "name": self.name,
+            "objective": self.objective,
+            "objective_value": _num(self.objective_value),
+            "budget": _num(self.budget),
+            "used_budget": _num(self.used_budget),
+            "unused_budget": _num(self.unused_budget),
+            "marginal_value": _num(self.marginal_value),
+            "sizes": {str(k): float(v) for k, v in self.sizes.items()},
+            "predicted": predicted,
+            "constraints": _plain(self.constraints),
+            "solver": _plain(self.solver),
+            "signature": _plain(self.signature),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any, *, where: str = "plan") -> "Plan":
+        """Inverse of to_dict, with validation: errors name `where` (the file) and the key."""
+        if not isinstance(data, dict):
+            raise InputError(f"{where}: expected a JSON object with a 'format' key, got {type(data).__name__}")
+        missing = [key for key in _REQUIRED if key not in data]
+        if missing:
+            raise InputError(f"{where}: missing key(s) {missing}; a plan.json is written by Plan.save / 'budgetlaw allocate'")
+        if data["format"] != FORMAT:
+            raise InputError(f"{where}: key 'format' is {data['format']!r}; this version reads {FORMAT!r}")
+        sizes = data["sizes"]
+        if not isinstance(sizes, dict) or not sizes:
+            raise InputError(f"{where}: key 'sizes' must be a non-empty object language -> size")
+        clean = {}
+        for lang, value in sizes.items():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = float("nan")
+            if not math.isfinite(number) or number < 0:
+                raise InputError(f"{where}: key 'sizes.{lang}' is {value!r}; sizes must be finite numbers >= 0")
+            clean[str(lang)] = number
+        predicted = data["predicted"]
+        if not isinstance(predicted, dict) or set(predicted) != set(clean):
+            raise InputError(f"{where}: key 'predicted' must have one entry per language in 'sizes' ({sorted(clean)})")
+        rows = {}
+        for lang in clean:
+            entry = predicted[lang]
+            if not isinstance(entry, dict) or "score" not in entry:
+                raise InputError(f"{where}: key 'predicted.{lang}' must be an object with 'score', 'lower', 'upper'")
+            rows[lang] = [_read_float(entry.get(col), where, f"predicted.{lang}.{col}") for col in ("score", "lower", "upper")]
+        numbers = {key: _read_float(data[key], where, key) for key in _NUMBERS}
+        constraints = data["constraints"]
+        if not isinstance(constraints, dict) or "max_epochs" not in constraints:
+            raise InputError(f"{where}: key 'constraints' must be an object with at least 'max_epochs'")
+        available = constraints.get("available")
+        if available is not None and not isinstance(available, dict):
+            raise InputError(f"{where}: key 'constraints.available' must be null or an object language -> size")
+        langs = list(clean)
+        return cls(
+            name=str(data["name"]),
+            sizes=pd.Series(clean, name="size", dtype=float).rename_axis("language"),
+            predicted=pd.DataFrame.from_dict(rows, orient="index", columns=["score", "lower", "upper"])
+            .reindex(langs)
+            .rename_axis("language"),
+            objective=str(data["objective"]),
+            constraints=dict(constraints),
+            solver=dict(data.get("solver") or {}),
+            signature=dict(data.get("signature") or {}),
+            **numbers,
+        )
+
+    def save(self, path) -> Path:
+        """Write plan.json atomically (temporary file in the same directory, then rename)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+
+def _read_float(value: Any, where: str, key: str) -> float:
+    if value is None:
+        return float("nan")
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: key '{key}' is {value!r}; expected a number or null") from None
+
+
+def load_plan(path) -> Plan:
+    """Read and validate a plan.json written by `Plan.save`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file; write one with 'budgetlaw allocate' or Plan.save") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise InputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); rewrite it with Plan.save") from None
+    return Plan.from_dict(data, where=str(path))
