@@ -50,6 +50,7 @@ SCRIPT_RANGES: dict[str, tuple[tuple[int, int], ...]] = {
     "ko": ((0xAC00, 0xD7AF), (0x1100, 0x11FF), (0x3130, 0x318F)),
     "ja": ((0x3040, 0x30FF), (0x4E00, 0x9FFF), (0x3400, 0x4DBF)),
 }
+SCRIPT_RANGES["zh-Hant"] = SCRIPT_RANGES["zh"]
 _HAN = SCRIPT_RANGES["zh"]
 
 _WORD = re.compile(r"[^\W\d_]+", re.UNICODE)
