@@ -1,0 +1,3 @@
+from budgetlaw.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,255 @@
+"""`budgetlaw` command line: a thin layer over the Python API (docs/cli.md).
+
+    budgetlaw fit PILOTS.csv -o laws.json
+    budgetlaw allocate laws.json --budget 1.2M [--languages LANGS.csv] -o plan.json
+    budgetlaw report laws.json plan.json -o DIR
+    budgetlaw demo -o DIR
+
+Bad input (budgetlaw.InputError) is printed as one line on stderr, without a traceback, and
+the command exits with status 2; outputs are written to a temporary name and renamed, so a
+failed command leaves no output behind. Heavy modules are imported inside the commands so
+that ``budgetlaw --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from budgetlaw import __version__
+from budgetlaw.errors import InputError
+from budgetlaw.limits import parse_size
+
+__all__ = ["main", "build_parser"]
+
+OBJECTIVES = ("sum", "maxmin", "robust")
+BASELINES = ("uniform", "proportional", "temperature", "unimax")
+
+
+def _input_file(path: str, what: str) -> Path:
+    """Check at the door that an input file exists, naming the option and the fix."""
+    result = Path(path)
+    if not result.is_file():
+        raise InputError(f"{result}: {what} not found; check the path (current folder: {Path.cwd()})")
+    return result
+
+
+def _budget(text: str) -> float:
+    try:
+        value = parse_size(text)
+    except InputError as exc:
+        raise InputError(f"--budget: {exc}") from None
+    if value <= 0:
+        raise InputError(f"--budget {text!r} must be > 0; give the total number of pairs to spend, e.g. --budget 1.2M")
+    return value
+
+
+def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = None) -> dict:
+    from budgetlaw.limits import limits_to_constraints, read_limits
+
+    kwargs = {}
+    if languages_csv is not None:
+        path = _input_file(languages_csv, "limits file (--languages)")
+        kwargs = limits_to_constraints(read_limits(path), list(laws), source=str(path))
+    if max_epochs is not None:
+        if max_epochs < 1:
+            raise InputError(f"--max-epochs {max_epochs} must be >= 1 (how often a pair may be repeated)")
+        kwargs["max_epochs"] = max_epochs
+    return kwargs
+
+
+def _print_plan(plan, stream=None) -> None:
+    """A short table of the plan on stdout: language, pairs, predicted score [interval]."""
+    from budgetlaw.report_summary import fmt_score, fmt_size
+
+    stream = stream or sys.stdout
+    print(f"{'language':<10}{'pairs':>12}{'predicted':>11}{'interval':>18}", file=stream)
+    for language, size in plan.sizes.items():
+        row = plan.predicted.loc[language]
+        interval = f"[{fmt_score(row.get('lower'))}, {fmt_score(row.get('upper'))}]"
+        print(f"{language:<10}{fmt_size(size):>12}{fmt_score(row.get('score')):>11}{interval:>18}", file=stream)
+    print(
+        f"{'total':<10}{fmt_size(plan.sizes.sum()):>12}   objective {plan.objective} = {plan.objective_value:.2f}; "
+        f"unused budget {fmt_size(plan.unused_budget)}",
+        file=stream,
+    )
+
+
+# -- sub-commands ------------------------------------------------------------------------------
+def cmd_fit(args) -> int:
+    from budgetlaw.fit import fit
+
+    pilots = _input_file(args.pilots, "pilots file")
+    laws = fit(
+        pilots, args.ceiling, free_ceiling=args.free_ceiling, max_score=args.max_score,
+        n_boot=args.n_boot, seed=args.seed, metric=args.metric,
+    )
+    path = laws.save(args.output)
+    print(laws.to_frame().to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_allocate(args) -> int:
+    from budgetlaw.allocate import allocate
+    from budgetlaw.fit import load_laws
+
+    budget = _budget(args.budget)
+    laws = load_laws(_input_file(args.laws, "laws file"))
+    kwargs = _load_constraints(laws, args.languages, args.max_epochs)
+    plan = allocate(laws, budget, objective=args.objective, solver=args.solver, level=args.level, **kwargs)
+    path = plan.save(args.output)
+    _print_plan(plan)
+    print(f"wrote {path}")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from budgetlaw.fit import load_laws
+    from budgetlaw.plan import load_plan
+    from budgetlaw.report import report
+
+    laws = load_laws(_input_file(args.laws, "laws file"))
+    plan = load_plan(_input_file(args.plan, "plan file"))
+    constraints = None
+    if args.languages is not None:
+        constraints = _load_constraints(laws, args.languages, plan.constraints.get("max_epochs"))
+    pilots = None if args.pilots is None else _input_file(args.pilots, "pilots file (--pilots)")
+    budgets = None
+    if args.budgets is not None:
+        budgets = [parse_size(b) for b in args.budgets.split(",") if b.strip()] if args.budgets != "none" else []
+    baselines = [b.strip() for b in args.baselines.split(",") if b.strip()] if args.baselines != "none" else []
+    unknown = [b for b in baselines if b not in BASELINES]
+    if unknown:
+        raise InputError(f"--baselines: unknown {unknown}; choose from {','.join(BASELINES)} (or 'none')")
+    paths = report(laws, plan, baselines, out=args.output, budgets=budgets, pilots=pilots, constraints=constraints)
+    print(f"wrote {paths['summary']} and {sum(k.endswith('_plot') for k in paths)} figures")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    import pandas as pd
+
+    from budgetlaw.allocate import allocate
+    from budgetlaw.fit import fit
+    from budgetlaw.limits import limits_to_constraints, read_limits
+    from budgetlaw.report import report
+    from budgetlaw.synthetic import demo_limits_path, demo_pilots_path
+
+    budget = _budget(args.budget)
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; give a folder for the demo (-o DIR)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        shutil.copyfile(demo_pilots_path(), tmp / "pilots.csv")
+        shutil.copyfile(demo_limits_path(), tmp / "limits.csv")
+        laws = fit(tmp / "pilots.csv", n_boot=args.n_boot, seed=args.seed)
+        laws.save(tmp / "laws.json")
+        constraints = limits_to_constraints(read_limits(tmp / "limits.csv"), list(laws), source="limits.csv")
+        plan = allocate(laws, budget, **constraints)
+        plan.save(tmp / "plan.json")
+        pilots = pd.read_csv(tmp / "pilots.csv")
+        report(laws, plan, None, out=tmp / "report", pilots=pilots, title="Data budget report (demo, synthetic pilots)")
+        for item in tmp.iterdir():  # move finished files in; each rename is atomic
+            target = out / item.name
+            out.mkdir(exist_ok=True)
+            if target.is_dir():
+                shutil.rmtree(target)
+            os.replace(item, target)
+        tmp.rmdir()
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    print(f"budgetlaw demo: SYNTHETIC pilots ({len(pilots)} runs, {len(laws)} languages) -> laws -> plan at budget "
+          f"{args.budget} -> report")
+    for name, what in (("pilots.csv", "synthetic pilot runs"), ("limits.csv", "per-language limits"),
+                       ("laws.json", "fitted laws"), ("plan.json", "optimised plan"),
+                       ("report/report.md", "report (open this), figures beside it")):
+        print(f"  {str(out / name):<40} {what}")
+    print()
+    _print_plan(plan)
+    return 0
+
+
+# -- parser ------------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="budgetlaw",
+        description="Fit scaling laws to pilot runs and allocate a data budget across languages.",
+        epilog="Sizes may be written 600k, 1.2M, 2e6 or 1,200,000. See docs/cli.md.",
+    )
+    parser.add_argument("--version", action="version", version=f"budgetlaw {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: progress logs, -vv: debug")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("fit", help="fit one law per language to pilot runs -> laws.json")
+    p.add_argument("pilots", metavar="PILOTS.csv", help="pilot runs: language,size,score[,seed,metric]")
+    p.add_argument("-o", "--output", required=True, metavar="laws.json")
+    p.add_argument("--ceiling", type=float, default=100.0, help="best possible score (default 100, COMET x 100)")
+    p.add_argument("--free-ceiling", action="store_true", help="fit the ceiling too (at most --max-score)")
+    p.add_argument("--max-score", type=float, default=None, help="upper bound of a free ceiling")
+    p.add_argument("--n-boot", type=int, default=1000, help="bootstrap refits for intervals (default 1000)")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    p.add_argument("--metric", default=None, help="which metric to fit when the file holds several")
+    p.set_defaults(func=cmd_fit)
+
+    p = sub.add_parser("allocate", help="spend a budget across languages -> plan.json")
+    p.add_argument("laws", metavar="laws.json")
+    p.add_argument("--budget", required=True, help="total pairs to spend, e.g. 1.2M")
+    p.add_argument("-o", "--output", required=True, metavar="plan.json")
+    p.add_argument("--languages", metavar="LANGS.csv", help="per-language available/floor/cost/weight")
+    p.add_argument("--objective", choices=OBJECTIVES, default="sum", help="default sum")
+    p.add_argument("--max-epochs", type=int, default=None, help="times a pair may be repeated (default 1)")
+    p.add_argument("--solver", default="auto", help="auto (default), exact or cvxpy")
+    p.add_argument("--level", type=float, default=0.9, help="interval level of the predictions (default 0.9)")
+    p.set_defaults(func=cmd_allocate)
+
+    p = sub.add_parser("report", help="figures and a Markdown summary of a plan -> DIR")
+    p.add_argument("laws", metavar="laws.json")
+    p.add_argument("plan", metavar="plan.json")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--languages", metavar="LANGS.csv", help="limits for the baselines (default: the plan's own)")
+    p.add_argument("--baselines", default=",".join(BASELINES), help="comma list, or 'none' (default: all four)")
+    p.add_argument("--pilots", metavar="PILOTS.csv", help="draw the pilot points on the law panels")
+    p.add_argument("--budgets", help="frontier budgets, e.g. 300k,600k,1.2M,2.4M, or 'none' (default: budget/8 to 4x)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("demo", help="fit, allocate and report on the bundled synthetic pilots -> DIR")
+    p.add_argument("-o", "--output", required=True, metavar="DIR")
+    p.add_argument("--budget", default="1.2M", help="default 1.2M")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits (default 200, for speed)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
+        return int(exc.code or 0)
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if getattr(args, "func", None) is None:
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"budgetlaw {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"budgetlaw {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,250 @@
+"""The report's figures, drawn from plain tables (no law or plan objects needed).
+
+Every function takes pandas/NumPy data plus an output path and writes one PNG with
+matplotlib's Agg canvas (no pyplot, no display, no global backend switch). report.py computes
+the tables; these functions only draw, so they can be reused on any numbers.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure  # Figure.savefig renders PNG with Agg; pyplot is never touched
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+__all__ = ["plot_laws", "plot_allocation", "plot_gains", "plot_frontier", "format_count", "plan_colors"]
+
+_DPI = 110
+_OPTIMISED_COLOR = "#1f4e79"
+_BASELINE_COLORS = ["#e6a23c", "#8fbc8f", "#c0504d", "#9b72b0", "#7f7f7f", "#4bacc6"]
+
+
+def format_count(value: float) -> str:
+    """Short human form of a count: 1200000 -> '1.2M', 50000 -> '50k', 800 -> '800'."""
+    if value is None or not math.isfinite(value):
+        return "-"
+    value = float(value)
+    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= limit:
+            text = f"{value / limit:.3g}"
+            return f"{text}{suffix}"
+    return f"{value:.3g}"
+
+
+_COUNT_TICKS = FuncFormatter(lambda v, _pos: format_count(v))
+
+
+def _log_count_axis(axis) -> None:
+    """Log axis labelled 10k, 20k, 50k, 100k, ... (1-2-5 steps) instead of powers of ten only."""
+    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(_COUNT_TICKS)
+    axis.set_minor_formatter(NullFormatter())
+
+
+def plan_colors(names) -> dict[str, str]:
+    """One fixed colour per plan name: the optimised plan dark blue, baselines from a palette."""
+    colors, k = {}, 0
+    for name in names:
+        if name == "optimised":
+            colors[name] = _OPTIMISED_COLOR
+        else:
+            colors[name] = _BASELINE_COLORS[k % len(_BASELINE_COLORS)]
+            k += 1
+    return colors
+
+
+def _save(fig: Figure, path: Path) -> Path:
+    path = Path(path)
+    fig.savefig(path, dpi=_DPI, bbox_inches="tight")
+    return path
+
+
+def _grid(n: int) -> tuple[int, int]:
+    cols = min(3, n)
+    return math.ceil(n / cols), cols
+
+
+def plot_laws(
+    curves: pd.DataFrame,
+    path: str | Path,
+    *,
+    pilots: pd.DataFrame | None = None,
+    extrapolate_from: Mapping[str, float] | None = None,
+    planned: Mapping[str, float] | None = None,
+    flags: Mapping[str, tuple] | None = None,
+    metric: str = "score",
+    level: float = 0.9,
+) -> Path:
+    """One panel per language: fitted curve, bootstrap band, pilot points, extrapolation shaded.
+
+    ``curves``: columns language, size, score and optionally lower, upper (NaN = no band).
+    ``pilots``: columns language, size, score (points). ``extrapolate_from``: language -> largest
+    pilot size; the region to its right is shaded. ``planned``: language -> planned size (marked).
+    ``flags``: language -> fit warnings, printed in red in the panel title.
+    """
+    languages = list(dict.fromkeys(curves["language"]))
+    rows, cols = _grid(len(languages))
+    fig = Figure(figsize=(4.6 * cols, 3.5 * rows))
+    axes = fig.subplots(rows, cols, squeeze=False, sharey=True)
+    handles = {}
+    for k, language in enumerate(languages):
+        ax = axes[k // cols][k % cols]
+        curve = curves[curves["language"] == language].sort_values("size")
+        x = curve["size"].to_numpy(float)
+        if {"lower", "upper"} <= set(curve.columns) and curve["lower"].notna().any():
+            handles["band"] = ax.fill_between(
+                x, curve["lower"], curve["upper"], color=_OPTIMISED_COLOR, alpha=0.18, lw=0,
+                label=f"{level:.0%} bootstrap band",
+            )
+        (handles["curve"],) = ax.plot(x, curve["score"], color=_OPTIMISED_COLOR, lw=2, label="fitted law")
+        if pilots is not None:
+            points = pilots[pilots["language"] == language]
+            handles["pilots"] = ax.scatter(
+                points["size"], points["score"], s=16, color="black", zorder=3, label="pilot runs"
+            )
+        edge = (extrapolate_from or {}).get(language)
+        if edge is not None and math.isfinite(edge) and edge < x.max():
+            handles["extra"] = ax.axvspan(edge, x.max(), color="#f2c94c", alpha=0.22, lw=0,
+                                          label="extrapolation (beyond largest pilot)")
+        if planned and language in planned and planned[language] > 0:
+            size = planned[language]
+            score = float(np.interp(np.log(size), np.log(x), curve["score"]))
+            handles["plan"] = ax.scatter([size], [score], marker="*", s=140, color="#c0504d", zorder=4,
+                                         label="optimised plan")
+            ax.annotate(format_count(size), (size, score), textcoords="offset points", xytext=(4, -12), fontsize=8)
+        ax.set_xscale("log")
+        _log_count_axis(ax.xaxis)
+        ax.grid(True, which="major", alpha=0.3)
+        bad = tuple((flags or {}).get(language, ()))
+        if bad:
+            ax.set_title(f"{language}  (warning: {', '.join(bad)})", color="#c0504d", fontsize=10)
+        else:
+            ax.set_title(language, fontsize=11)
+        if k % cols == 0:
+            ax.set_ylabel(metric)
+        if k // cols == rows - 1 or k + cols >= len(languages):
+            ax.set_xlabel("training pairs (log scale)")
+    for k in range(len(languages), rows * cols):
+        axes[k // cols][k % cols].set_visible(False)
+    order = [h for key in ("curve", "band", "pilots", "extra", "plan") if (h := handles.get(key)) is not None]
+    fig.legend(handles=order, loc="lower center", ncol=len(order), frameon=False, bbox_to_anchor=(0.5, -0.02))
+    fig.suptitle(f"Fitted scaling laws: {metric} against pairs per language", fontsize=12)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.97))
+    return _save(fig, path)
+
+
+def plot_allocation(
+    sizes: pd.DataFrame,
+    path: str | Path,
+    *,
+    available: Mapping[str, float] | None = None,
+    budget: float | None = None,
+) -> Path:
+    """Grouped bars: pairs per language (rows of ``sizes``) for each plan (columns of ``sizes``).
+
+    ``available``: language -> cap (available x max_epochs), drawn as a dashed black tick.
+    """
+    languages = list(sizes.index)
+    names = list(sizes.columns)
+    colors = plan_colors(names)
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(languages))
+    fig = Figure(figsize=(max(6.5, 1.3 * len(languages) + 2), 4.2))
+    ax = fig.subplots()
+    for j, name in enumerate(names):
+        ax.bar(x - 0.4 + width * (j + 0.5), sizes[name].to_numpy(float), width, label=name, color=colors[name],
+               edgecolor="white", lw=0.5)
+    capped = False
+    for i, language in enumerate(languages):
+        cap = (available or {}).get(language)
+        if cap is not None and math.isfinite(cap):
+            ax.hlines(cap, i - 0.45, i + 0.45, colors="black", linestyles="--", lw=1.2,
+                      label=None if capped else "available (cap)")
+            capped = True
+    ax.set_xticks(x, languages)
+    ax.yaxis.set_major_formatter(_COUNT_TICKS)
+    ax.set_ylabel("training pairs")
+    ax.grid(True, axis="y", alpha=0.3)
+    title = "Allocation per language"
+    if budget is not None:
+        title += f" (budget {format_count(budget)})"
+    ax.set_title(title)
+    ax.legend(frameon=False, fontsize=9, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score") -> Path:
+    """Grouped bars: optimised minus baseline predicted score, per language (rows) and baseline
+    (columns); the legend gives each baseline's mean gain over languages."""
+    languages = list(gains.index)
+    names = list(gains.columns)
+    colors = plan_colors(["optimised", *names])
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(languages))
+    fig = Figure(figsize=(max(6.5, 1.3 * len(languages) + 2), 4.2))
+    ax = fig.subplots()
+    for j, name in enumerate(names):
+        values = gains[name].to_numpy(float)
+        ax.bar(x - 0.4 + width * (j + 0.5), values, width, color=colors[name], edgecolor="white", lw=0.5,
+               label=f"vs {name} (mean {np.nanmean(values):+.2f})")
+    ax.axhline(0.0, color="black", lw=0.8)
+    ax.set_xticks(x, languages)
+    ax.set_ylabel(f"predicted {metric} gain")
+    ax.set_title(f"Predicted {metric} gain of the optimised plan over each baseline\n(above 0: optimised is better)",
+                 fontsize=11)
+    ax.grid(True, axis="y", alpha=0.3)
+    ax.legend(frameon=False, fontsize=9)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_frontier(
+    sweep: pd.DataFrame,
+    path: str | Path,
+    *,
+    current_budget: float | None = None,
+    baselines: pd.DataFrame | None = None,
+    objective: str = "sum",
+    metric: str = "score",
+) -> Path:
+    """Left: objective value against budget (the frontier); right: pairs per language against budget.
+
+    ``sweep``: long form with columns budget, language, size, objective_value (one row per budget
+    and language, as budgetlaw.allocate.sweep returns). ``baselines``: index budget, one column
+    per baseline with its objective value at that budget, drawn dashed.
+    """
+    fig = Figure(figsize=(11, 4.2))
+    left, right = fig.subplots(1, 2)
+    frontier = sweep.groupby("budget", sort=True)["objective_value"].first()
+    left.plot(frontier.index, frontier.to_numpy(float), marker="o", ms=4, lw=2, color=_OPTIMISED_COLOR,
+              label="optimised")
+    if baselines is not None and not baselines.empty:
+        colors = plan_colors(["optimised", *baselines.columns])
+        for name in baselines.columns:
+            left.plot(baselines.index, baselines[name].to_numpy(float), ls="--", lw=1.4, color=colors[name], label=name)
+    sizes = sweep.pivot_table(index="budget", columns="language", values="size", aggfunc="first").sort_index()
+    for language in sizes.columns:
+        right.plot(sizes.index, sizes[language].to_numpy(float), marker="o", ms=3, label=language)
+    for ax in (left, right):
+        ax.set_xscale("log")
+        _log_count_axis(ax.xaxis)
+        ax.set_xlabel("total budget (log scale)")
+        ax.grid(True, alpha=0.3)
+        if current_budget is not None:
+            ax.axvline(current_budget, color="black", ls=":", lw=1.2, label=f"this plan ({format_count(current_budget)})")
+    label = {"sum": f"total predicted {metric}", "maxmin": f"worst language's {metric}",
+             "robust": f"mean over bootstrap draws of total {metric}"}.get(objective, f"objective ({objective})")
+    left.set_ylabel(label)
+    left.set_title("Budget frontier")
+    right.yaxis.set_major_formatter(_COUNT_TICKS)
+    right.set_ylabel("pairs allocated")
+    right.set_title("Optimised allocation as the budget grows")
+    left.legend(frameon=False, fontsize=8)
+    right.legend(frameon=False, fontsize=8, ncol=2)
+    fig.tight_layout()
+    return _save(fig, path)

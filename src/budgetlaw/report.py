@@ -1,0 +1,289 @@
+"""A report on a plan: four PNG figures, a Markdown summary and the tables behind them.
+
+    paths = report(laws, plan, out="report/")      # baselines and frontier computed here
+
+Files written into ``out`` (the whole set appears at once: it is built in a temporary folder
+beside ``out`` and moved in at the end):
+
+    report.md        summary: warnings, plan, comparison with baselines, fitted laws, provenance
+    laws.png         one panel per language: fitted curve, bootstrap band, pilots, extrapolation
+    allocation.png   pairs per language, optimised plan against each baseline
+    gains.png        predicted score gain of the optimised plan over each baseline, per language
+    frontier.png     objective value and allocation as the budget grows (budgetlaw.sweep)
+    plans.csv        language, plan, size, score, lower, upper (one row per plan and language)
+    frontier.csv     the sweep in long form (budget, language, size, score, objective_value, ...)
+
+docs/reports.md describes each figure and table.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from budgetlaw import __version__
+from budgetlaw.errors import InputError
+from budgetlaw.plots import format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
+from budgetlaw.report_summary import (
+    law_rows,
+    markdown_table,
+    plan_warnings,
+    render_summary,
+)
+
+__all__ = ["report", "DEFAULT_BASELINES", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASELINES = ("uniform", "proportional", "temperature", "unimax")
+
+
+def constraint_kwargs(plan) -> dict:
+    """The plan's constraints as allocate()/baselines keyword arguments (None entries dropped)."""
+    constraints = dict(getattr(plan, "constraints", None) or {})
+    if constraints.get("floor_default"):  # floors the allocator chose itself, not the user's
+        constraints.pop("floor", None)
+    kwargs = {}
+    for key in ("available", "max_epochs", "floor", "cost", "weights"):
+        value = constraints.get(key)
+        if value is not None:
+            kwargs[key] = value
+    return kwargs
+
+
+def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None) -> tuple[list, list[str]]:
+    """Turn ``baselines`` (None = all four, names, or Plan objects) into Plans at the plan's budget.
+
+    Returns (plans, notes); a baseline that cannot be built under the constraints becomes a note.
+    """
+    if baselines is None:
+        baselines = DEFAULT_BASELINES
+    if isinstance(baselines, str):
+        baselines = [b.strip() for b in baselines.split(",") if b.strip()]
+    kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
+    plans, notes = [], []
+    for item in baselines:
+        if not isinstance(item, str):
+            plans.append(item)
+            continue
+        from budgetlaw import baselines as module
+
+        function = getattr(module, item, None) if item in DEFAULT_BASELINES else None
+        if function is None:
+            raise InputError(f"unknown baseline {item!r}; choose from {', '.join(DEFAULT_BASELINES)}")
+        try:
+            plans.append(function(laws, plan.budget, **kwargs))
+        except InputError as exc:
+            notes.append(f"baseline {item} could not be built: {exc}")
+            log.warning("baseline %s skipped: %s", item, exc)
+    return plans, notes
+
+
+def frontier_budgets(plan, n: int = 13) -> np.ndarray:
+    """Budgets from budget/8 to 4 x budget, log-spaced, always including the plan's budget."""
+    budgets = np.geomspace(plan.budget / 8, plan.budget * 4, n)
+    return np.unique(np.append(budgets, plan.budget))
+
+
+def _law_of(item):
+    """The PowerLaw inside a FittedLaw, or the PowerLaw itself."""
+    return getattr(item, "law", item)
+
+
+def _curves(laws, plan, pilots: pd.DataFrame | None, level: float) -> pd.DataFrame:
+    """Curve table for plot_laws: a log grid covering the pilots and the planned size."""
+    frames = []
+    for language, item in laws.items():
+        sizes = list(getattr(item, "sizes", ()) or ())
+        if pilots is not None:
+            sizes += list(pilots.loc[pilots["language"] == language, "size"])
+        planned = float(plan.sizes.get(language, np.nan)) if language in plan.sizes.index else np.nan
+        low = min(sizes) if sizes else (planned / 20 if planned > 0 else 1e3)
+        high = max([*sizes, planned if planned > 0 else 0, low * 10])
+        grid = np.geomspace(low / 1.5, high * 1.5, 200)
+        frame = pd.DataFrame({"language": language, "size": grid, "score": _law_of(item).predict(grid)})
+        if getattr(item, "draws", None) is not None and hasattr(item, "interval"):
+            lower, upper = item.interval(grid, level=level)
+            frame["lower"], frame["upper"] = lower, upper
+        else:
+            frame["lower"] = frame["upper"] = np.nan
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
+
+
+def _plans_table(plans: Sequence) -> pd.DataFrame:
+    rows = []
+    for p in plans:
+        predicted = p.predicted
+        for language, size in p.sizes.items():
+            row = predicted.loc[language] if language in predicted.index else {}
+            rows.append(
+                {
+                    "plan": p.name,
+                    "language": language,
+                    "size": float(size),
+                    "score": float(row.get("score", np.nan)),
+                    "lower": float(row.get("lower", np.nan)),
+                    "upper": float(row.get("upper", np.nan)),
+                }
+            )
+    return pd.DataFrame(rows, columns=["plan", "language", "size", "score", "lower", "upper"])
+
+
+def _baseline_frontier(laws, names: Sequence[str], budgets, kwargs) -> pd.DataFrame | None:
+    if not names:
+        return None
+    from budgetlaw import baselines as module
+
+    table = {}
+    for name in names:
+        values = []
+        for budget in budgets:
+            try:
+                values.append(float(getattr(module, name)(laws, float(budget), **kwargs).objective_value))
+            except InputError:
+                values.append(np.nan)
+        table[name] = values
+    return pd.DataFrame(table, index=pd.Index(budgets, name="budget"))
+
+
+def _write_into(tmp: Path, out: Path) -> None:
+    """Move the finished files from ``tmp`` into ``out`` (renames, so each file appears whole)."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    if not out.is_dir():
+        raise InputError(f"{out}: exists and is not a folder; give a folder for the report (-o DIR)")
+    for item in tmp.iterdir():
+        os.replace(item, out / item.name)
+    tmp.rmdir()
+
+
+def report(
+    laws,
+    plan,
+    baselines=None,
+    out: str | Path = "report",
+    budgets=None,
+    pilots: pd.DataFrame | str | Path | None = None,
+    *,
+    level: float = 0.9,
+    constraints: Mapping | None = None,
+    notes: Sequence[str] = (),
+    title: str = "Data budget report",
+) -> dict[str, Path]:
+    """Write the report for ``plan`` (made from ``laws``) into folder ``out``; return name -> path.
+
+    baselines: None (uniform, proportional, temperature, unimax), a list/comma string of those
+    names, or Plan objects. budgets: budgets for the frontier (default frontier_budgets(plan));
+    pass ``[]`` to skip the frontier. pilots: the pilot table (or its CSV path) to draw the
+    points; rows with ``source == "synthetic"`` make the report say the data are synthetic.
+    constraints: keyword arguments for the baselines and the sweep (default: the plan's own).
+    """
+    out = Path(out)
+    languages = list(plan.sizes.index)
+    missing = [lang for lang in languages if lang not in laws]
+    if missing:
+        raise InputError(f"plan allocates to {missing} but the laws have no such language; use the laws.json the plan was made from")
+    if pilots is not None and not isinstance(pilots, pd.DataFrame):
+        from budgetlaw.pilots import read_pilots
+
+        pilots = read_pilots(pilots)
+    kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
+    baseline_plans, baseline_notes = resolve_baselines(laws, plan, baselines, kwargs)
+    notes = [*notes, *baseline_notes]
+    metric = getattr(laws, "metric", None) or "score"
+
+    synthetic = pilots is not None and "source" in pilots.columns and (pilots["source"] == "synthetic").any()
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    try:
+        files: dict[str, Path] = {}
+        flags = {lang: tuple(getattr(laws[lang], "flags", ()) or ()) for lang in laws}
+        extrapolate_from = {}
+        for lang in laws:
+            edge = getattr(laws[lang], "max_pilot_size", None)
+            if edge is None and pilots is not None and (pilots["language"] == lang).any():
+                edge = pilots.loc[pilots["language"] == lang, "size"].max()  # plain PowerLaws carry no sizes
+            extrapolate_from[lang] = float(edge) if edge is not None else np.nan
+        curves = _curves(laws, plan, pilots, level)
+        files["laws_plot"] = plot_laws(
+            curves, tmp / "laws.png", pilots=pilots, extrapolate_from=extrapolate_from,
+            planned=plan.sizes.to_dict(), flags=flags, metric=metric, level=level,
+        )
+        all_plans = [plan, *baseline_plans]
+        sizes = pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans})
+        caps = {}
+        epochs = kwargs.get("max_epochs", 1) or 1
+        for lang, value in (kwargs.get("available") or {}).items():
+            if value is not None and math.isfinite(float(value)):
+                caps[lang] = float(value) * epochs
+        files["allocation_plot"] = plot_allocation(sizes, tmp / "allocation.png", available=caps, budget=plan.budget)
+        gains = pd.DataFrame(
+            {b.name: plan.predicted["score"].reindex(languages) - b.predicted["score"].reindex(languages) for b in baseline_plans}
+        )
+        if baseline_plans:
+            files["gains_plot"] = plot_gains(gains, tmp / "gains.png", metric=metric)
+        plans_frame = _plans_table(all_plans)
+        plans_frame.to_csv(tmp / "plans.csv", index=False)
+        files["plans_csv"] = tmp / "plans.csv"
+
+        frontier = None
+        budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
+        if len(budgets):
+            from budgetlaw.allocate import sweep
+
+            floor_total = sum(
+                float(v) * float((kwargs.get("cost") or {}).get(k, 1.0)) for k, v in (kwargs.get("floor") or {}).items()
+            )
+            feasible = budgets[budgets >= floor_total]
+            if len(feasible) < len(budgets):
+                notes.append(f"frontier starts at {format_count(feasible.min() if len(feasible) else 0)}: "
+                             f"smaller budgets cannot pay the floors ({format_count(floor_total)})")
+            try:
+                frontier = sweep(laws, list(feasible), objective=plan.objective, **kwargs)
+            except InputError as exc:
+                notes.append(f"budget frontier skipped: {exc}")
+            if frontier is not None and len(frontier):
+                frontier.to_csv(tmp / "frontier.csv", index=False)
+                files["frontier_csv"] = tmp / "frontier.csv"
+                base_front = _baseline_frontier(laws, [b.name for b in baseline_plans if b.name in DEFAULT_BASELINES],
+                                                sorted(frontier["budget"].unique()), kwargs)
+                files["frontier_plot"] = plot_frontier(
+                    frontier, tmp / "frontier.png", current_budget=plan.budget, baselines=base_front,
+                    objective=plan.objective, metric=metric,
+                )
+
+        warnings = plan_warnings(laws, plan, flags, extrapolate_from)
+        text = render_summary(
+            title=title,
+            laws=laws,
+            plan=plan,
+            baselines=baseline_plans,
+            law_table=markdown_table(law_rows(laws)),
+            warnings=warnings,
+            notes=notes,
+            synthetic=synthetic,
+            figures={k: v.name for k, v in files.items() if k.endswith("_plot")},
+            metric=metric,
+            level=level,
+            caps=caps,
+            version=__version__,
+        )
+        (tmp / "report.md").write_text(text, encoding="utf-8")
+        files["summary"] = tmp / "report.md"
+        _write_into(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("report written to %s", out)
+    return {key: out / path.name for key, path in files.items()}

@@ -1,0 +1,282 @@
+"""The Markdown summary of a report (report.md): tables, warnings and provenance.
+
+Number formats, fixed so a reader (and a test) can check them: pair counts are whole numbers
+with thousands commas (``123,456``), scores and score gains have 2 decimals, R^2 and RMSE 3,
+law parameters 4 significant digits.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+import pandas as pd
+
+from budgetlaw.plots import format_count
+
+__all__ = [
+    "FLAG_TEXT",
+    "fmt_size",
+    "fmt_score",
+    "markdown_table",
+    "law_rows",
+    "plan_rows",
+    "comparison_rows",
+    "gain_rows",
+    "plan_warnings",
+    "render_summary",
+]
+
+#: What each fit flag means for the reader, and what to do about it.
+FLAG_TEXT = {
+    "c_at_bound": "the exponent c hit its search bound, so the curve's shape is not pinned down by the pilots; "
+    "add pilots at more sizes before trusting the plan",
+    "flat_data": "the scores barely change across pilot sizes, so slope and noise cannot be told apart; "
+    "use a wider range of pilot sizes",
+    "ceiling_at_bound": "the free ceiling hit its bound; fit with a fixed --ceiling or add larger pilots",
+}
+# A leave-largest-out miss above this many score points is reported as a warning.
+HOLDOUT_WARN = 1.0
+
+
+def _finite(value) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_size(value) -> str:
+    return f"{float(value):,.0f}" if _finite(value) else "-"
+
+
+def fmt_score(value, signed: bool = False) -> str:
+    if not _finite(value):
+        return "-"
+    return f"{float(value):+.2f}" if signed else f"{float(value):.2f}"
+
+
+def _fmt(value, spec: str) -> str:
+    return format(float(value), spec) if _finite(value) else "-"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub pipe table of ``frame`` (cells used as given; the index is not written)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def law_rows(laws) -> pd.DataFrame:
+    """language, a, b, c, K, ceiling, R^2, RMSE, holdout error, points, largest pilot, flags."""
+    rows = []
+    for language, item in laws.items():
+        law = getattr(item, "law", item)
+        holdout = getattr(item, "holdout", None) or {}
+        flags = tuple(getattr(item, "flags", ()) or ())
+        rows.append(
+            {
+                "language": language,
+                "a": _fmt(law.a, ".4g"),
+                "b": _fmt(law.b, ".4g"),
+                "c": _fmt(law.c, ".4g"),
+                "K": _fmt(law.K, ".4g"),
+                "ceiling": _fmt(law.ceiling, ".4g"),
+                "R^2": _fmt(getattr(item, "r2", None), ".3f"),
+                "RMSE": _fmt(getattr(item, "rmse", None), ".3f"),
+                "holdout error": fmt_score(holdout.get("error"), signed=True),
+                "points": str(getattr(item, "n_points", "-")),
+                "largest pilot": fmt_size(getattr(item, "max_pilot_size", None)),
+                "flags": ", ".join(f"**{f}**" for f in flags) if flags else "none",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plan_rows(plan, caps: Mapping[str, float], laws) -> pd.DataFrame:
+    """language, pairs, share of pairs, cap, predicted, lower, upper, x largest pilot."""
+    total = float(plan.sizes.sum())
+    rows = []
+    for language, size in plan.sizes.items():
+        pred = plan.predicted.loc[language]
+        largest = getattr(laws[language], "max_pilot_size", None) if language in laws else None
+        rows.append(
+            {
+                "language": language,
+                "pairs": fmt_size(size),
+                "share": f"{100 * float(size) / total:.1f}%" if total > 0 else "-",
+                "cap": fmt_size(caps.get(language)),
+                "predicted": fmt_score(pred.get("score")),
+                "lower": fmt_score(pred.get("lower")),
+                "upper": fmt_score(pred.get("upper")),
+                "x largest pilot": f"{float(size) / float(largest):.1f}x" if _finite(largest) and largest else "-",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def comparison_rows(plans: Sequence) -> pd.DataFrame:
+    """plan, objective value, sum / mean / worst predicted score, pairs used, unused budget."""
+    rows = []
+    for p in plans:
+        scores = p.predicted["score"].astype(float)
+        rows.append(
+            {
+                "plan": p.name,
+                "objective value": _fmt(p.objective_value, ".2f"),
+                "sum of scores": fmt_score(scores.sum()),
+                "mean score": fmt_score(scores.mean()),
+                "worst language": f"{fmt_score(scores.min())} ({scores.idxmin()})",
+                "pairs used": fmt_size(p.sizes.sum()),
+                "unused budget": fmt_size(p.unused_budget),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def gain_rows(plan, baselines: Sequence) -> pd.DataFrame:
+    """language, then one column per baseline: optimised minus baseline predicted score."""
+    languages = list(plan.sizes.index)
+    frame = pd.DataFrame({"language": languages})
+    mine = plan.predicted["score"].reindex(languages).astype(float)
+    for b in baselines:
+        diff = mine - b.predicted["score"].reindex(languages).astype(float)
+        frame[f"vs {b.name}"] = [fmt_score(v, signed=True) for v in diff]
+    if baselines:
+        means = {f"vs {b.name}": fmt_score((mine - b.predicted["score"].reindex(languages)).mean(), signed=True)
+                 for b in baselines}
+        frame = pd.concat([frame, pd.DataFrame([{"language": "**mean**", **means}])], ignore_index=True)
+    return frame
+
+
+def plan_warnings(laws, plan, flags: Mapping[str, tuple], extrapolate_from: Mapping[str, float]) -> list[str]:
+    """Plain-language warnings: degenerate fits, extrapolation, unused budget, solver trouble."""
+    out = []
+    for language, bad in flags.items():
+        for flag in bad:
+            out.append(f"**{language}: {flag}** - {FLAG_TEXT.get(flag, 'see docs/reports.md')}.")
+    for language, item in laws.items():
+        holdout = getattr(item, "holdout", None) or {}
+        if _finite(holdout.get("error")) and abs(float(holdout["error"])) > HOLDOUT_WARN:
+            out.append(
+                f"**{language}: holdout miss {float(holdout['error']):+.2f}** - fitted without its largest pilot size "
+                f"({fmt_size(holdout.get('size'))}), the law missed that size by more than {HOLDOUT_WARN:g} point; "
+                "its extrapolation is uncertain."
+            )
+    far = []
+    for language, size in plan.sizes.items():
+        edge = extrapolate_from.get(language)
+        if _finite(edge) and edge > 0 and float(size) > edge:
+            far.append(f"{language} {format_count(float(size))} = {float(size) / edge:.1f}x")
+    if far:
+        out.append(
+            "**Extrapolation** - planned sizes beyond the largest pilot run: " + ", ".join(far)
+            + ". Predicted scores there rest on the law's shape, not on data (shaded region in laws.png)."
+        )
+    if _finite(plan.unused_budget) and plan.unused_budget > 1e-3 * plan.budget:
+        out.append(
+            f"**Unused budget {fmt_size(plan.unused_budget)}** - every language is at its cap "
+            "(available x max_epochs); raise the caps or lower the budget."
+        )
+    status = str((plan.solver or {}).get("status", "optimal"))
+    if status.lower() not in ("optimal", "ok", "converged"):
+        out.append(f"**Solver status {status!r}** - the optimiser did not report an optimal solution.")
+    if any(getattr(item, "draws", None) is None for item in laws.values()):
+        out.append("Some laws carry no bootstrap draws, so their predictions have no uncertainty band.")
+    return out
+
+
+def _json_block(data) -> str:
+    return "```json\n" + json.dumps(data, indent=2, sort_keys=True, default=str) + "\n```"
+
+
+def render_summary(
+    *,
+    title: str,
+    laws,
+    plan,
+    baselines: Sequence,
+    law_table: str,
+    warnings: Sequence[str],
+    notes: Sequence[str],
+    synthetic: bool,
+    figures: Mapping[str, str],
+    metric: str,
+    level: float,
+    caps: Mapping[str, float],
+    version: str,
+) -> str:
+    lines = [f"# {title}", ""]
+    if synthetic:
+        lines += [
+            "> **Synthetic data.** The pilot scores behind these laws are synthetic: drawn from known laws "
+            "by `budgetlaw.synthetic`, not measured. Use the numbers to learn the tool, not to plan a real run.",
+            "",
+        ]
+    lines += ["## Warnings", ""]
+    lines += [f"- {w}" for w in [*warnings, *notes]] or ["None: every fit is healthy and the plan stays within its data."]
+    marginal = float(plan.marginal_value) if _finite(plan.marginal_value) else math.nan
+    lines += [
+        "",
+        "## Plan",
+        "",
+        f"- Objective: **{plan.objective}**, value {_fmt(plan.objective_value, '.2f')} ({metric} points)",
+        f"- Budget: {fmt_size(plan.budget)}; used {fmt_size(plan.used_budget)}; unused {fmt_size(plan.unused_budget)}",
+        f"- Marginal value: {_fmt(marginal, '.3g')} objective points per extra budget unit "
+        f"(about {_fmt(marginal * 100_000, '.2f')} per 100k more)",
+        f"- Solver: {(plan.solver or {}).get('method', '-')} ({(plan.solver or {}).get('status', '-')})",
+        "",
+        f"Predicted {metric} with its {level:.0%} bootstrap interval (lower, upper); `cap` = available x max_epochs; "
+        "`x largest pilot` > 1 means extrapolation.",
+        "",
+        markdown_table(plan_rows(plan, caps, laws)),
+        "",
+    ]
+    if baselines:
+        lines += [
+            "## Comparison with baselines",
+            "",
+            "All plans spend the same budget under the same caps and floors; scores are predicted by the fitted laws.",
+            "",
+            markdown_table(comparison_rows([plan, *baselines])),
+            "",
+            f"Predicted {metric} gain of the optimised plan over each baseline (positive: optimised is better):",
+            "",
+            markdown_table(gain_rows(plan, baselines)),
+            "",
+        ]
+    lines += [
+        "## Fitted laws",
+        "",
+        f"{metric} = ceiling - a * (b * x) ** (-c) = ceiling - K * x ** (-c); only K and c are identified "
+        "by data, b is a reporting convention (docs/formats/laws.md). `holdout error` = observed - predicted at "
+        "the largest pilot size when fitted without it.",
+        "",
+        law_table,
+        "",
+    ]
+    if figures:
+        lines += ["## Figures", ""]
+        captions = {
+            "laws_plot": "Fitted laws with pilot points; shaded: beyond the largest pilot",
+            "allocation_plot": "Allocation per language, optimised against baselines",
+            "gains_plot": "Predicted gain over each baseline",
+            "frontier_plot": "Budget frontier",
+        }
+        for key, name in figures.items():
+            lines += [f"![{captions.get(key, key)}]({name})", ""]
+    lines += [
+        "## How this was made",
+        "",
+        f"budgetlaw {version}. Laws:",
+        "",
+        _json_block(getattr(laws, "signature", None) or {"laws": "plain PowerLaw objects"}),
+        "",
+        "Plan:",
+        "",
+        _json_block({"signature": getattr(plan, "signature", None), "constraints": plan.constraints, "solver": plan.solver}),
+        "",
+    ]
+    return "\n".join(lines)
