@@ -1,0 +1,190 @@
+"""Distributed checkpoints (torch.distributed.checkpoint) and the final Hugging Face directory.
+
+Layout under ``output_dir``::
+
+    checkpoints/step-N/          one complete checkpoint (DCP shards + .metadata)
+    checkpoints/step-N/trainer_state.json   written last: the completion marker
+    checkpoints/step-N.tmp/      a checkpoint being written (ignored, removed on the next save)
+    final/                       config.json, model.safetensors, tokenizer files
+
+A checkpoint is written into ``step-N.tmp``; after every rank has finished, rank 0 writes
+``trainer_state.json`` into it and renames the directory to ``step-N``. A crash at any point
+leaves either a ``.tmp`` directory or a directory without the marker, and ``latest_checkpoint``
+only returns directories named ``step-N`` that hold the marker. The rename needs the checkpoint
+directory on a filesystem every rank sees (any multi-node run needs that anyway).
+
+The ``Stateful`` app state holds the sharded model and optimiser state (each rank writes its
+own shards; a different world size can load them), the LR scheduler, the data position
+(``progress``: step, epoch, examples and tokens seen) and each rank's RNG state.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.distributed.checkpoint as dcp
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_state_dict,
+    set_state_dict,
+)
+from torch.distributed.checkpoint.stateful import Stateful
+
+from tuning.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MARKER = "trainer_state.json"
+_STEP_DIR = re.compile(r"^step-(\d+)$")
+
+
+class AppState(Stateful):
+    """Everything a resumed run needs, in the form DCP saves and loads in place."""
+
+    def __init__(self, model, optimizer, scheduler, progress: dict[str, Any], rank: int, world: int,
+                 with_rng: bool = True):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.progress, self.rank, self.world, self.with_rng = progress, rank, world, with_rng
+
+    def state_dict(self) -> dict[str, Any]:
+        model_sd, optim_sd = get_state_dict(self.model, self.optimizer)
+        state = {
+            "model": model_sd,
+            "optim": optim_sd,
+            "scheduler": self.scheduler.state_dict(),
+            "progress": dict(self.progress),
+        }
+        if self.with_rng:
+            # Keyed by rank: each rank restores its own generators (dropout, sampling layers).
+            rng = {"cpu": torch.get_rng_state()}
+            if torch.cuda.is_available():
+                rng["cuda"] = torch.cuda.get_rng_state()
+            state["rng"] = {f"rank{self.rank}": rng}
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.progress.clear()
+        self.progress.update(state["progress"])
+        rng = state.get("rng", {}).get(f"rank{self.rank}")
+        if rng is not None:
+            torch.set_rng_state(rng["cpu"])
+            if "cuda" in rng and torch.cuda.is_available():
+                torch.cuda.set_rng_state(rng["cuda"])
+
+
+def checkpoint_root(output_dir: str | Path) -> Path:
+    return Path(output_dir) / "checkpoints"
+
+
+def latest_checkpoint(output_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint (``step-N`` holding the marker), or None."""
+    root = checkpoint_root(output_dir)
+    if not root.is_dir():
+        return None
+    found = []
+    for d in root.iterdir():
+        m = _STEP_DIR.match(d.name)
+        if m and d.is_dir() and (d / MARKER).is_file():
+            found.append((int(m.group(1)), d))
+    return max(found)[1] if found else None
+
+
+def read_marker(path: str | Path) -> dict[str, Any]:
+    p = Path(path) / MARKER
+    try:
+        return json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p}: unreadable checkpoint marker ({exc}); delete {Path(path)} to resume from an older one") from None
+
+
+def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: int = 0,
+                    extra: dict[str, Any] | None = None) -> Path:
+    """Write ``checkpoints/step-{step}`` atomically (see the module docstring); collective."""
+    root = checkpoint_root(output_dir)
+    final = root / f"step-{step}"
+    tmp = root / f"step-{step}.tmp"
+    main = app.rank == 0
+    if main:
+        root.mkdir(parents=True, exist_ok=True)
+        if tmp.exists():
+            shutil.rmtree(tmp)  # a leftover from a crashed save
+    dist.barrier()
+    t0 = time.perf_counter()
+    dcp.save({"app": app}, checkpoint_id=str(tmp))
+    dist.barrier()  # every rank's shards are on disk before the marker
+    if main:
+        marker = {
+            "format": "tuning-checkpoint/1",
+            "step": step,
+            "world_size": app.world,
+            "progress": dict(app.progress),
+            "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "torch": torch.__version__,
+            **(extra or {}),
+        }
+        _write_json(tmp / MARKER, marker)
+        if final.exists():
+            shutil.rmtree(final)
+        tmp.rename(final)
+        _prune(root, keep)
+        log.info("saved checkpoint %s in %.1fs", final, time.perf_counter() - t0)
+    dist.barrier()
+    return final
+
+
+def load_checkpoint(app: AppState, path: str | Path) -> dict[str, Any]:
+    """Load ``path`` into ``app`` in place; returns the marker. RNG state is restored only when
+    the world size matches the one that saved it (ranks would not line up otherwise)."""
+    marker = read_marker(path)
+    app.with_rng = marker.get("world_size") == app.world
+    dcp.load({"app": app}, checkpoint_id=str(path))
+    return marker
+
+
+def save_final(model, tokenizer, out_dir: str | Path, *, rank: int) -> Path:
+    """Gather the full state dict (to rank 0's CPU) and write a Hugging Face directory.
+
+    Written to ``final.tmp`` and renamed, so ``final/`` is always complete; collective.
+    """
+    out = Path(out_dir)
+    tmp = out.with_name(out.name + ".tmp")
+    sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    if rank == 0:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        model.save_pretrained(tmp, state_dict=sd, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if out.exists():
+            shutil.rmtree(out)
+        tmp.rename(out)
+        log.info("saved the final model to %s", out)
+    dist.barrier()
+    return out
+
+
+def _prune(root: Path, keep: int) -> None:
+    if keep <= 0:
+        return
+    done = sorted(
+        (int(m.group(1)), d) for d in root.iterdir()
+        if (m := _STEP_DIR.match(d.name)) and (d / MARKER).is_file()
+    )
+    for _, d in done[:-keep]:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(path)

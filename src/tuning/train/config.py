@@ -1,0 +1,189 @@
+"""The training configuration: a dataclass schema read from YAML plus ``key=value`` overrides.
+
+Defaults follow the Stanford Alpaca recipe for full fine-tuning: 3 epochs, AdamW at lr 2e-5
+with a cosine schedule and 3% warmup, an effective batch of 128 rows, sequences of at most 512
+tokens, and the loss on the response tokens only.
+
+An override is ``key=value`` where ``value`` uses YAML syntax (``max_steps=null``,
+``packing=false``, ``lr=1e-4``). Every key and value is checked once, here: an unknown key or a
+value of the wrong type is an ``InputError`` naming the key, where it came from, and the fix.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import types
+import typing
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, Optional
+
+from tuning.errors import InputError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training job. Paths are kept as given (str); see docs/training.md for every key."""
+
+    model: str  # Hugging Face model directory (config, safetensors weights, tokenizer)
+    data: str  # mixture JSONL (tuning mix), one record per line
+    output_dir: str
+    epochs: float = 3.0
+    max_steps: Optional[int] = None  # optimiser steps; wins over epochs when set
+    seq_len: int = 512
+    batch_size: int = 4  # rows per process per micro-step
+    grad_accum: Optional[int] = None  # None: global_batch_size / (batch_size * world)
+    global_batch_size: int = 128  # rows per optimiser step, used only when grad_accum is None
+    lr: float = 2e-5
+    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-8
+    max_grad_norm: float = 1.0  # 0 disables clipping (the norm is still logged)
+    packing: bool = True
+    activation_checkpointing: bool = False
+    attn_implementation: str = "sdpa"  # "sdpa", "eager" or "flash_attention_2"
+    dtype: str = "auto"  # parameter dtype in compute: auto (bf16 on GPU, fp32 on CPU), bf16, fp32
+    chat_template: bool = False  # render prompts with the tokenizer's chat template
+    save_every: int = 0  # steps between distributed checkpoints; 0 = never
+    keep_checkpoints: int = 2  # newest complete checkpoints kept; 0 = keep all
+    resume: bool = False
+    save_final: bool = True
+    seed: int = 0
+    log_every: int = 1  # steps between metrics.jsonl rows
+    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
+
+    def __post_init__(self) -> None:
+        _check_values(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, where: str = "config") -> "TrainConfig":
+        return _build(dict(data), where)
+
+    def replace(self, **changes: Any) -> "TrainConfig":
+        return self.from_dict({**self.to_dict(), **changes})
+
+
+_REQUIRED = ("model", "data", "output_dir")
+_CHOICES = {
+    "attn_implementation": ("sdpa", "eager", "flash_attention_2", "flex_attention"),
+    "dtype": ("auto", "bf16", "fp32"),
+}
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
+    """Read a YAML config (a mapping of keys to values) and apply ``key=value`` overrides."""
+    import yaml
+
+    data: dict[str, Any] = {}
+    where = "overrides"
+    if path is not None:
+        where = str(path)
+        p = Path(path)
+        if not p.is_file():
+            raise InputError(f"{p}: config file not found; pass the path of a YAML file of training keys")
+        try:
+            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            raise InputError(f"{p}: not valid YAML ({exc}); fix the syntax") from exc
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise InputError(f"{p}: the config must be a mapping of key: value, got {type(loaded).__name__}")
+        data.update(loaded)
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise InputError(f"override {item!r}: write overrides as key=value (YAML value syntax, e.g. max_steps=null)")
+        try:
+            data[key] = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError as exc:
+            raise InputError(f"override {item!r}: the value is not valid YAML ({exc})") from exc
+    return _build(data, where + (" + overrides" if path is not None and overrides else ""))
+
+
+def _build(data: dict[str, Any], where: str) -> TrainConfig:
+    known = {f.name: f for f in fields(TrainConfig)}
+    hints = typing.get_type_hints(TrainConfig)
+    for key in data:
+        if key not in known:
+            close = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+            raise InputError(f"{where}: unknown config key {key!r}{hint}")
+    missing = [k for k in _REQUIRED if data.get(k) in (None, "")]
+    if missing:
+        raise InputError(f"{where}: missing required key(s) {', '.join(missing)}; set them in the YAML or as key=value")
+    values = {key: _coerce(key, value, hints[key], where) for key, value in data.items()}
+    try:
+        return TrainConfig(**values)
+    except InputError as exc:
+        raise InputError(f"{where}: {exc}") from None
+
+
+def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
+    """Check ``value`` against the field's annotation; ints are accepted where floats are."""
+    optional = False
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(hint))
+        hint = args[0]
+    if value is None:
+        if optional:
+            return None
+        raise InputError(f"{where}: key {key!r} cannot be null; give a {hint.__name__}")
+    if hint is float and isinstance(value, str):
+        # PyYAML reads "1e-4" (no dot) as a string; accept any spelling float() accepts.
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    ok = {
+        bool: lambda v: isinstance(v, bool),
+        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+        str: lambda v: isinstance(v, (str, Path)),
+    }[hint](value)
+    if not ok:
+        raise InputError(
+            f"{where}: key {key!r} must be a {hint.__name__}{' or null' if optional else ''}, got {value!r}"
+        )
+    if hint is float:
+        return float(value)
+    if hint is str:
+        return str(value)
+    return value
+
+
+def _check_values(c: TrainConfig) -> None:
+    def need(cond: bool, key: str, rule: str) -> None:
+        if not cond:
+            raise InputError(f"key {key!r} = {getattr(c, key)!r}: {rule}")
+
+    need(math.isfinite(c.epochs) and c.epochs > 0, "epochs", "must be a positive number")
+    need(c.max_steps is None or c.max_steps > 0, "max_steps", "must be a positive integer or null")
+    need(c.seq_len >= 8, "seq_len", "must be at least 8 tokens")
+    need(c.batch_size > 0, "batch_size", "must be a positive integer")
+    need(c.grad_accum is None or c.grad_accum > 0, "grad_accum", "must be a positive integer or null")
+    need(c.global_batch_size > 0, "global_batch_size", "must be a positive integer")
+    need(math.isfinite(c.lr) and c.lr > 0, "lr", "must be a positive number")
+    need(0.0 <= c.min_lr_ratio <= 1.0, "min_lr_ratio", "must be between 0 and 1")
+    need(0.0 <= c.warmup_ratio < 1.0, "warmup_ratio", "must be in [0, 1)")
+    need(c.weight_decay >= 0, "weight_decay", "must be >= 0")
+    need(0 <= c.adam_beta1 < 1, "adam_beta1", "must be in [0, 1)")
+    need(0 <= c.adam_beta2 < 1, "adam_beta2", "must be in [0, 1)")
+    need(c.adam_eps > 0, "adam_eps", "must be > 0")
+    need(c.max_grad_norm >= 0, "max_grad_norm", "must be >= 0 (0 disables clipping)")
+    need(c.save_every >= 0, "save_every", "must be >= 0 (0 = never)")
+    need(c.keep_checkpoints >= 0, "keep_checkpoints", "must be >= 0 (0 = keep all)")
+    need(c.log_every > 0, "log_every", "must be a positive integer")
+    for key, choices in _CHOICES.items():
+        need(getattr(c, key) in choices, key, f"must be one of {', '.join(choices)}")

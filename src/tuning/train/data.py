@@ -1,0 +1,225 @@
+"""Training batches: packing, length grouping, a deterministic resumable step plan, collation.
+
+Vocabulary used here and in the trainer:
+
+- an *example* is one tokenised record: ``input_ids`` and ``labels`` of equal length, labels
+  -100 on the prompt (tuning.data.tokenize.TokenizedExample, or any object with those fields);
+- a *row* is a list of example indices laid side by side in one sequence of at most
+  ``seq_len`` tokens: several with packing, exactly one without;
+- a *micro-batch* is ``batch_size`` rows, the unit of one forward/backward on one rank;
+- a *step* is ``world * grad_accum`` micro-batches, one optimiser update.
+
+Packing is best-fit decreasing, done once: examples sorted by length (longest first, ties by
+index) each go to the open row with the least room that still fits them. Row order is then
+reshuffled every epoch with ``torch.Generator`` seeded by ``(seed, epoch)``, so the order of
+the whole run is a pure function of (seed, epoch, step): resuming needs only the step number.
+Without packing, rows (one example each) are grouped by length like transformers'
+LengthGroupedSampler: shuffle, cut into mega-batches of 64 micro-batches, sort each mega-batch
+by length, cut into micro-batches, shuffle the micro-batches.
+
+Collation shifts the labels so ``targets[t]`` is the token position t must predict (-100 at
+the last token of every example and on padding), and gives ``position_ids`` that restart at 0
+for every example. The model is called with ``attention_mask=None``: transformers >= 4.56
+reads a restart of ``position_ids`` as a new sequence and builds a block-diagonal causal mask
+(sdpa, eager, flex), so attention never crosses examples; the padding tail is its own block.
+flash_attention_2 only detects packing when the batch has one row, so for it the micro-batch
+is flattened to shape (1, tokens) with no padding at all (``flatten=True``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from tuning.errors import InputError
+
+IGNORE_INDEX = -100
+MIXTURE_KEYS = ("instruction", "input", "output")
+_MEGABATCH = 64  # micro-batches per length-grouping window
+
+
+def read_mixture(path: str | Path) -> list[dict[str, Any]]:
+    """Read a mixture JSONL (one record per line; see docs/formats) and check the keys used here."""
+    p = Path(path)
+    if not p.is_file():
+        raise InputError(f"{p}: mixture file not found; set `data` to a mixture JSONL written by `tuning mix`")
+    records = []
+    with p.open(encoding="utf-8") as fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{p}:{n}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
+            if not isinstance(rec, dict):
+                raise InputError(f"{p}:{n}: each line must be a JSON object, got {type(rec).__name__}")
+            for key in MIXTURE_KEYS:
+                if not isinstance(rec.get(key, "" if key == "input" else None), str):
+                    raise InputError(f"{p}:{n}: key {key!r} must be a string; fix the record or rebuild the mixture")
+            records.append(rec)
+    if not records:
+        raise InputError(f"{p}: the mixture has no records; rebuild it with `tuning mix`")
+    return records
+
+
+def pack(lengths: Sequence[int], seq_len: int) -> list[list[int]]:
+    """Best-fit-decreasing packing of example lengths into rows of at most ``seq_len`` tokens.
+
+    Returns rows as lists of example indices. Every index appears in exactly one row.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    rows: list[list[int]] = []
+    room_keys: list[int] = []  # sorted distinct free capacities of open rows
+    by_room: dict[int, list[int]] = {}  # free capacity -> open rows with that much room
+    for i in order:
+        n = lengths[i]
+        if n > seq_len or n <= 0:
+            raise ValueError(f"example {i} has {n} tokens; packing needs 1..{seq_len}")
+        k = bisect.bisect_left(room_keys, n)
+        if k < len(room_keys):
+            room = room_keys[k]
+            row = by_room[room].pop()
+            if not by_room[room]:
+                del by_room[room]
+                room_keys.pop(k)
+        else:
+            row, room = len(rows), seq_len
+            rows.append([])
+        rows[row].append(i)
+        left = room - n
+        if left > 0:
+            if left not in by_room:
+                by_room[left] = []
+                bisect.insort(room_keys, left)
+            by_room[left].append(row)
+    return rows
+
+
+@dataclass(frozen=True)
+class StepPlan:
+    """Which rows each rank reads at each step; a pure function of (rows, seed, epoch, step)."""
+
+    row_lengths: tuple[int, ...]
+    batch_size: int
+    world: int
+    grad_accum: int
+    seed: int
+    group_by_length: bool
+
+    @property
+    def micro_per_step(self) -> int:
+        return self.world * self.grad_accum
+
+    @property
+    def micro_per_epoch(self) -> int:
+        return math.ceil(len(self.row_lengths) / self.batch_size)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.micro_per_epoch / self.micro_per_step)
+
+    def epoch_micro_batches(self, epoch: int) -> list[list[int]]:
+        """All micro-batches (lists of row indices) of one epoch, in reading order."""
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        perm = torch.randperm(len(self.row_lengths), generator=g).tolist()
+        bs = self.batch_size
+        if not self.group_by_length:
+            return [perm[i : i + bs] for i in range(0, len(perm), bs)]
+        window = bs * _MEGABATCH
+        micro = []
+        for start in range(0, len(perm), window):
+            chunk = sorted(perm[start : start + window], key=lambda r: (-self.row_lengths[r], r))
+            micro.extend(chunk[i : i + bs] for i in range(0, len(chunk), bs))
+        shuffle = torch.randperm(len(micro), generator=g).tolist()
+        return [micro[j] for j in shuffle]
+
+    def step_micro_batches(self, step: int, cache: dict | None = None) -> list[list[list[int]]]:
+        """Micro-batches of global step ``step`` (0-based): a list over ranks of ``grad_accum``
+        lists of row indices. The last step of an epoch may leave some of them empty."""
+        epoch, k = divmod(step, self.steps_per_epoch)
+        if cache is not None and cache.get("epoch") == epoch:
+            micro = cache["micro"]
+        else:
+            micro = self.epoch_micro_batches(epoch)
+            if cache is not None:
+                cache.update(epoch=epoch, micro=micro)
+        chunk = micro[k * self.micro_per_step : (k + 1) * self.micro_per_step]
+        chunk += [[]] * (self.micro_per_step - len(chunk))
+        # micro-batch m of rank r is chunk[m * world + r]: ranks share the tail evenly.
+        return [[chunk[m * self.world + r] for m in range(self.grad_accum)] for r in range(self.world)]
+
+
+def row_targets(example: Any) -> list[int]:
+    """Labels shifted left by one: position t predicts targets[t]; the last position predicts nothing."""
+    labels = list(example.labels)
+    return labels[1:] + [IGNORE_INDEX]
+
+
+def collate(
+    rows: Sequence[Sequence[int]],
+    examples: Sequence[Any],
+    pad_id: int,
+    *,
+    flatten: bool = False,
+    multiple_of: int = 8,
+) -> dict[str, torch.Tensor | int]:
+    """Build one micro-batch from rows of example indices.
+
+    Returns ``input_ids``, ``position_ids``, ``targets`` (LongTensors of shape (rows, length), or
+    (1, tokens) when ``flatten``), ``n_targets`` (tokens with a loss), ``n_tokens`` (non-pad
+    input tokens) and ``n_examples``. An empty ``rows`` gives a one-token dummy batch with no
+    targets, so every rank runs the same number of forward passes.
+    """
+    seqs = []
+    for row in rows:
+        ids: list[int] = []
+        pos: list[int] = []
+        tgt: list[int] = []
+        for i in row:
+            ex = examples[i]
+            ids.extend(ex.input_ids)
+            pos.extend(range(len(ex.input_ids)))
+            tgt.extend(row_targets(ex))
+        seqs.append((ids, pos, tgt))
+    n_examples = sum(len(r) for r in rows)
+    if not seqs:
+        seqs = [([pad_id], [0], [IGNORE_INDEX])]
+    n_tokens = sum(len(s[0]) for s in seqs) if n_examples else 0
+    if flatten:
+        seqs = [tuple(sum((list(s[j]) for s in seqs), []) for j in range(3))]
+        width = len(seqs[0][0])
+    else:
+        width = max(len(s[0]) for s in seqs)
+        width = -(-width // multiple_of) * multiple_of
+    input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
+    targets = torch.full((len(seqs), width), IGNORE_INDEX, dtype=torch.long)
+    position_ids = torch.zeros((len(seqs), width), dtype=torch.long)
+    for b, (ids, pos, tgt) in enumerate(seqs):
+        n = len(ids)
+        input_ids[b, :n] = torch.tensor(ids)
+        targets[b, :n] = torch.tensor(tgt)
+        position_ids[b, :n] = torch.tensor(pos)
+        # The padding tail restarts at 0, so the mask makes it a block of its own.
+        position_ids[b, n:] = torch.arange(width - n)
+    return {
+        "input_ids": input_ids,
+        "position_ids": position_ids,
+        "targets": targets,
+        "n_targets": int((targets != IGNORE_INDEX).sum()),
+        "n_tokens": n_tokens,
+        "n_examples": n_examples,
+    }
+
+
+def make_rows(examples: Sequence[Any], seq_len: int, packing: bool) -> list[list[int]]:
+    """Rows of example indices: packed, or one example per row."""
+    if packing:
+        return pack([len(ex.input_ids) for ex in examples], seq_len)
+    return [[i] for i in range(len(examples))]
