@@ -1,0 +1,125 @@
+"""Baseline plans that do not look at the laws' shapes, under the same constraints as `allocate`.
+
+Every baseline spreads the budget in fixed proportions r_i and water-fills:
+
+    x_i(t) = clip(t * r_i, floor_i, cap_i),   t chosen so that sum_i cost_i * x_i(t) = budget
+
+so a language that hits its cap (available_i * max_epochs) hands its surplus to the others in
+proportion to their r_i. sum_i cost_i*x_i(t) is piecewise linear in t, so t is found exactly from
+the sorted breakpoints floor_i/r_i, cap_i/r_i. When every cap fits, the plan is the caps and the
+rest of the budget is reported as unused.
+
+    uniform       r_i = 1                        equal size per language
+    proportional  r_i = n_i                      n_i = available_i (the natural distribution)
+    temperature   r_i = n_i ** (1 / tau)         tau = 1 proportional, tau -> inf uniform
+    unimax        r_i = 1 / cost_i               equal *spend* per language, capped at max_epochs
+                                                 epochs of each language's data
+
+UniMax (Chung et al. 2023, "UniMax: Fairer and more effective language sampling for large-scale
+multilingual pretraining") walks the languages from the smallest to the largest, giving each
+min(remaining budget / remaining languages, max_epochs * n_i); that loop is exactly the
+water-filling above with equal spend, which is how it is computed here.
+
+Baseline plans carry objective "sum" (sum_i w_i*score_i evaluated at their sizes) so that
+`Plan.compare` puts them on the same scale as the optimised plan; marginal_value is NaN.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from budgetlaw.allocate import Problem, make_plan, prepare
+from budgetlaw.errors import InputError
+from budgetlaw.plan import Plan
+
+__all__ = ["uniform", "proportional", "temperature", "unimax", "water_fill"]
+
+
+def water_fill(r, lo, hi, cost, budget):
+    """x_i = clip(t*r_i, lo_i, hi_i) with sum(cost*x) = budget, or x = hi if all caps fit.
+
+    r > 0, 0 < lo <= hi (hi may be inf), sum(cost*lo) <= budget. Returns (x, t)."""
+    r, lo, hi, cost = (np.asarray(v, dtype=float) for v in (r, lo, hi, cost))
+    if (cost * hi).sum() <= budget:
+        return hi.copy(), math.inf
+
+    def spend(t):
+        return (cost * np.clip(t * r, lo, hi)).sum()
+
+    points = np.concatenate([[0.0], lo / r, hi[np.isfinite(hi)] / r[np.isfinite(hi)]])
+    points = np.unique(points)
+    spent = np.array([spend(t) for t in points])  # non-decreasing in t
+    if spent[-1] >= budget:
+        k = int(np.searchsorted(spent, budget, side="left"))
+        if k == 0:
+            t = points[0]
+        else:  # spend is linear between consecutive breakpoints
+            t = points[k - 1] + (budget - spent[k - 1]) * (points[k] - points[k - 1]) / (spent[k] - spent[k - 1])
+    else:  # past every breakpoint only the uncapped languages still grow, linearly
+        slope = (cost * r)[~np.isfinite(hi)].sum()
+        t = points[-1] + (budget - spent[-1]) / slope
+    return np.clip(t * r, lo, hi), float(t)
+
+
+def _baseline(problem: Problem, r, name, settings, level) -> Plan:
+    t0 = time.perf_counter()
+    x, level = water_fill(r, problem.floor[0], problem.cap, problem.cost, float(problem.budget[0]))
+    solver = {"method": "water-filling", "status": "optimal", "time_s": time.perf_counter() - t0,
+              "iterations": 0, "fill_level": level if math.isfinite(level) else None}
+    return make_plan(problem, x, name=name, objective="sum", marginal_value=math.nan, solver=solver,
+                     level=level, settings=settings)
+
+
+def _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, *, need_available, who):
+    problem = prepare(laws, budget, available=available, max_epochs=max_epochs, floor=floor, cost=cost, weights=weights)
+    if problem.budget.size != 1:
+        raise InputError(f"{who} takes one budget, got {problem.budget.size}")
+    if not 0 < float(level) < 1:
+        raise InputError(f"level is {level!r}; give the interval coverage as a number in (0, 1), e.g. 0.9")
+    if need_available:
+        missing = [lang for lang in problem.languages if lang not in (problem.available or {})]
+        if missing:
+            raise InputError(f"{who} needs the available data size of every language; available is missing "
+                             f"{missing} (give available=dict language -> size, e.g. from a limits file)")
+    return problem
+
+
+def uniform(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None, level=0.9,
+            name="uniform") -> Plan:
+    """Equal x_i for every language (sum_i cost_i*x_i = budget), caps and floors water-filled."""
+    p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=False, who="uniform")
+    return _baseline(p, np.ones(len(p.languages)), name, {"baseline": "uniform"}, level)
+
+
+def proportional(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None, level=0.9,
+                 name="proportional") -> Plan:
+    """x_i proportional to the available data n_i (needs `available` for every language)."""
+    p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=True, who="proportional")
+    n = np.array([p.available[lang] for lang in p.languages])
+    return _baseline(p, n / n.max(), name, {"baseline": "proportional"}, level)
+
+
+def temperature(laws, budget, *, tau=5.0, available=None, max_epochs=1, floor=None, cost=None, weights=None,
+                level=0.9, name="temperature") -> Plan:
+    """Temperature sampling: x_i proportional to n_i ** (1/tau), n_i = available_i (tau > 0)."""
+    try:
+        tau = float(tau)
+    except (TypeError, ValueError):
+        raise InputError(f"tau is {tau!r}; give a positive number, e.g. 5") from None
+    if not (math.isfinite(tau) and tau > 0):
+        raise InputError(f"tau is {tau!r}; give a finite number > 0 (1 = proportional, larger = flatter)")
+    p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=True, who="temperature")
+    n = np.array([p.available[lang] for lang in p.languages])
+    r = (n / n.max()) ** (1.0 / tau)  # scaled by the largest n so tiny tau cannot overflow
+    return _baseline(p, r, name, {"baseline": "temperature", "tau": tau}, level)
+
+
+def unimax(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None, level=0.9,
+           name="unimax") -> Plan:
+    """UniMax: equal spend per language, each capped at max_epochs epochs of its available data;
+    what capped languages cannot use goes to the rest (needs `available` for every language)."""
+    p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=True, who="unimax")
+    return _baseline(p, 1.0 / p.cost, name, {"baseline": "unimax", "max_epochs": p.max_epochs}, level)
