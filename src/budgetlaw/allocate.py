@@ -246,14 +246,14 @@ def make_plan(problem: Problem, x, *, name, objective, marginal_value, solver, l
     )
 
 
-def _check_choice(objective, solver, constraints, problem, weights):
+def _check_choice(objective, solver, constraints, problem):
     if objective not in OBJECTIVES:
         raise InputError(f"objective {objective!r} is unknown; choose one of {list(OBJECTIVES)}")
     if solver not in SOLVERS:
         raise InputError(f"solver {solver!r} is unknown; choose one of {list(SOLVERS)}")
     if objective == "robust" and problem.draws is None:
         raise InputError("objective 'robust' needs bootstrap draws; fit the laws with n_boot > 0 (plain PowerLaws have none)")
-    if objective == "maxmin" and weights is not None:
+    if objective == "maxmin" and np.ptp(problem.weights) > 0:
         raise InputError("weights do not apply to objective 'maxmin' (it raises the worst language); drop weights or use 'sum'")
     extras = _constraint_list(constraints)
     use_exact = objective != "maxmin" and not extras
@@ -368,7 +368,7 @@ def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=Non
         raise InputError("allocate takes one budget; use sweep(laws, budgets) for many")
     if not 0 < float(level) < 1:
         raise InputError(f"level is {level!r}; give the interval coverage as a number in (0, 1), e.g. 0.9")
-    extras, use_exact = _check_choice(objective, solver, constraints, problem, weights)
+    extras, use_exact = _check_choice(objective, solver, constraints, problem)
     if use_exact:
         x, lam, info = _solve_exact(problem, objective)
         x, lam = x[0], float(lam[0])
@@ -392,7 +392,7 @@ def sweep(laws, budgets, **kwargs) -> pd.DataFrame:
         raise InputError(f"sweep: unknown argument(s) {sorted(unknown)}; it takes the keyword arguments of allocate")
     shared = {k: kwargs.get(k) for k in ("available", "floor", "cost", "weights")}
     problem = prepare(laws, budgets, max_epochs=kwargs.get("max_epochs", 1), **shared)
-    extras, use_exact = _check_choice(objective, solver, kwargs.get("constraints"), problem, kwargs.get("weights"))
+    extras, use_exact = _check_choice(objective, solver, kwargs.get("constraints"), problem)
     if use_exact:
         x, lam, _ = _solve_exact(problem, objective)
         values = objective_values(problem, x, objective)
