@@ -1,0 +1,186 @@
+"""`tuning generate | eval | pilots | align`: thin wrappers over tuning.evaluation.
+
+No torch at module level: `tuning --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from tuning.errors import InputError
+
+log = logging.getLogger(__name__)
+
+
+def _gen_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--max-prompt-tokens", type=int, default=None, help="keep the last N prompt tokens")
+    p.add_argument("--sample", action="store_true", help="sample instead of greedy decoding")
+    p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=1.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-sort", action="store_true", help="batch in input order (no length sorting)")
+    p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
+    p.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: bf16 on GPU)")
+
+
+def _gen_kwargs(args) -> dict:
+    return dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
+                max_prompt_tokens=args.max_prompt_tokens, do_sample=args.sample,
+                temperature=args.temperature, top_p=args.top_p, seed=args.seed,
+                sort_by_length=not args.no_sort)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("generate", help="complete the prompts of a JSONL file (resumable)")
+    p.add_argument("--model", required=True, help="model directory (save_pretrained layout)")
+    p.add_argument("--prompts", required=True, help="JSONL with id and prompt (or instruction/input)")
+    p.add_argument("-o", "--output", required=True, help="predictions JSONL (id, prompt, prediction)")
+    _gen_options(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = subparsers.add_parser("eval", help="generate and score tasks; write results.csv")
+    p.add_argument("--model", help="model directory; omit when every task has --predictions")
+    p.add_argument("--task", action="append", required=True,
+                   help="flores:SRC-TGT, xquad:LANG, mlqa:LANG, jsonl:NAME, jsonl-qa:NAME (repeat)")
+    p.add_argument("--data", action="append", required=True, help="data path, one per --task, same order")
+    p.add_argument("--predictions", action="append", default=None,
+                   help="score this predictions JSONL instead of generating (one per --task)")
+    p.add_argument("-o", "--output", required=True, help="results.csv")
+    p.add_argument("--append", action="store_true", help="add rows to an existing results.csv")
+    p.add_argument("--predictions-dir", default=None,
+                   help="where generated predictions go (default: OUTPUT without .csv + '.predictions')")
+    p.add_argument("--comet-model", default=None, help="COMET model dir/checkpoint (or hub name)")
+    p.add_argument("--comet-batch-size", type=int, default=16)
+    p.add_argument("--split", default="devtest", help="FLORES split (dev or devtest)")
+    p.add_argument("--limit", type=int, default=None, help="first N items of each task")
+    p.add_argument("--chat-template", action="store_true", help="render prompts with the chat template")
+    _gen_options(p)
+    p.set_defaults(func=cmd_eval)
+
+    p = subparsers.add_parser("pilots", help="results.csv + mixture manifest -> budgetlaw pilots.csv")
+    p.add_argument("--results", required=True)
+    p.add_argument("--manifest", required=True, help="the OUT.manifest.json of the evaluated mixture")
+    p.add_argument("--metric", required=True, help="metric column value, e.g. comet, chrf, bleu")
+    p.add_argument("--task", default=None, help="keep tasks starting with this (e.g. flores:en-)")
+    p.add_argument("--seed", type=int, default=None, help="seed column (default: manifest seed)")
+    p.add_argument("-o", "--output", required=True)
+    p.add_argument("--append", action="store_true", help="append to an existing pilots file")
+    p.set_defaults(func=cmd_pilots)
+
+    p = subparsers.add_parser("align", help="per-layer alignment of translations with English")
+    p.add_argument("--model", required=True)
+    p.add_argument("--pairs", action="append", default=None, help="pairs JSONL (language, en, text)")
+    p.add_argument("--flores", default=None, help="FLORES folder (with --languages)")
+    p.add_argument("--languages", default=None, help="comma-separated, for --flores")
+    p.add_argument("--split", default="devtest")
+    p.add_argument("--limit", type=int, default=200, help="pairs per language")
+    p.add_argument("--batch-size", type=int, default=16)
+    p.add_argument("-o", "--output", required=True, help="alignment.csv")
+    p.add_argument("--plot", default=None, help="PNG (default: OUTPUT with .png)")
+    p.set_defaults(func=cmd_align)
+
+
+def cmd_generate(args) -> int:
+    from tuning.evaluation.predictions import generate_to_file, read_prompts
+    from tuning.generation import load_model
+
+    items = read_prompts(args.prompts)
+    model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
+    done = generate_to_file(model, items, args.output, tokenizer=tokenizer, **_gen_kwargs(args))
+    log.info("wrote %d predictions to %s", len(done), args.output)
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from tuning.evaluation.predictions import generate_to_file, read_predictions
+    from tuning.evaluation.results import write_results
+    from tuning.evaluation.tasks import load_task, score_task
+
+    if len(args.data) != len(args.task):
+        raise InputError(f"eval: {len(args.task)} --task but {len(args.data)} --data; give one --data per --task")
+    if args.predictions is not None and len(args.predictions) != len(args.task):
+        raise InputError("eval: give one --predictions per --task, or none to generate")
+    if args.predictions is None and not args.model:
+        raise InputError("eval: give --model to generate, or --predictions files to score")
+    out = Path(args.output)
+    model = tokenizer = None
+    if args.predictions is None:
+        from tuning.generation import load_model
+
+        model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
+        pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
+        pred_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for k, (spec, data) in enumerate(zip(args.task, args.data)):
+        task = load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
+                         chat_template=args.chat_template)
+        ids = [it.id for it in task.items]
+        if args.predictions is None:
+            path = pred_dir / (task.name.replace(":", "_") + ".jsonl")
+            done = generate_to_file(model, list(zip(ids, task.prompts)), path, tokenizer=tokenizer,
+                                    add_special_tokens=not args.chat_template, **_gen_kwargs(args))
+        else:
+            path = Path(args.predictions[k])
+            if not path.is_file():
+                raise InputError(f"predictions file {path} does not exist")
+            done = read_predictions(path)
+            if not done:
+                raise InputError(f"predictions file {path} is empty; generate it with `tuning generate`")
+        missing = [i for i in ids if i not in done]
+        if missing:
+            raise InputError(f"{path}: no prediction for {len(missing)} of {len(ids)} items of "
+                             f"{task.name} (first id {missing[0]!r}); rerun to resume generation")
+        rows += score_task(task, [done[i] for i in ids], model=args.model or "",
+                           comet_model=args.comet_model, comet_batch_size=args.comet_batch_size)
+        for r in rows[-8:]:
+            if r.task == task.name:
+                log.info("%s %s %s = %.2f", r.task, r.language, r.metric, r.score)
+    write_results(rows, out, append=args.append)
+    log.info("wrote %d rows to %s", len(rows), out)
+    return 0
+
+
+def cmd_pilots(args) -> int:
+    from tuning.evaluation.results import read_manifest, read_results, results_to_pilots, write_pilots
+
+    pilots = results_to_pilots(read_results(args.results), read_manifest(args.manifest), args.metric,
+                               task=args.task, seed=args.seed, manifest_path=args.manifest)
+    write_pilots(pilots, args.output, append=args.append)
+    log.info("wrote %d pilot rows to %s", len(pilots), args.output)
+    return 0
+
+
+def cmd_align(args) -> int:
+    from tuning.evaluation.align import alignment, plot_alignment, read_pairs
+
+    pairs: dict = {}
+    for path in args.pairs or []:
+        for lang, (en, xx) in read_pairs(path, limit=args.limit).items():
+            pairs.setdefault(lang, ([], []))
+            pairs[lang][0].extend(en)
+            pairs[lang][1].extend(xx)
+    if args.flores:
+        from tuning.evaluation.tasks import _read_lines, find_flores_file
+        from tuning.languages import canonical
+
+        if not args.languages:
+            raise InputError("align: --flores needs --languages, e.g. --languages zh,ar")
+        en = _read_lines(find_flores_file(args.flores, "en", args.split))[: args.limit]
+        for code in args.languages.split(","):
+            lang = canonical(code.strip())
+            pairs[lang] = (en, _read_lines(find_flores_file(args.flores, lang, args.split))[: args.limit])
+    if not pairs:
+        raise InputError("align: give --pairs FILE or --flores DIR --languages ...")
+    frame = alignment(args.model, pairs, batch_size=args.batch_size)
+    from tuning.data.files import atomic_write
+
+    with atomic_write(args.output) as fh:
+        frame.to_csv(fh, index=False)
+    plot = args.plot or str(Path(args.output).with_suffix(".png"))
+    plot_alignment(frame, plot)
+    log.info("wrote %s and %s", args.output, plot)
+    return 0

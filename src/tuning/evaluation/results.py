@@ -1,0 +1,167 @@
+"""results.csv (one row per language, task and metric) and its conversion to budgetlaw pilots.
+
+results.csv columns, in order: ``language, task, metric, score, n, signature, model``.
+``score`` is on a 0..100 scale for every metric (BLEU, chrF++, COMET x100, QA means x100,
+off-target rate in percent); ``n`` the number of segments scored; ``signature`` the metric's
+settings (sacrebleu-style ``key:value|...``); ``model`` the model directory evaluated.
+
+pilots.csv (budgetlaw's input): ``language, size, score, seed, metric``, where size is the
+number of translation pairs the model was trained on for that language, read from the mixture
+manifest: ``counts[language]["translation"]``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+
+from tuning.errors import InputError
+
+log = logging.getLogger(__name__)
+
+RESULT_COLUMNS = ["language", "task", "metric", "score", "n", "signature", "model"]
+PILOT_COLUMNS = ["language", "size", "score", "seed", "metric"]
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultRow:
+    language: str
+    task: str
+    metric: str
+    score: float
+    n: int
+    signature: str
+    model: str
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ResultRow:
+        return cls(**{k: data[k] for k in RESULT_COLUMNS})
+
+
+def results_frame(rows: Iterable[ResultRow]):
+    import pandas as pd
+
+    return pd.DataFrame([r.to_dict() for r in rows], columns=RESULT_COLUMNS)
+
+
+def write_results(rows, path: str | Path, *, append: bool = False) -> Path:
+    """Write result rows (ResultRow list or DataFrame) to ``path`` atomically.
+
+    With ``append`` the rows are added to an existing file's rows (same columns required).
+    """
+    import pandas as pd
+
+    from tuning.data.files import atomic_write
+
+    frame = rows if isinstance(rows, pd.DataFrame) else results_frame(rows)
+    path = Path(path)
+    if append and path.exists():
+        frame = pd.concat([read_results(path), frame], ignore_index=True)
+    with atomic_write(path) as fh:
+        frame[RESULT_COLUMNS].to_csv(fh, index=False)
+    return path
+
+
+def read_results(path: str | Path):
+    """results.csv -> DataFrame, checked: the columns above, numeric score and n."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"results file {path} does not exist; write it with `tuning eval`")
+    try:
+        frame = pd.read_csv(path, dtype={"language": str, "task": str, "metric": str,
+                                         "signature": str, "model": str}, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"results file {path}: not a CSV ({exc}); write it with `tuning eval`") from None
+    missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(f"results file {path}: missing column(s) {', '.join(missing)}; "
+                         f"expected {', '.join(RESULT_COLUMNS)}")
+    for col in ("score", "n"):
+        values = pd.to_numeric(frame[col], errors="coerce")
+        bad = values.isna()
+        if bad.any():
+            line = int(bad.idxmax()) + 2  # header is line 1
+            raise InputError(f"results file {path}, line {line}: {col} {frame[col][bad.idxmax()]!r} is not a number")
+        frame[col] = values
+    return frame
+
+
+def read_manifest(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"manifest {path} does not exist; it is written by `tuning mix` next to the mixture")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"manifest {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("counts"), dict):
+        raise InputError(f"manifest {path}: no 'counts' object; is this a tuning-mixture-manifest/1 file?")
+    return manifest
+
+
+def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None = None,
+                      seed: int | None = None, manifest_path: str = "manifest"):
+    """Pilot rows: one per language that has ``metric`` in ``results`` and is in the manifest.
+
+    ``task`` keeps rows whose task equals it or starts with it (``flores:en-``). Several rows
+    for one language (e.g. both FLORES directions) are averaged. English is skipped (the laws
+    are about the other languages). ``seed`` defaults to the manifest's seed.
+    """
+    import pandas as pd
+
+    metric = metric.lower()
+    rows = results[results["metric"].str.lower() == metric]
+    if task:
+        rows = rows[rows["task"].str.startswith(task)]
+    if rows.empty:
+        have = ", ".join(sorted(set(results["metric"]))) or "none"
+        raise InputError(f"results have no rows for metric {metric!r}"
+                         f"{' and task ' + repr(task) if task else ''} (metrics present: {have})")
+    counts = manifest["counts"]
+    seed = manifest.get("seed") if seed is None else seed
+    out = []
+    for lang, group in rows.groupby("language", sort=True):
+        if lang == "en":
+            continue
+        if lang not in counts:
+            raise InputError(f"{manifest_path}: counts has no language {lang!r} (it has "
+                             f"{', '.join(sorted(counts))}); use the manifest of the evaluated model")
+        try:
+            size = float(counts[lang]["translation"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is missing or not a number") from None
+        if len(group) > 1:
+            log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
+        out.append({"language": lang, "size": size, "score": float(group["score"].mean()),
+                    "seed": seed, "metric": metric})
+    return pd.DataFrame(out, columns=PILOT_COLUMNS)
+
+
+def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
+    """Write pilots.csv atomically; with ``append`` add to an existing file's rows."""
+    import pandas as pd
+
+    from tuning.data.files import atomic_write
+
+    path = Path(path)
+    frame = pilots
+    if append and path.exists():
+        try:
+            old = pd.read_csv(path)
+        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise InputError(f"pilots file {path}: cannot append, not a CSV ({exc})") from None
+        missing = [c for c in ("language", "size", "score") if c not in old.columns]
+        if missing:
+            raise InputError(f"pilots file {path}: cannot append, missing column(s) {', '.join(missing)}")
+        frame = pd.concat([old, pilots], ignore_index=True)
+    with atomic_write(path) as fh:
+        frame.to_csv(fh, index=False)
+    return path
