@@ -1,0 +1,470 @@
+"""Fit one saturating power law per language to pilot runs, with bootstrap uncertainty.
+
+    score(x) = ceiling - K * x ** (-c)        fitted: K > 0, c in C_BOUNDS, ceiling fixed or free
+
+Fit, per language (engine in budgetlaw.bootstrap):
+  * robust loss (soft_l1 by default) with f_scale = 1.345 * sigma, sigma a MAD estimate of the
+    noise from a plain least-squares fit, refined once from the robust fit's residuals;
+  * a grid over c with closed-form bounded solves for the linear parameters, then damped
+    Gauss-Newton and a scipy least_squares polish, so no fit depends on a starting guess;
+  * a free ceiling lies between the largest per-size median score and ``max_score``;
+  * a residual bootstrap (n_boot draws, all refitted at once in numpy) gives ``draws``;
+  * a leave-the-largest-size-out refit checks extrapolation (``holdout``).
+Reporting convention: b = 1 / x_ref with x_ref the smallest pilot size, so ``a`` is the fitted
+gap to the ceiling at the smallest pilot size (see docs/formats/laws.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import sys
+import types
+import uuid
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import scipy
+from tqdm.auto import tqdm
+
+from budgetlaw import __version__
+from budgetlaw.bootstrap import C_BOUNDS, LOSSES, Problem, fit_batch, polish, resample, robust_scale
+from budgetlaw.errors import InputError
+from budgetlaw.law import PowerLaw
+from budgetlaw.pilots import read_pilots
+
+__all__ = ["fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT"]
+
+LAWS_FORMAT = "budgetlaw-laws/1"
+TUNING = 1.345  # Huber's constant: f_scale = 1.345 sigma keeps ~95% efficiency on clean normal noise
+DRAW_COLUMNS = ("K", "c", "ceiling")
+log = logging.getLogger(__name__)
+
+
+def _nan_to_none(value):
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
+def _none_to_nan(value):
+    return float("nan") if value is None else float(value)
+
+
+def _out(values: np.ndarray, like):
+    return float(values) if np.ndim(like) == 0 else values
+
+
+@dataclass(frozen=True, eq=False)
+class FittedLaw:
+    """A fitted law for one language with its data, diagnostics and bootstrap draws.
+
+    residuals = observed - predicted per pilot run; draws: (n_draws, 3) columns (K, c, ceiling);
+    holdout: {"size", "observed" (mean score there), "predicted", "error" = predicted - observed,
+    "law"} from a refit without the largest size, or None when too few sizes remain.
+    """
+
+    language: str
+    law: PowerLaw
+    x: np.ndarray
+    y: np.ndarray
+    draws: np.ndarray
+    holdout: dict | None = None
+    flags: tuple[str, ...] = ()
+    free_ceiling: bool = False
+    f_scale: float = 1.0
+    cost: float = float("nan")
+    solver: dict = field(default_factory=dict)
+
+    # -- the law ----------------------------------------------------------------------------------
+    a = property(lambda self: self.law.a)
+    b = property(lambda self: self.law.b)
+    c = property(lambda self: self.law.c)
+    K = property(lambda self: self.law.K)
+    ceiling = property(lambda self: self.law.ceiling)
+
+    def predict(self, x):
+        return self.law.predict(x)
+
+    def marginal(self, x):
+        return self.law.marginal(x)
+
+    def inverse(self, score):
+        return self.law.inverse(score)
+
+    def interval(self, x, level: float = 0.9):
+        """Percentile bootstrap band of the mean score at x: (lower, upper), NaN without draws."""
+        if not 0 < level < 1:
+            raise InputError(f"interval: level={level!r} must be between 0 and 1, e.g. 0.9")
+        xs = np.asarray(x, dtype=float)
+        if len(self.draws) == 0:
+            nan = np.full(xs.shape, np.nan)
+            return _out(nan, x), _out(nan, x)
+        K, c, ceil = (self.draws[:, i].reshape((-1,) + (1,) * xs.ndim) for i in range(3))
+        curves = ceil - K * xs[None] ** (-c)
+        lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        return _out(lower, x), _out(upper, x)
+
+    # -- diagnostics ------------------------------------------------------------------------------
+    @property
+    def residuals(self) -> np.ndarray:
+        return self.y - self.law.predict(self.x)
+
+    @property
+    def rmse(self) -> float:
+        return float(np.sqrt(np.mean(self.residuals**2)))
+
+    @property
+    def r2(self) -> float:
+        total = float(np.sum((self.y - self.y.mean()) ** 2))
+        return float("nan") if total == 0 else 1.0 - float(np.sum(self.residuals**2)) / total
+
+    @property
+    def n_points(self) -> int:
+        return int(self.x.size)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.unique(self.x)
+
+    @property
+    def max_pilot_size(self) -> float:
+        return float(self.x.max())
+
+    @property
+    def points(self) -> pd.DataFrame:
+        """The pilot runs: size, score, predicted, residual."""
+        pred = self.law.predict(self.x)
+        return pd.DataFrame({"size": self.x, "score": self.y, "predicted": pred, "residual": self.y - pred})
+
+    # -- serialisation ----------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        return {
+            "language": self.language,
+            "law": self.law.to_dict(),
+            "free_ceiling": self.free_ceiling,
+            "f_scale": self.f_scale,
+            "cost": _nan_to_none(self.cost),
+            "r2": _nan_to_none(self.r2),
+            "rmse": self.rmse,
+            "n_points": self.n_points,
+            "sizes": self.sizes.tolist(),
+            "flags": list(self.flags),
+            "holdout": self.holdout,
+            "solver": self.solver,
+            "points": {"size": self.x.tolist(), "score": self.y.tolist()},
+            "draws": {"columns": list(DRAW_COLUMNS), "values": self.draws.tolist()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "FittedLaw":
+        draws = np.asarray(data["draws"]["values"], dtype=float).reshape(-1, 3)
+        return cls(
+            language=str(data["language"]),
+            law=PowerLaw.from_dict(data["law"]),
+            x=np.asarray(data["points"]["size"], dtype=float),
+            y=np.asarray(data["points"]["score"], dtype=float),
+            draws=draws,
+            holdout=data.get("holdout"),
+            flags=tuple(data.get("flags", ())),
+            free_ceiling=bool(data.get("free_ceiling", False)),
+            f_scale=float(data.get("f_scale", 1.0)),
+            cost=_none_to_nan(data.get("cost")),
+            solver=dict(data.get("solver", {})),
+        )
+
+    def __repr__(self) -> str:
+        flags = f", flags={list(self.flags)}" if self.flags else ""
+        return (f"FittedLaw({self.language!r}: {self.ceiling:g} - {self.K:.4g} * x^-{self.c:.4g}, "
+                f"r2={self.r2:.3f}, n={self.n_points}, draws={len(self.draws)}{flags})")
+
+
+class LawSet(Mapping):
+    """language -> FittedLaw, with the metric and the signature of the fit (all settings)."""
+
+    def __init__(self, laws: Mapping[str, FittedLaw], metric: str | None = None, signature: dict | None = None):
+        self._laws = dict(laws)
+        self.metric = metric
+        self.signature = dict(signature or {})
+
+    def __getitem__(self, language: str) -> FittedLaw:
+        try:
+            return self._laws[language]
+        except KeyError:
+            raise KeyError(f"no law for language {language!r}; laws exist for {', '.join(self._laws)}") from None
+
+    def __iter__(self):
+        return iter(self._laws)
+
+    def __len__(self) -> int:
+        return len(self._laws)
+
+    def __repr__(self) -> str:
+        return f"LawSet(metric={self.metric!r}, languages={list(self._laws)})"
+
+    def power_laws(self) -> dict[str, PowerLaw]:
+        return {lang: fitted.law for lang, fitted in self._laws.items()}
+
+    def signature_string(self) -> str:
+        """Compact one-line form of the signature, like sacrebleu's."""
+        sig = self.signature
+        parts = [f"{key}:{sig[key]}" for key in ("metric", "loss", "f_scale", "ceiling", "max_score", "c_bounds",
+                                                  "bootstrap", "n_boot", "seed", "version") if key in sig]
+        return "|".join(parts)
+
+    def to_frame(self, level: float = 0.9) -> pd.DataFrame:
+        """One row per language: parameters, fit quality, holdout error, c's bootstrap interval, flags."""
+        rows = []
+        for lang, f in self._laws.items():
+            lo, hi = (np.quantile(f.draws[:, 1], [(1 - level) / 2, (1 + level) / 2]) if len(f.draws)
+                      else (np.nan, np.nan))
+            hold = f.holdout or {}
+            rows.append({"language": lang, "a": f.a, "b": f.b, "c": f.c, "K": f.K, "ceiling": f.ceiling,
+                         "x_ref": f.law.x_ref, "c_lower": lo, "c_upper": hi, "r2": f.r2, "rmse": f.rmse,
+                         "n_points": f.n_points, "n_sizes": len(f.sizes), "max_pilot_size": f.max_pilot_size,
+                         "holdout_size": hold.get("size", np.nan), "holdout_error": hold.get("error", np.nan),
+                         "flags": ";".join(f.flags)})
+        return pd.DataFrame(rows).set_index("language")
+
+    def to_dict(self) -> dict:
+        return {"format": LAWS_FORMAT, "metric": self.metric, "signature": self.signature,
+                "laws": {lang: f.to_dict() for lang, f in self._laws.items()}}
+
+    @classmethod
+    def from_dict(cls, data: dict, *, name: str = "laws") -> "LawSet":
+        if not isinstance(data, dict) or data.get("format") != LAWS_FORMAT:
+            found = data.get("format") if isinstance(data, dict) else type(data).__name__
+            raise InputError(f"{name}: not a laws file (format {found!r}, expected {LAWS_FORMAT!r}); "
+                             f"create one with `budgetlaw fit` or budgetlaw.fit(...).save(path)")
+        try:
+            laws = {lang: FittedLaw.from_dict(entry) for lang, entry in data["laws"].items()}
+        except (KeyError, TypeError, ValueError) as err:
+            raise InputError(f"{name}: malformed law entry ({err!r}); regenerate the file with `budgetlaw fit`") from None
+        return cls(laws, metric=data.get("metric"), signature=data.get("signature"))
+
+    def save(self, path) -> Path:
+        """Write laws.json atomically (temporary file in the same directory, then rename)."""
+        path = Path(path)
+        data = self.to_dict()
+        # draws are long lists of numbers: keep them on one line each instead of one number a line
+        compact = {}
+        for lang, entry in data["laws"].items():
+            token = f"@@draws-{len(compact)}@@"
+            compact[f'"{token}"'] = json.dumps(entry["draws"]["values"], separators=(",", ":"))
+            entry["draws"]["values"] = token
+        text = json.dumps(data, indent=2, allow_nan=False)
+        for token, values in compact.items():
+            text = text.replace(token, values, 1)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+        try:
+            with open(tmp, "x", encoding="utf-8") as out:
+                out.write(text + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return path
+
+
+def load_laws(path) -> LawSet:
+    """Read a laws.json written by LawSet.save (format budgetlaw-laws/1)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: laws file not found; create it with `budgetlaw fit pilots.csv -o {path}`")
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise InputError(f"{path}: not valid JSON ({err}); regenerate it with `budgetlaw fit`") from None
+    return LawSet.from_dict(data, name=str(path))
+
+
+# -- fitting ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Settings:
+    ceiling: float
+    free: bool
+    max_score: float
+    loss: str
+    f_scale: float | None
+    c_bounds: tuple[float, float]
+
+    @property
+    def n_params(self) -> int:
+        return 3 if self.free else 2
+
+    @property
+    def floor(self) -> float:
+        """Smallest f_scale: noiseless data would otherwise give f = 0."""
+        return 1e-6 * max(1.0, abs(self.max_score))
+
+
+def _top_median(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Largest per-size median score of each row of y (B, n): the free ceiling's lower bound.
+
+    A median, not the maximum, so one outlying high run cannot force the ceiling up.
+    """
+    y = np.atleast_2d(y)
+    return np.max([np.median(y[:, x == size], axis=1) for size in np.unique(x)], axis=0)
+
+
+def _problem(s: _Settings, t, lower, f_scale: float) -> Problem:
+    if s.free:
+        lo = np.minimum(np.asarray(lower, dtype=float).reshape(-1, 1), s.max_score)
+        hi = np.full((1, 1), s.max_score)
+    else:
+        lo = hi = np.full((1, 1), s.ceiling)
+    return Problem(t=t, free=s.free, ceiling_lo=lo, ceiling_hi=hi, a_min=1e-9 * max(1.0, abs(s.max_score)),
+                   loss=s.loss, f_scale=f_scale, c_bounds=s.c_bounds)
+
+
+def _fit_points(x: np.ndarray, y: np.ndarray, s: _Settings):
+    """Fit one data set; returns (law, problem, cost, solver info)."""
+    x_ref = float(x.min())
+    t = np.log(x / x_ref)
+    lower = _top_median(x, y)
+
+    def once(loss: str, f_scale: float):
+        prob = _problem(_Settings(s.ceiling, s.free, s.max_score, loss, None, s.c_bounds), t, lower, f_scale)
+        theta, cost = fit_batch(prob, y[None])
+        theta, cost, info = polish(prob, y, theta[0])
+        return theta, prob, cost, info
+
+    if s.loss == "linear":
+        theta, prob, cost, info = once("linear", 1.0)
+    elif s.f_scale is not None:
+        theta, prob, cost, info = once(s.loss, s.f_scale)
+    else:
+        theta, prob, cost, info = once("linear", 1.0)
+        for _ in range(2):  # sigma from least squares, then from the robust fit itself
+            r = y - (theta[2] - np.exp(theta[0]) * np.exp(-theta[1] * t))
+            f_scale = max(TUNING * robust_scale(r, s.n_params), s.floor)
+            theta, prob, cost, info = once(s.loss, f_scale)
+    law = PowerLaw(a=float(np.exp(theta[0])), b=1.0 / x_ref, c=float(theta[1]), ceiling=float(theta[2]))
+    return law, prob, cost, info
+
+
+def _flags(law: PowerLaw, x: np.ndarray, rmse: float, prob: Problem, s: _Settings) -> tuple[str, ...]:
+    flags = []
+    rise = law.predict(x.max()) - law.predict(x.min())
+    if rise <= max(rmse, 1e-9 * max(1.0, abs(s.max_score))):
+        flags.append("flat_data")
+    lo_c, hi_c = s.c_bounds
+    if law.c <= lo_c * (1 + 1e-6) or law.c >= hi_c * (1 - 1e-6):
+        flags.append("c_at_bound")
+    if s.free:
+        tol = 1e-6 * max(1.0, abs(s.max_score))
+        if law.ceiling - float(prob.ceiling_lo.ravel()[0]) <= tol or float(prob.ceiling_hi.ravel()[0]) - law.ceiling <= tol:
+            flags.append("ceiling_at_bound")
+    return tuple(flags)
+
+
+_FLAG_HELP = {
+    "flat_data": "scores barely rise across the pilot sizes (rise <= RMSE); the law is not determined",
+    "c_at_bound": "the exponent c sits at a bound of {bounds}; add pilot sizes further apart",
+    "ceiling_at_bound": "the free ceiling sits at a bound (largest median score or max_score); fix the ceiling instead",
+}
+
+
+def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: _Settings, n_boot: int, seed: int) -> FittedLaw:
+    law, prob, cost, info = _fit_points(x, y, s)
+    pred = law.predict(x)
+    rmse = float(np.sqrt(np.mean((y - pred) ** 2)))
+    flags = _flags(law, x, rmse, prob, s)
+    for flag in flags:
+        log.warning("%s: %s: %s", language, flag, _FLAG_HELP[flag].format(bounds=s.c_bounds))
+
+    holdout = None
+    largest = x.max()
+    keep = x < largest
+    if len(np.unique(x[keep])) >= s.n_params:
+        held, _, _, _ = _fit_points(x[keep], y[keep], s)
+        observed = float(y[~keep].mean())
+        predicted = float(held.predict(largest))
+        holdout = {"size": float(largest), "observed": observed, "predicted": predicted,
+                   "error": predicted - observed, "law": held.to_dict()}
+
+    draws = np.empty((0, 3))
+    if n_boot > 0:
+        rng = np.random.default_rng([seed, zlib.crc32(language.encode("utf-8"))])
+        ystar = resample(pred, y - pred, s.n_params, n_boot, rng)
+        boot = _problem(s, prob.t, _top_median(x, ystar), prob.f_scale)
+        theta, _ = fit_batch(boot, ystar)
+        draws = np.column_stack([np.exp(theta[:, 0]) * law.x_ref ** theta[:, 1], theta[:, 1], theta[:, 2]])
+    return FittedLaw(language=language, law=law, x=x, y=y, draws=draws, holdout=holdout, flags=flags,
+                     free_ceiling=s.free, f_scale=float(prob.f_scale), cost=float(cost), solver=info)
+
+
+def fit(pilots, ceiling: float = 100.0, *, free_ceiling: bool = False, max_score: float | None = None,
+        loss: str = "soft_l1", n_boot: int = 1000, seed: int = 0, metric: str | None = None,
+        f_scale: float | None = None, c_bounds: tuple[float, float] = C_BOUNDS) -> LawSet:
+    """Fit score = ceiling - K * x**(-c) per language of ``pilots`` (CSV path or DataFrame).
+
+    ceiling: fixed ceiling, or with ``free_ceiling=True`` fitted in [largest per-size median
+    score, max_score] (max_score defaults to ceiling). loss: soft_l1 | huber | cauchy | linear
+    (plain least squares). f_scale: robust-loss scale, None = 1.345 * MAD noise estimate.
+    n_boot: residual-bootstrap draws (0 = none). Needs >= 3 distinct sizes per language
+    (4 with a free ceiling).
+    """
+    try:
+        ceiling = float(ceiling)
+        max_score = ceiling if max_score is None else float(max_score)
+    except (TypeError, ValueError):
+        raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} must be numbers, e.g. 100") from None
+    if not (math.isfinite(ceiling) and math.isfinite(max_score)) or max_score <= 0:
+        raise InputError(f"fit: ceiling={ceiling} and max_score={max_score} must be finite and > 0, e.g. 100 for COMET x 100")
+    if loss not in LOSSES:
+        raise InputError(f"fit: loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
+        raise InputError(f"fit: n_boot={n_boot!r} must be a whole number >= 0 (0 = no bootstrap)")
+    if f_scale is not None and not (math.isfinite(float(f_scale)) and float(f_scale) > 0):
+        raise InputError(f"fit: f_scale={f_scale!r} must be a number > 0, or None to estimate it")
+    c_lo, c_hi = (float(v) for v in c_bounds)
+    if not 0 < c_lo < c_hi < math.inf:
+        raise InputError(f"fit: c_bounds={c_bounds!r} must be (low, high) with 0 < low < high, e.g. {C_BOUNDS}")
+
+    frame = read_pilots(pilots, metric=metric, max_score=max_score if free_ceiling else min(ceiling, max_score),
+                        min_sizes=4 if free_ceiling else 3)
+    s = _Settings(ceiling=ceiling, free=bool(free_ceiling), max_score=max_score, loss=loss,
+                  f_scale=None if f_scale is None else float(f_scale), c_bounds=(c_lo, c_hi))
+    laws = {}
+    groups = list(frame.groupby("language", sort=False))
+    for language, group in tqdm(groups, desc="fitting laws", unit="language", disable=None):
+        laws[language] = _fit_language(language, group["size"].to_numpy(float), group["score"].to_numpy(float),
+                                        s, int(n_boot), int(seed))
+    source = frame.attrs.get("source") or None
+    signature = {
+        "metric": frame.attrs.get("metric"),
+        "loss": loss,
+        "f_scale": "auto" if f_scale is None else float(f_scale),
+        "ceiling": f"free<={max_score:g}" if free_ceiling else f"fixed={ceiling:g}",
+        "max_score": max_score,
+        "c_bounds": [c_lo, c_hi],
+        "x_ref": "smallest pilot size",
+        "bootstrap": "residual",
+        "n_boot": int(n_boot),
+        "seed": int(seed),
+        "version": __version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "source": source,
+    }
+    return LawSet(laws, metric=frame.attrs.get("metric"), signature=signature)
+
+
+class _CallableModule(types.ModuleType):
+    """Lets ``budgetlaw.fit(...)`` call the function although ``budgetlaw.fit`` is this module.
+
+    Importing a submodule binds its name on the package, so the package attribute ``fit`` is
+    always this module; calling it forwards to :func:`fit`.
+    """
+
+    def __call__(self, *args, **kwargs):
+        return fit(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
