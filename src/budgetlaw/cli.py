@@ -150,7 +150,7 @@ def cmd_demo(args) -> int:
     try:
         shutil.copyfile(demo_pilots_path(), tmp / "pilots.csv")
         shutil.copyfile(demo_limits_path(), tmp / "limits.csv")
-        laws = fit(tmp / "pilots.csv", n_boot=args.n_boot, seed=args.seed)
+        laws = fit(demo_pilots_path(), n_boot=args.n_boot, seed=args.seed)
         laws.save(tmp / "laws.json")
         constraints = limits_to_constraints(read_limits(tmp / "limits.csv"), list(laws), source="limits.csv")
         plan = allocate(laws, budget, **constraints)

@@ -102,7 +102,8 @@ def _curves(laws, plan, pilots: pd.DataFrame | None, level: float) -> pd.DataFra
     """Curve table for plot_laws: a log grid covering the pilots and the planned size."""
     frames = []
     for language, item in laws.items():
-        sizes = list(getattr(item, "sizes", ()) or ())
+        known = getattr(item, "sizes", None)
+        sizes = [] if known is None else [float(v) for v in np.ravel(known)]
         if pilots is not None:
             sizes += list(pilots.loc[pilots["language"] == language, "size"])
         planned = float(plan.sizes.get(language, np.nan)) if language in plan.sizes.index else np.nan
@@ -179,6 +180,7 @@ def report(
     constraints: Mapping | None = None,
     notes: Sequence[str] = (),
     title: str = "Data budget report",
+    synthetic: bool | None = None,
 ) -> dict[str, Path]:
     """Write the report for ``plan`` (made from ``laws``) into folder ``out``; return name -> path.
 
@@ -187,6 +189,8 @@ def report(
     pass ``[]`` to skip the frontier. pilots: the pilot table (or its CSV path) to draw the
     points; rows with ``source == "synthetic"`` make the report say the data are synthetic.
     constraints: keyword arguments for the baselines and the sweep (default: the plan's own).
+    synthetic: say in the summary that the pilots are synthetic (default: detected from the
+    pilots' ``source`` column). notes: extra lines for the Warnings section.
     """
     out = Path(out)
     languages = list(plan.sizes.index)
@@ -196,13 +200,21 @@ def report(
     if pilots is not None and not isinstance(pilots, pd.DataFrame):
         from budgetlaw.pilots import read_pilots
 
-        pilots = read_pilots(pilots)
+        path, pilots = pilots, read_pilots(pilots)
+        if synthetic is None:  # read_pilots keeps only the columns it knows; look for `source` here
+            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+            synthetic = "source" in raw.columns and (raw["source"].str.strip() == "synthetic").any()
     kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
     baseline_plans, baseline_notes = resolve_baselines(laws, plan, baselines, kwargs)
     notes = [*notes, *baseline_notes]
     metric = getattr(laws, "metric", None) or "score"
 
-    synthetic = pilots is not None and "source" in pilots.columns and (pilots["source"] == "synthetic").any()
+    if pilots is None:  # fitted laws keep their pilot runs; plain PowerLaws have none
+        frames = [getattr(item, "points", None).assign(language=lang)[["language", "size", "score"]]
+                  for lang, item in laws.items() if getattr(item, "points", None) is not None]
+        pilots = pd.concat(frames, ignore_index=True) if frames else None
+    if synthetic is None:
+        synthetic = pilots is not None and "source" in pilots.columns and bool((pilots["source"] == "synthetic").any())
 
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
@@ -277,6 +289,7 @@ def report(
             metric=metric,
             level=level,
             caps=caps,
+            largest_pilot=extrapolate_from,
             version=__version__,
         )
         (tmp / "report.md").write_text(text, encoding="utf-8")

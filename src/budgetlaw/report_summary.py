@@ -95,13 +95,13 @@ def law_rows(laws) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def plan_rows(plan, caps: Mapping[str, float], laws) -> pd.DataFrame:
+def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float]) -> pd.DataFrame:
     """language, pairs, share of pairs, cap, predicted, lower, upper, x largest pilot."""
     total = float(plan.sizes.sum())
     rows = []
     for language, size in plan.sizes.items():
         pred = plan.predicted.loc[language]
-        largest = getattr(laws[language], "max_pilot_size", None) if language in laws else None
+        largest = largest_pilot.get(language)
         rows.append(
             {
                 "language": language,
@@ -206,8 +206,10 @@ def render_summary(
     metric: str,
     level: float,
     caps: Mapping[str, float],
+    largest_pilot: Mapping[str, float],
     version: str,
 ) -> str:
+    """The whole report.md text; see docs/reports.md for its sections."""
     lines = [f"# {title}", ""]
     if synthetic:
         lines += [
@@ -231,7 +233,7 @@ def render_summary(
         f"Predicted {metric} with its {level:.0%} bootstrap interval (lower, upper); `cap` = available x max_epochs; "
         "`x largest pilot` > 1 means extrapolation.",
         "",
-        markdown_table(plan_rows(plan, caps, laws)),
+        markdown_table(plan_rows(plan, caps, largest_pilot)),
         "",
     ]
     if baselines:
@@ -251,8 +253,8 @@ def render_summary(
         "## Fitted laws",
         "",
         f"{metric} = ceiling - a * (b * x) ** (-c) = ceiling - K * x ** (-c); only K and c are identified "
-        "by data, b is a reporting convention (docs/formats/laws.md). `holdout error` = observed - predicted at "
-        "the largest pilot size when fitted without it.",
+        "by data, b is a reporting convention (docs/formats/laws.md). `holdout error` = predicted - observed mean "
+        "score at the largest pilot size, by the law refitted without that size.",
         "",
         law_table,
         "",
