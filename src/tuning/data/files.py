@@ -1,0 +1,96 @@
+"""File plumbing shared by the readers and writers: checked line reading, hashing, atomic writes."""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from tuning.errors import InputError
+
+__all__ = ["iter_lines", "sha256_file", "sha256_files", "atomic_write", "atomic_paths"]
+
+_CHUNK = 1 << 20
+
+
+def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, text)`` (1-based, without the line end) from a UTF-8 file, streaming.
+
+    A UTF-8 byte-order mark on the first line is dropped. Bytes that are not UTF-8 raise
+    InputError naming the file and line. A name ending in ".gz" is read through gzip.
+    """
+    path = Path(path)
+    try:
+        fh = gzip.open(path, "rb") if path.name.endswith(".gz") else open(path, "rb")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot open ({exc.strerror}); check the path") from None
+    with fh:
+        for number, raw in enumerate(fh, 1):
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(
+                    f"{path}, line {number}: bytes that are not UTF-8 at column {exc.start + 1}; "
+                    "convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)"
+                ) from None
+            if number == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield number, text.rstrip("\r\n")
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def sha256_files(paths) -> str:
+    """One file: its sha256. Several: sha256 of the lines "<sha256>  <file name>\\n", in order."""
+    paths = list(paths)
+    if len(paths) == 1:
+        return sha256_file(paths[0])
+    listing = "".join(f"{sha256_file(p)}  {Path(p).name}\n" for p in paths)
+    return hashlib.sha256(listing.encode("utf-8")).hexdigest()
+
+
+@contextlib.contextmanager
+def atomic_paths(*targets: str | os.PathLike):
+    """Temporary paths beside each target, renamed onto the targets only if the block succeeds.
+
+    ``with atomic_paths(a, b) as (tmp_a, tmp_b): ...`` -- nothing half-written is ever left at
+    ``a`` or ``b``; on an exception the temporary files are removed.
+    """
+    temps = []
+    try:
+        for target in targets:
+            target = Path(target)
+            if target.parent and not target.parent.exists():
+                raise InputError(f"{target}: the directory {target.parent} does not exist; create it first")
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+            os.close(fd)
+            temps.append(Path(tmp))
+        yield temps if len(temps) > 1 else temps[0]
+        for tmp, target in zip(temps, targets):
+            os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary shared files
+            os.replace(tmp, target)
+    finally:
+        for tmp in temps:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_write(target: str | os.PathLike, mode: str = "w", **kwargs):
+    """Open a temporary file beside ``target`` for writing; rename it onto target on success."""
+    with atomic_paths(target) as tmp:
+        if "b" not in mode:
+            kwargs.setdefault("encoding", "utf-8")
+            kwargs.setdefault("newline", "\n")
+        with open(tmp, mode, **kwargs) as fh:
+            yield fh
