@@ -13,11 +13,15 @@ Defaults: cost_i = 1, w_i = 1, and floor_i = 1e-6 * budget / (n * cost_i) (the l
 at x = 0; this floor costs one millionth of the budget in all, so it never binds in practice and
 never makes a problem infeasible).
 
-Solvers: "sum" and "robust" without extra constraints are separable and solved exactly by
-`budgetlaw.exact` (KKT conditions + bisection on the budget multiplier). Everything else goes
-through cvxpy (CLARABEL, falling back to SCS), written with exponential cones so the exponents
-c_i are used exactly (cvxpy's `power` would round them to fractions). The budget constraint's
-multiplier is the plan's marginal value.
+"maxmin" breaks ties by the plain sum: once the worst score is as high as it can go, any budget
+left (there is some when the worst language is at its cap) goes where it adds most in total.
+
+Solvers: without extra constraints every objective is solved exactly by `budgetlaw.exact`
+(KKT conditions + bisection on one multiplier; "sum" and "robust" are separable, "maxmin" is a
+bisection on the worst score followed by a "sum" solve). Extra constraints go through cvxpy
+(CLARABEL, falling back to SCS), written with exponential cones so the exponents c_i are used
+exactly (cvxpy's `power` would round them to fractions). The budget constraint's multiplier is
+the plan's marginal value.
 """
 
 from __future__ import annotations
@@ -43,6 +47,12 @@ log = logging.getLogger(__name__)
 OBJECTIVES = ("sum", "maxmin", "robust")
 SOLVERS = ("auto", "exact", "cvxpy")
 DEFAULT_FLOOR_SHARE = 1e-6
+# Tighter than the solvers' defaults (1e-8 gaps give sizes good to ~1e-4 only); CLARABEL reaches
+# these in a few more interior-point steps, and an "almost solved" answer is still accepted.
+_TOLERANCES = {
+    "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "tol_ktratio": 1e-8},
+    "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -256,9 +266,9 @@ def _check_choice(objective, solver, constraints, problem):
     if objective == "maxmin" and np.ptp(problem.weights) > 0:
         raise InputError("weights do not apply to objective 'maxmin' (it raises the worst language); drop weights or use 'sum'")
     extras = _constraint_list(constraints)
-    use_exact = objective != "maxmin" and not extras
+    use_exact = not extras
     if solver == "exact" and not use_exact:
-        raise InputError("solver 'exact' handles 'sum' and 'robust' without extra constraints; use solver='cvxpy' or 'auto'")
+        raise InputError("solver 'exact' does not take extra constraints; use solver='cvxpy' or 'auto'")
     return extras, (use_exact if solver == "auto" else solver == "exact")
 
 
@@ -279,6 +289,8 @@ def _solve_exact(problem: Problem, objective: str):
     if objective == "robust":
         Kd, cd, counts = exact.pad_draws(problem.draws)
         sol = exact.solve_robust(Kd, cd, counts, *args)
+    elif objective == "maxmin":
+        sol = exact.solve_maxmin(problem.K, problem.c, problem.ceiling, *args[1:])
     else:
         sol = exact.solve_sum(problem.K, problem.c, *args)
     info = {"method": "exact", "status": "optimal", "time_s": time.perf_counter() - t0, "iterations": sol.iterations}
@@ -312,7 +324,8 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
         gap = cp.multiply(problem.K * unit ** (-problem.c), cp.exp(cp.multiply(-problem.c, s)))
         if objective == "maxmin":
             t = cp.Variable()
-            cons.append(problem.ceiling - gap >= t)
+            cons_worst = problem.ceiling - gap >= t
+            cons.append(cons_worst)
             goal = cp.Maximize(t)
         else:
             goal = cp.Maximize(problem.weights @ problem.ceiling - problem.weights @ gap)
@@ -328,10 +341,35 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
                 raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
         cons.extend(made)
     problem_cp = cp.Problem(goal, cons)
+    status, used = _run(cp, problem_cp, len(extras))
+    lam = max(float(budget_con.dual_value) / B, 0.0)
+    stats = problem_cp.solver_stats
+    iterations = stats.num_iters
+    y_best = np.asarray(y.value, dtype=float)
+    if objective == "maxmin":
+        # The worst language fixes the objective and leaves the others undetermined (say the worst
+        # is at its cap): a second solve keeps the worst score and spends the rest on the sum.
+        worst = float(t.value) - 1e-7 * max(1.0, abs(float(t.value)))
+        kept = [con for con in cons if con is not cons_worst]
+        second = cp.Problem(cp.Maximize(-cp.sum(gap)), kept + [problem.ceiling - gap >= worst])
+        try:
+            if _run(cp, second, len(extras))[0] in ("optimal", "optimal_inaccurate"):
+                y_best = np.asarray(y.value, dtype=float)
+                iterations += second.solver_stats.num_iters
+        except InputError:
+            log.warning("maxmin: the tie-breaking second solve failed; keeping the first solution")
+    x = np.clip(unit * y_best, problem.floor[0], problem.cap)
+    info = {"method": "cvxpy", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
+            "iterations": iterations, "solve_time_s": stats.solve_time, "cvxpy": cp.__version__}
+    return x, lam, info
+
+
+def _run(cp, problem_cp, n_extra: int):
+    """Solve with CLARABEL, then SCS; InputError explaining why when neither gives an optimum."""
     status, used = None, None
     for name in ("CLARABEL", "SCS"):
         try:
-            problem_cp.solve(solver=name)
+            problem_cp.solve(solver=name, **_TOLERANCES[name])
         except cp.error.SolverError as err:
             log.warning("cvxpy solver %s failed (%s); trying the next one", name, err)
             continue
@@ -339,18 +377,14 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
         if status in ("optimal", "optimal_inaccurate"):
             break
     if status in ("infeasible", "infeasible_inaccurate"):
-        raise InputError(f"the allocation is infeasible: the {len(extras)} extra constraint(s) cannot hold together with "
+        raise InputError(f"the allocation is infeasible: the {n_extra} extra constraint(s) cannot hold together with "
                          "the floors, caps and budget; relax a constraint or raise the budget")
     if status not in ("optimal", "optimal_inaccurate"):
         raise InputError(f"cvxpy could not solve the allocation (status {status!r}); check the extra constraints "
                          "and that the laws' K and c are of ordinary size")
     if status == "optimal_inaccurate":
         log.warning("cvxpy (%s) reports an inaccurate optimum; check the plan", used)
-    x = np.clip(unit * np.asarray(y.value, dtype=float), problem.floor[0], problem.cap)
-    stats = problem_cp.solver_stats
-    info = {"method": "cvxpy", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
-            "iterations": stats.num_iters, "solve_time_s": stats.solve_time, "cvxpy": cp.__version__}
-    return x, max(float(budget_con.dual_value) / B, 0.0), info
+    return status, used
 
 
 def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None,

@@ -196,3 +196,61 @@ def solve_robust(Kd, cd, counts, w, cost, lo, hi, budget) -> ExactSolution:
         return u
 
     return _solve(log_marginal, log_xstar, active, cost, lo, hi, budget)
+
+
+def _inverse(K, c, C, t):
+    """x with C - K*x**(-c) = t, i.e. (K/(C - t))**(1/c); inf when t >= C (out of reach)."""
+    gap = C - t
+    with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+        x = np.where(gap > 0, (K / np.where(gap > 0, gap, 1.0)) ** (1.0 / c), np.inf)
+    return x
+
+
+def solve_maxmin(K, c, C, cost, lo, hi, budget) -> ExactSolution:
+    """Exact optimum of min_i (C_i - K_i*x_i**(-c_i)), ties broken by the plain sum of scores.
+
+    The best worst score is t* = min(t_cap, t_budget): t_cap = min_i score_i(hi_i) (no language
+    can pass its score at its cap) and t_budget solves sum_i cost_i*max(lo_i, inverse_i(t)) = B
+    (bisection on t; the left side increases with t). Every x_i >= inverse_i(t*) then keeps the
+    worst score, so the sizes are the "sum" optimum with floors raised to clip(inverse_i(t*),
+    lo_i, hi_i): leftover budget (there is some when a cap decides t*) goes where it adds most.
+
+    lam = dt*/dB: 0 when a cap decides t*, else 1 / sum_i cost_i * d inverse_i/dt over the
+    languages above their floors, with d inverse_i/dt = x_i / (c_i*(C_i - t)).
+    """
+    K, c, C, cost = (np.asarray(v, dtype=float) for v in (K, c, C, cost))
+    budget, lo, hi = _as_rows(budget, lo, hi)
+    with np.errstate(divide="ignore"):
+        at_cap = np.where(np.isfinite(hi), C - K * hi ** (-c), C)
+        at_floor = C - K * lo ** (-c)
+    t_cap = at_cap.min(axis=1)
+
+    def spend(t):
+        return (cost * np.maximum(lo, _inverse(K, c, C, t[:, None]))).sum(axis=1)
+
+    left = at_floor.min(axis=1)  # every language at its floor already reaches this: spend <= B
+    right = np.broadcast_to(C.min(), left.shape).astype(float)  # unreachable: spend = inf
+    iterations = 0
+    while iterations < _MAX_BISECTIONS:
+        scale = np.maximum(1.0, np.maximum(np.abs(left), np.abs(right)))
+        open_ = (right - left) > _REL_TOL * scale
+        if not open_.any():
+            break
+        mid = 0.5 * (left + right)
+        over = spend(mid) > budget
+        right = np.where(open_ & over, mid, right)
+        left = np.where(open_ & ~over, mid, left)
+        iterations += 1
+    t_star = np.minimum(t_cap, left)
+    floors = np.clip(_inverse(K, c, C, t_star[:, None]), lo, hi)
+    floors = np.maximum(floors, lo)
+    # The raised floors cost at most B by construction; roundoff may leave them a hair over.
+    over = (floors * cost).sum(axis=1) / budget
+    floors = np.where((over > 1)[:, None], np.maximum(lo, floors / over[:, None]), floors)
+    rest = solve_sum(K, c, np.ones_like(K), cost, floors, hi, budget)
+    x_t = _inverse(K, c, C, t_star[:, None])
+    free = (x_t > lo) & (x_t < hi)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        slope = np.where(free, cost * x_t / (c * (C - t_star[:, None])), 0.0).sum(axis=1)
+        lam = np.where((t_cap > left) & (slope > 0), 1.0 / slope, 0.0)
+    return ExactSolution(x=rest.x, lam=lam, iterations=iterations + rest.iterations)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from budgetlaw.exact import pad_draws, solve_robust, solve_sum
+from budgetlaw.exact import pad_draws, solve_maxmin, solve_robust, solve_sum
 
 K2 = np.array([1.0, 2.0])
 C2 = np.array([1.0, 0.5])
@@ -127,3 +127,17 @@ def test_per_budget_floors():
     lo = np.array([[1e-9, 1e-9], [20.0, 1e-9]])
     sol = solve_sum(K2, C2, ONES, ONES, lo, INF, np.array([24.0, 24.0]))
     np.testing.assert_allclose(sol.x, [[8.0, 16.0], [20.0, 4.0]], rtol=1e-12)
+
+
+def test_maxmin_by_hand():
+    # score_a = 100 - 1/x_a, score_b = 100 - 4/x_b. Equal scores need x_b = 4*x_a; with B = 10:
+    # x = (2, 8), t = 99.5. As t(B) = 100 - 5/B, the marginal value is dt/dB = 5/B**2 = 0.05.
+    K, c, C = np.array([1.0, 4.0]), np.array([1.0, 1.0]), np.array([100.0, 100.0])
+    sol = solve_maxmin(K, c, C, ONES, TINY, INF, 10.0)
+    np.testing.assert_allclose(sol.x[0], [2.0, 8.0], rtol=1e-12)
+    np.testing.assert_allclose(sol.lam[0], 0.05, rtol=1e-9)
+    # Cap x_b <= 4: b cannot pass 100 - 4/4 = 99, so t* = 99 and a needs only x_a >= 1; the
+    # tie-break (plain sum) gives a the rest: x = (6, 4), and more budget cannot lift the worst.
+    sol = solve_maxmin(K, c, C, ONES, TINY, np.array([np.inf, 4.0]), 10.0)
+    np.testing.assert_allclose(sol.x[0], [6.0, 4.0], rtol=1e-12)
+    assert sol.lam[0] == 0.0
