@@ -39,6 +39,13 @@ _BRACKETED = re.compile(r"\s*[(（]\s*[_&][^\W_]\s*[)）]")
 _UNDERSCORE = re.compile(r"_(?=[^\W_])")
 _AMPERSAND = re.compile(r"&(?![#\w]+;)(?=[^\W_])")
 _LETTER = re.compile(r"[^\W\d_]")
+# printf conversions (%s, %3$d, %-10.2lf) and Python/brace placeholders ({name}, %(name)s)
+_FORMAT = re.compile(r"%(?:\(\w+\))?(?:\d+\$)?[-+ #0']*\d*(?:\.\d+)?(?:hh|ll|[hlLqjzt])?[a-zA-Z%]|\{\w*(?:[:!.][^{}\s]*)?\}")
+
+
+def has_words(text: str) -> bool:
+    """Whether a message has a letter outside its format placeholders ("%s: %s" has none)."""
+    return bool(_LETTER.search(_FORMAT.sub("", text)))
 
 
 def strip_accelerators(text: str) -> str:
@@ -85,7 +92,7 @@ def read_catalog(path) -> Iterator[Pair]:
             continue
         en = strip_accelerators(entry.msgid).strip()
         xx = strip_accelerators(entry.msgstr).strip()
-        if not _LETTER.search(en) or not xx:
+        if not has_words(en) or not xx:
             skipped += 1
             continue
         kept += 1

@@ -63,7 +63,12 @@ def read_plaintext(en_path, xx_path) -> Iterator[Pair]:
     origin = str(xx_path)
     en_lines, xx_lines = iter_lines(en_path), iter_lines(xx_path)
     n = 0
-    for n, (en_item, xx_item) in enumerate(zip(en_lines, xx_lines), 1):
+    while True:
+        # not zip(): it would swallow the extra line of the longer file before noticing
+        en_item, xx_item = next(en_lines, None), next(xx_lines, None)
+        if en_item is None or xx_item is None:
+            break
+        n += 1
         for path, (number, text) in ((en_path, en_item), (xx_path, xx_item)):
             if not text.strip():
                 raise InputError(
@@ -71,9 +76,8 @@ def read_plaintext(en_path, xx_path) -> Iterator[Pair]:
                     f"Remove line {number} from both {en_path} and {xx_path}"
                 )
         yield Pair(en_item[1], xx_item[1], origin)
-    # zip stopped at the shorter file: count what is left of the longer one
-    rest_en = sum(1 for _ in en_lines)
-    rest_xx = sum(1 for _ in xx_lines)
+    rest_en = (en_item is not None) + sum(1 for _ in en_lines)
+    rest_xx = (xx_item is not None) + sum(1 for _ in xx_lines)
     if rest_en or rest_xx:
         raise InputError(
             f"line-aligned files differ in length: {en_path} has {n + rest_en} lines, "
