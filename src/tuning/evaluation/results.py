@@ -142,7 +142,8 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
             log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
         out.append({"language": lang, "size": size, "score": float(group["score"].mean()),
                     "seed": seed, "metric": metric})
-    return pd.DataFrame(out, columns=PILOT_COLUMNS)
+    frame = pd.DataFrame(out, columns=PILOT_COLUMNS)
+    return frame.drop(columns="seed") if seed is None else frame
 
 
 def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
