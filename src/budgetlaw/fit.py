@@ -348,10 +348,29 @@ def _fit_points(x: np.ndarray, y: np.ndarray, s: _Settings):
     return law, prob, cost, info
 
 
-def _flags(law: PowerLaw, x: np.ndarray, rmse: float, prob: Problem, s: _Settings) -> tuple[str, ...]:
+def _flat(x: np.ndarray, y: np.ndarray) -> bool:
+    """Scores do not rise significantly with log(size): least-squares slope <= 2 standard errors.
+
+    A property of the data, not of the fit: with c at its lower bound a fixed-ceiling law still
+    rises a little over the pilot range, however flat the scores are.
+    """
+    t = np.log(x)
+    if np.ptp(y) == 0:
+        return True
+    slope, intercept = np.polyfit(t, y, 1)
+    if slope <= 0:
+        return True
+    dof = x.size - 2
+    if dof <= 0:
+        return False
+    resid = y - (slope * t + intercept)
+    se = np.sqrt(np.sum(resid**2) / dof / np.sum((t - t.mean()) ** 2))
+    return bool(slope <= 2 * se)
+
+
+def _flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: Problem, s: _Settings) -> tuple[str, ...]:
     flags = []
-    rise = law.predict(x.max()) - law.predict(x.min())
-    if rise <= max(rmse, 1e-9 * max(1.0, abs(s.max_score))):
+    if _flat(x, y):
         flags.append("flat_data")
     lo_c, hi_c = s.c_bounds
     if law.c <= lo_c * (1 + 1e-6) or law.c >= hi_c * (1 - 1e-6):
@@ -364,7 +383,8 @@ def _flags(law: PowerLaw, x: np.ndarray, rmse: float, prob: Problem, s: _Setting
 
 
 _FLAG_HELP = {
-    "flat_data": "scores barely rise across the pilot sizes (rise <= RMSE); the law is not determined",
+    "flat_data": "scores do not rise significantly with size (slope on log size <= 2 standard errors); "
+                 "the law is not determined: add larger pilot sizes or seeds",
     "c_at_bound": "the exponent c sits at a bound of {bounds}; add pilot sizes further apart",
     "ceiling_at_bound": "the free ceiling sits at a bound (largest median score or max_score); fix the ceiling instead",
 }
@@ -373,8 +393,7 @@ _FLAG_HELP = {
 def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: _Settings, n_boot: int, seed: int) -> FittedLaw:
     law, prob, cost, info = _fit_points(x, y, s)
     pred = law.predict(x)
-    rmse = float(np.sqrt(np.mean((y - pred) ** 2)))
-    flags = _flags(law, x, rmse, prob, s)
+    flags = _flags(law, x, y, prob, s)
     for flag in flags:
         log.warning("%s: %s: %s", language, flag, _FLAG_HELP[flag].format(bounds=s.c_bounds))
 
