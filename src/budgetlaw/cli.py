@@ -80,6 +80,23 @@ def _print_plan(plan, stream=None) -> None:
     )
 
 
+def _print_laws(laws, stream=None) -> None:
+    """A short table of fitted laws: K, c with its 90% bootstrap interval, R^2, RMSE, flags."""
+    import numpy as np
+
+    stream = stream or sys.stdout
+    print(f"{'language':<10}{'K':>9}{'c':>8}{'c 90% interval':>20}{'R^2':>7}{'RMSE':>7}  flags", file=stream)
+    for language, item in laws.items():
+        draws = getattr(item, "draws", None)
+        band = "-"
+        if draws is not None and len(draws):
+            low, high = np.quantile(np.asarray(draws)[:, 1], [0.05, 0.95])
+            band = f"[{low:.4f}, {high:.4f}]"
+        print(f"{language:<10}{item.K:>9.4g}{item.c:>8.4f}{band:>20}{getattr(item, 'r2', float('nan')):>7.3f}"
+              f"{getattr(item, 'rmse', float('nan')):>7.3f}  {', '.join(getattr(item, 'flags', ()) or ()) or '-'}",
+              file=stream)
+
+
 # -- sub-commands ------------------------------------------------------------------------------
 def cmd_fit(args) -> int:
     from budgetlaw.fit import fit
@@ -90,7 +107,7 @@ def cmd_fit(args) -> int:
         n_boot=args.n_boot, seed=args.seed, metric=args.metric,
     )
     path = laws.save(args.output)
-    print(laws.to_frame().to_string(float_format=lambda v: f"{v:.4g}"))
+    _print_laws(laws)
     print(f"wrote {path}")
     return 0
 

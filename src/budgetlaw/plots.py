@@ -173,7 +173,9 @@ def plot_allocation(
     if budget is not None:
         title += f" (budget {format_count(budget)})"
     ax.set_title(title)
-    ax.legend(frameon=False, fontsize=9, ncol=2)
+    # below the axes: inside, the legend would hide tall bars or cap marks
+    ax.legend(frameon=False, fontsize=9, ncol=min(6, len(names) + capped), loc="upper center",
+              bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     return _save(fig, path)
 
@@ -198,7 +200,7 @@ def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score") 
     ax.set_title(f"Predicted {metric} gain of the optimised plan over each baseline\n(above 0: optimised is better)",
                  fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
-    ax.legend(frameon=False, fontsize=9)
+    ax.legend(frameon=False, fontsize=9, ncol=min(4, len(names)), loc="upper center", bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     return _save(fig, path)
 
