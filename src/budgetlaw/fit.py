@@ -34,7 +34,8 @@ import scipy
 from tqdm.auto import tqdm
 
 from budgetlaw import __version__
-from budgetlaw.bootstrap import C_BOUNDS, LOSSES, Problem, fit_batch, polish, resample, robust_scale
+from budgetlaw.bootstrap import (C_BOUNDS, LOSSES, Problem, Settings, fit_batch, fit_points, make_problem, resample,
+                                 top_median)
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
 from budgetlaw.pilots import read_pilots
@@ -42,7 +43,6 @@ from budgetlaw.pilots import read_pilots
 __all__ = ["fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT"]
 
 LAWS_FORMAT = "budgetlaw-laws/1"
-TUNING = 1.345  # Huber's constant: f_scale = 1.345 sigma keeps ~95% efficiency on clean normal noise
 DRAW_COLUMNS = ("K", "c", "ceiling")
 log = logging.getLogger(__name__)
 
@@ -284,70 +284,6 @@ def load_laws(path) -> LawSet:
 
 
 # -- fitting ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class _Settings:
-    ceiling: float
-    free: bool
-    max_score: float
-    loss: str
-    f_scale: float | None
-    c_bounds: tuple[float, float]
-
-    @property
-    def n_params(self) -> int:
-        return 3 if self.free else 2
-
-    @property
-    def floor(self) -> float:
-        """Smallest f_scale: noiseless data would otherwise give f = 0."""
-        return 1e-6 * max(1.0, abs(self.max_score))
-
-
-def _top_median(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Largest per-size median score of each row of y (B, n): the free ceiling's lower bound.
-
-    A median, not the maximum, so one outlying high run cannot force the ceiling up.
-    """
-    y = np.atleast_2d(y)
-    return np.max([np.median(y[:, x == size], axis=1) for size in np.unique(x)], axis=0)
-
-
-def _problem(s: _Settings, t, lower, f_scale: float) -> Problem:
-    if s.free:
-        lo = np.minimum(np.asarray(lower, dtype=float).reshape(-1, 1), s.max_score)
-        hi = np.full((1, 1), s.max_score)
-    else:
-        lo = hi = np.full((1, 1), s.ceiling)
-    return Problem(t=t, free=s.free, ceiling_lo=lo, ceiling_hi=hi, a_min=1e-9 * max(1.0, abs(s.max_score)),
-                   loss=s.loss, f_scale=f_scale, c_bounds=s.c_bounds)
-
-
-def _fit_points(x: np.ndarray, y: np.ndarray, s: _Settings):
-    """Fit one data set; returns (law, problem, cost, solver info)."""
-    x_ref = float(x.min())
-    t = np.log(x / x_ref)
-    lower = _top_median(x, y)
-
-    def once(loss: str, f_scale: float):
-        prob = _problem(_Settings(s.ceiling, s.free, s.max_score, loss, None, s.c_bounds), t, lower, f_scale)
-        theta, cost = fit_batch(prob, y[None])
-        theta, cost, info = polish(prob, y, theta[0])
-        return theta, prob, cost, info
-
-    if s.loss == "linear":
-        theta, prob, cost, info = once("linear", 1.0)
-    elif s.f_scale is not None:
-        theta, prob, cost, info = once(s.loss, s.f_scale)
-    else:
-        theta, prob, cost, info = once("linear", 1.0)
-        for _ in range(2):  # sigma from least squares, then from the robust fit itself
-            r = y - (theta[2] - np.exp(theta[0]) * np.exp(-theta[1] * t))
-            f_scale = max(TUNING * robust_scale(r, s.n_params), s.floor)
-            theta, prob, cost, info = once(s.loss, f_scale)
-    law = PowerLaw(a=float(np.exp(theta[0])), b=1.0 / x_ref, c=float(theta[1]), ceiling=float(theta[2]))
-    return law, prob, cost, info
-
-
 def _flat(x: np.ndarray, y: np.ndarray) -> bool:
     """Scores do not rise significantly with log(size): least-squares slope <= 2 standard errors.
 
@@ -368,7 +304,7 @@ def _flat(x: np.ndarray, y: np.ndarray) -> bool:
     return bool(slope <= 2 * se)
 
 
-def _flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: Problem, s: _Settings) -> tuple[str, ...]:
+def _flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: Problem, s: Settings) -> tuple[str, ...]:
     flags = []
     if _flat(x, y):
         flags.append("flat_data")
@@ -390,8 +326,8 @@ _FLAG_HELP = {
 }
 
 
-def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: _Settings, n_boot: int, seed: int) -> FittedLaw:
-    law, prob, cost, info = _fit_points(x, y, s)
+def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: Settings, n_boot: int, seed: int) -> FittedLaw:
+    law, prob, cost, info = fit_points(x, y, s)
     pred = law.predict(x)
     flags = _flags(law, x, y, prob, s)
     for flag in flags:
@@ -401,7 +337,7 @@ def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: _Settings, n_b
     largest = x.max()
     keep = x < largest
     if len(np.unique(x[keep])) >= s.n_params:
-        held, _, _, _ = _fit_points(x[keep], y[keep], s)
+        held, _, _, _ = fit_points(x[keep], y[keep], s)
         observed = float(y[~keep].mean())
         predicted = float(held.predict(largest))
         holdout = {"size": float(largest), "observed": observed, "predicted": predicted,
@@ -411,7 +347,7 @@ def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: _Settings, n_b
     if n_boot > 0:
         rng = np.random.default_rng([seed, zlib.crc32(language.encode("utf-8"))])
         ystar = resample(pred, y - pred, s.n_params, n_boot, rng)
-        boot = _problem(s, prob.t, _top_median(x, ystar), prob.f_scale)
+        boot = make_problem(s, prob.t, top_median(x, ystar), prob.f_scale)
         theta, _ = fit_batch(boot, ystar)
         draws = np.column_stack([np.exp(theta[:, 0]) * law.x_ref ** theta[:, 1], theta[:, 1], theta[:, 2]])
     return FittedLaw(language=language, law=law, x=x, y=y, draws=draws, holdout=holdout, flags=flags,
@@ -448,7 +384,7 @@ def fit(pilots, ceiling: float = 100.0, *, free_ceiling: bool = False, max_score
 
     frame = read_pilots(pilots, metric=metric, max_score=max_score if free_ceiling else min(ceiling, max_score),
                         min_sizes=4 if free_ceiling else 3)
-    s = _Settings(ceiling=ceiling, free=bool(free_ceiling), max_score=max_score, loss=loss,
+    s = Settings(ceiling=ceiling, free=bool(free_ceiling), max_score=max_score, loss=loss,
                   f_scale=None if f_scale is None else float(f_scale), c_bounds=(c_lo, c_hi))
     laws = {}
     groups = list(frame.groupby("language", sort=False))
