@@ -56,7 +56,9 @@ def manifest_path(out) -> Path:
 def read_plan(plan) -> tuple[dict, dict[str, float], float]:
     """``(plan_dict, sizes, max_epochs)`` from a plan.json path, a dict or a Plan object.
 
-    Only ``sizes`` ({language: pairs}) and ``constraints.max_epochs`` (default 1) are used.
+    Only ``sizes`` ({language: pairs}) and ``constraints.max_epochs`` (default 1) are used. A
+    plan with a ``format`` key is validated in full by ``budgetlaw.plan.Plan.from_dict``; one
+    without (written by hand) needs only ``sizes``.
     """
     where = "plan"
     if hasattr(plan, "to_dict"):
@@ -75,6 +77,8 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
     fmt = plan.get("format")
     if fmt is not None and not str(fmt).startswith("budgetlaw-plan/"):
         raise InputError(f"{where}: format {fmt!r} is not a budgetlaw plan (budgetlaw-plan/1)")
+    if fmt is not None:
+        _check_with_budgetlaw(plan, where)
     raw = plan.get("sizes")
     if not isinstance(raw, Mapping) or not raw:
         raise InputError(f"{where}: 'sizes' must be a non-empty object {{language: pairs}}")
@@ -96,6 +100,17 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
     if isinstance(max_epochs, bool) or not isinstance(max_epochs, (int, float)) or not max_epochs >= 1:
         raise InputError(f"{where}: constraints.max_epochs = {max_epochs!r}; must be a number >= 1")
     return dict(plan), sizes, float(max_epochs)
+
+
+def _check_with_budgetlaw(plan: Mapping, where: str) -> None:
+    """A plan that says it is a budgetlaw plan is validated in full by budgetlaw itself."""
+    from budgetlaw.errors import InputError as BudgetlawInputError
+    from budgetlaw.plan import Plan
+
+    try:
+        Plan.from_dict(dict(plan), where=where)
+    except BudgetlawInputError as exc:
+        raise InputError(str(exc)) from None
 
 
 def _specs(arg, what: str) -> dict[str, list[str]]:

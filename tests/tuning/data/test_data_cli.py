@@ -10,7 +10,7 @@ from tuning.data.tokenize import tokenize_record
 
 @pytest.fixture
 def inputs(tmp_path):
-    (tmp_path / "plan.json").write_text(json.dumps({"format": "budgetlaw-plan/1", "sizes": {"zh": 3},
+    (tmp_path / "plan.json").write_text(json.dumps({"sizes": {"zh": 3},
                                                     "constraints": {"max_epochs": 1}}))
     (tmp_path / "p.tsv").write_text("Open the file\t打开文件\nSave the document\t保存文档\nClose the window\t关闭窗口\n",
                                     encoding="utf-8")

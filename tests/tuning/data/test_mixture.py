@@ -44,7 +44,7 @@ def data(tmp_path):
 
 
 def plan_file(path, sizes, max_epochs=1):
-    path.write_text(json.dumps({"format": "budgetlaw-plan/1", "sizes": sizes,
+    path.write_text(json.dumps({"sizes": sizes,
                                 "constraints": {"max_epochs": max_epochs, "available": None}}))
     return path
 
@@ -153,6 +153,23 @@ def test_late_error_leaves_nothing_behind(data, tmp_path):
     with pytest.raises(InputError, match=r"bad\.jsonl, line 2: malformed JSON"):
         mix(data, out, instructions={"en": str(bad)})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "plan.json"]
+
+
+def test_real_budgetlaw_plan(data, tmp_path):
+    from budgetlaw.baselines import uniform
+    from budgetlaw.law import PowerLaw
+
+    laws = {"zh": PowerLaw(10.0, 1.0, 0.3), "ar": PowerLaw(20.0, 1.0, 0.4)}
+    plan = uniform(laws, 8)  # 4 pairs each
+    path = plan.save(tmp_path / "plan.json")
+    m = build_mixture(path, tmp_path / "mix.jsonl", parallel={"zh": str(data / "zh.tsv"), "ar": str(data / "c.ar")},
+                      instructions={"en": str(data / "alpaca.json")})
+    assert m["counts"]["zh"]["translation"] == 4 and m["counts"]["ar"]["translation"] == 4
+    assert m["plan"]["name"] == "uniform"
+    broken = json.loads(path.read_text())
+    del broken["predicted"]
+    with pytest.raises(InputError, match="missing key"):
+        read_plan(broken)
 
 
 def test_read_plan_forms(tmp_path):
