@@ -59,6 +59,16 @@ def constraint_kwargs(plan) -> dict:
     return kwargs
 
 
+def point_laws(laws) -> dict:
+    """language -> PowerLaw, dropping bootstrap draws.
+
+    Baselines do not look at the laws to choose their sizes, and the report compares plans by
+    their point predictions, so they are built from the point laws. (This also keeps the report
+    independent of how a baseline computes intervals; plans.csv adds them back from the draws.)
+    """
+    return {lang: _law_of(item) for lang, item in laws.items()}
+
+
 def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None) -> tuple[list, list[str]]:
     """Turn ``baselines`` (None = all four, names, or Plan objects) into Plans at the plan's budget.
 
@@ -80,7 +90,7 @@ def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None)
         if function is None:
             raise InputError(f"unknown baseline {item!r}; choose from {', '.join(DEFAULT_BASELINES)}")
         try:
-            plans.append(function(laws, plan.budget, **kwargs))
+            plans.append(function(point_laws(laws), plan.budget, **kwargs))
         except InputError as exc:
             notes.append(f"baseline {item} could not be built: {exc}")
             log.warning("baseline %s skipped: %s", item, exc)
@@ -120,20 +130,25 @@ def _curves(laws, plan, pilots: pd.DataFrame | None, level: float) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
-def _plans_table(plans: Sequence) -> pd.DataFrame:
+def _plans_table(plans: Sequence, laws, level: float) -> pd.DataFrame:
+    """Long table of every plan's sizes and predictions; missing bands filled from the draws."""
     rows = []
     for p in plans:
         predicted = p.predicted
         for language, size in p.sizes.items():
             row = predicted.loc[language] if language in predicted.index else {}
+            lower, upper = float(row.get("lower", np.nan)), float(row.get("upper", np.nan))
+            item = laws[language]
+            if math.isnan(lower) and getattr(item, "draws", None) is not None and hasattr(item, "interval"):
+                lower, upper = (float(v) for v in item.interval(float(size), level=level))
             rows.append(
                 {
                     "plan": p.name,
                     "language": language,
                     "size": float(size),
                     "score": float(row.get("score", np.nan)),
-                    "lower": float(row.get("lower", np.nan)),
-                    "upper": float(row.get("upper", np.nan)),
+                    "lower": lower,
+                    "upper": upper,
                 }
             )
     return pd.DataFrame(rows, columns=["plan", "language", "size", "score", "lower", "upper"])
@@ -149,7 +164,7 @@ def _baseline_frontier(laws, names: Sequence[str], budgets, kwargs) -> pd.DataFr
         values = []
         for budget in budgets:
             try:
-                values.append(float(getattr(module, name)(laws, float(budget), **kwargs).objective_value))
+                values.append(float(getattr(module, name)(point_laws(laws), float(budget), **kwargs).objective_value))
             except InputError:
                 values.append(np.nan)
         table[name] = values
@@ -245,7 +260,7 @@ def report(
         )
         if baseline_plans:
             files["gains_plot"] = plot_gains(gains, tmp / "gains.png", metric=metric)
-        plans_frame = _plans_table(all_plans)
+        plans_frame = _plans_table(all_plans, laws, level)
         plans_frame.to_csv(tmp / "plans.csv", index=False)
         files["plans_csv"] = tmp / "plans.csv"
 
