@@ -32,6 +32,7 @@ class TrainConfig:
     output_dir: str
     epochs: float = 3.0
     max_steps: Optional[int] = None  # optimiser steps; wins over epochs when set
+    stop_after: Optional[int] = None  # stop (with a checkpoint) after this step; the schedule is unchanged
     seq_len: int = 512
     batch_size: int = 4  # rows per process per micro-step
     grad_accum: Optional[int] = None  # None: global_batch_size / (batch_size * world)
@@ -110,6 +111,21 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
     return _build(data, where + (" + overrides" if path is not None and overrides else ""))
 
 
+def check_paths(config: TrainConfig) -> None:
+    """Check the input paths before any work starts (the model is a local directory: no hub)."""
+    model = Path(config.model)
+    if not (model / "config.json").is_file():
+        raise InputError(
+            f"model {config.model!r}: not a Hugging Face model directory (no config.json); "
+            "point `model` at a local directory with config.json, safetensors weights and the tokenizer"
+        )
+    if not Path(config.data).is_file():
+        raise InputError(f"data {config.data!r}: mixture file not found; set `data` to a mixture JSONL written by `tuning mix`")
+    out = Path(config.output_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"output_dir {config.output_dir!r} exists and is not a directory; choose another path")
+
+
 def _build(data: dict[str, Any], where: str) -> TrainConfig:
     known = {f.name: f for f in fields(TrainConfig)}
     hints = typing.get_type_hints(TrainConfig)
@@ -170,6 +186,7 @@ def _check_values(c: TrainConfig) -> None:
 
     need(math.isfinite(c.epochs) and c.epochs > 0, "epochs", "must be a positive number")
     need(c.max_steps is None or c.max_steps > 0, "max_steps", "must be a positive integer or null")
+    need(c.stop_after is None or c.stop_after > 0, "stop_after", "must be a positive integer or null")
     need(c.seq_len >= 8, "seq_len", "must be at least 8 tokens")
     need(c.batch_size > 0, "batch_size", "must be a positive integer")
     need(c.grad_accum is None or c.grad_accum > 0, "grad_accum", "must be a positive integer or null")

@@ -47,7 +47,7 @@ from tqdm.auto import tqdm
 
 from tuning.errors import InputError
 from tuning.train import checkpoint as ckpt
-from tuning.train.config import TrainConfig
+from tuning.train.config import TrainConfig, check_paths
 from tuning.train.data import IGNORE_INDEX, StepPlan, collate, make_rows, read_mixture
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
 from tuning.train.model import build_model, count_parameters, init_distributed, load_tokenizer
@@ -99,6 +99,7 @@ class _Preemption:
 
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) the job; returns the run record also written to ``output_dir/run.json``."""
+    check_paths(config)
     d = init_distributed()
     out = Path(config.output_dir)
     if d.is_main:
@@ -212,13 +213,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
 
             if not math.isfinite(loss):
                 raise FloatingPointError(f"loss became {loss} at step {step + 1}; lower lr or check the data")
-            stop = stats[3].item() > 0
+            preempted = stats[3].item() > 0
+            stop = preempted or step + 1 == config.stop_after
             if stop or (config.save_every and (step + 1) % config.save_every == 0):
                 ckpt.save_checkpoint(app, out, step + 1, keep=config.keep_checkpoints,
                                      extra={"total_steps": total_steps, "config": config.to_dict()})
             if stop:
                 stopped_early = True
-                log.warning("stopped by SIGTERM after step %d; rerun with resume=true to continue", step + 1)
+                log.warning("stopped (%s) after step %d of %d; rerun with resume=true to continue",
+                            "SIGTERM" if preempted else "stop_after", step + 1, total_steps)
                 break
     bar.close()
     metrics.close()
