@@ -217,3 +217,38 @@ def test_errors_leave_nothing_behind(tmp_path, laws, plan):
     with pytest.raises(InputError, match="zh"):
         report(fewer, plan, [], out=tmp_path / "r2", budgets=[])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["taken"]
+
+
+def test_gain_interval_over_bootstrap_draws(tmp_path):
+    from budgetlaw.fit import fit
+
+    rng = np.random.default_rng(5)
+    rows = [(lang, size, score(lang, size) + rng.normal(0, 0.3), seed)
+            for lang in ("ar", "hi") for size in (10_000, 20_000, 50_000, 100_000) for seed in range(2)]
+    laws = fit(pd.DataFrame(rows, columns=["language", "size", "score", "seed"]), n_boot=40, seed=1)
+    plan = allocate(laws, 200_000.0)
+    even = {"ar": 100_000.0, "hi": 100_000.0}
+    base = Plan(
+        name="even", sizes=pd.Series(even),
+        predicted=pd.DataFrame({"score": [laws[k].predict(v) for k, v in even.items()], "lower": np.nan,
+                                "upper": np.nan}, index=list(even)),
+        objective="sum", objective_value=np.nan, budget=200_000.0, used_budget=200_000.0, unused_budget=0.0,
+        marginal_value=np.nan, constraints={}, solver={}, signature={},
+    )
+    text = report(laws, plan, [base], out=tmp_path / "r", budgets=[])["summary"].read_text()
+    row = table_after(text, r"^## Comparison with baselines").set_index("plan").loc["even"]
+    # the sum of scores under draw j, written out with the ceilings: sum_i C_ij - K_ij * x_i ** -c_ij
+    n = min(len(laws[k].draws) for k in even)
+    gains = []
+    for j in range(n):
+        total = 0.0
+        for lang in even:
+            K, c, C = laws[lang].draws[j]
+            total += (C - K * plan.sizes[lang] ** -c) - (C - K * even[lang] ** -c)
+        gains.append(total)
+    lower, upper = np.quantile(gains, [0.05, 0.95])
+    cell = row["optimised gain (90% interval)"]
+    low_text, high_text = re.search(r"\[([^,]+), ([^\]]+)\]", cell).groups()
+    assert number(low_text) == pytest.approx(lower, abs=0.0051)
+    assert number(high_text) == pytest.approx(upper, abs=0.0051)
+    assert number(row["optimised better in"].split("%")[0]) == pytest.approx(100 * np.mean(np.array(gains) > 0), abs=0.51)
