@@ -298,7 +298,9 @@ def _solve_exact(problem: Problem, objective: str):
 
 
 def _solve_cvxpy(problem: Problem, objective: str, extras: list):
-    """cvxpy model in budget shares y_i = cost_i*x_i/budget (well scaled whatever the units).
+    """cvxpy model in y_i = n*cost_i*x_i/budget (mean 1 whatever the units and the number of
+    languages; budget shares themselves, ~1/n, stall CLARABEL at a few hundred languages), with
+    the objective divided by the total weight so it stays O(100).
 
     K_i*x_i**(-c_i) = K_i*(budget/cost_i)**(-c_i) * exp(-c_i*s_i) with s_i <= log(y_i): two
     exponential cones per term and the exponents exact. At the optimum s_i = log(y_i).
@@ -307,9 +309,10 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
 
     t0 = time.perf_counter()
     B, n = float(problem.budget[0]), len(problem.languages)
-    unit = B / problem.cost  # x_i = unit_i * y_i
+    unit = B / (n * problem.cost)  # x_i = unit_i * y_i
+    scale = 1.0 if objective == "maxmin" else float(problem.weights.sum())
     y, s = cp.Variable(n), cp.Variable(n)
-    budget_con = cp.sum(y) <= 1
+    budget_con = cp.sum(y) <= n
     cons = [budget_con, s <= cp.log(y), y >= problem.floor[0] / unit]
     capped = np.isfinite(problem.cap)
     if capped.any():
@@ -319,7 +322,7 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
         coef = problem.weights[:, None] * Kd * unit[:, None] ** (-cd) / counts[:, None]
         S = cp.reshape(s, (n, 1), order="F") @ np.ones((1, Kd.shape[1]))
         top = sum(float(problem.weights[i] * d[:, 2].mean()) for i, d in enumerate(problem.draws))
-        goal = cp.Maximize(top - cp.sum(cp.multiply(coef, cp.exp(cp.multiply(-cd, S)))))
+        goal = cp.Maximize((top - cp.sum(cp.multiply(coef, cp.exp(cp.multiply(-cd, S))))) / scale)
     else:
         gap = cp.multiply(problem.K * unit ** (-problem.c), cp.exp(cp.multiply(-problem.c, s)))
         if objective == "maxmin":
@@ -328,7 +331,7 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
             cons.append(cons_worst)
             goal = cp.Maximize(t)
         else:
-            goal = cp.Maximize(problem.weights @ problem.ceiling - problem.weights @ gap)
+            goal = cp.Maximize((problem.weights @ problem.ceiling - problem.weights @ gap) / scale)
     xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
     for i, make in enumerate(extras):
         made = make(xs)
@@ -342,7 +345,7 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
         cons.extend(made)
     problem_cp = cp.Problem(goal, cons)
     status, used = _run(cp, problem_cp, len(extras))
-    lam = max(float(budget_con.dual_value) / B, 0.0)
+    lam = max(float(budget_con.dual_value) * scale * n / B, 0.0)
     stats = problem_cp.solver_stats
     iterations = stats.num_iters
     y_best = np.asarray(y.value, dtype=float)
@@ -351,7 +354,7 @@ def _solve_cvxpy(problem: Problem, objective: str, extras: list):
         # is at its cap): a second solve keeps the worst score and spends the rest on the sum.
         worst = float(t.value) - 1e-7 * max(1.0, abs(float(t.value)))
         kept = [con for con in cons if con is not cons_worst]
-        second = cp.Problem(cp.Maximize(-cp.sum(gap)), kept + [problem.ceiling - gap >= worst])
+        second = cp.Problem(cp.Maximize(-cp.sum(gap) / n), kept + [problem.ceiling - gap >= worst])
         try:
             if _run(cp, second, len(extras))[0] in ("optimal", "optimal_inaccurate"):
                 y_best = np.asarray(y.value, dtype=float)
@@ -374,8 +377,8 @@ def _run(cp, problem_cp, n_extra: int):
             log.warning("cvxpy solver %s failed (%s); trying the next one", name, err)
             continue
         status, used = problem_cp.status, name
-        if status in ("optimal", "optimal_inaccurate"):
-            break
+        if status in ("optimal", "optimal_inaccurate", "infeasible", "unbounded"):
+            break  # conclusive: SCS is only for a CLARABEL failure
     if status in ("infeasible", "infeasible_inaccurate"):
         raise InputError(f"the allocation is infeasible: the {n_extra} extra constraint(s) cannot hold together with "
                          "the floors, caps and budget; relax a constraint or raise the budget")
@@ -383,6 +386,10 @@ def _run(cp, problem_cp, n_extra: int):
         raise InputError(f"cvxpy could not solve the allocation (status {status!r}); check the extra constraints "
                          "and that the laws' K and c are of ordinary size")
     if status == "optimal_inaccurate":
+        worst = max(float(np.max(con.violation())) for con in problem_cp.constraints)
+        if worst > 1e-6:
+            raise InputError(f"cvxpy ({used}) stopped at an inaccurate point that breaks a constraint by {worst:.2g}; "
+                             "check that the extra constraints can hold together with the floors, caps and budget")
         log.warning("cvxpy (%s) reports an inaccurate optimum; check the plan", used)
     return status, used
 
