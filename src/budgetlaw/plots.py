@@ -197,7 +197,8 @@ def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score") 
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xticks(x, languages)
     ax.set_ylabel(f"predicted {metric} gain")
-    ax.set_title(f"Predicted {metric} gain of the optimised plan over each baseline\n(above 0: optimised is better)",
+    ax.set_title(f"Predicted {metric} gain of the optimised plan over each baseline, per language\n"
+                 "(above 0: optimised is better there; the optimiser maximises the total, not each language)",
                  fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(frameon=False, fontsize=9, ncol=min(4, len(names)), loc="upper center", bbox_to_anchor=(0.5, -0.08))

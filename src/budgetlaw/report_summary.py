@@ -18,7 +18,7 @@ from budgetlaw.plots import format_count
 
 __all__ = [
     "FLAG_TEXT",
-    "draw_gain",
+    "objective_value",
     "fmt_size",
     "fmt_score",
     "markdown_table",
@@ -119,46 +119,63 @@ def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float
     return pd.DataFrame(rows)
 
 
-def draw_gain(laws, plan, other, level: float = 0.9):
-    """Gain in the sum of scores of ``plan`` over ``other`` under each bootstrap draw.
+def _weights(plan, languages) -> np.ndarray:
+    weights = (plan.constraints or {}).get("weights") or {}
+    return np.array([float(weights.get(lang, 1.0)) for lang in languages])
 
-    Draw j of every language is taken together (the laws' draws are indexed alike):
-    gain_j = sum_i K_ij * (x_other_i ** -c_ij - x_plan_i ** -c_ij)  (the ceilings cancel).
-    Returns (point gain, lower, upper, share of draws with gain > 0), or None without draws.
+
+def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
+    """``plan``'s objective evaluated at ``sizes`` (any plan's), so every plan is judged alike.
+
+    sum: sum_i w_i score_i;  maxmin: min_i score_i;  robust: mean over draws of sum_i w_i score_i.
+    With ``draws=True`` returns the value under each bootstrap draw (draw j of every language
+    taken together, as the laws' draws are indexed alike), or None when a law has no draws.
     """
-    draws = [getattr(laws[lang], "draws", None) for lang in plan.sizes.index]
-    if any(d is None or len(d) == 0 for d in draws):
-        return None
-    n = min(len(d) for d in draws)
-    gain = np.zeros(n)
-    for lang, d in zip(plan.sizes.index, draws):
-        K, c = np.asarray(d)[:n, 0], np.asarray(d)[:n, 1]
-        gain += K * (float(other.sizes[lang]) ** -c - float(plan.sizes[lang]) ** -c)
-    point = float(plan.predicted["score"].sum() - other.predicted["score"].reindex(plan.sizes.index).sum())
-    lower, upper = np.quantile(gain, [(1 - level) / 2, (1 + level) / 2])
-    return point, float(lower), float(upper), float(np.mean(gain > 0))
+    languages = list(plan.sizes.index)
+    x = np.array([float(sizes[lang]) for lang in languages])
+    w = _weights(plan, languages)
+    if draws or plan.objective == "robust":
+        stacked = [getattr(laws[lang], "draws", None) for lang in languages]
+        if any(d is None or len(d) == 0 for d in stacked):
+            return None if draws else math.nan
+        n = min(len(d) for d in stacked)
+        K, c, C = (np.stack([np.asarray(d)[:n, k] for d in stacked], axis=1) for k in range(3))
+        scores = C - K * x[None, :] ** (-c)  # (draws, languages)
+        values = scores.min(axis=1) if plan.objective == "maxmin" else scores @ w
+        return values if draws else float(values.mean())
+    scores = np.array([float(getattr(laws[lang], "law", laws[lang]).predict(v)) for lang, v in zip(languages, x)])
+    return float(scores.min()) if plan.objective == "maxmin" else float(scores @ w)
 
 
-def comparison_rows(plans: Sequence, laws=None, level: float = 0.9) -> pd.DataFrame:
-    """plan, objective value, sum / mean / worst predicted score, pairs used, unused budget, and
-    (with bootstrap draws) the optimised plan's gain in the sum over each plan with its interval
-    and the share of draws in which the optimised plan (the first) is better."""
+def comparison_rows(plans: Sequence, laws, level: float = 0.9) -> pd.DataFrame:
+    """One row per plan (the optimised plan first): its value of the optimised plan's objective,
+    sum / mean / worst predicted score, pairs used, unused budget and, when the laws carry
+    bootstrap draws, the optimised plan's gain in that objective over the row's plan with its
+    interval over the draws, and the share of draws in which the optimised plan is better."""
+    first = plans[0]
+    mine = objective_value(laws, first, first.sizes, draws=True)
     rows = []
     for p in plans:
         scores = p.predicted["score"].astype(float)
-        spread = None if laws is None or p is plans[0] else draw_gain(laws, plans[0], p, level)
+        gain_text = better = "-"
+        if mine is not None and p is not first:
+            theirs = objective_value(laws, first, p.sizes, draws=True)
+            gain = mine - theirs
+            point = objective_value(laws, first, first.sizes) - objective_value(laws, first, p.sizes)
+            lower, upper = np.quantile(gain, [(1 - level) / 2, (1 + level) / 2])
+            gain_text = f"{point:+.2f} [{lower:+.2f}, {upper:+.2f}]"
+            better = f"{100 * np.mean(gain > 0):.0f}% of draws"
         rows.append(
             {
                 "plan": p.name,
-                "objective value": _fmt(p.objective_value, ".2f"),
+                "objective value": _fmt(objective_value(laws, first, p.sizes), ".2f"),
                 "sum of scores": fmt_score(scores.sum()),
                 "mean score": fmt_score(scores.mean()),
                 "worst language": f"{fmt_score(scores.min())} ({scores.idxmin()})",
                 "pairs used": fmt_size(p.sizes.sum()),
                 "unused budget": fmt_size(p.unused_budget),
-                f"optimised gain ({level:.0%} interval)": "-" if spread is None else
-                f"{spread[0]:+.2f} [{spread[1]:+.2f}, {spread[2]:+.2f}]",
-                "optimised better in": "-" if spread is None else f"{100 * spread[3]:.0f}% of draws",
+                f"optimised gain ({level:.0%} interval)": gain_text,
+                "optimised better in": better,
             }
         )
     return pd.DataFrame(rows)
@@ -269,9 +286,10 @@ def render_summary(
             "## Comparison with baselines",
             "",
             "All plans spend the same budget under the same caps and floors; scores are predicted by the fitted laws. "
-            "`optimised gain` = optimised minus that plan in the sum of scores, with its bootstrap interval; "
-            "`optimised better in` = share of bootstrap draws (laws refitted to resampled pilots) in which the "
-            "optimised plan has the larger sum.",
+            f"`objective value` = each plan judged by the optimised plan's objective (**{plan.objective}**); "
+            "`optimised gain` = optimised minus that plan in this objective, with its interval over the bootstrap "
+            "draws (laws refitted to resampled pilots); `optimised better in` = share of draws in which the "
+            "optimised plan is better.",
             "",
             markdown_table(comparison_rows([plan, *baselines], laws, level)),
             "",

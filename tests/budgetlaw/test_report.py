@@ -252,3 +252,17 @@ def test_gain_interval_over_bootstrap_draws(tmp_path):
     assert number(low_text) == pytest.approx(lower, abs=0.0051)
     assert number(high_text) == pytest.approx(upper, abs=0.0051)
     assert number(row["optimised better in"].split("%")[0]) == pytest.approx(100 * np.mean(np.array(gains) > 0), abs=0.51)
+
+
+def test_maxmin_plans_are_compared_on_the_worst_language(tmp_path, laws):
+    plan = allocate(laws, BUDGET, objective="maxmin")
+    skewed = hand_plan("skewed", {"ar": 200_000.0, "hi": 50_000.0, "zh": 50_000.0})
+    text = report(laws, plan, [skewed], out=tmp_path / "r", budgets=[])["summary"].read_text()
+    table = table_after(text, r"^## Comparison with baselines").set_index("plan")
+    worst_skewed = min(score(k, v) for k, v in skewed.sizes.items())
+    worst_mine = min(score(k, plan.sizes[k]) for k in PARAMS)
+    assert number(table.loc["skewed", "objective value"]) == pytest.approx(worst_skewed, abs=0.0051)
+    assert number(table.loc["optimised", "objective value"]) == pytest.approx(worst_mine, abs=0.0051)
+    # max-min equalises the languages' scores at the optimum (no caps bind here)
+    scores = [score(k, plan.sizes[k]) for k in PARAMS]
+    assert max(scores) - min(scores) == pytest.approx(0.0, abs=1e-3)
