@@ -141,6 +141,7 @@ def plot_alignment(frame, path: str | Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     from tuning.data.files import atomic_paths
 
@@ -151,10 +152,12 @@ def plot_alignment(frame, path: str | Path) -> Path:
     n = int(frame["n"].max())
     ax1.axhline(1.0 / max(n, 1), color="grey", linestyle=":", label="chance")
     ax1.set(xlabel="layer (0 = embeddings)", ylabel="retrieval accuracy", ylim=(0, 1.02),
-            title="Translation retrieval (both directions)")
+            title=f"Translation retrieval among {n} pairs (both directions)")
     ax2.axhline(0.0, color="grey", linestyle=":")
     ax2.set(xlabel="layer (0 = embeddings)", ylabel="cos(translation) - cos(other)",
             title="Cosine gap")
+    for ax in (ax1, ax2):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax1.legend(fontsize=8)
     path = Path(path)
     with atomic_paths(path) as tmp:
