@@ -140,6 +140,49 @@ def test_engine_matches_multistart_scipy():
         assert theta[row, 1] == pytest.approx(best.x[1], rel=1e-4)
 
 
+def test_engine_matches_multistart_scipy_free_ceiling():
+    rng = np.random.default_rng(16)
+    x = np.repeat(np.geomspace(1e3, 1e6, 6), 2)
+    t = np.log(x / x.min())
+    K, c, C = 30 * 1e3**0.35, 0.35, 91.0
+    ys = C - K * x**-c + rng.normal(0, 0.3, (8, x.size))
+    lower = ys.max(axis=1, keepdims=True)
+    prob = Problem(t=t, free=True, ceiling_lo=lower, ceiling_hi=np.array([[100.0]]), a_min=1e-7,
+                   loss="soft_l1", f_scale=0.4)
+    theta, cost = fit_batch(prob, ys)
+    for row, y in enumerate(ys):
+        best = None
+        for a0 in (10.0, 40.0):
+            for c0 in (0.05, 0.3, 1.0):
+                for c_start in (lower[row, 0] + 0.01, 95.0, 99.99):
+                    res = least_squares(lambda q: y - (q[2] - q[0] * np.exp(-q[1] * t)), [a0, c0, c_start],
+                                        loss="soft_l1", f_scale=0.4, xtol=1e-14, ftol=1e-14, gtol=1e-14,
+                                        bounds=([1e-7, C_BOUNDS[0], lower[row, 0]], [np.inf, C_BOUNDS[1], 100.0]))
+                    if best is None or res.cost < best.cost:
+                        best = res
+        assert cost[row] <= best.cost * (1 + 1e-6) + 1e-12
+        assert theta[row, 2] == pytest.approx(best.x[2], abs=1e-3)
+        assert theta[row, 1] == pytest.approx(best.x[1], rel=1e-3)
+
+
+def test_minimum_sizes_fit_exactly():
+    # 3 sizes determine (K, c) with a fixed ceiling; 4 sizes determine (K, c, ceiling)
+    law = fit(pilots({"ar": (200.0, 0.25, 100.0)}, sizes=[1e3, 1e4, 1e5]), n_boot=10)["ar"]
+    assert law.c == pytest.approx(0.25, rel=1e-6) and law.K == pytest.approx(200.0, rel=1e-5)
+    law = fit(pilots({"ar": (30 * 1e3**0.4, 0.4, 90.0)}, sizes=[1e3, 1e4, 1e5, 1e6]), free_ceiling=True, n_boot=10)["ar"]
+    assert law.ceiling == pytest.approx(90.0, abs=1e-4) and law.c == pytest.approx(0.4, rel=1e-4)
+
+
+def test_metric_is_chosen_and_recorded():
+    df = pd.concat([pilots({"ar": (200.0, 0.25, 100.0)}).assign(metric="comet"),
+                    pilots({"ar": (300.0, 0.35, 100.0)}).assign(metric="chrf")])
+    with pytest.raises(InputError, match="several metrics"):
+        fit(df)
+    laws = fit(df, metric="chrf", n_boot=0)
+    assert laws.metric == "chrf" and laws.signature["metric"] == "chrf"
+    assert laws["ar"].c == pytest.approx(0.35, rel=1e-6)
+
+
 def test_bootstrap_draws_shape_reproducible_and_centred():
     rng = np.random.default_rng(7)
     df = pilots({"ar": (300.0, 0.3, 100.0)}, seeds=3, sd=0.5, rng=rng)
