@@ -35,6 +35,7 @@ from budgetlaw.plots import format_count, plot_allocation, plot_frontier, plot_g
 from budgetlaw.report_summary import (
     law_rows,
     markdown_table,
+    objective_value,
     plan_warnings,
     render_summary,
 )
@@ -154,7 +155,8 @@ def _plans_table(plans: Sequence, laws, level: float) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["plan", "language", "size", "score", "lower", "upper"])
 
 
-def _baseline_frontier(laws, names: Sequence[str], budgets, kwargs) -> pd.DataFrame | None:
+def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.DataFrame | None:
+    """Each baseline's value of ``plan``'s objective at each budget (NaN where it cannot be built)."""
     if not names:
         return None
     from budgetlaw import baselines as module
@@ -164,7 +166,8 @@ def _baseline_frontier(laws, names: Sequence[str], budgets, kwargs) -> pd.DataFr
         values = []
         for budget in budgets:
             try:
-                values.append(float(getattr(module, name)(point_laws(laws), float(budget), **kwargs).objective_value))
+                other = getattr(module, name)(point_laws(laws), float(budget), **kwargs)
+                values.append(objective_value(laws, plan, other.sizes))
             except InputError:
                 values.append(np.nan)
         table[name] = values
@@ -283,7 +286,7 @@ def report(
             if frontier is not None and len(frontier):
                 frontier.to_csv(tmp / "frontier.csv", index=False)
                 files["frontier_csv"] = tmp / "frontier.csv"
-                base_front = _baseline_frontier(laws, [b.name for b in baseline_plans if b.name in DEFAULT_BASELINES],
+                base_front = _baseline_frontier(laws, plan, [b.name for b in baseline_plans if b.name in DEFAULT_BASELINES],
                                                 sorted(frontier["budget"].unique()), kwargs)
                 files["frontier_plot"] = plot_frontier(
                     frontier, tmp / "frontier.png", current_budget=plan.budget, baselines=base_front,

@@ -207,3 +207,20 @@ def test_console_entry_point_prints_one_line_error(tmp_path):
     help_result = subprocess.run([sys.executable, "-m", "budgetlaw", "--help"], capture_output=True, text=True,
                                  timeout=120)
     assert help_result.returncode == 0 and "demo" in help_result.stdout
+
+
+def test_bundled_demo_pilots_match_their_generator():
+    """The shipped CSV is exactly what `python -m budgetlaw.synthetic` writes, every row is marked
+    synthetic, and the scatter around the generating laws matches the stated noise model."""
+    from budgetlaw.synthetic import demo_pilots_path, generate_pilots, noise_sd
+
+    shipped = pd.read_csv(demo_pilots_path())
+    regenerated = generate_pilots()
+    pd.testing.assert_frame_equal(shipped, regenerated, check_dtype=False)
+    assert set(shipped["source"]) == {"synthetic"}
+    assert sorted(shipped["language"].unique()) == sorted(DEMO_LAWS)
+    # residuals scaled by the stated sd should look standard normal over all 90 runs
+    a, b, c = (shipped["language"].map(lambda k, i=i: DEMO_LAWS[k][i]) for i in range(3))
+    z = (shipped["score"] - (100 - a * (b * shipped["size"]) ** (-c))) / noise_sd(shipped["size"])
+    assert abs(z.mean()) < 3 / np.sqrt(len(z))
+    assert 0.7 < z.std() < 1.3
