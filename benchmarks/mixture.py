@@ -51,15 +51,17 @@ def _peak_mb() -> float:
 
 def child(method: str, tsv: str, k: int, seed: int) -> dict:
     if method.startswith("stream"):
-        from tuning.data.readers import read_tsv
-        from tuning.data.sampling import sample_distinct
-
         import numpy  # noqa: F401  (imported up front so the base figure includes it)
+
+        from tuning.data.readers import PairPacker, read_tsv
+        from tuning.data.sampling import sample_distinct
 
         base = _peak_mb()
         t0 = time.perf_counter()
+        packer = PairPacker()  # exactly what tuning mix does
         sample, stats = sample_distinct(read_tsv(tsv, "zh"), k, seed=seed, parts=lambda p: (p.en, p.xx),
-                                        count_distinct=method == "stream")
+                                        count_distinct=method == "stream", pack=packer.pack,
+                                        unpack=packer.unpack)
         elapsed = time.perf_counter() - t0
         n = len(sample)
         extra = stats.to_dict()

@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tuning.data.files import atomic_paths, sha256_file
-from tuning.data.readers import open_pairs
+from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
 from tuning.errors import InputError
 from tuning.languages import canonical
@@ -300,7 +300,9 @@ def build_mixture(plan, out, *, parallel, instructions, heldout=None, recipe: st
                         continue
                     yield pair
 
-        sample, sstats = sample_distinct(stream(), k, seed=f"{seed}:{lang}", parts=lambda p: (p.en, p.xx))
+        packer = PairPacker()
+        sample, sstats = sample_distinct(stream(), k, seed=f"{seed}:{lang}", parts=lambda p: (p.en, p.xx),
+                                         pack=packer.pack, unpack=packer.unpack)
         dup_pairs[lang], available[lang] = sstats.duplicates, sstats.distinct
         pairs = _repeat(sample, k, max_epochs, lang, sizes[lang])
         log.info("%s: %d pairs drawn from %d distinct (%d read)", lang, len(pairs), sstats.distinct, sstats.seen)

@@ -7,9 +7,9 @@ The method is bottom-k sampling on a keyed hash: every item gets the priority
 and the sample is the k items with the smallest priorities. Because the hash is a pseudo-random
 function of the item's *content*, this is a uniform random sample of the distinct items
 (duplicates share one priority, so an item's chance does not grow with its copies), the result
-does not depend on the order of the input, and a duplicate is recognised whenever its twin is
-in the sample. Memory: the k kept items plus, to count duplicates exactly, 8 bytes per item seen
-(a numpy ``uint64`` array, not the items).
+does not depend on the order of the input, and no two items of the sample are duplicates.
+Memory: at most 1.25 k candidate items (packed as the caller chooses) plus, to count duplicates
+exactly, 8 bytes per item seen (an array of priorities, not the items).
 
 Identity is by normalised text (:func:`normalize`): Unicode NFKC, case folded, runs of
 whitespace made one space, ends stripped. The first item seen of a set of duplicates is kept.
@@ -18,7 +18,6 @@ whitespace made one space, ends stripped. The first item seen of a set of duplic
 from __future__ import annotations
 
 import hashlib
-import heapq
 import unicodedata
 from array import array
 from collections.abc import Callable, Iterable, Sequence
@@ -45,12 +44,12 @@ def priority(parts: Sequence[str], seed) -> int:
 @dataclass(frozen=True)
 class SampleStats:
     seen: int  # items read
-    distinct: int  # distinct items among them (by normalised text)
+    distinct: int | None  # distinct items among them (by normalised text); None if not counted
     sampled: int  # items returned: min(k, distinct)
 
     @property
-    def duplicates(self) -> int:
-        return self.seen - self.distinct
+    def duplicates(self) -> int | None:
+        return None if self.distinct is None else self.seen - self.distinct
 
     def to_dict(self) -> dict:
         return {**asdict(self), "duplicates": self.duplicates}
@@ -58,43 +57,64 @@ class SampleStats:
 
 def sample_distinct(
     items: Iterable, k: int, *, seed, parts: Callable[[object], Sequence[str]] = lambda x: (x,),
-    count_distinct: bool = True,
+    count_distinct: bool = True, pack: Callable | None = None, unpack: Callable | None = None,
 ) -> tuple[list, SampleStats]:
     """Up to ``k`` distinct items drawn uniformly at random, in one pass.
 
     ``parts(item)`` gives the texts that identify an item (default: the item itself, a str).
-    The sample comes back in priority order, itself a random order. With
-    ``count_distinct=False`` the 8-bytes-per-item array is not kept and ``distinct`` counts only
-    the duplicates met while their twin was in the sample (exact whenever ``distinct <= k``).
+    The sample comes back in priority order, itself a random order. ``pack``/``unpack`` store
+    candidates in a compact form (e.g. bytes) while sampling. With ``count_distinct=False`` the
+    8-bytes-per-item array is not kept; ``distinct`` is then exact only when fewer than ``k``
+    distinct items exist, and None otherwise.
+
+    Candidates go to a buffer of at most ``k + max(k // 4, 1024)`` items; when it is full the
+    ``k`` smallest distinct priorities are kept (numpy) and the k-th becomes a threshold that
+    rejects every later item at or above it, so the buffer fills ever more slowly (about
+    ``k * ln(n / k)`` candidates are buffered over the whole pass).
     """
+    import numpy as np
+
     if k < 0:
         raise ValueError(f"k must be >= 0, got {k}")
     key = _key_bytes(seed)
     blake = hashlib.blake2b
-    heap: list[int] = []  # max-heap of kept priorities, stored negated
-    kept: dict[int, object] = {}
+    cap = k + max(k // 4, 1024)
+    buffer: list = []  # candidates (packed) in arrival order
+    prios = array("Q")  # their priorities
+    threshold = 1 << 64 if k else 0  # priorities >= threshold cannot be in the sample
     hashes = array("Q") if count_distinct else None
-    seen = dup_met = 0
+    seen = 0
+    full = False
+
+    def compact():
+        nonlocal buffer, prios, threshold, full
+        values = np.frombuffer(prios, dtype=np.uint64)
+        uniq, first = np.unique(values, return_index=True)  # first: earliest copy of each
+        keep = np.sort(first[:k])  # back to arrival order, so the first copy wins next time
+        if len(uniq) >= k and k:
+            threshold, full = int(uniq[k - 1]), True  # an equal priority is a kept item's twin
+        buffer = [buffer[i] for i in keep]
+        prios = array("Q", values[keep].tobytes())
+
     for item in items:
         seen += 1
         data = "\x1f".join(normalize(p) for p in parts(item)).encode("utf-8")
         h = int.from_bytes(blake(data, digest_size=8, key=key).digest(), "big")
         if hashes is not None:
             hashes.append(h)
-        if h in kept:
-            dup_met += 1
+        if h >= threshold:
             continue
-        if len(kept) < k:
-            kept[h] = item
-            heapq.heappush(heap, -h)
-        elif k and h < -heap[0]:
-            del kept[-heapq.heappushpop(heap, -h)]
-            kept[h] = item
+        buffer.append(pack(item) if pack else item)
+        prios.append(h)
+        if len(buffer) >= cap:
+            compact()
+    compact()
     if hashes is not None:
-        import numpy as np
-
-        distinct = int(np.unique(np.frombuffer(hashes, dtype=np.uint64)).size) if seen else 0
+        everything = np.frombuffer(hashes, dtype=np.uint64)
+        everything.sort()  # in place: no second copy of the 8-bytes-per-item array
+        distinct = int(np.count_nonzero(everything[1:] != everything[:-1])) + 1 if seen else 0
     else:
-        distinct = seen - dup_met
-    sample = [kept[h] for h in sorted(kept)]
+        distinct = None if full else len(buffer)
+    order = np.argsort(np.frombuffer(prios, dtype=np.uint64), kind="stable")
+    sample = [unpack(buffer[i]) if unpack else buffer[i] for i in order]
     return sample, SampleStats(seen=seen, distinct=distinct, sampled=len(sample))

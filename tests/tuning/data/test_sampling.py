@@ -57,3 +57,25 @@ def test_pairs_and_cheap_counting():
     assert cheap.distinct == 3  # exact when everything fits in the sample
     with pytest.raises(ValueError):
         sample_distinct(pairs, -1, seed=0)
+
+
+def test_packed_pairs_round_trip_and_same_sample():
+    from tuning.data.readers import Pair, PairPacker
+
+    pairs = [Pair(f"sentence {i} \x1f\x00 end", f"句子 {i} ✓", f"file{i % 3}.tsv") for i in range(300)]
+    packer = PairPacker()
+    assert [packer.unpack(packer.pack(p)) for p in pairs] == pairs
+    plain, _ = sample_distinct(pairs, 40, seed=5, parts=lambda p: (p.en, p.xx))
+    packed, _ = sample_distinct(pairs, 40, seed=5, parts=lambda p: (p.en, p.xx), pack=packer.pack,
+                                unpack=packer.unpack)
+    assert packed == plain
+
+
+def test_many_compactions_match_brute_force():
+    # k = 5 buffers up to 1029 candidates: 20k items force many threshold updates
+    items = [f"item {i % 7000}" for i in range(20000)]
+    sample, stats = sample_distinct(items, 5, seed=11)
+    assert sample == sorted(set(items), key=lambda s: priority((s,), 11))[:5]
+    assert stats.distinct == 7000 and stats.duplicates == 13000
+    _, cheap = sample_distinct(items, 5, seed=11, count_distinct=False)
+    assert cheap.distinct is None and cheap.sampled == 5
