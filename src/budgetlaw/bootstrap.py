@@ -225,8 +225,11 @@ def polish(prob: Problem, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarray,
 
     Keeps the start when scipy does not lower the cost. Returns theta (3,), cost, solver info.
     """
-    p = prob.n_params
-    lo, hi = (b[0, :p] for b in _bounds(prob, 1))
+    lo, hi = (b[0] for b in _bounds(prob, 1))
+    # a free ceiling whose bounds meet (largest median score == max_score) is not free: scipy
+    # refuses equal bounds, so it is held at that value
+    p = 3 if prob.free and hi[2] > lo[2] else 2
+    lo, hi = lo[:p], hi[:p]
     start = np.clip(theta[:p], lo, hi)
     ceiling = theta[2]
 

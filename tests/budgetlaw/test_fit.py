@@ -248,6 +248,11 @@ def test_flags_flat_data_and_bounds(caplog):
     linear = pd.DataFrame({"language": "xx", "size": np.geomspace(1e3, 1e6, 6),
                            "score": 40 + 4 * np.log10(np.geomspace(1e3, 1e6, 6))})
     assert "ceiling_at_bound" in fit(linear, free_ceiling=True, n_boot=0)["xx"].flags
+    # the best runs already score max_score: the free ceiling has nowhere to go but max_score
+    top = pd.DataFrame({"language": "xx", "size": [1e3, 1e4, 1e5, 1e6], "score": [80.0, 95.0, 99.5, 100.0]})
+    pinned = fit(top, free_ceiling=True, n_boot=20)["xx"]
+    assert pinned.ceiling == 100.0 and "ceiling_at_bound" in pinned.flags
+    assert np.all(pinned.draws[:, 2] <= 100.0)
 
 
 def test_too_few_sizes_and_bad_settings():
