@@ -370,14 +370,21 @@ def fit(pilots, ceiling: float = 100.0, *, free_ceiling: bool = False, max_score
         max_score = ceiling if max_score is None else float(max_score)
     except (TypeError, ValueError):
         raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} must be numbers, e.g. 100") from None
-    if not (math.isfinite(ceiling) and math.isfinite(max_score)) or max_score <= 0:
+    if not (math.isfinite(ceiling) and math.isfinite(max_score)) or max_score <= 0 or ceiling <= 0:
         raise InputError(f"fit: ceiling={ceiling} and max_score={max_score} must be finite and > 0, e.g. 100 for COMET x 100")
     if loss not in LOSSES:
         raise InputError(f"fit: loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
         raise InputError(f"fit: n_boot={n_boot!r} must be a whole number >= 0 (0 = no bootstrap)")
-    if f_scale is not None and not (math.isfinite(float(f_scale)) and float(f_scale) > 0):
-        raise InputError(f"fit: f_scale={f_scale!r} must be a number > 0, or None to estimate it")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise InputError(f"fit: seed={seed!r} must be a whole number >= 0")
+    if f_scale is not None:
+        try:
+            ok = math.isfinite(float(f_scale)) and float(f_scale) > 0
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise InputError(f"fit: f_scale={f_scale!r} must be a number > 0, or None to estimate it")
     c_lo, c_hi = (float(v) for v in c_bounds)
     if not 0 < c_lo < c_hi < math.inf:
         raise InputError(f"fit: c_bounds={c_bounds!r} must be (low, high) with 0 < low < high, e.g. {C_BOUNDS}")

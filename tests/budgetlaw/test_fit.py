@@ -266,6 +266,12 @@ def test_too_few_sizes_and_bad_settings():
         fit(df, loss="l2")
     with pytest.raises(InputError, match="n_boot"):
         fit(df, n_boot=-1)
+    with pytest.raises(InputError, match="seed"):
+        fit(df, seed="x")
+    with pytest.raises(InputError, match="f_scale"):
+        fit(df, f_scale="wide")
+    with pytest.raises(InputError, match="ceiling"):
+        fit(df, ceiling=0)
     with pytest.raises(InputError, match="c_bounds"):
         fit(df, c_bounds=(0.5, 0.1))
     high = df.copy()
