@@ -192,6 +192,11 @@ def cmd_demo(args) -> int:
         print(f"  {str(out / name):<40} {what}")
     print()
     _print_plan(plan)
+    # the report's plans.csv holds every baseline's predicted scores: sum them per plan
+    totals = pd.read_csv(out / "report" / "plans.csv").groupby("plan", sort=False)["score"].sum()
+    gains = ", ".join(f"{name} {totals['optimised'] - total:+.2f}" for name, total in totals.items() if name != "optimised")
+    if gains:
+        print(f"predicted gain in the sum of scores over: {gains} (intervals in report.md)")
     return 0
 
 
