@@ -38,6 +38,7 @@ import pandas as pd
 import budgetlaw
 from budgetlaw import exact
 from budgetlaw.errors import InputError
+from budgetlaw.limits import parse_size
 from budgetlaw.plan import Plan
 
 __all__ = ["OBJECTIVES", "SOLVERS", "DEFAULT_FLOOR_SHARE", "allocate", "sweep", "Problem", "prepare", "make_plan"]
@@ -47,6 +48,7 @@ log = logging.getLogger(__name__)
 OBJECTIVES = ("sum", "maxmin", "robust")
 SOLVERS = ("auto", "exact", "cvxpy")
 DEFAULT_FLOOR_SHARE = 1e-6
+ROBUST_CHUNK = 2_000_000  # budgets x languages x draws per step of the exact robust solve
 # Tighter than the solvers' defaults (1e-8 gaps give sizes good to ~1e-4 only); CLARABEL reaches
 # these in a few more interior-point steps, and an "almost solved" answer is still accepted.
 _TOLERANCES = {
@@ -117,8 +119,8 @@ def _per_language(name, value, languages, default, *, allow_zero=False, allow_in
         number = _number(items[lang], f"{name}[{lang}]")
         bad = math.isnan(number) or number < 0 or (number == 0 and not allow_zero) or (math.isinf(number) and not allow_inf)
         if bad:
-            need = ">= 0" if allow_zero else "> 0"
-            raise InputError(f"{name}[{lang}] is {items[lang]!r}; it must be a finite number {need}")
+            need = ("a number >= 0" if allow_zero else "a number > 0") + ("" if allow_inf else ", finite")
+            raise InputError(f"{name}[{lang}] is {items[lang]!r}; it must be {need}")
         out[i] = number
     return out
 
@@ -157,7 +159,10 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     budgets = np.atleast_1d(np.asarray(budget, dtype=object))
     if budgets.ndim != 1 or budgets.size == 0:
         raise InputError(f"budget: expected a number or a 1-D list of numbers, got {budget!r}")
-    budgets = np.array([_number(b, "budget") for b in budgets])
+    try:
+        budgets = np.array([parse_size(b) if isinstance(b, str) else _number(b, "budget") for b in budgets])
+    except InputError as err:
+        raise InputError(f"budget: {err}") from None
     for b in budgets:
         if not (math.isfinite(b) and b > 0):
             raise InputError(f"budget is {b!r}; it must be a finite number > 0 (in the laws' units, e.g. examples)")
@@ -171,22 +176,14 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     avail_a = _per_language("available", available, languages, np.inf, allow_inf=True)
     cap = avail_a * epochs
     n = len(languages)
-    if floor is None:
-        floors = DEFAULT_FLOOR_SHARE * budgets[:, None] / (n * cost_a[None, :])
-        floors = np.minimum(floors, cap[None, :])
-    else:
-        floors = np.broadcast_to(_per_language("floor", floor, languages, 0.0, allow_zero=True), (budgets.size, n))
-        zero = [lang for lang, f in zip(languages, floors[0]) if f == 0]
-        if zero:
-            floors = floors.copy()
-            default = DEFAULT_FLOOR_SHARE * budgets[:, None] / (n * cost_a[None, :])
-            floors = np.where(floors == 0, np.minimum(default, cap[None, :]), floors)
-        for lang, f, top in zip(languages, floors[0], cap):
+    floors = np.minimum(DEFAULT_FLOOR_SHARE * budgets[:, None] / (n * cost_a), cap)
+    if floor is not None:  # a floor of 0 (or a language left out) keeps the default
+        given = _per_language("floor", floor, languages, 0.0, allow_zero=True)
+        for lang, f, top in zip(languages, given, cap):
             if f > top:
-                raise InputError(
-                    f"floor[{lang}] = {f:g} is above its cap available*max_epochs = {top:g}; "
-                    f"lower the floor or raise available/max_epochs for {lang}"
-                )
+                raise InputError(f"floor[{lang}] = {f:g} is above its cap available*max_epochs = {top:g}; "
+                                 f"lower the floor or raise available/max_epochs for {lang}")
+        floors = np.where(given > 0, given, floors)
     spent = (floors * cost_a).sum(axis=1)
     for b, s in zip(budgets, spent):
         if s > b:
@@ -287,8 +284,14 @@ def _solve_exact(problem: Problem, objective: str):
     t0 = time.perf_counter()
     args = (problem.weights, problem.cost, problem.floor, problem.cap, problem.budget)
     if objective == "robust":
+        # Each step works on (budgets, languages, draws) arrays: solve in chunks of budgets so
+        # a long sweep with many draws stays within a few tens of MB.
         Kd, cd, counts = exact.pad_draws(problem.draws)
-        sol = exact.solve_robust(Kd, cd, counts, *args)
+        step = max(1, int(ROBUST_CHUNK // Kd.size))
+        parts = [exact.solve_robust(Kd, cd, counts, problem.weights, problem.cost, problem.floor[i:i + step],
+                                    problem.cap, problem.budget[i:i + step]) for i in range(0, problem.budget.size, step)]
+        sol = exact.ExactSolution(np.concatenate([p.x for p in parts]), np.concatenate([p.lam for p in parts]),
+                                  max(p.iterations for p in parts))
     elif objective == "maxmin":
         sol = exact.solve_maxmin(problem.K, problem.c, problem.ceiling, *args[1:])
     else:

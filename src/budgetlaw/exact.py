@@ -243,7 +243,6 @@ def solve_maxmin(K, c, C, cost, lo, hi, budget) -> ExactSolution:
         iterations += 1
     t_star = np.minimum(t_cap, left)
     floors = np.clip(_inverse(K, c, C, t_star[:, None]), lo, hi)
-    floors = np.maximum(floors, lo)
     # The raised floors cost at most B by construction; roundoff may leave them a hair over.
     over = (floors * cost).sum(axis=1) / budget
     floors = np.where((over > 1)[:, None], np.maximum(lo, floors / over[:, None]), floors)

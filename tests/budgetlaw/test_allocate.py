@@ -228,6 +228,24 @@ def test_sweep_matches_allocate_and_is_long_form():
     assert np.all(np.diff(slopes) <= 0)
 
 
+def test_budget_as_text_and_robust_sweep_in_chunks(monkeypatch):
+    import budgetlaw.allocate as module
+
+    assert allocate(HAND, "24").sizes.sum() == pytest.approx(24.0, rel=1e-12)
+    rng = np.random.default_rng(9)
+    D = 40  # 2 languages x 40 draws with chunks of 2000 elements: 25 budgets per chunk, 3 chunks
+    monkeypatch.setattr(module, "ROBUST_CHUNK", 2000)
+    laws = {k: DrawLaw(100.0, 0.5, 100.0, np.column_stack([rng.uniform(50, 150, D), np.full(D, 0.5), np.full(D, 100.0)]))
+            for k in ("a", "b")}
+    budgets = np.geomspace(10, 1e5, 60)
+    table = sweep(laws, budgets, objective="robust")
+    # Shared exponent: robust = plain with K = mean of the draws, closed form x_a/x_b = (Ka/Kb)**(2/3).
+    ratio = (laws["a"].draws[:, 0].mean() / laws["b"].draws[:, 0].mean()) ** (2 / 3)
+    sizes = table.pivot(index="budget", columns="language", values="size")
+    np.testing.assert_allclose(sizes["a"] / sizes["b"], ratio, rtol=1e-10)
+    np.testing.assert_allclose(sizes.sum(axis=1), budgets, rtol=1e-12)
+
+
 def test_sweep_cvxpy_path_loops():
     table = sweep(HAND, [24.0, 48.0], objective="maxmin")
     assert len(table) == 4
