@@ -1,0 +1,81 @@
+"""The loop in one process (world 1, in-process): what a step optimises, packed or not."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from tuning.data.tokenize import tokenize_records
+from tuning.train.config import TrainConfig
+from tuning.train.data import IGNORE_INDEX
+
+from .conftest import write_jsonl
+
+
+def run_inprocess(config: TrainConfig) -> list[dict]:
+    import torch.distributed as dist
+
+    from tuning.train import train
+
+    try:
+        train(config)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    return read_metrics(f"{config.output_dir}/metrics.jsonl")
+
+
+def read_metrics(path) -> list[dict]:
+    with open(path, encoding="utf-8") as fh:
+        return [json.loads(line) for line in fh if line.strip()]
+
+
+def full_data_mean_loss(model_dir, records, seq_len) -> float:
+    """sum of every response token's loss / number of response tokens, each example run alone."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
+    examples, _ = tokenize_records(records, tok, seq_len, progress=False)
+    total = count = 0.0
+    with torch.no_grad():
+        for ex in examples:
+            n = sum(t != IGNORE_INDEX for t in ex.labels[1:])
+            total += model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels])).loss.item() * n
+            count += n
+    return total / count
+
+
+@pytest.fixture(scope="module")
+def full_batch_runs(tiny_model_dir, records_factory, tmp_path_factory):
+    """Three steps where every step reads the whole mixture, packed and unpacked."""
+    tmp = tmp_path_factory.mktemp("loop")
+    records = records_factory(9, seed=7)
+    data = write_jsonl(tmp / "mix.jsonl", records)
+    runs = {}
+    for packing in (True, False):
+        # 9 examples: batch 3 x accum 3 = 9 rows per step, so one step = one epoch, packed or not.
+        cfg = TrainConfig(model=str(tiny_model_dir), data=str(data), output_dir=str(tmp / f"p{packing}"),
+                          seq_len=320, batch_size=3, grad_accum=3, max_steps=3, lr=1e-3, warmup_ratio=0.0,
+                          packing=packing, save_final=False)
+        runs[packing] = run_inprocess(cfg)
+    return runs, full_data_mean_loss(tiny_model_dir, records, 320)
+
+
+def test_step_loss_is_the_token_mean_over_the_step(full_batch_runs):
+    runs, expected = full_batch_runs
+    for packing, rows in runs.items():
+        assert rows[0]["loss"] == pytest.approx(expected, rel=1e-5), f"packing={packing}"
+
+
+def test_packing_does_not_change_what_is_optimised(full_batch_runs):
+    runs, _ = full_batch_runs
+    packed, unpacked = runs[True], runs[False]
+    assert [r["step"] for r in packed] == [1, 2, 3]
+    for a, b in zip(packed, unpacked):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3)
+        assert a["target_tokens"] == b["target_tokens"]
+    assert packed[-1]["loss"] < packed[0]["loss"]
