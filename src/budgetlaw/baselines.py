@@ -66,9 +66,9 @@ def water_fill(r, lo, hi, cost, budget):
 
 def _baseline(problem: Problem, r, name, settings, level) -> Plan:
     t0 = time.perf_counter()
-    x, level = water_fill(r, problem.floor[0], problem.cap, problem.cost, float(problem.budget[0]))
+    x, fill = water_fill(r, problem.floor[0], problem.cap, problem.cost, float(problem.budget[0]))
     solver = {"method": "water-filling", "status": "optimal", "time_s": time.perf_counter() - t0,
-              "iterations": 0, "fill_level": level if math.isfinite(level) else None}
+              "iterations": 0, "fill_level": fill if math.isfinite(fill) else None}
     return make_plan(problem, x, name=name, objective="sum", marginal_value=math.nan, solver=solver,
                      level=level, settings=settings)
 

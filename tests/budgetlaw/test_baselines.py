@@ -134,3 +134,24 @@ def test_errors():
         uniform(LAWS, 3000.0, available=AVAIL, floor={"a": 500.0})
     with pytest.raises(InputError, match="budget"):
         unimax(LAWS, -1.0, available=AVAIL)
+
+
+def test_intervals_when_laws_carry_draws():
+    class Drawn:
+        """A law with bootstrap draws (K, c, ceiling) and a percentile interval, like FittedLaw."""
+
+        def __init__(self, K):
+            self.K, self.c, self.ceiling = K, 0.5, 100.0
+            self.draws = np.array([[0.8 * K, 0.5, 100.0], [K, 0.5, 100.0], [1.2 * K, 0.5, 100.0]])
+
+        def interval(self, x, level=0.9):
+            curves = 100.0 - self.draws[:, :1] * np.asarray(x)[None] ** -0.5
+            return tuple(np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0))
+
+    laws = {"a": Drawn(100.0), "b": Drawn(200.0)}
+    plan = uniform(laws, 200.0, level=0.5)
+    # level 0.5 -> quantiles 0.25 and 0.75 of {0.8K, K, 1.2K} at x = 100: K at 0.9K and 1.1K
+    for k, K in (("a", 100.0), ("b", 200.0)):
+        assert plan.predicted.loc[k, "lower"] == pytest.approx(100 - 1.1 * K / 10)
+        assert plan.predicted.loc[k, "upper"] == pytest.approx(100 - 0.9 * K / 10)
+    assert plan.signature["level"] == 0.5
