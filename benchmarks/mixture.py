@@ -64,7 +64,8 @@ def child(method: str, tsv: str, k: int, seed: int) -> dict:
                                         unpack=packer.unpack)
         elapsed = time.perf_counter() - t0
         n = len(sample)
-        extra = stats.to_dict()
+        # read every sampled pair back once (one at a time), to show the sample is usable
+        extra = {**stats.to_dict(), "chars": sum(len(p.en) + len(p.xx) for p in sample)}
     else:
         import csv
 
@@ -77,7 +78,7 @@ def child(method: str, tsv: str, k: int, seed: int) -> dict:
         sample = frame.sample(n=k, random_state=seed)
         elapsed = time.perf_counter() - t0
         n = len(sample)
-        extra = {"seen": len(frame)}
+        extra = {"seen": len(frame), "chars": int(sample["en"].str.len().sum() + sample["xx"].str.len().sum())}
     return {"method": method, "time_s": elapsed, "peak_mb": _peak_mb(), "after_imports_mb": base,
             "sampled": n, **extra}
 

@@ -174,7 +174,8 @@ def _is_squad(path: Path) -> bool:
     return head.startswith(b"{")
 
 
-def _repeat(sample: list, k: int, max_epochs: float, lang: str, planned: float) -> list:
+def _repeat(sample, k: int, max_epochs: float, lang: str, planned: float) -> list:
+    sample = list(sample)  # unpack the packed sample: the records will hold the texts anyway
     n = len(sample)
     if n >= k:
         return sample[:k]
