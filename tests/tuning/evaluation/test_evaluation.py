@@ -183,3 +183,30 @@ def test_pilots_bad_input(tmp_path, capsys):
     assert main(["pilots", "--results", str(tmp_path / "nope.csv"), "--manifest", str(manifest),
                  "--metric", "comet", "-o", str(tmp_path / "p.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_jsonl_tasks(tmp_path):
+    path = tmp_path / "t.jsonl"
+    recs = [
+        {"id": "a", "instruction": "Translate to Turkish.", "input": "Open the file.", "reference": "Dosyayı aç.", "language": "tur_Latn", "source": "Open the file."},
+        {"id": "b", "prompt": "P: Save", "reference": "保存", "language": "zh"},
+    ]
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs) + "\n\n", encoding="utf-8")
+    task = load_task("jsonl:mine", path)
+    assert task.prompts[1] == "P: Save" and task.prompts[0].endswith("### Response:\n")
+    rows = score_task(task, ["Dosyayı aç.", "Save"])
+    by = {(r.language, r.metric): r.score for r in rows}
+    assert by[("tr", "chrf")] == pytest.approx(100.0) and by[("tr", "off_target")] == 0.0
+    assert by[("zh", "chrf")] == pytest.approx(sacrebleu.corpus_chrf(["Save"], [["保存"]], word_order=2).score)
+    assert by[("zh", "off_target")] == 100.0
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text(json.dumps({"prompt": "Q", "reference": ["Ankara", "ANKARA"], "language": "tr"}) + "\n",
+                  encoding="utf-8")
+    rows = {r.metric: r.score for r in score_task(load_task("jsonl-qa:q", qa), ["Ankara, Türkiye"])}
+    assert rows["qa_em"] == 0.0 and rows["qa_f1"] == pytest.approx(100 * 2 / 3) and rows["qa_contains"] == 100.0
+    (tmp_path / "bad.jsonl").write_text('{"prompt": "x", "language": "tr"}\n', encoding="utf-8")
+    with pytest.raises(InputError, match="bad.jsonl:1: missing key 'reference'"):
+        load_task("jsonl:bad", tmp_path / "bad.jsonl")
+    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
+    with pytest.raises(InputError, match="empty"):
+        load_task("jsonl:e", tmp_path / "empty.jsonl")
