@@ -135,13 +135,24 @@ def cmd_eval(args) -> int:
             raise InputError(f"{path}: no prediction for {len(missing)} of {len(ids)} items of "
                              f"{task.name} (first id {missing[0]!r}); rerun to resume generation")
         rows += score_task(task, [done[i] for i in ids], model=args.model or "",
-                           comet_model=args.comet_model, comet_batch_size=args.comet_batch_size)
+                           comet_model=args.comet_model, comet_batch_size=args.comet_batch_size,
+                           extra_signature=_decode_signature(args))
         for r in rows[-8:]:
             if r.task == task.name:
                 log.info("%s %s %s = %.2f", r.task, r.language, r.metric, r.score)
     write_results(rows, out, append=args.append)
     log.info("wrote %d rows to %s", len(rows), out)
     return 0
+
+
+def _decode_signature(args) -> str:
+    """How the predictions were made, appended to every results.csv signature."""
+    if args.predictions is not None:
+        return "preds:file"
+    decode = f"sample-t{args.temperature:g}-p{args.top_p:g}-s{args.seed}" if args.sample else "greedy"
+    template = "chat" if args.chat_template else "alpaca"
+    limit = f"|limit:{args.limit}" if args.limit else ""
+    return f"decode:{decode}|max_new:{args.max_new_tokens}|prompt:{template}{limit}"
 
 
 def cmd_pilots(args) -> int:

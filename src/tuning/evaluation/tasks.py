@@ -261,8 +261,12 @@ def load_task(spec: str, data, *, split: str = "devtest", limit: int | None = No
 
 
 def score_task(task: Task, predictions: Sequence[str], *, model: str = "",
-               comet_model: str | None = None, comet_batch_size: int = 16) -> list:
-    """Result rows (see tuning.evaluation.results) for ``predictions`` in the task's item order."""
+               comet_model: str | None = None, comet_batch_size: int = 16,
+               extra_signature: str = "") -> list:
+    """Result rows (see tuning.evaluation.results) for ``predictions`` in the task's item order.
+
+    ``extra_signature`` (e.g. the decoding settings) is appended to every row's signature.
+    """
     from tuning.evaluation.results import ResultRow
     from tuning.metrics import bleu, chrf, comet, off_target, qa_contains, qa_em, qa_f1
 
@@ -281,7 +285,8 @@ def score_task(task: Task, predictions: Sequence[str], *, model: str = "",
         items = [task.items[i] for i in idx]
         report = task.language if task.language != "mixed" else lang
         row = lambda metric, score: rows.append(  # noqa: E731
-            ResultRow(report, task.name, metric, score.score, score.n, score.signature, model))
+            ResultRow(report, task.name, metric, score.score, score.n,
+                      score.signature + (f"|{extra_signature}" if extra_signature else ""), model))
         if task.kind == "translation":
             refs = [it.reference for it in items]
             row("bleu", bleu(hyps, refs, lang))

@@ -103,6 +103,7 @@ def test_cli_eval_generates_and_scores(tiny_model_dir, flores, squad, tmp_path):
     bleu_row = results[(results.task == "flores:en-zh") & (results.metric == "bleu")].iloc[0]
     assert bleu_row.score == pytest.approx(sacrebleu.corpus_bleu(preds, [ZH], tokenize="zh").score)
     assert bleu_row.model == str(tiny_model_dir)
+    assert "tok:zh" in bleu_row.signature and "decode:greedy|max_new:6|prompt:alpaca" in bleu_row.signature
 
 
 def test_cli_eval_scores_prediction_files_with_comet(flores, tiny_comet, tmp_path):
