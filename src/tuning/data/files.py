@@ -29,17 +29,26 @@ def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
     except OSError as exc:
         raise InputError(f"{path}: cannot open ({exc.strerror}); check the path") from None
     with fh:
+        yield from _decoded(path, fh)
+
+
+def _decoded(path: Path, fh) -> Iterator[tuple[int, str]]:
+    number = 0
+    try:
         for number, raw in enumerate(fh, 1):
             try:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise InputError(
-                    f"{path}, line {number}: bytes that are not UTF-8 at column {exc.start + 1}; "
+                    f"{path}, line {number}: bytes that are not UTF-8 at byte {exc.start + 1} of the line; "
                     "convert the file to UTF-8 (e.g. iconv -f LATIN1 -t UTF-8)"
                 ) from None
             if number == 1 and text.startswith("\ufeff"):
                 text = text[1:]
             yield number, text.rstrip("\r\n")
+    except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
+        raise InputError(f"{path}, after line {number}: cannot read ({exc}); the file is damaged "
+                         "or not what its name says") from None
 
 
 def sha256_file(path: str | os.PathLike) -> str:

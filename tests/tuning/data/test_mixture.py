@@ -186,3 +186,15 @@ def test_read_plan_forms(tmp_path):
         read_plan({"sizes": {}})
     with pytest.raises(InputError, match="max_epochs"):
         read_plan({"sizes": {"ar": 1}, "constraints": {"max_epochs": 0}})
+
+
+def test_squad_heldout_removes_instruction_records(data, tmp_path):
+    squad = {"data": [{"title": "t", "paragraphs": [{"context": "Open the file", "qas": [
+        {"id": "1", "question": "Say hello.", "answers": [{"text": "x", "answer_start": 0}]}]}]}]}
+    (data / "xquad.json").write_text(json.dumps(squad), encoding="utf-8")
+    m = mix(data, tmp_path / "mix.jsonl", heldout=[("zh", str(data / "xquad.json"))])
+    # "Say hello." is an English instruction; "Open the file" is the English side of two zh
+    # lines ("open  the FILE" normalises to it too): every occurrence counts
+    assert m["heldout_hits"] == {"en": 1, "zh": 2, "ar": 0}
+    assert m["counts"]["en"]["instruction"] == 4 - 1  # 5 given, 1 duplicate, 1 held out
+    assert "Open the file" not in (tmp_path / "mix.jsonl").read_text(encoding="utf-8")

@@ -90,3 +90,13 @@ def test_unknown_format_and_language(tmp_path):
         open_pairs(tmp_path / "x.tsv", "xx")
     with pytest.raises(InputError, match="not for 'en'"):
         open_pairs(tmp_path / "x.tsv", "eng")
+
+
+def test_damaged_gzip(tmp_path):
+    import gzip as gz
+
+    path = tmp_path / "w.en-zh.tsv.gz"
+    lines = "".join(f"sentence {i * 7919 % 10007}\t句子 {i * 104729 % 10009}\n" for i in range(5000))
+    path.write_bytes(gz.compress(lines.encode())[:2000])  # cut off mid-stream
+    with pytest.raises(InputError, match=r"w\.en-zh\.tsv\.gz, after line \d+: cannot read"):
+        list(read_tsv(path, "zh"))
