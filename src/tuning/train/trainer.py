@@ -147,7 +147,15 @@ def train(config: TrainConfig) -> dict[str, Any]:
         if latest is None:
             log.info("resume=true but no complete checkpoint in %s: starting from scratch", ckpt.checkpoint_root(out))
         else:
-            ckpt.load_checkpoint(app, latest)
+            marker = ckpt.load_checkpoint(app, latest)
+            rows_per_step = config.batch_size * d.world * grad_accum
+            if marker.get("rows_per_step", rows_per_step) != rows_per_step or marker.get("total_steps", total_steps) != total_steps:
+                log.warning(
+                    "%s was saved with %s rows/step and %s total steps, this run has %d and %d: the data order "
+                    "and LR schedule will not continue exactly; keep batch_size x world x grad_accum and the "
+                    "step count unchanged to resume exactly", latest, marker.get("rows_per_step"),
+                    marker.get("total_steps"), rows_per_step, total_steps,
+                )
             log.info("resumed from %s at step %d", latest, progress["step"])
     start = int(progress["step"])
     metrics = MetricsLog(out / "metrics.jsonl", enabled=d.is_main, truncate_after=start,
@@ -217,7 +225,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
             stop = preempted or step + 1 == config.stop_after
             if stop or (config.save_every and (step + 1) % config.save_every == 0):
                 ckpt.save_checkpoint(app, out, step + 1, keep=config.keep_checkpoints,
-                                     extra={"total_steps": total_steps, "config": config.to_dict()})
+                                     extra={"total_steps": total_steps, "rows_per_step": plan.batch_size * d.world * grad_accum,
+                                            "config": config.to_dict()})
             if stop:
                 stopped_early = True
                 log.warning("stopped (%s) after step %d of %d; rerun with resume=true to continue",

@@ -55,27 +55,34 @@ def full_batch_runs(tiny_model_dir, records_factory, tmp_path_factory):
     records = records_factory(9, seed=7)
     data = write_jsonl(tmp / "mix.jsonl", records)
     runs = {}
-    for packing in (True, False):
+    for name, packing, ac in (("packed", True, False), ("unpacked", False, False), ("packed+ac", True, True)):
         # 9 examples: batch 3 x accum 3 = 9 rows per step, so one step = one epoch, packed or not.
-        cfg = TrainConfig(model=str(tiny_model_dir), data=str(data), output_dir=str(tmp / f"p{packing}"),
+        cfg = TrainConfig(model=str(tiny_model_dir), data=str(data), output_dir=str(tmp / name),
                           seq_len=320, batch_size=3, grad_accum=3, max_steps=3, lr=1e-3, warmup_ratio=0.0,
-                          packing=packing, save_final=False)
-        runs[packing] = run_inprocess(cfg)
+                          packing=packing, activation_checkpointing=ac, save_final=False)
+        runs[name] = run_inprocess(cfg)
     return runs, full_data_mean_loss(tiny_model_dir, records, 320)
 
 
 def test_step_loss_is_the_token_mean_over_the_step(full_batch_runs):
     runs, expected = full_batch_runs
-    for packing, rows in runs.items():
-        assert rows[0]["loss"] == pytest.approx(expected, rel=1e-5), f"packing={packing}"
+    for name, rows in runs.items():
+        assert rows[0]["loss"] == pytest.approx(expected, rel=1e-5), name
 
 
 def test_packing_does_not_change_what_is_optimised(full_batch_runs):
     runs, _ = full_batch_runs
-    packed, unpacked = runs[True], runs[False]
+    packed, unpacked = runs["packed"], runs["unpacked"]
     assert [r["step"] for r in packed] == [1, 2, 3]
     for a, b in zip(packed, unpacked):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-4)
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3)
         assert a["target_tokens"] == b["target_tokens"]
     assert packed[-1]["loss"] < packed[0]["loss"]
+
+
+def test_activation_checkpointing_recomputes_the_same_step(full_batch_runs):
+    runs, _ = full_batch_runs
+    for a, b in zip(runs["packed"], runs["packed+ac"]):
+        assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+        assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-5)
