@@ -2,7 +2,8 @@
 
 For one record::
 
-    prompt_ids   = encode(render_prompt(instruction, input))        # special tokens (BOS) on
+    prompt_ids   = encode(render_prompt(instruction, input))        # special tokens (BOS) on,
+                                                                    # a trailing EOS removed
     response_ids = encode(output, add_special_tokens=False) + [eos_token_id]
     input_ids    = prompt_ids + response_ids
     labels       = [-100] * len(prompt_ids) + response_ids
@@ -122,6 +123,9 @@ def _prompt_text(record: Mapping, tokenizer, chat_template: bool) -> str:
 
 def _assemble(prompt_ids, response_ids, eos_id, seq_len, language) -> TokenizedExample | None:
     prompt_ids = list(prompt_ids)
+    if prompt_ids and prompt_ids[-1] == eos_id:
+        # a tokenizer whose post-processor appends EOS would end the prompt before the answer
+        prompt_ids.pop()
     if len(prompt_ids) >= seq_len:
         return None
     response = list(response_ids) + [eos_id]

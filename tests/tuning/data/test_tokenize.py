@@ -76,3 +76,18 @@ def test_token_counts(tiny_tokenizer):
     assert df.loc["en", "response_tokens"] == len(tok("Hi", add_special_tokens=False)["input_ids"]) + 1
     import math
     assert math.isnan(df.loc["en", "tokens_per_pair"])
+
+
+def test_tokenizer_that_adds_bos_and_eos(tiny_tokenizer):
+    from tokenizers import processors
+
+    tok = copy.deepcopy(tiny_tokenizer)
+    bos, eos = tok.bos_token_id, tok.eos_token_id
+    tok.backend_tokenizer.post_processor = processors.TemplateProcessing(
+        single="<s> $A </s>", special_tokens=[("<s>", bos), ("</s>", eos)])
+    assert tok("Open the file")["input_ids"][-1] == eos  # the post-processor really appends EOS
+    ex = tokenize_record(REC, tok, 512)
+    assert ex.input_ids[0] == bos and ex.input_ids.count(eos) == 1 and ex.input_ids[-1] == eos
+    plain = tokenize_record(REC, tiny_tokenizer, 512)
+    assert ex.input_ids == [bos] + plain.input_ids  # same tokens, one BOS in front
+    assert ex.labels == [IGNORE_INDEX] + plain.labels
