@@ -60,16 +60,6 @@ def constraint_kwargs(plan) -> dict:
     return kwargs
 
 
-def point_laws(laws) -> dict:
-    """language -> PowerLaw, dropping bootstrap draws.
-
-    Baselines do not look at the laws to choose their sizes, and the report compares plans by
-    their point predictions, so they are built from the point laws. (This also keeps the report
-    independent of how a baseline computes intervals; plans.csv adds them back from the draws.)
-    """
-    return {lang: _law_of(item) for lang, item in laws.items()}
-
-
 def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None) -> tuple[list, list[str]]:
     """Turn ``baselines`` (None = all four, names, or Plan objects) into Plans at the plan's budget.
 
@@ -91,7 +81,7 @@ def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None)
         if function is None:
             raise InputError(f"unknown baseline {item!r}; choose from {', '.join(DEFAULT_BASELINES)}")
         try:
-            plans.append(function(point_laws(laws), plan.budget, **kwargs))
+            plans.append(function(laws, plan.budget, **kwargs))
         except InputError as exc:
             notes.append(f"baseline {item} could not be built: {exc}")
             log.warning("baseline %s skipped: %s", item, exc)
@@ -132,7 +122,8 @@ def _curves(laws, plan, pilots: pd.DataFrame | None, level: float) -> pd.DataFra
 
 
 def _plans_table(plans: Sequence, laws, level: float) -> pd.DataFrame:
-    """Long table of every plan's sizes and predictions; missing bands filled from the draws."""
+    """Long table of every plan's sizes and predictions; bands missing from a plan (e.g. one built
+    from plain PowerLaws) are filled from the laws' draws when they have them."""
     rows = []
     for p in plans:
         predicted = p.predicted
@@ -166,7 +157,7 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
         values = []
         for budget in budgets:
             try:
-                other = getattr(module, name)(point_laws(laws), float(budget), **kwargs)
+                other = getattr(module, name)(laws, float(budget), **kwargs)
                 values.append(objective_value(laws, plan, other.sizes))
             except InputError:
                 values.append(np.nan)
