@@ -133,19 +133,19 @@ def run_hf(model_dir: Path, examples, out: Path, args) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--records", type=int, default=600)
+    p.add_argument("--records", type=int, default=400)
     p.add_argument("--long-share", type=float, default=0.2, help="share of long instructions")
     p.add_argument("--seq-len", type=int, default=512)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--vocab", type=int, default=4000)
     p.add_argument("--layers", type=int, default=4)
-    p.add_argument("--hidden", type=int, default=256)
+    p.add_argument("--hidden", type=int, default=128)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     from tuning.data.tokenize import tokenize_records
-    from tuning.train.data import read_mixture
+    from tuning.data.mixture import read_mixture
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

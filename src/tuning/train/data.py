@@ -29,44 +29,14 @@ is flattened to shape (1, tokens) with no padding at all (``flatten=True``).
 from __future__ import annotations
 
 import bisect
-import json
 import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Sequence
 
 import torch
 
-from tuning.errors import InputError
-
 IGNORE_INDEX = -100
-MIXTURE_KEYS = ("instruction", "input", "output")
 _MEGABATCH = 64  # micro-batches per length-grouping window
-
-
-def read_mixture(path: str | Path) -> list[dict[str, Any]]:
-    """Read a mixture JSONL (one record per line; see docs/formats) and check the keys used here."""
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"{p}: mixture file not found; set `data` to a mixture JSONL written by `tuning mix`")
-    records = []
-    with p.open(encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{p}:{n}: not valid JSON ({exc.msg}); each line must be one JSON object") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{p}:{n}: each line must be a JSON object, got {type(rec).__name__}")
-            for key in MIXTURE_KEYS:
-                if not isinstance(rec.get(key, "" if key == "input" else None), str):
-                    raise InputError(f"{p}:{n}: key {key!r} must be a string; fix the record or rebuild the mixture")
-            records.append(rec)
-    if not records:
-        raise InputError(f"{p}: the mixture has no records; rebuild it with `tuning mix`")
-    return records
 
 
 def pack(lengths: Sequence[int], seq_len: int) -> list[list[int]]:

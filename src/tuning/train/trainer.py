@@ -48,7 +48,9 @@ from tqdm.auto import tqdm
 from tuning.errors import InputError
 from tuning.train import checkpoint as ckpt
 from tuning.train.config import TrainConfig, check_paths
-from tuning.train.data import IGNORE_INDEX, StepPlan, collate, make_rows, read_mixture
+from tuning.data.files import sha256_file
+from tuning.data.mixture import read_mixture
+from tuning.train.data import IGNORE_INDEX, StepPlan, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
 from tuning.train.model import build_model, count_parameters, init_distributed, load_tokenizer
 
@@ -262,6 +264,7 @@ def _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, 
         "parameters": n_params,
         "rows": n_rows,
         "tokenize": dict(tok_stats),
+        "data_sha256": sha256_file(config.data),
         "pad_token_id": tokenizer.pad_token_id,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
