@@ -102,8 +102,12 @@ class _Preemption:
 def train(config: TrainConfig) -> dict[str, Any]:
     """Run (or resume) the job; returns the run record also written to ``output_dir/run.json``."""
     check_paths(config)
-    d = init_distributed()
     out = Path(config.output_dir)
+    if not config.resume and ckpt.latest_checkpoint(out) is not None:
+        # A later resume would pick the old run's newest checkpoint: refuse rather than mix runs.
+        raise InputError(f"output_dir {str(out)!r} holds checkpoints of an earlier run; set resume=true to continue "
+                         "it, or choose a new output_dir (or delete its checkpoints/) to start afresh")
+    d = init_distributed()
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)

@@ -69,3 +69,17 @@ def test_cli_prints_the_error_without_traceback_and_exits_2(tmp_path, capsys):
     (tmp_path / "config.json").write_text("{}")
     assert main(["train", str(cfg)]) == 2
     assert "d.jsonl" in capsys.readouterr().err
+
+
+def test_a_fresh_run_refuses_an_output_dir_with_checkpoints(tmp_path, capsys):
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (tmp_path / "d.jsonl").write_text("{}\n")
+    done = tmp_path / "out" / "checkpoints" / "step-3"
+    done.mkdir(parents=True)
+    (done / "trainer_state.json").write_text("{}")
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"model: {model}\ndata: {tmp_path / 'd.jsonl'}\noutput_dir: {tmp_path / 'out'}\n")
+    assert main(["train", str(cfg)]) == 2
+    assert "resume=true" in capsys.readouterr().err
