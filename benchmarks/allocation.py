@@ -29,7 +29,7 @@ import warnings
 import cvxpy as cp
 import numpy as np
 
-from budgetlaw.allocate import allocate, sweep
+from budgetlaw.allocation import allocate, sweep
 from budgetlaw.law import PowerLaw
 
 

@@ -24,7 +24,7 @@ import scipy
 from scipy.optimize import least_squares
 
 from budgetlaw.bootstrap import resample
-from budgetlaw.fit import fit
+from budgetlaw.fitting import fit
 
 LANGUAGES = ("ar", "el", "hi", "tr", "vi", "zh")
 SIZES = (1e3, 3e3, 1e4, 3e4, 1e5)

@@ -18,18 +18,18 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "PowerLaw": "budgetlaw.law",
-    "fit": "budgetlaw.fit",
-    "FittedLaw": "budgetlaw.fit",
-    "LawSet": "budgetlaw.fit",
-    "load_laws": "budgetlaw.fit",
+    "fit": "budgetlaw.fitting",
+    "FittedLaw": "budgetlaw.fitting",
+    "LawSet": "budgetlaw.fitting",
+    "load_laws": "budgetlaw.fitting",
     "read_pilots": "budgetlaw.pilots",
-    "allocate": "budgetlaw.allocate",
-    "sweep": "budgetlaw.allocate",
+    "allocate": "budgetlaw.allocation",
+    "sweep": "budgetlaw.allocation",
     "Plan": "budgetlaw.plan",
     "load_plan": "budgetlaw.plan",
     "read_limits": "budgetlaw.limits",
     "parse_size": "budgetlaw.limits",
-    "report": "budgetlaw.report",
+    "report": "budgetlaw.reporting",
     "baselines": "budgetlaw.baselines",
 }
 

@@ -31,7 +31,7 @@ import time
 
 import numpy as np
 
-from budgetlaw.allocate import Problem, make_plan, prepare
+from budgetlaw.allocation import Problem, make_plan, prepare
 from budgetlaw.errors import InputError
 from budgetlaw.plan import Plan
 

@@ -99,7 +99,7 @@ def _print_laws(laws, stream=None) -> None:
 
 # -- sub-commands ------------------------------------------------------------------------------
 def cmd_fit(args) -> int:
-    from budgetlaw.fit import fit
+    from budgetlaw.fitting import fit
 
     pilots = _input_file(args.pilots, "pilots file")
     laws = fit(
@@ -113,8 +113,8 @@ def cmd_fit(args) -> int:
 
 
 def cmd_allocate(args) -> int:
-    from budgetlaw.allocate import allocate
-    from budgetlaw.fit import load_laws
+    from budgetlaw.allocation import allocate
+    from budgetlaw.fitting import load_laws
 
     budget = _budget(args.budget)
     laws = load_laws(_input_file(args.laws, "laws file"))
@@ -127,9 +127,9 @@ def cmd_allocate(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from budgetlaw.fit import load_laws
+    from budgetlaw.fitting import load_laws
     from budgetlaw.plan import load_plan
-    from budgetlaw.report import report
+    from budgetlaw.reporting import report
 
     laws = load_laws(_input_file(args.laws, "laws file"))
     plan = load_plan(_input_file(args.plan, "plan file"))
@@ -152,10 +152,10 @@ def cmd_report(args) -> int:
 def cmd_demo(args) -> int:
     import pandas as pd
 
-    from budgetlaw.allocate import allocate
-    from budgetlaw.fit import fit
+    from budgetlaw.allocation import allocate
+    from budgetlaw.fitting import fit
     from budgetlaw.limits import limits_to_constraints, read_limits
-    from budgetlaw.report import report
+    from budgetlaw.reporting import report
     from budgetlaw.synthetic import demo_limits_path, demo_pilots_path
 
     budget = _budget(args.budget)

@@ -20,8 +20,6 @@ import json
 import logging
 import math
 import os
-import sys
-import types
 import uuid
 import zlib
 from collections.abc import Mapping
@@ -416,17 +414,3 @@ def fit(pilots, ceiling: float = 100.0, *, free_ceiling: bool = False, max_score
         "source": source,
     }
     return LawSet(laws, metric=frame.attrs.get("metric"), signature=signature)
-
-
-class _CallableModule(types.ModuleType):
-    """Lets ``budgetlaw.fit(...)`` call the function although ``budgetlaw.fit`` is this module.
-
-    Importing a submodule binds its name on the package, so the package attribute ``fit`` is
-    always this module; calling it forwards to :func:`fit`.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return fit(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

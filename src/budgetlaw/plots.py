@@ -218,7 +218,7 @@ def plot_frontier(
     """Left: objective value against budget (the frontier); right: pairs per language against budget.
 
     ``sweep``: long form with columns budget, language, size, objective_value (one row per budget
-    and language, as budgetlaw.allocate.sweep returns). ``baselines``: index budget, one column
+    and language, as budgetlaw.sweep returns). ``baselines``: index budget, one column
     per baseline with its objective value at that budget, drawn dashed.
     """
     fig = Figure(figsize=(11, 4.2))

@@ -261,7 +261,7 @@ def report(
         frontier = None
         budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
         if len(budgets):
-            from budgetlaw.allocate import sweep
+            from budgetlaw.allocation import sweep
 
             floor_total = sum(
                 float(v) * float((kwargs.get("cost") or {}).get(k, 1.0)) for k, v in (kwargs.get("floor") or {}).items()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from budgetlaw.allocate import allocate, sweep
+from budgetlaw.allocation import allocate, sweep
 from budgetlaw.baselines import proportional, temperature, uniform, unimax
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
@@ -229,7 +229,7 @@ def test_sweep_matches_allocate_and_is_long_form():
 
 
 def test_budget_as_text_and_robust_sweep_in_chunks(monkeypatch):
-    import budgetlaw.allocate as module
+    import budgetlaw.allocation as module
 
     assert allocate(HAND, "24").sizes.sum() == pytest.approx(24.0, rel=1e-12)
     rng = np.random.default_rng(9)
@@ -300,10 +300,10 @@ def test_bad_laws():
 
 
 def test_accepts_a_fitted_lawset():
-    fit = pytest.importorskip("budgetlaw.fit")
+    from budgetlaw.fitting import fit
     from budgetlaw.synthetic import demo_pilots_path
 
-    laws = fit.fit(demo_pilots_path(), n_boot=30, seed=1)
+    laws = fit(demo_pilots_path(), n_boot=30, seed=1)
     plan = allocate(laws, 1e6)
     assert set(plan.sizes.index) == set(laws)
     assert plan.predicted[["lower", "upper"]].notna().all().all()

@@ -16,7 +16,7 @@ from scipy.optimize import least_squares
 import budgetlaw
 from budgetlaw.bootstrap import C_BOUNDS, Problem, fit_batch
 from budgetlaw.errors import InputError
-from budgetlaw.fit import LAWS_FORMAT, FittedLaw, LawSet, fit, load_laws
+from budgetlaw.fitting import LAWS_FORMAT, FittedLaw, LawSet, fit, load_laws
 from budgetlaw.law import PowerLaw
 
 SIZES = np.array([1e3, 3e3, 1e4, 3e4, 1e5])
@@ -236,7 +236,7 @@ def test_holdout_equals_a_fit_on_the_reduced_data():
 
 def test_flags_flat_data_and_bounds(caplog):
     flat = pd.DataFrame({"language": "xx", "size": SIZES, "score": [60.0, 60.1, 59.9, 60.0, 60.05]})
-    with caplog.at_level(logging.WARNING, logger="budgetlaw.fit"):
+    with caplog.at_level(logging.WARNING, logger="budgetlaw.fitting"):
         law = fit(flat, n_boot=0)["xx"]
     assert "flat_data" in law.flags
     assert any("flat_data" in rec.message and "xx" in rec.message for rec in caplog.records)

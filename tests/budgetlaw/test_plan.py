@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budgetlaw.allocate import allocate
+from budgetlaw.allocation import allocate
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
 from budgetlaw.plan import FORMAT, Plan, load_plan

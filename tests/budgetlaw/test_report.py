@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from budgetlaw.allocate import allocate
+from budgetlaw.allocation import allocate
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
 from budgetlaw.plan import Plan
-from budgetlaw.report import report
+from budgetlaw.reporting import report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 # (a, b, c): three languages of clearly different steepness
@@ -132,7 +132,7 @@ def test_law_table_parameters(tmp_path, laws, plan):
 
 
 def test_fitted_laws_flags_and_holdout_in_warnings(tmp_path):
-    from budgetlaw.fit import fit
+    from budgetlaw.fitting import fit
 
     rows = []
     rng = np.random.default_rng(3)
@@ -220,7 +220,7 @@ def test_errors_leave_nothing_behind(tmp_path, laws, plan):
 
 
 def test_gain_interval_over_bootstrap_draws(tmp_path):
-    from budgetlaw.fit import fit
+    from budgetlaw.fitting import fit
 
     rng = np.random.default_rng(5)
     rows = [(lang, size, score(lang, size) + rng.normal(0, 0.3), seed)
