@@ -37,6 +37,7 @@ import pandas as pd
 
 import budgetlaw
 from budgetlaw import exact
+from budgetlaw.convex import solve_cvxpy
 from budgetlaw.errors import InputError
 from budgetlaw.limits import parse_size
 from budgetlaw.plan import Plan
@@ -49,14 +50,6 @@ OBJECTIVES = ("sum", "maxmin", "robust")
 SOLVERS = ("auto", "exact", "cvxpy")
 DEFAULT_FLOOR_SHARE = 1e-6
 ROBUST_CHUNK = 2_000_000  # budgets x languages x draws per step of the exact robust solve
-# Tighter than the solvers' defaults (1e-8 gaps give sizes good to ~1e-4 only); CLARABEL reaches
-# these in a few more interior-point steps, and an "almost solved" answer is still accepted.
-_TOLERANCES = {
-    "CLARABEL": {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10, "tol_ktratio": 1e-8},
-    "SCS": {"eps_abs": 1e-9, "eps_rel": 1e-9, "max_iters": 200_000},
-}
-
-
 @dataclass(frozen=True, eq=False)
 class Problem:
     """Validated inputs, as arrays in the order of `languages`. budget: (nb,); floor: (nb, n)."""
@@ -300,103 +293,6 @@ def _solve_exact(problem: Problem, objective: str):
     return sol.x, sol.lam, info
 
 
-def _solve_cvxpy(problem: Problem, objective: str, extras: list):
-    """cvxpy model in y_i = n*cost_i*x_i/budget (mean 1 whatever the units and the number of
-    languages; budget shares themselves, ~1/n, stall CLARABEL at a few hundred languages), with
-    the objective divided by the total weight so it stays O(100).
-
-    K_i*x_i**(-c_i) = K_i*(budget/cost_i)**(-c_i) * exp(-c_i*s_i) with s_i <= log(y_i): two
-    exponential cones per term and the exponents exact. At the optimum s_i = log(y_i).
-    """
-    import cvxpy as cp
-
-    t0 = time.perf_counter()
-    B, n = float(problem.budget[0]), len(problem.languages)
-    unit = B / (n * problem.cost)  # x_i = unit_i * y_i
-    scale = 1.0 if objective == "maxmin" else float(problem.weights.sum())
-    y, s = cp.Variable(n), cp.Variable(n)
-    budget_con = cp.sum(y) <= n
-    cons = [budget_con, s <= cp.log(y), y >= problem.floor[0] / unit]
-    capped = np.isfinite(problem.cap)
-    if capped.any():
-        cons.append(y[np.flatnonzero(capped)] <= problem.cap[capped] / unit[capped])
-    if objective == "robust":
-        Kd, cd, counts = exact.pad_draws(problem.draws)
-        coef = problem.weights[:, None] * Kd * unit[:, None] ** (-cd) / counts[:, None]
-        S = cp.reshape(s, (n, 1), order="F") @ np.ones((1, Kd.shape[1]))
-        top = sum(float(problem.weights[i] * d[:, 2].mean()) for i, d in enumerate(problem.draws))
-        goal = cp.Maximize((top - cp.sum(cp.multiply(coef, cp.exp(cp.multiply(-cd, S))))) / scale)
-    else:
-        gap = cp.multiply(problem.K * unit ** (-problem.c), cp.exp(cp.multiply(-problem.c, s)))
-        if objective == "maxmin":
-            t = cp.Variable()
-            cons_worst = problem.ceiling - gap >= t
-            cons.append(cons_worst)
-            goal = cp.Maximize(t)
-        else:
-            goal = cp.Maximize((problem.weights @ problem.ceiling - problem.weights @ gap) / scale)
-    xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
-    for i, make in enumerate(extras):
-        made = make(xs)
-        made = list(made) if isinstance(made, (list, tuple)) else [made]
-        for item in made:
-            if not isinstance(item, cp.constraints.constraint.Constraint):
-                raise InputError(f"constraints[{i}] returned {type(item).__name__}, not a cvxpy constraint; "
-                                 "return e.g. x['ar'] >= 2 * x['tr']")
-            if not item.is_dcp():
-                raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
-        cons.extend(made)
-    problem_cp = cp.Problem(goal, cons)
-    status, used = _run(cp, problem_cp, len(extras))
-    lam = max(float(budget_con.dual_value) * scale * n / B, 0.0)
-    stats = problem_cp.solver_stats
-    iterations = stats.num_iters
-    y_best = np.asarray(y.value, dtype=float)
-    if objective == "maxmin":
-        # The worst language fixes the objective and leaves the others undetermined (say the worst
-        # is at its cap): a second solve keeps the worst score and spends the rest on the sum.
-        worst = float(t.value) - 1e-7 * max(1.0, abs(float(t.value)))
-        kept = [con for con in cons if con is not cons_worst]
-        second = cp.Problem(cp.Maximize(-cp.sum(gap) / n), kept + [problem.ceiling - gap >= worst])
-        try:
-            if _run(cp, second, len(extras))[0] in ("optimal", "optimal_inaccurate"):
-                y_best = np.asarray(y.value, dtype=float)
-                iterations += second.solver_stats.num_iters
-        except InputError:
-            log.warning("maxmin: the tie-breaking second solve failed; keeping the first solution")
-    x = np.clip(unit * y_best, problem.floor[0], problem.cap)
-    info = {"method": "cvxpy", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
-            "iterations": iterations, "solve_time_s": stats.solve_time, "cvxpy": cp.__version__}
-    return x, lam, info
-
-
-def _run(cp, problem_cp, n_extra: int):
-    """Solve with CLARABEL, then SCS; InputError explaining why when neither gives an optimum."""
-    status, used = None, None
-    for name in ("CLARABEL", "SCS"):
-        try:
-            problem_cp.solve(solver=name, **_TOLERANCES[name])
-        except cp.error.SolverError as err:
-            log.warning("cvxpy solver %s failed (%s); trying the next one", name, err)
-            continue
-        status, used = problem_cp.status, name
-        if status in ("optimal", "optimal_inaccurate", "infeasible", "unbounded"):
-            break  # conclusive: SCS is only for a CLARABEL failure
-    if status in ("infeasible", "infeasible_inaccurate"):
-        raise InputError(f"the allocation is infeasible: the {n_extra} extra constraint(s) cannot hold together with "
-                         "the floors, caps and budget; relax a constraint or raise the budget")
-    if status not in ("optimal", "optimal_inaccurate"):
-        raise InputError(f"cvxpy could not solve the allocation (status {status!r}); check the extra constraints "
-                         "and that the laws' K and c are of ordinary size")
-    if status == "optimal_inaccurate":
-        worst = max(float(np.max(con.violation())) for con in problem_cp.constraints)
-        if worst > 1e-6:
-            raise InputError(f"cvxpy ({used}) stopped at an inaccurate point that breaks a constraint by {worst:.2g}; "
-                             "check that the extra constraints can hold together with the floors, caps and budget")
-        log.warning("cvxpy (%s) reports an inaccurate optimum; check the plan", used)
-    return status, used
-
-
 def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None,
              objective="sum", constraints=None, solver="auto", level=0.9) -> Plan:
     """Best sizes per language under the budget; see the module docstring for the program.
@@ -417,7 +313,7 @@ def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=Non
         x, lam, info = _solve_exact(problem, objective)
         x, lam = x[0], float(lam[0])
     else:
-        x, lam, info = _solve_cvxpy(problem, objective, extras)
+        x, lam, info = solve_cvxpy(problem, objective, extras)
     plan = make_plan(problem, x, name="optimised", objective=objective, marginal_value=lam, solver=info,
                      level=level, extra=len(extras), settings={"solver": solver})
     if plan.unused_budget > 0:
