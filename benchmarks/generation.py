@@ -6,7 +6,7 @@ log-uniform between --min-len and --max-len tokens, as in a mix of short instruc
 FLORES/XQuAD prompts. EOS is suppressed so every prompt decodes exactly --new tokens and the
 three settings do the same useful work. Prints prompts/second and ratios.
 
-    .venv/bin/python benchmarks/generation.py                      # CPU defaults
+    .venv/bin/python benchmarks/generation.py                      # 256 prompts, 8..512 tokens
     .venv/bin/python benchmarks/generation.py --hidden 1024 --layers 8 --prompts 512 --batch 32
 """
 
@@ -68,8 +68,8 @@ def main() -> None:
     from tuning.generation import generate
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--prompts", type=int, default=64)
-    p.add_argument("--single", type=int, default=None, help="prompts for the one-at-a-time run (default all)")
+    p.add_argument("--prompts", type=int, default=256)
+    p.add_argument("--single", type=int, default=64, help="prompts for the one-at-a-time run (0: all)")
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--new", type=int, default=16)
     p.add_argument("--min-len", type=int, default=8)
