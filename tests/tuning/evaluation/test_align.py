@@ -73,3 +73,19 @@ def test_cli_align_writes_csv_and_png(tiny_model_dir, tmp_path):
     png = out.with_suffix(".png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert main(["align", "--model", str(tiny_model_dir), "-o", str(out)]) == 2
+
+
+def test_cli_align_from_flores(tiny_model_dir, tmp_path):
+    root = tmp_path / "flores" / "dev"
+    root.mkdir(parents=True)
+    (root / "eng_Latn.dev").write_text("Open the file\nSave the document\nClose the window\n", encoding="utf-8")
+    (root / "ell_Grek.dev").write_text("Άνοιγμα αρχείου\nΑποθήκευση εγγράφου\nΚλείσιμο παραθύρου\n", encoding="utf-8")
+    out = tmp_path / "a.csv"
+    argv = ["align", "--model", str(tiny_model_dir), "--flores", str(root.parent), "--languages", "ell",
+            "--split", "dev", "-o", str(out), "--plot", str(tmp_path / "p.png")]
+    assert main(argv) == 0
+    frame = pd.read_csv(out)
+    assert set(frame["language"]) == {"el"} and set(frame["n"]) == {3}
+    assert (tmp_path / "p.png").is_file()
+    argv[argv.index("ell")] = "ar"
+    assert main(argv) == 2  # no Arabic file in that FLORES folder
