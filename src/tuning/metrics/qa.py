@@ -69,6 +69,8 @@ def _mixed_segmentation(text: str) -> list[str]:
 
 def normalize_answer(text: str, lang: str) -> list[str]:
     """Tokens of ``text`` after the official normalisation for ``lang`` (canonical code)."""
+    if lang == "zh-Hant":  # MLQA has only Simplified Chinese; Traditional needs the same segmentation
+        lang = "zh"
     text = text.lower()
     if lang in MLQA_LANGS:
         punct = _unicode_punct()

@@ -141,3 +141,7 @@ def test_off_target_on_real_catalog_sentences(lang):
     assert off_target_rate(translated, lang) <= 0.08
     # The English originals are off target for every language.
     assert off_target_rate(english, lang) >= 0.9
+
+
+def test_traditional_chinese_uses_character_tokens():
+    assert qa_f1("臺北市", ["臺北"], "zh-Hant") == pytest.approx(0.8)  # P 2/3, R 1
