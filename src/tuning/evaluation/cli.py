@@ -175,15 +175,15 @@ def cmd_align(args) -> int:
             pairs[lang][0].extend(en)
             pairs[lang][1].extend(xx)
     if args.flores:
-        from tuning.evaluation.tasks import _read_lines, find_flores_file
+        from tuning.evaluation.tasks import flores_lines
         from tuning.languages import canonical
 
         if not args.languages:
             raise InputError("align: --flores needs --languages, e.g. --languages zh,ar")
-        en = _read_lines(find_flores_file(args.flores, "en", args.split))[: args.limit]
+        en = flores_lines(args.flores, "en", args.split)[: args.limit]
         for code in args.languages.split(","):
             lang = canonical(code.strip())
-            pairs[lang] = (en, _read_lines(find_flores_file(args.flores, lang, args.split))[: args.limit])
+            pairs[lang] = (en, flores_lines(args.flores, lang, args.split)[: args.limit])
     if not pairs:
         raise InputError("align: give --pairs FILE or --flores DIR --languages ...")
     frame = alignment(args.model, pairs, batch_size=args.batch_size)

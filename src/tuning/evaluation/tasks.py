@@ -24,10 +24,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuning.errors import InputError
+
+log = logging.getLogger(__name__)
 
 FAMILIES = ("flores", "xquad", "mlqa", "jsonl", "jsonl-qa")
 
@@ -109,32 +112,15 @@ def _renderer(tokenizer, chat_template: bool) -> Callable[[str, str], str]:
     return render_prompt
 
 
-def _read_lines(path: Path) -> list[str]:
-    with open(path, encoding="utf-8") as fh:
-        return [line.rstrip("\n").rstrip("\r") for line in fh]
+def flores_lines(data, lang: str, split: str) -> list[str]:
+    """One language's FLORES sentences (``tuning.data.evalsets``), with a task-level message."""
+    from tuning.data.evalsets import flores_sentences
 
-
-def find_flores_file(root: str | Path, lang: str, split: str = "devtest") -> Path:
-    """The FLORES file for canonical ``lang`` and ``split`` under ``root`` (root or split folder)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise InputError(f"FLORES data {root}: not a directory; pass the dataset or split folder")
-    from tuning.languages import canonical
-
-    seen = []
-    for folder in (root, root / split):
-        for path in sorted(folder.glob(f"*.{split}")) if folder.is_dir() else []:
-            seen.append(path.stem)
-            try:
-                if canonical(path.stem) == lang:
-                    return path
-            except InputError:
-                continue
-    raise InputError(
-        f"FLORES data {root}: no {split} file for language {lang!r} "
-        f"(found: {', '.join(sorted(set(seen))[:12]) or 'no *.' + split + ' files'}); "
-        "point --data at a FLORES folder that has this language, or fix the task's languages"
-    )
+    try:
+        return flores_sentences(data, lang, split)
+    except InputError as exc:
+        raise InputError(f"FLORES data: {exc}; point --data at a FLORES folder (flores200_dataset/ "
+                         f"or its {split}/ folder) that has {lang}, or fix the task's languages") from None
 
 
 def load_flores(pair: str, data, *, split="devtest", render=None, limit=None) -> Task:
@@ -144,8 +130,8 @@ def load_flores(pair: str, data, *, split="devtest", render=None, limit=None) ->
     if not sep:
         raise InputError(f"task flores:{pair}: write the pair as SRC-TGT, e.g. flores:en-zh")
     src, tgt = _canonical(src_code, f"task flores:{pair}"), _canonical(tgt_code, f"task flores:{pair}")
-    src_lines = _read_lines(find_flores_file(data, src, split))
-    tgt_lines = _read_lines(find_flores_file(data, tgt, split))
+    src_lines = flores_lines(data, src, split)
+    tgt_lines = flores_lines(data, tgt, split)
     if len(src_lines) != len(tgt_lines):
         raise InputError(
             f"FLORES data {data}: {src} has {len(src_lines)} lines but {tgt} has {len(tgt_lines)}; "
@@ -174,36 +160,24 @@ def _find_squad_file(data: Path, family: str, lang: str) -> Path:
     raise InputError(f"{family} data {data}: no such file or directory")
 
 
-def read_squad(path: str | Path) -> list[tuple[str, str, str, tuple[str, ...]]]:
-    """(id, context, question, answers) from a SQuAD v1.1-format JSON file."""
-    path = Path(path)
-    try:
-        doc = json.loads(path.read_text(encoding="utf-8"))
-        out = []
-        for article in doc["data"]:
-            for para in article["paragraphs"]:
-                for qa in para["qas"]:
-                    answers = tuple(a["text"] for a in qa["answers"])
-                    out.append((str(qa["id"]), para["context"], qa["question"], answers))
-    except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        raise InputError(
-            f"{path}: not SQuAD v1.1 JSON ({type(exc).__name__}: {exc}); expected "
-            "data[].paragraphs[].{context, qas[].{id, question, answers[].text}}"
-        ) from None
-    if not out:
-        raise InputError(f"{path}: no questions found")
-    return out
-
-
 def load_squad(family: str, lang_code: str, data, *, render=None, limit=None) -> Task:
     lang = _canonical(lang_code, f"task {family}:{lang_code}")
     path = _find_squad_file(Path(data), family, lang)
     instruction, template = QA_TEMPLATES.get(lang, QA_TEMPLATES["en"])
     render = render or _renderer(None, False)
-    rows = read_squad(path)[:limit]
+    from tuning.data.evalsets import read_squad
+
+    records = read_squad(path)
+    answerable = [r for r in records if r["answers"]]
+    if len(answerable) < len(records):
+        log.info("%s: skipping %d unanswerable questions (SQuAD 2.0 style)", path,
+                 len(records) - len(answerable))
+    if not answerable:
+        raise InputError(f"{path}: no question has a gold answer; extractive QA needs answers")
     items = tuple(
-        EvalItem(qid, render(instruction, template.format(context=ctx, question=q)), answers, q, lang)
-        for qid, ctx, q, answers in rows
+        EvalItem(r["id"], render(instruction, template.format(context=r["context"], question=r["question"])),
+                 tuple(r["answers"]), r["question"], lang)
+        for r in answerable[:limit]
     )
     return Task(f"{family}:{lang}", "qa", lang, lang, items, str(path))
 

@@ -11,7 +11,7 @@ import sacrebleu
 from tuning.cli import main
 from tuning.errors import InputError
 from tuning.evaluation.results import RESULT_COLUMNS, read_results, results_to_pilots
-from tuning.evaluation.tasks import find_flores_file, load_task, parse_task, score_task
+from tuning.evaluation.tasks import flores_lines, load_task, parse_task, score_task
 
 EN = ["Open the file.", "Save the document.", "Close the window."]
 ZH = ["打开文件。", "保存文档。", "关闭窗口。"]
@@ -48,10 +48,10 @@ def test_parse_and_find(flores):
     assert parse_task("flores:en-zh") == ("flores", "en-zh")
     with pytest.raises(InputError, match="FAMILY"):
         parse_task("wmt:en-zh")
-    assert find_flores_file(flores, "zh").name == "zho_Hans.devtest"
-    assert find_flores_file(flores / "devtest", "en").name == "eng_Latn.devtest"
-    with pytest.raises(InputError, match="no devtest file for language 'ar'"):
-        find_flores_file(flores, "ar")
+    assert flores_lines(flores, "zh", "devtest") == ZH
+    assert flores_lines(flores / "devtest", "eng", "devtest") == EN
+    with pytest.raises(InputError, match="no devtest file for ar"):
+        flores_lines(flores, "ar", "devtest")
 
 
 def test_flores_task_both_directions(flores):
@@ -128,12 +128,12 @@ def test_cli_eval_bad_input(flores, tmp_path, capsys, case):
         preds.write_text("", encoding="utf-8")
         expect = "is empty"
     elif case == "missing_lang":
-        task, expect = "flores:en-ar", "no devtest file for language 'ar'"
+        task, expect = "flores:en-ar", "no devtest file for ar"
     elif case == "short":
         _write_preds(preds, ["0", "1"], ZH[:2])
         expect = "no prediction for 1 of 3"
     else:
-        data, expect = f"{flores},{flores}", "not a directory"
+        task, expect = "flores:en-tr", "must be line-aligned"
     rc = main(["eval", "--task", task, "--data", data, "--predictions", str(preds), "-o", str(tmp_path / "r.csv")])
     assert rc == 2
     err = capsys.readouterr().err
