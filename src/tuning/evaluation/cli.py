@@ -113,7 +113,7 @@ def cmd_eval(args) -> int:
 
         model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
         pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
-        pred_dir.mkdir(parents=True, exist_ok=True)
+        _claim_prediction_dir(pred_dir, {"model": str(args.model), "settings": _decode_signature(args)})
     rows = []
     for k, (spec, data) in enumerate(zip(args.task, args.data)):
         task = load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
@@ -143,6 +143,22 @@ def cmd_eval(args) -> int:
     write_results(rows, out, append=args.append)
     log.info("wrote %d rows to %s", len(rows), out)
     return 0
+
+
+def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
+    """Resume only predictions made by the same model and settings (run.json records them)."""
+    import json
+
+    pred_dir.mkdir(parents=True, exist_ok=True)
+    marker = pred_dir / "run.json"
+    if marker.is_file():
+        old = json.loads(marker.read_text(encoding="utf-8"))
+        if old != run:
+            raise InputError(
+                f"{pred_dir} holds predictions of another run ({old.get('model')}, {old.get('settings')}); "
+                "pass a different --predictions-dir (or -o), or delete that folder")
+    else:
+        marker.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
 
 
 def _decode_signature(args) -> str:

@@ -104,6 +104,9 @@ def test_cli_eval_generates_and_scores(tiny_model_dir, flores, squad, tmp_path):
     assert bleu_row.score == pytest.approx(sacrebleu.corpus_bleu(preds, [ZH], tokenize="zh").score)
     assert bleu_row.model == str(tiny_model_dir)
     assert "tok:zh" in bleu_row.signature and "decode:greedy|max_new:6|prompt:alpaca" in bleu_row.signature
+    # Rerunning with other settings must not reuse those predictions.
+    argv[argv.index("6")] = "7"
+    assert main(argv) == 2
 
 
 def test_cli_eval_scores_prediction_files_with_comet(flores, tiny_comet, tmp_path):
