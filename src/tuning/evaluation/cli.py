@@ -113,7 +113,8 @@ def cmd_eval(args) -> int:
 
         model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
         pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
-        _claim_prediction_dir(pred_dir, {"model": str(args.model), "settings": _decode_signature(args)})
+        _claim_prediction_dir(pred_dir, {"model": str(args.model),
+                                         "settings": _decode_signature(args).split("|limit:")[0]})
     rows = []
     for k, (spec, data) in enumerate(zip(args.task, args.data)):
         task = load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
