@@ -1,0 +1,143 @@
+"""The layering of docs/DESIGN: budgetlaw never needs torch or tuning; tuning loads torch late.
+
+Each check runs in a fresh interpreter, because this pytest process may already have imported
+torch for other tests (sys.modules would then prove nothing).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUDGETLAW_SRC = ROOT / "src" / "budgetlaw"
+HEAVY = ("torch", "transformers", "comet", "sacrebleu", "tokenizers")
+# budgetlaw may use none of these: the heavy ML stack, or the package built on top of it.
+FORBIDDEN_IN_BUDGETLAW = (*HEAVY, "tuning")
+
+
+def _python(code: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+
+
+def _loaded_after(statements: str) -> set[str]:
+    """Top-level package names in sys.modules after running `statements` in a new interpreter."""
+    code = (
+        "import json, sys\n"
+        f"{statements}\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
+    )
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+    return set(json.loads(proc.stdout.strip().splitlines()[-1]))
+
+
+def _budgetlaw_modules() -> list[str]:
+    names = []
+    for path in sorted(BUDGETLAW_SRC.rglob("*.py")):
+        parts = path.relative_to(BUDGETLAW_SRC.parent).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue  # running it would start the CLI
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        names.append(".".join(parts))
+    return names
+
+
+def test_budgetlaw_module_list_is_complete():
+    # A guard for the tests below: they must see the modules the package really has.
+    names = _budgetlaw_modules()
+    for expected in ("budgetlaw", "budgetlaw.fitting", "budgetlaw.allocation", "budgetlaw.cli"):
+        assert expected in names
+
+
+def test_importing_every_budgetlaw_module_loads_no_torch_or_tuning():
+    imports = "\n".join(f"import {name}" for name in _budgetlaw_modules())
+    loaded = _loaded_after(imports)
+    assert not loaded & set(FORBIDDEN_IN_BUDGETLAW), sorted(loaded & set(FORBIDDEN_IN_BUDGETLAW))
+    # sanity: the imports did load budgetlaw's own dependencies, so the check is not vacuous
+    assert {"budgetlaw", "numpy", "pandas"} <= loaded
+
+
+def test_budgetlaw_lazy_names_load_no_torch_or_tuning():
+    # The lazy attributes of `budgetlaw` (bl.fit, bl.report, ...) are what users touch first.
+    code = "import budgetlaw as bl\nfor n in bl.__all__: getattr(bl, n)"
+    loaded = _loaded_after(code)
+    assert not loaded & set(FORBIDDEN_IN_BUDGETLAW), sorted(loaded & set(FORBIDDEN_IN_BUDGETLAW))
+
+
+def test_budgetlaw_source_never_imports_torch_or_tuning_even_inside_functions():
+    # Importing a module runs only its top level; a function-level `import torch` would slip
+    # past the check above, so read every import statement of the source too.
+    offenders = []
+    for path in sorted(BUDGETLAW_SRC.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                targets = [node.module]
+            else:
+                continue
+            for target in targets:
+                if target.split(".")[0] in FORBIDDEN_IN_BUDGETLAW:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}: {target}")
+        for call in ast.walk(tree):
+            # importlib.import_module("torch") would hide from the statement scan
+            if (
+                isinstance(call, ast.Call)
+                and call.args
+                and isinstance(call.args[0], ast.Constant)
+                and isinstance(call.args[0].value, str)
+                and call.args[0].value.split(".")[0] in FORBIDDEN_IN_BUDGETLAW
+            ):
+                offenders.append(f"{path.relative_to(ROOT)}:{call.lineno}: {call.args[0].value!r}")
+    assert offenders == []
+
+
+def test_import_tuning_alone_loads_no_torch():
+    loaded = _loaded_after("import tuning")
+    assert "tuning" in loaded
+    assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
+
+
+def test_tuning_cli_parser_loads_no_torch():
+    # The contract: the sub-command modules import torch inside their commands, so building the
+    # whole parser (what `tuning --help` does) stays light.
+    loaded = _loaded_after("import tuning.cli\ntuning.cli.build_parser()")
+    assert {"tuning", "budgetlaw"} & loaded
+    assert not loaded & {"torch", "transformers", "comet"}, sorted(
+        loaded & {"torch", "transformers", "comet"}
+    )
+
+
+def _console_script(name: str) -> str:
+    script = Path(sys.executable).with_name(name)
+    if not script.exists():
+        pytest.skip(f"console script {name} is not installed beside {sys.executable}")
+    return str(script)
+
+
+@pytest.mark.parametrize(
+    ("name", "subcommands"),
+    [
+        ("budgetlaw", ("fit", "allocate", "report", "demo")),
+        ("tuning", ("mix", "tokens", "train", "generate", "eval", "pilots", "align")),
+    ],
+)
+def test_help_exits_zero_and_lists_the_subcommands(name, subcommands):
+    for argv in ([_console_script(name), "--help"], [sys.executable, "-m", name, "--help"]):
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+        for sub in subcommands:
+            assert sub in proc.stdout, f"{' '.join(argv)} does not list {sub!r}"
+        assert "Traceback" not in proc.stderr
