@@ -13,6 +13,7 @@ commands: each file one command writes is what the next one documents that it re
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import math
@@ -22,9 +23,8 @@ import sys
 import unicodedata
 from pathlib import Path
 
+import pandas as pd
 import pytest
-
-pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ("zh", "ar")
@@ -171,8 +171,9 @@ def _write_inputs(work: Path) -> dict:
     return heldout
 
 
+@pytest.mark.slow
 def test_pilots_to_plan_to_model_to_pilots(tmp_path):
-    import pandas as pd
+
 
     work = tmp_path
     heldout = _write_inputs(work)
@@ -213,6 +214,7 @@ def test_pilots_to_plan_to_model_to_pilots(tmp_path):
     assert manifest["format"] == "tuning-mixture-manifest/1"
     assert manifest["seed"] == SEED
     assert manifest["output"]["records"] == len(records)
+    assert manifest["output"]["sha256"] == hashlib.sha256((work / "mix.jsonl").read_bytes()).hexdigest()
     for rec in records:
         assert list(rec) == ["id", "language", "task", "instruction", "input", "output", "source"]
     assert len({rec["id"] for rec in records}) == len(records)
@@ -240,13 +242,17 @@ def test_pilots_to_plan_to_model_to_pilots(tmp_path):
 
     # 4. train a few steps in one process, saving final/
     (work / "train.yaml").write_text(
-        "model: tiny\ndata: mix.jsonl\noutput_dir: run\nmax_steps: 4\nseq_len: 128\n"
+        "model: tiny\ndata: mix.jsonl\noutput_dir: run\nmax_steps: 4\nseq_len: 256\n"
         "batch_size: 4\ngrad_accum: 1\nlr: 1.0e-3\nwarmup_ratio: 0.0\nseed: 0\n",
         encoding="utf-8")
     _run(sys.executable, "-m", "tuning", "train", "train.yaml", cwd=work)
     final = work / "run" / "final"
     run_info = json.loads((work / "run" / "run.json").read_text(encoding="utf-8"))
     assert run_info.get("finished") is True
+    # the trainer read the very file tuning mix wrote, every record of it, none cut or dropped
+    assert run_info["data_sha256"] == manifest["output"]["sha256"]
+    assert run_info["tokenize"]["n"] == len(records)
+    assert run_info["tokenize"]["dropped"] == 0 and run_info["tokenize"]["truncated"] == 0
     metrics = [json.loads(line) for line in
                (work / "run" / "metrics.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [m["step"] for m in metrics] == [1, 2, 3, 4]
@@ -302,3 +308,197 @@ def test_pilots_to_plan_to_model_to_pilots(tmp_path):
     for lang in LANGS:
         assert refit[lang].n_points == len(PILOT_SIZES) * 3 + 1
         assert min(refit[lang].sizes) == manifest["counts"][lang]["translation"]
+
+
+@pytest.mark.slow
+def test_token_budget_with_a_scarce_language_repeats_its_pairs(tmp_path):
+    """docs/data.md's token budget: pilot mixture -> tuning tokens -> LANGS.csv cost ->
+    budgetlaw allocate (ar capped at available x max_epochs) -> tuning mix repeats ar's pairs."""
+    import budgetlaw as bl
+    from tuning.prompts import render_prompt
+
+    work = tmp_path
+    _write_inputs(work)
+    n_ar = 40  # the whole Arabic catalog: scarce
+    _write_po(work / "ar.po", "ar", _pairs("ar")[:n_ar])
+    _budgetlaw("fit", "pilots.csv", "-o", "laws.json", "--n-boot", "0", cwd=work)
+
+    # a pilot mixture, hand-written plan, only to measure tokens per pair
+    (work / "pilot_plan.json").write_text('{"sizes": {"zh": 30, "ar": 30}}', encoding="utf-8")
+    _tuning("mix", "pilot_plan.json", "-o", "pilot.jsonl", "--parallel", "zh=zh.po",
+            "--parallel", "ar=ar.po", "--instructions", "en=alpaca_en.json", cwd=work)
+    _tuning("tokens", "pilot.jsonl", "--tokenizer", "tiny", "-o", "counts.csv", cwd=work)
+    counts = pd.read_csv(work / "counts.csv").set_index("language")
+    cost = {lang: float(counts.loc[lang, "tokens_per_pair"]) for lang in LANGS}
+    assert all(c > 10 for c in cost.values())
+
+    (work / "langs.csv").write_text(
+        "language,available,cost\n" + "".join(f"{lang},{n_ar if lang == 'ar' else ''},{cost[lang]}\n"
+                                              for lang in LANGS), encoding="utf-8")
+    budget = 400 * (cost["zh"] + cost["ar"]) / 2  # ~400 pairs of tokens: ar wants more than 80
+    _budgetlaw("allocate", "laws.json", "--budget", f"{budget:.0f}", "--languages", "langs.csv",
+               "--max-epochs", "2", "-o", "plan.json", cwd=work)
+    plan = json.loads((work / "plan.json").read_text(encoding="utf-8"))
+    sizes = plan["sizes"]
+    assert sizes["ar"] == pytest.approx(2 * n_ar, rel=1e-6)  # the cap binds
+    assert sum(cost[lang] * sizes[lang] for lang in LANGS) == pytest.approx(round(budget), rel=1e-6)
+
+    _tuning("mix", "plan.json", "-o", "mix.jsonl", "--parallel", "zh=zh.po", "--parallel", "ar=ar.po",
+            "--instructions", "en=alpaca_en.json", "--seed", "5", cwd=work)
+    records = [json.loads(line) for line in (work / "mix.jsonl").read_text(encoding="utf-8").splitlines()]
+    manifest = json.loads((work / "mix.manifest.json").read_text(encoding="utf-8"))
+    ar = [(r["input"], r["output"]) for r in records if r["task"] == "translation" and r["language"] == "ar"]
+    zh = [r for r in records if r["task"] == "translation" and r["language"] == "zh"]
+    assert len(ar) == 2 * n_ar and len(zh) == round(sizes["zh"])
+    # every Arabic pair of the catalog exactly twice
+    assert sorted(ar) == sorted(_pairs("ar")[:n_ar] * 2)
+    assert manifest["available_pairs"]["ar"] == n_ar
+    assert manifest["epochs"]["ar"] == pytest.approx(2.0)
+
+    # the tokens the trainer will see (prompt + output + EOS), counted here with the tokenizer,
+    # come close to the token budget: the cost was a mean over a different sample of pairs
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(work / "tiny")
+    spent = sum(len(tok(render_prompt(r["instruction"], r["input"]))["input_ids"])
+                + len(tok(r["output"], add_special_tokens=False)["input_ids"]) + 1
+                for r in records if r["task"] == "translation")
+    assert spent == pytest.approx(budget, rel=0.1)
+    assert bl.load_plan(work / "plan.json").constraints["max_epochs"] == 2
+
+
+# --- hand-offs that break: tuning pilots --append must leave a file budgetlaw fit reads ----------
+
+def _results_csv(rows) -> str:
+    lines = ["language,task,metric,score,n,signature,model"]
+    lines += [f"{lang},flores:en-{lang},chrf,{score},3,nrefs:1,run/final" for lang, score in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _manifest(counts: dict) -> str:
+    return json.dumps({"format": "tuning-mixture-manifest/1", "seed": 7,
+                       "counts": {lang: {"translation": n, "instruction": 0}
+                                  for lang, n in counts.items()}})
+
+
+def _append_then_fit(work: Path, pilots: str, counts: dict, scores: dict):
+    """Write the three inputs, run `tuning pilots --append` then (if it worked) `budgetlaw fit`."""
+    (work / "pilots.csv").write_text(pilots, encoding="utf-8")
+    (work / "results.csv").write_text(_results_csv(scores.items()), encoding="utf-8")
+    (work / "mix.manifest.json").write_text(_manifest(counts), encoding="utf-8")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    appended = subprocess.run(
+        [sys.executable, "-m", "tuning", "pilots", "--results", "results.csv", "--manifest",
+         "mix.manifest.json", "--metric", "chrf", "-o", "pilots.csv", "--append"],
+        cwd=work, capture_output=True, text=True, timeout=120, env=env)
+    assert "Traceback" not in appended.stderr, appended.stderr
+    fitted = None
+    if appended.returncode == 0:
+        fitted = subprocess.run(
+            [sys.executable, "-m", "budgetlaw", "fit", "pilots.csv", "-o", "laws.json", "--n-boot", "0"],
+            cwd=work, capture_output=True, text=True, timeout=120, env=env)
+    return appended, fitted
+
+
+def _pilot_lines(language: str, header: str = "language,size,score", extra: str = "") -> str:
+    k, c = TRUE_LAWS["zh"]
+    rows = [f"{language},{size},{100 - k * size ** (-c):.4f}{extra}" for size in PILOT_SIZES]
+    return header + "\n" + "\n".join(rows) + "\n"
+
+
+def _n_points(path: Path, lang: str) -> int:
+    import budgetlaw as bl
+
+    return bl.load_laws(path)[lang].n_points
+
+
+def _refused_cleanly(appended, work: Path, before: str) -> bool:
+    return (appended.returncode == 2 and "error" in appended.stderr
+            and (work / "pilots.csv").read_text(encoding="utf-8") == before)
+
+
+def test_pilots_append_with_all_columns_is_fittable(tmp_path):
+    # the working case, as a control for the failing ones below
+    pilots = _pilot_lines("zh", "language,size,score,seed,metric", ",0,chrf")
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
+    assert appended.returncode == 0, appended.stderr
+    assert fitted.returncode == 0, fitted.stderr
+    frame = pd.read_csv(tmp_path / "pilots.csv")
+    assert frame.iloc[-1].tolist() == ["zh", 120.0, 12.5, 7, "chrf"]
+    assert _n_points(tmp_path / "laws.json", "zh") == len(PILOT_SIZES) + 1
+
+
+@pytest.mark.xfail(strict=True, reason="tuning.evaluation.results.write_pilots appends seed/metric "
+                   "columns to a pilots file that has only language,size,score; budgetlaw fit then "
+                   "refuses the empty seed cells of the old rows")
+def test_pilots_append_to_a_file_without_seed_and_metric_columns(tmp_path):
+    pilots = _pilot_lines("zh")  # the three required columns only (docs/formats/pilots.md)
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
+    if not _refused_cleanly(appended, tmp_path, pilots):
+        assert appended.returncode == 0, appended.stderr
+        assert fitted.returncode == 0, fitted.stderr
+        assert _n_points(tmp_path / "laws.json", "zh") == len(PILOT_SIZES) + 1
+
+
+@pytest.mark.xfail(strict=True, reason="tuning.evaluation.results.write_pilots looks for lower-case "
+                   "column names only, while budgetlaw reads 'Language,Size,Score' (case-insensitive); "
+                   "--append says the columns are missing")
+def test_pilots_append_to_a_file_with_capitalised_header(tmp_path):
+    pilots = _pilot_lines("zh", "Language,Size,Score,Seed,Metric", ",0,chrf")
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
+    assert appended.returncode == 0, appended.stderr
+    assert fitted.returncode == 0, fitted.stderr
+    assert _n_points(tmp_path / "laws.json", "zh") == len(PILOT_SIZES) + 1
+
+
+@pytest.mark.xfail(strict=True, reason="tuning pilots writes the canonical code 'zh' into a pilots "
+                   "file that spells the language 'zh_CN' (as plan.json, tuning mix and budgetlaw "
+                   "all accept); budgetlaw then sees a new language 'zh' with a single size")
+def test_pilots_append_keeps_the_files_spelling_of_the_language(tmp_path):
+    pilots = _pilot_lines("zh_CN", "language,size,score,seed,metric", ",0,chrf")
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
+    if not _refused_cleanly(appended, tmp_path, pilots):
+        assert appended.returncode == 0, appended.stderr
+        assert fitted.returncode == 0, fitted.stderr
+        import budgetlaw as bl
+
+        laws = bl.load_laws(tmp_path / "laws.json")
+        assert len(laws) == 1 and next(iter(laws.values())).n_points == len(PILOT_SIZES) + 1
+
+
+@pytest.mark.xfail(strict=True, reason="tuning pilots writes size 0 for a language the mixture gave "
+                   "no translation pairs (a plan size below 0.5 rounds to 0); budgetlaw fit refuses "
+                   "size 0, so the whole pilots file becomes unreadable")
+def test_pilots_append_never_writes_a_size_budgetlaw_refuses(tmp_path):
+    k, c = TRUE_LAWS["ar"]
+    pilots = _pilot_lines("zh", "language,size,score,seed,metric", ",0,chrf") + "".join(
+        f"ar,{size},{100 - k * size ** (-c):.4f},0,chrf\n" for size in PILOT_SIZES)
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120, "ar": 0},
+                                        {"zh": 12.5, "ar": 3.0})
+    if not _refused_cleanly(appended, tmp_path, pilots):
+        assert appended.returncode == 0, appended.stderr
+        assert fitted.returncode == 0, fitted.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="tuning.data.mixture._repeat tells the user to re-plan with "
+                   "`budgetlaw allocate --limits`, an option that does not exist (it is --languages)")
+def test_too_few_pairs_error_names_real_allocate_options(tmp_path):
+    import re
+
+    _write_po(tmp_path / "zh.po", "zh", _pairs("zh")[:20])
+    (tmp_path / "alpaca_en.json").write_text(
+        '[{"instruction": "Name a colour.", "input": "", "output": "Red."}]', encoding="utf-8")
+    (tmp_path / "plan.json").write_text('{"sizes": {"zh": 50}}', encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "-m", "tuning", "mix", "plan.json", "-o", "mix.jsonl",
+         "--parallel", "zh=zh.po", "--instructions", "en=alpaca_en.json"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "20" in proc.stderr  # the distinct pairs found
+    assert not (tmp_path / "mix.jsonl").exists()
+    named = re.findall(r"budgetlaw allocate[^;)\n]*?(--[a-z][\w-]*)", proc.stderr)
+    assert named, proc.stderr
+    helptext = subprocess.run([sys.executable, "-m", "budgetlaw", "allocate", "--help"],
+                              capture_output=True, text=True, timeout=120).stdout
+    for option in named:
+        assert option in helptext, f"the error suggests {option}, which budgetlaw allocate lacks"
