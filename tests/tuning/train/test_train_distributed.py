@@ -117,3 +117,15 @@ def test_sigterm_checkpoints_and_exits_cleanly(job):
     assert [p.name for p in ckpts] == [f"step-{steps[-1]}"] and (ckpts[0] / MARKER).is_file()
     assert not (out / "final").exists()
     assert "SIGTERM" in err
+
+
+def test_a_two_process_checkpoint_resumes_in_one_process(job):
+    # DCP reshards the model and optimiser; batch 4 x world 1 keeps the 8 rows per step.
+    c = job["tmp"] / "c"
+    shutil.copytree(job["a"] / "checkpoints" / "step-4", c / "checkpoints" / "step-4")
+    config = load_config(job["cfg"], [f"output_dir={c}", "batch_size=4", "resume=true", "save_every=0",
+                                      "save_final=false"])
+    resumed = run_inprocess(config)
+    assert [r["step"] for r in resumed] == [5, 6, 7, 8]
+    for a, r in zip(job["metrics"][4:], resumed):
+        assert r["loss"] == pytest.approx(a["loss"], rel=1e-5)
