@@ -66,21 +66,16 @@ def init_distributed() -> Dist:
 
 
 def load_tokenizer(model_dir: str):
+    """The model directory's tokenizer, with a pad token distinct from EOS (added if missing)."""
     from transformers import AutoTokenizer
+
+    from tuning.data.tokenize import ensure_pad_token
 
     try:
         tok = AutoTokenizer.from_pretrained(model_dir)
     except (OSError, ValueError) as exc:
         raise InputError(f"{model_dir}: cannot load a tokenizer ({exc}); `model` must be a Hugging Face model directory") from None
-    try:
-        from tuning.data.tokenize import ensure_pad_token
-    except ModuleNotFoundError:  # the data package is optional for training on pre-built data
-        ensure_pad_token = None
-    if ensure_pad_token is not None:
-        tok = ensure_pad_token(tok)
-    elif tok.pad_token_id is None or tok.pad_token_id == tok.eos_token_id:
-        tok.add_special_tokens({"pad_token": "<|pad|>"})
-    return tok
+    return ensure_pad_token(tok)
 
 
 def compute_dtype(name: str, device: torch.device) -> torch.dtype:
