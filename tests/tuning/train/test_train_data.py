@@ -109,3 +109,15 @@ def test_latest_checkpoint_ignores_incomplete_ones(tmp_path):
         if marker:
             (root / name / MARKER).write_text("{}")
     assert latest_checkpoint(tmp_path) == root / "step-10"
+
+
+def test_pruning_keeps_the_newest_complete_checkpoints(tmp_path):
+    from tuning.train.checkpoint import _prune
+
+    root = tmp_path / "checkpoints"
+    for name in ("step-2", "step-4", "step-10", "step-12.tmp"):
+        (root / name).mkdir(parents=True)
+        (root / name / MARKER).write_text("{}")
+    (root / "step-11").mkdir()  # incomplete: neither counted nor deleted
+    _prune(root, keep=2)
+    assert sorted(p.name for p in root.iterdir()) == ["step-10", "step-11", "step-12.tmp", "step-4"]

@@ -61,12 +61,17 @@ def full_batch_runs(tiny_model_dir, records_factory, tmp_path_factory):
                           seq_len=320, batch_size=3, grad_accum=3, max_steps=3, lr=1e-3, warmup_ratio=0.0,
                           packing=packing, activation_checkpointing=ac, save_final=False)
         runs[name] = run_inprocess(cfg)
+    stopped = TrainConfig(**{**cfg.to_dict(), "output_dir": str(tmp / "stopped"), "stop_after": 2,
+                             "activation_checkpointing": False, "save_final": True})
+    runs["stopped"] = run_inprocess(stopped)
+    runs["stopped_dir"] = tmp / "stopped"
     return runs, full_data_mean_loss(tiny_model_dir, records, 320)
 
 
 def test_step_loss_is_the_token_mean_over_the_step(full_batch_runs):
     runs, expected = full_batch_runs
-    for name, rows in runs.items():
+    for name in ("packed", "unpacked", "packed+ac"):
+        rows = runs[name]
         assert rows[0]["loss"] == pytest.approx(expected, rel=1e-5), name
 
 
@@ -86,3 +91,15 @@ def test_activation_checkpointing_recomputes_the_same_step(full_batch_runs):
     for a, b in zip(runs["packed"], runs["packed+ac"]):
         assert a["loss"] == pytest.approx(b["loss"], rel=1e-6)
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-5)
+
+
+def test_stop_after_checkpoints_and_keeps_the_schedule(full_batch_runs):
+    runs, _ = full_batch_runs
+    out = runs["stopped_dir"]
+    assert [r["step"] for r in runs["stopped"]] == [1, 2]
+    for a, b in zip(runs["stopped"], runs["packed"]):
+        assert a["lr"] == b["lr"] and a["loss"] == pytest.approx(b["loss"], rel=1e-6)
+    assert (out / "checkpoints" / "step-2" / "trainer_state.json").is_file()
+    assert not (out / "final").exists()  # a stopped run has no final model
+    record = json.loads((out / "run.json").read_text())
+    assert record["finished"] is False and record["steps_done"] == 2 and record["total_steps"] == 3
