@@ -187,7 +187,7 @@ def _repeat(sample, k: int, max_epochs: float, lang: str, planned: float) -> lis
             f"{lang}: the plan asks for {planned:g} pairs but its inputs hold only {n} distinct pairs "
             f"(after removing held-out and duplicates), which needs {math.ceil(k / n)} epochs while "
             f"the plan allows max_epochs={max_epochs:g}. Add data for {lang}, or re-plan with "
-            f"available {lang}={n} (budgetlaw allocate --limits) or a larger max_epochs"
+            f"available {lang}={n} (budgetlaw allocate --languages LANGS.csv with an available column) or a larger max_epochs"
         )
     return sample * (k // n) + sample[: k % n]
 

@@ -138,16 +138,30 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
             size = float(counts[lang]["translation"])
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is missing or not a number") from None
+        if size <= 0:
+            # A law is a function of x > 0: a zero-pair point would make the whole pilots file
+            # unreadable for budgetlaw, and it says nothing about the slope anyway.
+            log.warning("%s: the mixture has no translation pairs for it; no pilot row written", lang)
+            continue
         if len(group) > 1:
             log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
         out.append({"language": lang, "size": size, "score": float(group["score"].mean()),
                     "seed": seed, "metric": metric})
+    if not out:
+        raise InputError(f"{manifest_path}: none of the evaluated languages has translation pairs in the mixture, "
+                         "so there is no pilot point to write")
     frame = pd.DataFrame(out, columns=PILOT_COLUMNS)
     return frame.drop(columns="seed") if seed is None else frame
 
 
 def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
-    """Write pilots.csv atomically; with ``append`` add to an existing file's rows."""
+    """Write pilots.csv atomically; with ``append`` add to an existing file's rows.
+
+    Appending follows the existing file: its header spelling (budgetlaw reads headers
+    case-insensitively), its columns (a seed or metric the file does not track is left out)
+    and its spelling of each language (``zh_CN`` stays ``zh_CN``), so budgetlaw reads the
+    new rows as more points of the same laws.
+    """
     import pandas as pd
 
     from tuning.data.files import atomic_write
@@ -155,14 +169,48 @@ def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
     path = Path(path)
     frame = pilots
     if append and path.exists():
-        try:
-            old = pd.read_csv(path)
-        except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-            raise InputError(f"pilots file {path}: cannot append, not a CSV ({exc})") from None
-        missing = [c for c in ("language", "size", "score") if c not in old.columns]
-        if missing:
-            raise InputError(f"pilots file {path}: cannot append, missing column(s) {', '.join(missing)}")
-        frame = pd.concat([old, pilots], ignore_index=True)
+        old = _read_pilots_for_append(path)
+        frame = pd.concat([old, _like_file(pilots, old, path)], ignore_index=True)
     with atomic_write(path) as fh:
         frame.to_csv(fh, index=False)
     return path
+
+
+def _read_pilots_for_append(path: Path):
+    import pandas as pd
+
+    try:
+        old = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"pilots file {path}: cannot append, not a CSV ({exc})") from None
+    names = [str(c).strip().lower() for c in old.columns]
+    missing = [c for c in ("language", "size", "score") if c not in names]
+    if missing:
+        raise InputError(f"pilots file {path}: cannot append, missing column(s) {', '.join(missing)} "
+                         "(the header must name language,size,score)")
+    return old
+
+
+def _like_file(pilots, old, path: Path):
+    """The new rows with the existing file's column names, columns and language spellings."""
+    from tuning.languages import canonical
+
+    by_name = {str(c).strip().lower(): c for c in old.columns}
+    new = pilots.copy()
+    lang_col = by_name["language"]
+    spelling: dict[str, str] = {}
+    for text in old[lang_col]:
+        try:
+            spelling.setdefault(canonical(text.strip()), text)
+        except InputError:
+            continue  # a language tuning does not know: nothing of ours can be it
+    new["language"] = [spelling.get(lang, lang) for lang in new["language"]]
+    dropped = [c for c in new.columns if c not in by_name]
+    if dropped:
+        log.info("%s tracks no %s column; leaving it out of the appended rows", path, "/".join(dropped))
+    absent = [by_name[c] for c in by_name if c not in new.columns]
+    if any(c.strip().lower() == "seed" for c in absent):
+        raise InputError(f"pilots file {path} has a seed column but the new rows have no seed (the manifest "
+                         "records none); pass --seed N")
+    new = new[[c for c in new.columns if c in by_name]].rename(columns=by_name)
+    return new.astype(str).reindex(columns=old.columns, fill_value="")
