@@ -125,9 +125,12 @@ budgetlaw fit pilots.csv -o laws.json --n-boot 200 --metric chrf
 step "2. budgetlaw allocate: spend $BUDGET pairs where the laws are steepest"
 # Real run: --budget 1.2M, and --languages LANGS.csv with the pairs you have per language
 # (`available`), floors, costs (e.g. tokens per pair from `tuning tokens`) and weights;
-# --max-epochs lets a scarce language repeat its pairs. `budgetlaw report laws.json plan.json
-# -o report/` draws the laws and compares the plan with uniform, proportional, ... splits.
+# --max-epochs lets a scarce language repeat its pairs.
 budgetlaw allocate laws.json --budget "$BUDGET" -o plan.json
+# The laws drawn with the pilots, the plan against the equal split, and the budget frontier.
+# Real run: with --languages LANGS.csv, the default --baselines adds proportional, temperature
+# and UniMax splits (they need the available pairs per language).
+budgetlaw report laws.json plan.json --baselines uniform -o report
 
 step "3. tuning mix: draw the planned pairs from the catalogs, add instructions, drop held-out text"
 # zh reads every zh_CN (and zh_SG, zh_Hans) catalog under $LOCALE, ar every ar catalog.
@@ -147,9 +150,9 @@ cat > train.yaml <<EOF
 model: $MODEL
 data: $WORK/mix.jsonl
 output_dir: $WORK/run
-max_steps: 40          # a few steps for the example; real run: delete (epochs: 3)
+max_steps: 30          # a few steps for the example; real run: delete (epochs: 3)
 seq_len: 512
-batch_size: 8
+batch_size: 4
 grad_accum: 1          # real run: delete (derived from global_batch_size 128)
 lr: 1.0e-3             # a tiny random model needs a large lr; real run: 2e-5
 warmup_ratio: 0.1
@@ -159,11 +162,11 @@ EOF
 
 step "5. tuning eval: translate the FLORES-style devtest from English into Chinese and Arabic"
 # Real run: --comet-model /path/to/wmt22-comet-da (docs/evaluation.md says how to get it onto an
-# offline machine; COMET then adds a `comet` row per task), no --limit, --max-new-tokens 256.
+# offline machine; COMET then adds a `comet` row per task) and the default --max-new-tokens 256.
 tuning eval --model run/final \
     --task flores:en-zh --data "$FLORES" --task flores:en-ar --data "$FLORES" \
-    --max-new-tokens 48 --batch-size 16 -o results.csv
-cat results.csv | cut -d, -f1-5
+    --max-new-tokens 32 --batch-size 16 -o results.csv
+cut -d, -f1-5 results.csv
 
 step "6. tuning pilots: this run becomes one more pilot point per language"
 # size = the translation pairs of each language in the mixture (from its manifest).
