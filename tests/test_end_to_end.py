@@ -558,6 +558,19 @@ def test_pilots_append_never_writes_a_score_budgetlaw_refuses(tmp_path):
         assert fitted.returncode == 0, fitted.stderr
 
 
+@pytest.mark.xfail(strict=True, reason="tuning.evaluation.results.results_to_pilots stops with an "
+                   "error when results.csv also scores a language the mixture never planned (zero-shot "
+                   "evaluation), while a planned language with 0 pairs is skipped with a warning")
+def test_pilots_skips_evaluated_languages_the_mixture_did_not_plan(tmp_path):
+    pilots = _pilot_lines("zh", "language,size,score,seed,metric", ",0,chrf")
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5, "el": 4.0})
+    assert appended.returncode == 0, appended.stderr
+    assert fitted.returncode == 0, fitted.stderr
+    frame = pd.read_csv(tmp_path / "pilots.csv")
+    assert frame.iloc[-1].tolist() == ["zh", 120.0, 12.5, 7, "chrf"]
+    assert "el" not in set(frame["language"])
+
+
 @pytest.mark.xfail(strict=True, reason="tuning.evaluation.results.results_to_pilots averages rows of "
                    "different models (results.csv grown with `tuning eval --append`) into one pilot "
                    "point, attributed to the one manifest's size")
