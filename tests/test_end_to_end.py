@@ -609,3 +609,58 @@ def test_plan_json_is_readable_like_the_other_outputs(tmp_path):
         assert proc.returncode == 0, proc.stderr
     modes = {name: (tmp_path / name).stat().st_mode & 0o777 for name in ("laws.json", "plan.json")}
     assert modes == {"laws.json": 0o644, "plan.json": 0o644}
+
+
+@pytest.mark.slow
+def test_model_without_pad_token_trains_and_evaluates(tmp_path):
+    """Llama-style checkpoints ship no pad token: train adds one and grows the embeddings, and
+    the final/ it hands to tuning eval must carry both (tokenizer and weights agree)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import (AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM,
+                              PreTrainedTokenizerFast)
+    import torch
+
+    work = tmp_path
+    _write_inputs(work)
+    bpe = Tokenizer(models.BPE(unk_token="<unk>"))
+    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(
+        [en + " " + xx for lang in LANGS for en, xx in _pairs(lang)[:50]] * 2,
+        trainer=trainers.BpeTrainer(vocab_size=400, special_tokens=["<s>", "</s>", "<unk>"],
+                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+                                    show_progress=False))
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, bos_token="<s>", eos_token="</s>",
+                                  unk_token="<unk>")
+    assert tok.pad_token is None
+    vocab = len(tok)
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(
+        vocab_size=vocab, hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=512,
+        bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id, tie_word_embeddings=False,
+    )).save_pretrained(work / "nopad")
+    tok.save_pretrained(work / "nopad")
+
+    (work / "plan.json").write_text('{"sizes": {"zh": 40, "ar": 40}}', encoding="utf-8")
+    _tuning("mix", "plan.json", "-o", "mix.jsonl", "--parallel", "zh=zh.po", "--parallel", "ar=ar.po",
+            "--instructions", "en=alpaca_en.json", "--heldout", "zh=flores", cwd=work)
+    (work / "train.yaml").write_text(
+        "model: nopad\ndata: mix.jsonl\noutput_dir: run\nmax_steps: 2\nseq_len: 256\n"
+        "batch_size: 4\ngrad_accum: 1\nlr: 1.0e-3\n", encoding="utf-8")
+    _run(sys.executable, "-m", "tuning", "train", "train.yaml", cwd=work)
+
+    final = work / "run" / "final"
+    tok2 = AutoTokenizer.from_pretrained(final)
+    model = AutoModelForCausalLM.from_pretrained(final)
+    assert tok2.pad_token is not None and tok2.pad_token_id != tok2.eos_token_id
+    assert tok2.pad_token_id == vocab  # appended after the original vocabulary
+    assert len(tok2) == vocab + 1
+    assert model.get_input_embeddings().weight.shape[0] == vocab + 1
+    assert model.get_output_embeddings().weight.shape[0] == vocab + 1
+
+    _tuning("eval", "--model", str(final), "--task", "flores:en-zh", "--data", "flores",
+            "--max-new-tokens", "4", "-o", "results.csv", cwd=work)
+    results = pd.read_csv(work / "results.csv", keep_default_na=False)
+    assert set(results["metric"]) == {"bleu", "chrf", "off_target"}
+    assert (results["n"] == 3).all()
