@@ -11,10 +11,11 @@ conftest applies only below tests/tuning/). What is checked are the hand-offs be
 commands: each file one command writes is what the next one documents that it reads.
 
 Also here: a token budget with a scarce language (tuning tokens -> LANGS.csv cost -> allocate
-with max_epochs -> mix repeats the pairs), examples/end_to_end.sh run as a user would, and
+with max_epochs -> mix repeats the pairs), a checkpoint without a pad token (train grows the
+vocabulary, eval reads the result), examples/end_to_end.sh run as a user would, and
 checks of the hand-offs that used to break (tuning pilots --append writing a file that budgetlaw
 fit refuses; an error message naming an option budgetlaw allocate does not have), and a strict
-xfail for one that still does (pilot points averaged over several models).
+xfails for those that still do.
 """
 
 from __future__ import annotations
