@@ -14,7 +14,7 @@ Also here: a token budget with a scarce language (tuning tokens -> LANGS.csv cos
 with max_epochs -> mix repeats the pairs), a checkpoint without a pad token (train grows the
 vocabulary, eval reads the result), examples/end_to_end.sh run as a user would, and
 checks of the hand-offs that used to break (tuning pilots --append writing a file that budgetlaw
-fit refuses; an error message naming an option budgetlaw allocate does not have), and a strict
+fit refuses; an error message naming an option budgetlaw allocate does not have), and strict
 xfails for those that still do.
 """
 
