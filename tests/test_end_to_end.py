@@ -14,8 +14,9 @@ Also here: a token budget with a scarce language (tuning tokens -> LANGS.csv cos
 with max_epochs -> mix repeats the pairs), a checkpoint without a pad token (train grows the
 vocabulary, eval reads the result), examples/end_to_end.sh run as a user would, and
 checks of the hand-offs that used to break (tuning pilots --append writing a file that budgetlaw
-fit refuses; an error message naming an option budgetlaw allocate does not have), and strict
-xfails for those that still do.
+fit refuses, averaging several models' scores, zero-shot languages, scores off the 0..100 scale;
+an error message naming an option budgetlaw allocate does not have; a plan.json only its owner
+can read).
 """
 
 from __future__ import annotations
@@ -548,9 +549,6 @@ def test_example_end_to_end_script_runs(tmp_path):
         assert added.loc[lang, "size"] == manifest["counts"][lang]["translation"]
 
 
-@pytest.mark.xfail(strict=True, reason="tuning pilots writes a COMET score below 0 (a poor pilot "
-                   "model, or a z-scored COMET such as wmt20-comet-da); budgetlaw fit refuses scores "
-                   "outside 0..100, so the appended pilots file can no longer be fitted")
 def test_pilots_append_never_writes_a_score_budgetlaw_refuses(tmp_path):
     pilots = _pilot_lines("zh", "language,size,score,seed,metric", ",0,comet")
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": -12.5}, metric="comet")
@@ -559,9 +557,6 @@ def test_pilots_append_never_writes_a_score_budgetlaw_refuses(tmp_path):
         assert fitted.returncode == 0, fitted.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="tuning.evaluation.results.results_to_pilots stops with an "
-                   "error when results.csv also scores a language the mixture never planned (zero-shot "
-                   "evaluation), while a planned language with 0 pairs is skipped with a warning")
 def test_pilots_skips_evaluated_languages_the_mixture_did_not_plan(tmp_path):
     pilots = _pilot_lines("zh", "language,size,score,seed,metric", ",0,chrf")
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5, "el": 4.0})
@@ -572,9 +567,6 @@ def test_pilots_skips_evaluated_languages_the_mixture_did_not_plan(tmp_path):
     assert "el" not in set(frame["language"])
 
 
-@pytest.mark.xfail(strict=True, reason="tuning.evaluation.results.results_to_pilots averages rows of "
-                   "different models (results.csv grown with `tuning eval --append`) into one pilot "
-                   "point, attributed to the one manifest's size")
 def test_pilots_refuses_to_average_results_of_different_models(tmp_path):
     (tmp_path / "results.csv").write_text(
         "language,task,metric,score,n,signature,model\n"
@@ -594,9 +586,6 @@ def test_pilots_refuses_to_average_results_of_different_models(tmp_path):
         assert proc.returncode == 2 and "model" in proc.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="budgetlaw.plan.Plan.save writes plan.json through "
-                   "tempfile.mkstemp and never sets the mode, so plan.json is 0600 whatever the "
-                   "umask, while laws.json and every tuning output are 0644 under umask 022")
 def test_plan_json_is_readable_like_the_other_outputs(tmp_path):
     # The plan is handed to another step (tuning mix), often another job or account on a
     # shared filesystem: it must get the ordinary mode for new files, like laws.json.

@@ -19,8 +19,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import uuid
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -35,6 +33,7 @@ from budgetlaw import __version__
 from budgetlaw.bootstrap import (C_BOUNDS, LOSSES, Problem, Settings, fit_batch, fit_points, make_problem, resample,
                                  top_median)
 from budgetlaw.errors import InputError
+from budgetlaw.fileio import write_text_atomic
 from budgetlaw.law import PowerLaw
 from budgetlaw.pilots import read_pilots
 
@@ -257,16 +256,7 @@ class LawSet(Mapping):
         text = json.dumps(data, indent=2, allow_nan=False)
         for token, values in compact.items():
             text = text.replace(token, values, 1)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            with open(tmp, "x", encoding="utf-8") as out:
-                out.write(text + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return path
+        return write_text_atomic(path, text + "\n")
 
 
 def load_laws(path) -> LawSet:

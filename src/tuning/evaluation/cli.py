@@ -67,6 +67,8 @@ def register(subparsers) -> None:
     p.add_argument("--metric", required=True, help="metric column value, e.g. comet, chrf, bleu")
     p.add_argument("--task", default=None, help="keep tasks starting with this (e.g. flores:en-)")
     p.add_argument("--seed", type=int, default=None, help="seed column (default: manifest seed)")
+    p.add_argument("--model", default=None,
+                   help="keep this model's rows (needed when results.csv holds several models)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--append", action="store_true", help="append to an existing pilots file")
     p.set_defaults(func=cmd_pilots)
@@ -176,7 +178,8 @@ def cmd_pilots(args) -> int:
     from tuning.evaluation.results import read_manifest, read_results, results_to_pilots, write_pilots
 
     pilots = results_to_pilots(read_results(args.results), read_manifest(args.manifest), args.metric,
-                               task=args.task, seed=args.seed, manifest_path=args.manifest)
+                               task=args.task, seed=args.seed, model=args.model,
+                               manifest_path=args.manifest)
     write_pilots(pilots, args.output, append=args.append)
     log.info("wrote %d pilot rows to %s", len(pilots), args.output)
     return 0

@@ -108,12 +108,17 @@ def read_manifest(path: str | Path) -> dict:
 
 
 def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None = None,
-                      seed: int | None = None, manifest_path: str = "manifest"):
+                      seed: int | None = None, model: str | None = None, manifest_path: str = "manifest"):
     """Pilot rows: one per language that has ``metric`` in ``results`` and is in the manifest.
 
     ``task`` keeps rows whose task equals it or starts with it (``flores:en-``). Several rows
     for one language (e.g. both FLORES directions) are averaged. English is skipped (the laws
     are about the other languages). ``seed`` defaults to the manifest's seed.
+
+    A pilot point is one model's score at the size its mixture gave: rows of several models
+    (a results.csv grown with ``tuning eval --append``) are refused unless ``model`` picks one.
+    Languages the mixture did not plan (zero-shot evaluations) or gave no pairs are skipped
+    with a warning. Scores must lie in 0..100, the scale budgetlaw's laws use.
     """
     import pandas as pd
 
@@ -125,6 +130,16 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
         have = ", ".join(sorted(set(results["metric"]))) or "none"
         raise InputError(f"results have no rows for metric {metric!r}"
                          f"{' and task ' + repr(task) if task else ''} (metrics present: {have})")
+    if model is not None:
+        have = sorted(set(rows["model"].astype(str)))
+        rows = rows[rows["model"].astype(str) == model]
+        if rows.empty:
+            raise InputError(f"results have no {metric} rows for model {model!r} (models present: {', '.join(have)})")
+    models = sorted(set(rows["model"].astype(str)))
+    if len(models) > 1:
+        raise InputError(f"results have {metric} rows of {len(models)} models ({', '.join(models)}); a pilot point "
+                         "is one model's score at its mixture's size: pass --model NAME (the model trained on "
+                         "this manifest's mixture)")
     counts = manifest["counts"]
     seed = manifest.get("seed") if seed is None else seed
     out = []
@@ -132,8 +147,8 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
         if lang == "en":
             continue
         if lang not in counts:
-            raise InputError(f"{manifest_path}: counts has no language {lang!r} (it has "
-                             f"{', '.join(sorted(counts))}); use the manifest of the evaluated model")
+            log.warning("%s: not in %s (a zero-shot evaluation?); no pilot row written", lang, manifest_path)
+            continue
         try:
             size = float(counts[lang]["translation"])
         except (KeyError, TypeError, ValueError):
@@ -145,11 +160,17 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
             continue
         if len(group) > 1:
             log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
-        out.append({"language": lang, "size": size, "score": float(group["score"].mean()),
+        score = float(group["score"].mean())
+        if not 0.0 <= score <= 100.0:
+            raise InputError(f"{lang}: {metric} score {score:g} is outside 0..100, the scale budgetlaw's laws use; "
+                             "use a metric on that scale (COMET models that output 0..1, e.g. wmt22-comet-da, are "
+                             "written x100) or leave this model out of the pilots")
+        out.append({"language": lang, "size": size, "score": score,
                     "seed": seed, "metric": metric})
     if not out:
-        raise InputError(f"{manifest_path}: none of the evaluated languages has translation pairs in the mixture, "
-                         "so there is no pilot point to write")
+        raise InputError(f"{manifest_path}: none of the evaluated languages ({', '.join(sorted(set(rows['language'])))}) "
+                         "has translation pairs in this mixture, so there is no pilot point to write; "
+                         "use the manifest of the evaluated model's mixture")
     frame = pd.DataFrame(out, columns=PILOT_COLUMNS)
     return frame.drop(columns="seed") if seed is None else frame
 

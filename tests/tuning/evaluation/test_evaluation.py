@@ -182,8 +182,11 @@ def test_pilots_bad_input(tmp_path, capsys):
     frame = read_results(results)
     with pytest.raises(InputError, match="metric 'chrf'"):
         results_to_pilots(frame, json.loads(manifest.read_text()), "chrf")
-    with pytest.raises(InputError, match="counts has no language 'zh'"):
-        results_to_pilots(frame, {"counts": {"ar": {"translation": 1}}}, "comet")
+    # zh is not in this manifest: skipped, so only ar (whose score the fixture makes 70.0) remains
+    only_ar = results_to_pilots(frame, {"counts": {"ar": {"translation": 1}}}, "comet")
+    assert only_ar["language"].tolist() == ["ar"] and only_ar["score"].tolist() == pytest.approx([70.0])
+    with pytest.raises(InputError, match="none of the evaluated languages"):
+        results_to_pilots(frame, {"counts": {"el": {"translation": 1}}}, "comet")
     assert main(["pilots", "--results", str(tmp_path / "nope.csv"), "--manifest", str(manifest),
                  "--metric", "comet", "-o", str(tmp_path / "p.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
