@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import hashlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -12,7 +13,7 @@ from pathlib import Path
 
 from tuning.errors import InputError
 
-__all__ = ["iter_lines", "sha256_file", "sha256_files", "atomic_write", "atomic_paths"]
+__all__ = ["iter_lines", "iter_jsonl", "sha256_file", "sha256_files", "atomic_write", "atomic_paths"]
 
 _CHUNK = 1 << 20
 
@@ -49,6 +50,25 @@ def _decoded(path: Path, fh) -> Iterator[tuple[int, str]]:
     except (OSError, EOFError) as exc:  # a truncated or corrupt .gz
         raise InputError(f"{path}, after line {number}: cannot read ({exc}); the file is damaged "
                          "or not what its name says") from None
+
+
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` from a JSONL file (one JSON object per line), streaming.
+
+    Blank lines are skipped. A line that is not JSON, or JSON that is not an object, raises
+    InputError naming the file and line; encoding errors as in :func:`iter_lines`.
+    """
+    for number, line in iter_lines(path):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}); "
+                             "fix or remove the line (one JSON object per line)") from None
+        if not isinstance(obj, dict):
+            raise InputError(f"{path}, line {number}: expected a JSON object {{...}}, got {type(obj).__name__}")
+        yield number, obj
 
 
 def sha256_file(path: str | os.PathLike) -> str:

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from tuning.data.files import iter_lines
+from tuning.data.files import iter_jsonl
 from tuning.errors import InputError
 
 __all__ = ["read_instructions", "iter_instructions"]
@@ -45,14 +45,7 @@ def iter_instructions(path) -> Iterator[dict]:
     path = Path(path)
     name = path.name.lower()
     if name.endswith((".jsonl", ".jsonl.gz")):
-        for number, line in iter_lines(path):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg} at column "
-                                 f"{exc.colno}); fix or remove the line") from None
+        for number, obj in iter_jsonl(path):
             yield _record(obj, path, f"line {number}")
         return
     if not name.endswith(".json"):

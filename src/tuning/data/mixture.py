@@ -357,18 +357,11 @@ def build_mixture(plan, out, *, parallel, instructions, heldout=None, recipe: st
 
 def read_mixture(path) -> list[dict]:
     """The records of a mixture JSONL, checked: every line an object with :data:`RECORD_KEYS`."""
-    from tuning.data.files import iter_lines
+    from tuning.data.files import iter_jsonl
 
     records = []
-    for number, line in iter_lines(path):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}); "
-                             "fix or remove the line") from None
-        if not isinstance(rec, dict) or any(k not in rec for k in ("language", "instruction", "output")):
+    for number, rec in iter_jsonl(path):
+        if any(k not in rec for k in ("language", "instruction", "output")):
             raise InputError(f"{path}, line {number}: a mixture record needs the keys "
                              f"{', '.join(RECORD_KEYS)}")
         records.append(rec)

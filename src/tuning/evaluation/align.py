@@ -15,7 +15,6 @@ cos_translation, cos_other, gap``. Pairs files (JSONL): one object per line with
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -109,27 +108,22 @@ def alignment(model_or_dir, pairs: Mapping[str, tuple[Sequence[str], Sequence[st
 
 def read_pairs(path: str | Path, *, limit: int | None = None) -> dict[str, tuple[list[str], list[str]]]:
     """A pairs JSONL file -> {language: (english, translations)} (first ``limit`` per language)."""
+    from tuning.data.files import iter_jsonl
     from tuning.languages import canonical
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"pairs file {path} does not exist")
     out: dict[str, tuple[list[str], list[str]]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                lang, en, text = canonical(str(rec["language"])), rec["en"], rec["text"]
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not JSON ({exc.msg})") from None
-            except KeyError as exc:
-                raise InputError(f"{path}:{lineno}: missing key {exc}; need language, en, text") from None
-            english, translated = out.setdefault(lang, ([], []))
-            if limit is None or len(english) < limit:
-                english.append(str(en))
-                translated.append(str(text))
+    for lineno, rec in iter_jsonl(path):
+        try:
+            lang, en, text = canonical(str(rec["language"])), rec["en"], rec["text"]
+        except KeyError as exc:
+            raise InputError(f"{path}, line {lineno}: missing key {exc}; need language, en, text") from None
+        english, translated = out.setdefault(lang, ([], []))
+        if limit is None or len(english) < limit:
+            english.append(str(en))
+            translated.append(str(text))
     if not out:
         raise InputError(f"pairs file {path} is empty")
     return out

@@ -22,33 +22,25 @@ log = logging.getLogger(__name__)
 
 def read_prompts(path: str | Path) -> list[tuple[str, str]]:
     """(id, prompt) pairs from a prompts JSONL file; ids must be unique."""
+    from tuning.data.files import iter_jsonl
     from tuning.prompts import render_prompt
 
     path = Path(path)
     if not path.is_file():
         raise InputError(f"prompts file {path} does not exist")
     out, seen = [], set()
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not JSON ({exc.msg}); one object per line") from None
-            if not isinstance(rec, dict):
-                raise InputError(f"{path}:{lineno}: expected a JSON object with 'prompt'")
-            if "prompt" in rec:
-                prompt = rec["prompt"]
-            elif "instruction" in rec:
-                prompt = render_prompt(rec["instruction"], rec.get("input", ""))
-            else:
-                raise InputError(f"{path}:{lineno}: no 'prompt' (or 'instruction') key; add one")
-            pid = str(rec.get("id", lineno))
-            if pid in seen:
-                raise InputError(f"{path}:{lineno}: duplicate id {pid!r}; ids must be unique to resume")
-            seen.add(pid)
-            out.append((pid, str(prompt)))
+    for lineno, rec in iter_jsonl(path):
+        if "prompt" in rec:
+            prompt = rec["prompt"]
+        elif "instruction" in rec:
+            prompt = render_prompt(rec["instruction"], rec.get("input", ""))
+        else:
+            raise InputError(f"{path}, line {lineno}: no 'prompt' (or 'instruction') key; add one")
+        pid = str(rec.get("id", lineno))
+        if pid in seen:
+            raise InputError(f"{path}, line {lineno}: duplicate id {pid!r}; ids must be unique to resume")
+        seen.add(pid)
+        out.append((pid, str(prompt)))
     if not out:
         raise InputError(f"prompts file {path} is empty")
     return out

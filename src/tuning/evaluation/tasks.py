@@ -23,11 +23,11 @@ data budget the pilots are about), so flores:en-zh and flores:zh-en both report 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from tuning.data.files import iter_jsonl
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -188,29 +188,24 @@ def load_jsonl(family: str, name: str, data, *, render=None, limit=None) -> Task
         raise InputError(f"task {family}:{name}: data file {path} does not exist")
     render = render or _renderer(None, False)
     items = []
-    with open(path, encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                rec = json.loads(line)
-                lang = _canonical(str(rec["language"]), f"{path}:{lineno}")
-                ref = rec["reference"]
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{lineno}: not JSON ({exc.msg}); one object per line") from None
-            except KeyError as exc:
-                raise InputError(f"{path}:{lineno}: missing key {exc}; each line needs language and reference") from None
-            prompt = rec.get("prompt")
-            if prompt is None:
-                if "instruction" not in rec:
-                    raise InputError(f"{path}:{lineno}: give 'prompt', or 'instruction' (+ 'input')")
-                prompt = render(rec["instruction"], rec.get("input", ""))
-            refs = tuple(ref) if isinstance(ref, list) else ref
-            if family == "jsonl-qa" and isinstance(refs, str):
-                refs = (refs,)
-            if family == "jsonl" and not isinstance(refs, str):
-                raise InputError(f"{path}:{lineno}: 'reference' must be one string for jsonl (lists are for jsonl-qa)")
-            items.append(EvalItem(str(rec.get("id", lineno)), prompt, refs, str(rec.get("source", "")), lang))
+    for lineno, rec in iter_jsonl(path):
+        where = f"{path}, line {lineno}"
+        try:
+            lang = _canonical(str(rec["language"]), where)
+            ref = rec["reference"]
+        except KeyError as exc:
+            raise InputError(f"{where}: missing key {exc}; each line needs language and reference") from None
+        prompt = rec.get("prompt")
+        if prompt is None:
+            if "instruction" not in rec:
+                raise InputError(f"{where}: give 'prompt', or 'instruction' (+ 'input')")
+            prompt = render(rec["instruction"], rec.get("input", ""))
+        refs = tuple(ref) if isinstance(ref, list) else ref
+        if family == "jsonl-qa" and isinstance(refs, str):
+            refs = (refs,)
+        if family == "jsonl" and not isinstance(refs, str):
+            raise InputError(f"{where}: 'reference' must be one string for jsonl (lists are for jsonl-qa)")
+        items.append(EvalItem(str(rec.get("id", lineno)), prompt, refs, str(rec.get("source", "")), lang))
     if not items:
         raise InputError(f"{path}: no records; the file is empty")
     items = items[:limit]

@@ -100,3 +100,24 @@ def test_damaged_gzip(tmp_path):
     path.write_bytes(gz.compress(lines.encode())[:2000])  # cut off mid-stream
     with pytest.raises(InputError, match=r"w\.en-zh\.tsv\.gz, after line \d+: cannot read"):
         list(read_tsv(path, "zh"))
+
+
+def test_iter_jsonl_names_file_and_line_for_every_kind_of_bad_line(tmp_path):
+    from tuning.data.files import iter_jsonl
+
+    good = tmp_path / "good.jsonl"
+    good.write_text('{"a": 1}\n\n{"a": 2}\n', encoding="utf-8")
+    assert list(iter_jsonl(good)) == [(1, {"a": 1}), (3, {"a": 2})]  # blank line 2 skipped
+    cases = {
+        "broken.jsonl": ('{"a": 1}\n{"a": \n', r"broken\.jsonl, line 2: malformed JSON"),
+        "list.jsonl": ('{"a": 1}\n[1, 2]\n', r"list\.jsonl, line 2: expected a JSON object"),
+        "latin1.jsonl": (None, r"latin1\.jsonl, line 1: bytes that are not UTF-8"),
+    }
+    for name, (text, pattern) in cases.items():
+        path = tmp_path / name
+        if text is None:
+            path.write_bytes('{"a": "caf\u00e9"}\n'.encode("latin-1"))
+        else:
+            path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=pattern):
+            list(iter_jsonl(path))

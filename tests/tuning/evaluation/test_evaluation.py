@@ -212,7 +212,7 @@ def test_jsonl_tasks(tmp_path):
     rows = {r.metric: r.score for r in score_task(load_task("jsonl-qa:q", qa), ["Ankara, Türkiye"])}
     assert rows["qa_em"] == 0.0 and rows["qa_f1"] == pytest.approx(100 * 2 / 3) and rows["qa_contains"] == 100.0
     (tmp_path / "bad.jsonl").write_text('{"prompt": "x", "language": "tr"}\n', encoding="utf-8")
-    with pytest.raises(InputError, match="bad.jsonl:1: missing key 'reference'"):
+    with pytest.raises(InputError, match="bad.jsonl, line 1: missing key 'reference'"):
         load_task("jsonl:bad", tmp_path / "bad.jsonl")
     (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty"):
