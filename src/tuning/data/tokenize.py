@@ -173,28 +173,34 @@ def tokenize_records(
     records = list(records)
     examples: list[TokenizedExample] = []
     truncated = dropped = 0
-    bar = tqdm(total=len(records), desc="tokenise", unit="rec", disable=not progress)
-    for start in range(0, len(records), _BATCH):
-        batch = records[start:start + _BATCH]
-        prompts = [_prompt_text(r, tokenizer, chat_template) for r in batch]
-        outputs = [_field(r, "output") for r in batch]
-        p_ids = tokenizer(prompts, add_special_tokens=not chat_template)["input_ids"]
-        r_ids = tokenizer(outputs, add_special_tokens=False)["input_ids"]
-        for record, p, r in zip(batch, p_ids, r_ids):
+    with tqdm(total=len(records), desc="tokenise", unit="rec", disable=not progress) as bar:
+        for record, p, r in _encoded(records, tokenizer, chat_template):
             ex = _assemble(p, r, tokenizer.eos_token_id, seq_len, str(record.get("language", "")))
+            bar.update(1)
             if ex is None:
                 dropped += 1
                 continue
             truncated += ex.truncated
             examples.append(ex)
-        bar.update(len(batch))
-    bar.close()
     stats = {"n": len(records), "kept": len(examples), "truncated": truncated,
              "dropped": dropped, "seq_len": seq_len}
     if truncated or dropped:
         log.warning("tokenise: %d of %d records truncated, %d dropped (seq_len=%d)",
                     truncated, len(records), dropped, seq_len)
     return examples, stats
+
+
+def _encoded(records: list, tokenizer, chat_template: bool):
+    """Yield ``(record, prompt_ids, response_ids)``, encoding in batches (fast tokenizers are
+    much quicker on lists). The prompt carries the tokenizer's special tokens (BOS); the
+    response none (EOS is added by the caller)."""
+    for start in range(0, len(records), _BATCH):
+        batch = records[start:start + _BATCH]
+        prompts = [_prompt_text(r, tokenizer, chat_template) for r in batch]
+        outputs = [_field(r, "output") for r in batch]
+        p_ids = tokenizer(prompts, add_special_tokens=not chat_template)["input_ids"]
+        r_ids = tokenizer(outputs, add_special_tokens=False)["input_ids"]
+        yield from zip(batch, p_ids, r_ids)
 
 
 def token_counts(records: Iterable[Mapping], tokenizer, *, chat_template: bool = False):
@@ -212,25 +218,18 @@ def token_counts(records: Iterable[Mapping], tokenizer, *, chat_template: bool =
     import pandas as pd
 
     rows: dict[str, dict] = {}
-    records = list(records)
-    for start in range(0, len(records), _BATCH):
-        batch = records[start:start + _BATCH]
-        prompts = [_prompt_text(r, tokenizer, chat_template) for r in batch]
-        outputs = [_field(r, "output") for r in batch]
-        p_ids = tokenizer(prompts, add_special_tokens=not chat_template)["input_ids"]
-        r_ids = tokenizer(outputs, add_special_tokens=False)["input_ids"]
-        for record, p, r in zip(batch, p_ids, r_ids):
-            lang = str(record.get("language", ""))
-            row = rows.setdefault(lang, dict.fromkeys(
-                ("records", "translation_records", "instruction_records", "prompt_tokens",
-                 "response_tokens", "translation_tokens"), 0))
-            is_tr = record.get("task") == "translation"
-            row["records"] += 1
-            row["translation_records" if is_tr else "instruction_records"] += 1
-            row["prompt_tokens"] += len(p)
-            row["response_tokens"] += len(r) + 1  # + EOS
-            if is_tr:
-                row["translation_tokens"] += len(p) + len(r) + 1
+    for record, p, r in _encoded(list(records), tokenizer, chat_template):
+        lang = str(record.get("language", ""))
+        row = rows.setdefault(lang, dict.fromkeys(
+            ("records", "translation_records", "instruction_records", "prompt_tokens",
+             "response_tokens", "translation_tokens"), 0))
+        is_tr = record.get("task") == "translation"
+        row["records"] += 1
+        row["translation_records" if is_tr else "instruction_records"] += 1
+        row["prompt_tokens"] += len(p)
+        row["response_tokens"] += len(r) + 1  # + EOS
+        if is_tr:
+            row["translation_tokens"] += len(p) + len(r) + 1
     columns = ["language", "records", "translation_records", "instruction_records",
                "prompt_tokens", "response_tokens", "total_tokens", "tokens_per_record",
                "tokens_per_pair"]
