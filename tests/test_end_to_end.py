@@ -317,14 +317,23 @@ def test_pilots_to_plan_to_model_to_pilots(tmp_path):
         assert added.loc[lang, "score"] == pytest.approx(expected, abs=1e-6)
 
     # the COMET rows of the FLORES tasks only, as a real run would take them (not appended:
-    # an untrained COMET's numbers are not scores budgetlaw should fit)
-    _tuning("pilots", "--results", "results.csv", "--manifest", "mix.manifest.json",
-            "--metric", "comet", "--task", "flores:en-", "-o", "comet_pilots.csv", cwd=work)
-    comet_pilots = pd.read_csv(work / "comet_pilots.csv").set_index("language")
-    for lang in LANGS:
-        assert comet_pilots.loc[lang, "size"] == manifest["counts"][lang]["translation"]
-        assert comet_pilots.loc[lang, "score"] == pytest.approx(
-            comet.loc[(f"flores:en-{lang}", lang), "score"], abs=1e-6)
+    # an untrained COMET's numbers are not scores budgetlaw should fit). An untrained COMET
+    # may score below 0; then the command must refuse cleanly instead of writing a file
+    # budgetlaw cannot read.
+    flores_comet = {lang: comet.loc[(f"flores:en-{lang}", lang), "score"] for lang in LANGS}
+    proc = subprocess.run(
+        [sys.executable, "-m", "tuning", "pilots", "--results", "results.csv", "--manifest",
+         "mix.manifest.json", "--metric", "comet", "--task", "flores:en-", "-o", "comet_pilots.csv"],
+        cwd=work, capture_output=True, text=True, timeout=300)
+    if all(0 <= score <= 100 for score in flores_comet.values()):
+        assert proc.returncode == 0, proc.stderr
+        comet_pilots = pd.read_csv(work / "comet_pilots.csv").set_index("language")
+        for lang in LANGS:
+            assert comet_pilots.loc[lang, "size"] == manifest["counts"][lang]["translation"]
+            assert comet_pilots.loc[lang, "score"] == pytest.approx(flores_comet[lang], abs=1e-6)
+    else:
+        assert proc.returncode == 2 and "outside 0..100" in proc.stderr and "Traceback" not in proc.stderr
+        assert not (work / "comet_pilots.csv").exists()
 
     # 7. budgetlaw reads the grown file
     _budgetlaw("fit", "pilots.csv", "-o", "laws2.json", "--n-boot", "0", cwd=work)
