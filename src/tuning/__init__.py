@@ -12,8 +12,7 @@ them, so `import tuning` stays cheap; the names above load on first use.
 
 from __future__ import annotations
 
-import importlib
-
+from tuning._lazy import lazy_attributes
 from tuning.errors import InputError
 
 __version__ = "0.1.0"
@@ -28,16 +27,4 @@ _LAZY = {
 
 __all__ = ["InputError", *_LAZY]
 
-
-def __getattr__(name: str):
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tuning' has no attribute {name!r}")
-    module = importlib.import_module(module_name)
-    value = module if module_name.endswith("." + name) else getattr(module, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes("tuning", _LAZY, globals())

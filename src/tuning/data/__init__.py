@@ -13,7 +13,7 @@ Names load on first use so ``import tuning.data`` stays cheap.
 
 from __future__ import annotations
 
-import importlib
+from tuning._lazy import lazy_attributes
 
 _LAZY = {
     "build_mixture": "tuning.data.mixture",
@@ -29,15 +29,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name: str):
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tuning.data' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes("tuning.data", _LAZY, globals())

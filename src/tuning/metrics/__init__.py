@@ -7,8 +7,7 @@ Every corpus metric returns a :class:`~tuning.metrics.base.MetricScore` with ``.
 
 from __future__ import annotations
 
-import importlib
-
+from tuning._lazy import lazy_attributes
 from tuning.metrics.base import MetricScore
 
 _LAZY = {
@@ -25,12 +24,4 @@ _LAZY = {
 
 __all__ = ["MetricScore", *_LAZY]
 
-
-def __getattr__(name: str):
-    # Lazy so that `import tuning.metrics` does not pull in comet (and torch) for BLEU alone.
-    module_name = _LAZY.get(name)
-    if module_name is None:
-        raise AttributeError(f"module 'tuning.metrics' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module_name), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes("tuning.metrics", _LAZY, globals())

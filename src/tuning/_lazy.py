@@ -1,0 +1,30 @@
+"""Lazy package attributes: names load their module on first use, so `import tuning` and its
+sub-packages stay cheap (no torch, no comet) until something is actually called."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+
+
+def lazy_attributes(package: str, names: Mapping[str, str], namespace: dict) -> tuple[Callable, Callable]:
+    """``(__getattr__, __dir__)`` for ``package``: ``names`` maps attribute -> module.
+
+    An attribute whose module is ``<...>.<attribute>`` is that module itself; any other is the
+    module's attribute of that name. The value is cached in ``namespace`` (the package's
+    globals()), so each name is looked up once.
+    """
+
+    def __getattr__(name: str):
+        module_name = names.get(name)
+        if module_name is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = importlib.import_module(module_name)
+        value = module if module_name.endswith("." + name) else getattr(module, name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(names))
+
+    return __getattr__, __dir__
