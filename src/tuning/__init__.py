@@ -27,4 +27,4 @@ _LAZY = {
 
 __all__ = ["InputError", *_LAZY]
 
-__getattr__, __dir__ = lazy_attributes("tuning", _LAZY, globals())
+__getattr__, __dir__ = lazy_attributes("tuning", _LAZY, globals(), modules=("metrics", "languages", "prompts"))

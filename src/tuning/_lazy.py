@@ -7,12 +7,14 @@ import importlib
 from collections.abc import Callable, Mapping
 
 
-def lazy_attributes(package: str, names: Mapping[str, str], namespace: dict) -> tuple[Callable, Callable]:
+def lazy_attributes(package: str, names: Mapping[str, str], namespace: dict,
+                    modules: tuple[str, ...] = ()) -> tuple[Callable, Callable]:
     """``(__getattr__, __dir__)`` for ``package``: ``names`` maps attribute -> module.
 
-    An attribute whose module is ``<...>.<attribute>`` is that module itself; any other is the
-    module's attribute of that name. The value is cached in ``namespace`` (the package's
-    globals()), so each name is looked up once.
+    An attribute is the module's attribute of the same name, or, for the names listed in
+    ``modules``, the module itself. The value is cached in ``namespace`` (the package's
+    globals()), so each name is looked up once. Keep function names distinct from submodule
+    names: importing a submodule binds its name on the package, which would hide a function.
     """
 
     def __getattr__(name: str):
@@ -20,7 +22,7 @@ def lazy_attributes(package: str, names: Mapping[str, str], namespace: dict) -> 
         if module_name is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = importlib.import_module(module_name)
-        value = module if module_name.endswith("." + name) else getattr(module, name)
+        value = module if name in modules else getattr(module, name)
         namespace[name] = value
         return value
 

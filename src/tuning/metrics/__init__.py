@@ -14,7 +14,7 @@ _LAZY = {
     "bleu": "tuning.metrics.translation",
     "chrf": "tuning.metrics.translation",
     "bleu_tokenizer": "tuning.metrics.translation",
-    "comet": "tuning.metrics.comet",
+    "comet": "tuning.metrics.comet_metric",
     "qa_em": "tuning.metrics.qa",
     "qa_f1": "tuning.metrics.qa",
     "qa_contains": "tuning.metrics.qa",

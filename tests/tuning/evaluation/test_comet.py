@@ -1,4 +1,4 @@
-"""COMET through tuning.metrics.comet against the same model scored in memory by comet itself."""
+"""COMET through tuning.metrics.comet (module comet_metric) against the same model scored in memory by comet itself."""
 
 from __future__ import annotations
 
