@@ -141,3 +141,35 @@ def test_help_exits_zero_and_lists_the_subcommands(name, subcommands):
         for sub in subcommands:
             assert sub in proc.stdout, f"{' '.join(argv)} does not list {sub!r}"
         assert "Traceback" not in proc.stderr
+
+
+def _package_modules(package: str) -> list[str]:
+    src = ROOT / "src" / package
+    names = []
+    for path in sorted(src.rglob("*.py")):
+        parts = path.relative_to(src.parent).with_suffix("").parts
+        if parts[-1] == "__main__":
+            continue
+        names.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return names
+
+
+@pytest.mark.parametrize("package", ["budgetlaw", "tuning", "tuning.metrics", "tuning.data"])
+def test_public_functions_stay_functions_after_every_submodule_is_imported(package):
+    # Importing a submodule binds its name on the parent package: a public function that
+    # shares its name with a submodule (bl.fit vs budgetlaw/fit.py, tuning.metrics.comet vs
+    # metrics/comet.py) would silently turn into that module. Import everything first, then
+    # ask for every lazy name.
+    top = package.split(".")[0]
+    imports = "\n".join(f"import {name}" for name in _package_modules(top))
+    code = (
+        f"{imports}\n"
+        "import importlib, json, types\n"
+        f"pkg = importlib.import_module({package!r})\n"
+        "print(json.dumps({name: isinstance(getattr(pkg, name), types.ModuleType) for name in pkg._LAZY}))\n"
+    )
+    proc = _python(code)
+    assert proc.returncode == 0, proc.stderr
+    is_module = json.loads(proc.stdout.strip().splitlines()[-1])
+    expected_modules = {"budgetlaw": {"baselines"}, "tuning": {"metrics", "languages", "prompts"}}.get(package, set())
+    assert {name for name, module in is_module.items() if module} == expected_modules
