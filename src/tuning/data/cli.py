@@ -33,11 +33,12 @@ def register(subparsers) -> None:
     mix.add_argument("--parallel", action="append", type=_lang_path, default=[], metavar="LANG=PATH",
                      help="parallel data for LANG (repeatable, also per language)")
     mix.add_argument("--instructions", action="append", type=_lang_path, default=[], metavar="LANG=PATH",
-                     help="instruction data in LANG; en=PATH is required (repeatable)")
+                     help="instruction data in LANG; en=PATH is required unless --recipe translation (repeatable)")
     mix.add_argument("--heldout", action="append", type=_lang_path, default=[], metavar="LANG=PATH",
                      help="evaluation/dev data that must not enter the mixture (repeatable)")
-    mix.add_argument("--recipe", choices=("coit", "muit"), default=None,
-                     help="coit: one target language; muit: several (default: from the plan)")
+    mix.add_argument("--recipe", choices=("coit", "muit", "translation"), default=None,
+                     help="coit: one target language; muit: several (default: from the plan); "
+                          "translation: translation pairs only, no --instructions")
     mix.add_argument("--direction", choices=("en-x", "x-en", "both"), default="en-x",
                      help="translation direction of the records (default en-x)")
     mix.add_argument("--seed", type=int, default=0)

@@ -42,7 +42,9 @@ __all__ = ["RECIPES", "RECORD_KEYS", "MANIFEST_FORMAT", "read_plan", "build_mixt
 
 log = logging.getLogger(__name__)
 
-RECIPES = ("coit", "muit")
+# coit: one target language; muit: several; translation: translation pairs only, any number of
+# languages, no instructions (for a setting where no instruction data exists, e.g. offline).
+RECIPES = ("coit", "muit", "translation")
 RECORD_KEYS = ("id", "language", "task", "instruction", "input", "output", "source")
 MANIFEST_FORMAT = "tuning-mixture-manifest/1"
 
@@ -232,13 +234,14 @@ def _instruction_records(lang, specs, heldout, stats) -> tuple[list[dict], list[
     return records, inputs
 
 
-def build_mixture(plan, out, *, parallel, instructions, heldout=None, recipe: str | None = None,
+def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recipe: str | None = None,
                   direction: str = "en-x", seed: int = 0, min_score: float | None = None) -> dict:
     """Write the mixture JSONL at ``out`` and its manifest beside it; return the manifest.
 
     ``parallel``/``instructions``/``heldout``: {language: path or [paths]} or (language, path)
     pairs; any spelling of a language. ``recipe``: "coit" (one planned language) or "muit"
-    (several); default from the plan. See the module docstring for what is drawn.
+    (several); default from the plan; "translation" draws the translation pairs alone (step 4 is
+    skipped and no instructions may be given). See the module docstring for what is drawn.
     """
     from tuning import __version__
 
@@ -261,7 +264,11 @@ def build_mixture(plan, out, *, parallel, instructions, heldout=None, recipe: st
         raise InputError(f"the plan names {', '.join(missing)} but no parallel data was given for "
                          f"{'it' if len(missing) == 1 else 'them'}: add --parallel "
                          f"{missing[0]}=PATH (or drop the language from the plan)")
-    if "en" not in ins:
+    if recipe == "translation":
+        if ins:
+            raise InputError(f"recipe translation takes translation pairs only, but --instructions "
+                             f"{next(iter(ins))}=... was given; drop --instructions or use --recipe coit/muit")
+    elif "en" not in ins:
         raise InputError("no English instructions: add --instructions en=PATH (Alpaca JSON or JSONL); "
                          "the recipes always train on them")
     for lang in sorted(set(par) - set(langs)):
@@ -269,7 +276,7 @@ def build_mixture(plan, out, *, parallel, instructions, heldout=None, recipe: st
     for lang in sorted(set(ins) - set(langs) - {"en"}):
         log.warning("--instructions %s given but the plan has no %s: ignored", lang, lang)
     for lang in langs:
-        if lang not in ins:
+        if lang not in ins and recipe != "translation":
             log.warning("%s: no translated instructions (--instructions %s=PATH); only English ones", lang, lang)
 
     # Open every input before the long work, so a wrong path fails in a second, not an hour.
