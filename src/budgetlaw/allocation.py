@@ -9,6 +9,15 @@ Per language i, score_i(x) = C_i - K_i * x**(-c_i). The program (convex: every t
                floor_i <= x_i <= available_i * max_epochs       (no cap where available is absent)
                any extra linear constraints given as callables
 
+Loss laws (lower_is_better, L_i(x) = E_i + K_i * x**(-c_i)) turn every objective around:
+"sum" minimises sum_i w_i*L_i(x_i), "maxmin" minimises the worst (largest) loss max_i L_i(x_i),
+"robust" minimises the mean over draws of sum_i w_i*L_i. Internally each loss law is the score
+law of -L_i (ceiling -E_i, budgetlaw.direction): maximising sum_i w_i*(-L_i) is the same program
+with the same optimality condition w_i*c_i*K_i*x_i**(-c_i-1) = lambda*cost_i, so the exact and
+cvxpy paths serve both. Plans report values in the laws' own units (losses as losses); the
+marginal value is the improvement per extra unit of budget (for a loss: the objective's decrease).
+A set of laws must not mix the two directions.
+
 Defaults: cost_i = 1, w_i = 1, and floor_i = 1e-6 * budget / (n * cost_i) (the law is undefined
 at x = 0; this floor costs one millionth of the budget in all, so it never binds in practice and
 never makes a problem infeasible).
@@ -38,6 +47,7 @@ import pandas as pd
 import budgetlaw
 from budgetlaw import exact
 from budgetlaw.convex import solve_cvxpy
+from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.limits import parse_size
 from budgetlaw.plan import Plan
@@ -52,7 +62,12 @@ DEFAULT_FLOOR_SHARE = 1e-6
 ROBUST_CHUNK = 2_000_000  # budgets x languages x draws per step of the exact robust solve
 @dataclass(frozen=True, eq=False)
 class Problem:
-    """Validated inputs, as arrays in the order of `languages`. budget: (nb,); floor: (nb, n)."""
+    """Validated inputs, as arrays in the order of `languages`. budget: (nb,); floor: (nb, n).
+
+    ``ceiling`` and the draws' third column are the *utility* ceilings: C_i for a score law,
+    -E_i for a loss law, so that utility_i(x) = ceiling_i - K_i*x**(-c_i) = sign * value_i(x)
+    is maximised either way (sign = +1 for scores, -1 for losses).
+    """
 
     laws: Mapping
     languages: list
@@ -68,6 +83,12 @@ class Problem:
     available: dict | None
     max_epochs: float
     floor_given: bool
+    lower_is_better: bool = False
+
+    @property
+    def sign(self) -> float:
+        """+1 for score laws, -1 for loss laws: value = sign * utility."""
+        return -1.0 if self.lower_is_better else 1.0
 
     def constraints_dict(self, row: int = 0, extra: int = 0) -> dict:
         epochs = int(self.max_epochs) if float(self.max_epochs).is_integer() else self.max_epochs
@@ -122,6 +143,8 @@ def _law_arrays(laws):
     if not isinstance(laws, Mapping) or len(laws) == 0:
         raise InputError("laws: expected a LawSet or a non-empty dict language -> PowerLaw; fit pilots first (budgetlaw.fit)")
     languages = [str(k) for k in laws]
+    lower = direction_of(laws)
+    sign = -1.0 if lower else 1.0
     K, c, C, draws = [], [], [], []
     for lang, law in zip(languages, laws.values()):
         try:
@@ -130,9 +153,9 @@ def _law_arrays(laws):
             raise InputError(f"laws[{lang}]: {type(law).__name__} is not a law (needs K, c, ceiling)") from None
         if not (math.isfinite(k) and k >= 0 and math.isfinite(e) and e > 0 and math.isfinite(top)):
             raise InputError(f"laws[{lang}]: K={k}, c={e}, ceiling={top}; need K >= 0, c > 0, all finite; refit this language")
-        K.append(k), c.append(e), C.append(top)
+        K.append(k), c.append(e), C.append(sign * top)  # utility ceiling: -E for a loss
         d = getattr(law, "draws", None)
-        draws.append(None if d is None else np.asarray(d, dtype=float).reshape(-1, 3))
+        draws.append(None if d is None else np.asarray(d, dtype=float).reshape(-1, 3) * [1.0, 1.0, sign])
     if any(d is None for d in draws):
         draws = None
     else:
@@ -143,12 +166,12 @@ def _law_arrays(laws):
             draws[i] = d[ok]
         if any(len(d) == 0 for d in draws):
             draws = None
-    return languages, np.array(K), np.array(c), np.array(C), draws
+    return languages, np.array(K), np.array(c), np.array(C), draws, lower
 
 
 def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None) -> Problem:
     """Validate everything once, at the door. `budget` may be a number or a sequence of budgets."""
-    languages, K, c, C, draws = _law_arrays(laws)
+    languages, K, c, C, draws, lower = _law_arrays(laws)
     budgets = np.atleast_1d(np.asarray(budget, dtype=object))
     if budgets.ndim != 1 or budgets.size == 0:
         raise InputError(f"budget: expected a number or a 1-D list of numbers, got {budget!r}")
@@ -186,20 +209,21 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     else:
         avail_d = {lang: float(a) for lang, a in zip(languages, avail_a) if math.isfinite(a)}
     return Problem(laws, languages, K, c, C, draws, weight_a, cost_a, np.ascontiguousarray(floors), cap, budgets,
-                   avail_d, epochs, floor is not None)
+                   avail_d, epochs, floor is not None, lower)
 
 
 def objective_values(problem: Problem, x: np.ndarray, objective: str) -> np.ndarray:
-    """Objective at sizes x of shape (nb, n) -> (nb,)."""
+    """Objective at sizes x of shape (nb, n) -> (nb,), in the laws' units: sum_i w_i*value_i,
+    the worst value (min score, max loss), or the mean over draws of sum_i w_i*value_i."""
     x = np.atleast_2d(x)
     if objective == "robust":
         terms = np.stack([(d[None, :, 2] - d[None, :, 0] * x[:, [i]] ** (-d[None, :, 1])).mean(axis=1)
                           for i, d in enumerate(problem.draws)], axis=1)
-        return (problem.weights * terms).sum(axis=1)
-    scores = problem.ceiling - problem.K * x ** (-problem.c)
+        return problem.sign * (problem.weights * terms).sum(axis=1)
+    utility = problem.ceiling - problem.K * x ** (-problem.c)
     if objective == "maxmin":
-        return scores.min(axis=1)
-    return (problem.weights * scores).sum(axis=1)
+        return problem.sign * utility.min(axis=1)
+    return problem.sign * (problem.weights * utility).sum(axis=1)
 
 
 def make_plan(problem: Problem, x, *, name, objective, marginal_value, solver, level=0.9, row=0,
@@ -208,7 +232,7 @@ def make_plan(problem: Problem, x, *, name, objective, marginal_value, solver, l
     objective value, budget accounting and a signature."""
     x = np.asarray(x, dtype=float)
     langs = problem.languages
-    score = problem.ceiling - problem.K * x ** (-problem.c)
+    score = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))  # the law's value (a loss for loss laws)
     lower = np.full(len(langs), np.nan)
     upper = np.full(len(langs), np.nan)
     for i, law in enumerate(problem.laws.values()):
@@ -243,6 +267,7 @@ def make_plan(problem: Problem, x, *, name, objective, marginal_value, solver, l
         constraints=problem.constraints_dict(row, extra),
         solver=solver,
         signature=signature,
+        lower_is_better=problem.lower_is_better,
     )
 
 
@@ -254,7 +279,7 @@ def _check_choice(objective, solver, constraints, problem):
     if objective == "robust" and problem.draws is None:
         raise InputError("objective 'robust' needs bootstrap draws; fit the laws with n_boot > 0 (plain PowerLaws have none)")
     if objective == "maxmin" and np.ptp(problem.weights) > 0:
-        raise InputError("weights do not apply to objective 'maxmin' (it raises the worst language); drop weights or use 'sum'")
+        raise InputError("weights do not apply to objective 'maxmin' (it improves the worst language); drop weights or use 'sum'")
     extras = _constraint_list(constraints)
     use_exact = not extras
     if solver == "exact" and not use_exact:
@@ -323,7 +348,8 @@ def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=Non
 
 def sweep(laws, budgets, **kwargs) -> pd.DataFrame:
     """The frontier: allocate at each budget. Long form, one row per (budget, language), with
-    columns budget, language, size, score, objective_value, marginal_value. The exact path
+    columns budget, language, size, score (the law's value: a loss for loss laws), objective_value,
+    marginal_value. The exact path
     solves all budgets in one vectorised pass."""
     objective = kwargs.get("objective", "sum")
     solver = kwargs.get("solver", "auto")
@@ -344,7 +370,7 @@ def sweep(laws, budgets, **kwargs) -> pd.DataFrame:
         lam = np.array([p.marginal_value for p in plans])
         values = np.array([p.objective_value for p in plans])
     nb, n = x.shape
-    scores = problem.ceiling - problem.K * x ** (-problem.c)
+    scores = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))
     return pd.DataFrame({
         "budget": np.repeat(problem.budget, n),
         "language": np.tile(problem.languages, nb),

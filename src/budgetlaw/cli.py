@@ -1,6 +1,6 @@
 """`budgetlaw` command line: a thin layer over the Python API (docs/cli.md).
 
-    budgetlaw fit PILOTS.csv -o laws.json
+    budgetlaw fit PILOTS.csv -o laws.json [--lower-is-better]     (a loss such as nll: lower is better)
     budgetlaw allocate laws.json --budget 1.2M [--languages LANGS.csv] -o plan.json
     budgetlaw report laws.json plan.json -o DIR
     budgetlaw demo -o DIR
@@ -64,36 +64,45 @@ def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = 
 
 
 def _print_plan(plan, stream=None) -> None:
-    """A short table of the plan on stdout: language, pairs, predicted score [interval]."""
+    """A short table of the plan on stdout: language, pairs, predicted score [interval]
+    (a predicted loss, with 3 decimals, for loss laws)."""
     from budgetlaw.report_summary import fmt_score, fmt_size
 
     stream = stream or sys.stdout
+    lower = bool(getattr(plan, "lower_is_better", False))
+    d = 3 if lower else 2
     print(f"{'language':<10}{'pairs':>12}{'predicted':>11}{'interval':>18}", file=stream)
     for language, size in plan.sizes.items():
         row = plan.predicted.loc[language]
-        interval = f"[{fmt_score(row.get('lower'))}, {fmt_score(row.get('upper'))}]"
-        print(f"{language:<10}{fmt_size(size):>12}{fmt_score(row.get('score')):>11}{interval:>18}", file=stream)
+        interval = f"[{fmt_score(row.get('lower'), digits=d)}, {fmt_score(row.get('upper'), digits=d)}]"
+        print(f"{language:<10}{fmt_size(size):>12}{fmt_score(row.get('score'), digits=d):>11}{interval:>18}", file=stream)
     print(
-        f"{'total':<10}{fmt_size(plan.sizes.sum()):>12}   objective {plan.objective} = {plan.objective_value:.2f}; "
-        f"unused budget {fmt_size(plan.unused_budget)}",
+        f"{'total':<10}{fmt_size(plan.sizes.sum()):>12}   objective {plan.objective} = {plan.objective_value:.{d}f}"
+        f"{' (a loss: lower is better)' if lower else ''}; unused budget {fmt_size(plan.unused_budget)}",
         file=stream,
     )
 
 
 def _print_laws(laws, stream=None) -> None:
-    """A short table of fitted laws: K, c with its 90% bootstrap interval, R^2, RMSE, flags."""
+    """A short table of fitted laws: K, c with its 90% bootstrap interval, R^2, RMSE, flags
+    (and the floor E for loss laws)."""
     import numpy as np
 
     stream = stream or sys.stdout
-    print(f"{'language':<10}{'K':>9}{'c':>8}{'c 90% interval':>20}{'R^2':>7}{'RMSE':>7}  flags", file=stream)
+    lower = bool(getattr(laws, "lower_is_better", False))
+    if lower:
+        print(f"loss laws (lower is better): {getattr(laws, 'metric', None) or 'loss'} = E + K * x^-c", file=stream)
+    e_head = f"{'E':>8}" if lower else ""
+    print(f"{'language':<10}{'K':>9}{'c':>8}{'c 90% interval':>20}{'R^2':>7}{'RMSE':>7}{e_head}  flags", file=stream)
     for language, item in laws.items():
         draws = getattr(item, "draws", None)
         band = "-"
         if draws is not None and len(draws):
             low, high = np.quantile(np.asarray(draws)[:, 1], [0.05, 0.95])
             band = f"[{low:.4f}, {high:.4f}]"
+        floor = f"{item.ceiling:>8.4f}" if lower else ""
         print(f"{language:<10}{item.K:>9.4g}{item.c:>8.4f}{band:>20}{getattr(item, 'r2', float('nan')):>7.3f}"
-              f"{getattr(item, 'rmse', float('nan')):>7.3f}  {', '.join(getattr(item, 'flags', ()) or ()) or '-'}",
+              f"{getattr(item, 'rmse', float('nan')):>7.3f}{floor}  {', '.join(getattr(item, 'flags', ()) or ()) or '-'}",
               file=stream)
 
 
@@ -104,7 +113,7 @@ def cmd_fit(args) -> int:
     pilots = _input_file(args.pilots, "pilots file")
     laws = fit(
         pilots, args.ceiling, free_ceiling=args.free_ceiling, max_score=args.max_score,
-        n_boot=args.n_boot, seed=args.seed, metric=args.metric,
+        n_boot=args.n_boot, seed=args.seed, metric=args.metric, lower_is_better=args.lower_is_better,
     )
     path = laws.save(args.output)
     _print_laws(laws)
@@ -214,7 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit one law per language to pilot runs -> laws.json")
     p.add_argument("pilots", metavar="PILOTS.csv", help="pilot runs: language,size,score[,seed,metric]")
     p.add_argument("-o", "--output", required=True, metavar="laws.json")
-    p.add_argument("--ceiling", type=float, default=100.0, help="best possible score (default 100, COMET x 100)")
+    p.add_argument("--ceiling", type=float, default=None, help="best possible score (default 100, COMET x 100)")
+    p.add_argument("--lower-is-better", action="store_true",
+                   help="the score column is a loss (e.g. nll): fit loss = E + K*x^-c, E fitted in [0, smallest median loss]")
     p.add_argument("--free-ceiling", action="store_true", help="fit the ceiling too (at most --max-score)")
     p.add_argument("--max-score", type=float, default=None, help="upper bound of a free ceiling")
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap refits for intervals (default 1000)")

@@ -1,6 +1,7 @@
 """Fit one saturating power law per language to pilot runs, with bootstrap uncertainty.
 
     score(x) = ceiling - K * x ** (-c)        fitted: K > 0, c in C_BOUNDS, ceiling fixed or free
+    loss(x)  = E + K * x ** (-c)              lower_is_better=True: 0 <= E <= smallest median loss
 
 Fit, per language (engine in budgetlaw.bootstrap):
   * robust loss (soft_l1 by default) with f_scale = 1.345 * sigma, sigma a MAD estimate of the
@@ -11,7 +12,8 @@ Fit, per language (engine in budgetlaw.bootstrap):
   * a residual bootstrap (n_boot draws, all refitted at once in numpy) gives ``draws``;
   * a leave-the-largest-size-out refit checks extrapolation (``holdout``).
 Reporting convention: b = 1 / x_ref with x_ref the smallest pilot size, so ``a`` is the fitted
-gap to the ceiling at the smallest pilot size (see docs/formats/laws.md).
+gap to the ceiling at the smallest pilot size (see docs/formats/laws.md). A loss is fitted as
+the score law of the negated losses and mirrored back (budgetlaw.direction).
 """
 
 from __future__ import annotations
@@ -30,10 +32,12 @@ import scipy
 from tqdm.auto import tqdm
 
 from budgetlaw import __version__
-from budgetlaw.bootstrap import (C_BOUNDS, LOSSES, Problem, Settings, fit_batch, fit_points, make_problem, resample,
+from budgetlaw.bootstrap import (C_BOUNDS, LOSSES, Settings, fit_batch, fit_points, make_problem, resample,
                                  top_median)
+from budgetlaw.direction import direction_of, mirror_fitted
 from budgetlaw.errors import InputError
 from budgetlaw.fileio import write_text_atomic
+from budgetlaw.fit_flags import FLAG_HELP, fit_flags
 from budgetlaw.law import PowerLaw
 from budgetlaw.pilots import read_pilots
 
@@ -60,7 +64,8 @@ def _out(values: np.ndarray, like):
 class FittedLaw:
     """A fitted law for one language with its data, diagnostics and bootstrap draws.
 
-    residuals = observed - predicted per pilot run; draws: (n_draws, 3) columns (K, c, ceiling);
+    residuals = observed - predicted per pilot run; draws: (n_draws, 3) columns (K, c, ceiling),
+    the third column the floor E for a loss law (``lower_is_better``);
     holdout: {"size", "observed" (mean score there), "predicted", "error" = predicted - observed,
     "law"} from a refit without the largest size, or None when too few sizes remain.
     """
@@ -83,6 +88,7 @@ class FittedLaw:
     c = property(lambda self: self.law.c)
     K = property(lambda self: self.law.K)
     ceiling = property(lambda self: self.law.ceiling)
+    lower_is_better = property(lambda self: self.law.lower_is_better)
 
     def predict(self, x):
         return self.law.predict(x)
@@ -94,7 +100,9 @@ class FittedLaw:
         return self.law.inverse(score)
 
     def interval(self, x, level: float = 0.9):
-        """Percentile bootstrap band of the mean score at x: (lower, upper), NaN without draws."""
+        """Percentile bootstrap band of the mean value at x: (lower, upper), NaN without draws.
+
+        Draw curves: ceiling - K * x**(-c) for a score, E + K * x**(-c) for a loss."""
         if not 0 < level < 1:
             raise InputError(f"interval: level={level!r} must be between 0 and 1, e.g. 0.9")
         xs = np.asarray(x, dtype=float)
@@ -102,7 +110,7 @@ class FittedLaw:
             nan = np.full(xs.shape, np.nan)
             return _out(nan, x), _out(nan, x)
         K, c, ceil = (self.draws[:, i].reshape((-1,) + (1,) * xs.ndim) for i in range(3))
-        curves = ceil - K * xs[None] ** (-c)
+        curves = ceil - self.law.sign * K * xs[None] ** (-c)
         lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return _out(lower, x), _out(upper, x)
 
@@ -176,17 +184,22 @@ class FittedLaw:
 
     def __repr__(self) -> str:
         flags = f", flags={list(self.flags)}" if self.flags else ""
-        return (f"FittedLaw({self.language!r}: {self.ceiling:g} - {self.K:.4g} * x^-{self.c:.4g}, "
+        op = "+" if self.lower_is_better else "-"
+        return (f"FittedLaw({self.language!r}: {self.ceiling:g} {op} {self.K:.4g} * x^-{self.c:.4g}, "
                 f"r2={self.r2:.3f}, n={self.n_points}, draws={len(self.draws)}{flags})")
 
 
 class LawSet(Mapping):
-    """language -> FittedLaw, with the metric and the signature of the fit (all settings)."""
+    """language -> FittedLaw, with the metric and the signature of the fit (all settings).
+
+    Every law has the same direction (``lower_is_better``); a mix is refused.
+    """
 
     def __init__(self, laws: Mapping[str, FittedLaw], metric: str | None = None, signature: dict | None = None):
         self._laws = dict(laws)
         self.metric = metric
         self.signature = dict(signature or {})
+        self.lower_is_better = direction_of(self._laws, name="LawSet")
 
     def __getitem__(self, language: str) -> FittedLaw:
         try:
@@ -201,7 +214,8 @@ class LawSet(Mapping):
         return len(self._laws)
 
     def __repr__(self) -> str:
-        return f"LawSet(metric={self.metric!r}, languages={list(self._laws)})"
+        loss = ", lower_is_better=True" if self.lower_is_better else ""
+        return f"LawSet(metric={self.metric!r}, languages={list(self._laws)}{loss})"
 
     def power_laws(self) -> dict[str, PowerLaw]:
         return {lang: fitted.law for lang, fitted in self._laws.items()}
@@ -209,18 +223,21 @@ class LawSet(Mapping):
     def signature_string(self) -> str:
         """Compact one-line form of the signature, like sacrebleu's."""
         sig = self.signature
-        parts = [f"{key}:{sig[key]}" for key in ("metric", "loss", "f_scale", "ceiling", "max_score", "c_bounds",
+        parts = [f"{key}:{sig[key]}" for key in ("metric", "direction", "loss", "f_scale", "ceiling", "max_score", "c_bounds",
                                                   "bootstrap", "n_boot", "seed", "version") if key in sig]
         return "|".join(parts)
 
     def to_frame(self, level: float = 0.9) -> pd.DataFrame:
-        """One row per language: parameters, fit quality, holdout error, c's bootstrap interval, flags."""
+        """One row per language: parameters, fit quality, holdout error, c's bootstrap interval, flags.
+
+        The asymptote column is ``ceiling`` for score laws and ``floor`` (E) for loss laws."""
         rows = []
         for lang, f in self._laws.items():
             lo, hi = (np.quantile(f.draws[:, 1], [(1 - level) / 2, (1 + level) / 2]) if len(f.draws)
                       else (np.nan, np.nan))
             hold = f.holdout or {}
-            rows.append({"language": lang, "a": f.a, "b": f.b, "c": f.c, "K": f.K, "ceiling": f.ceiling,
+            rows.append({"language": lang, "a": f.a, "b": f.b, "c": f.c, "K": f.K,
+                         "floor" if self.lower_is_better else "ceiling": f.ceiling,
                          "x_ref": f.law.x_ref, "c_lower": lo, "c_upper": hi, "r2": f.r2, "rmse": f.rmse,
                          "n_points": f.n_points, "n_sizes": len(f.sizes), "max_pilot_size": f.max_pilot_size,
                          "holdout_size": hold.get("size", np.nan), "holdout_error": hold.get("error", np.nan),
@@ -228,8 +245,8 @@ class LawSet(Mapping):
         return pd.DataFrame(rows).set_index("language")
 
     def to_dict(self) -> dict:
-        return {"format": LAWS_FORMAT, "metric": self.metric, "signature": self.signature,
-                "laws": {lang: f.to_dict() for lang, f in self._laws.items()}}
+        return {"format": LAWS_FORMAT, "metric": self.metric, "lower_is_better": self.lower_is_better,
+                "signature": self.signature, "laws": {lang: f.to_dict() for lang, f in self._laws.items()}}
 
     @classmethod
     def from_dict(cls, data: dict, *, name: str = "laws") -> "LawSet":
@@ -241,7 +258,12 @@ class LawSet(Mapping):
             laws = {lang: FittedLaw.from_dict(entry) for lang, entry in data["laws"].items()}
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{name}: malformed law entry ({err!r}); regenerate the file with `budgetlaw fit`") from None
-        return cls(laws, metric=data.get("metric"), signature=data.get("signature"))
+        result = cls(laws, metric=data.get("metric"), signature=data.get("signature"))
+        declared = data.get("lower_is_better", result.lower_is_better if laws else False)
+        if declared is not result.lower_is_better:
+            raise InputError(f"{name}: key 'lower_is_better' is {declared!r} but the laws are "
+                             f"{'loss' if result.lower_is_better else 'score'} laws; regenerate the file with `budgetlaw fit`")
+        return result
 
     def save(self, path) -> Path:
         """Write laws.json atomically (temporary file in the same directory, then rename)."""
@@ -272,54 +294,12 @@ def load_laws(path) -> LawSet:
 
 
 # -- fitting ------------------------------------------------------------------------------------
-def _flat(x: np.ndarray, y: np.ndarray) -> bool:
-    """Scores do not rise significantly with log(size): least-squares slope <= 2 standard errors.
-
-    A property of the data, not of the fit: with c at its lower bound a fixed-ceiling law still
-    rises a little over the pilot range, however flat the scores are.
-    """
-    t = np.log(x)
-    if np.ptp(y) == 0:
-        return True
-    slope, intercept = np.polyfit(t, y, 1)
-    if slope <= 0:
-        return True
-    dof = x.size - 2
-    if dof <= 0:
-        return False
-    resid = y - (slope * t + intercept)
-    se = np.sqrt(np.sum(resid**2) / dof / np.sum((t - t.mean()) ** 2))
-    return bool(slope <= 2 * se)
-
-
-def _flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: Problem, s: Settings) -> tuple[str, ...]:
-    flags = []
-    if _flat(x, y):
-        flags.append("flat_data")
-    lo_c, hi_c = s.c_bounds
-    if law.c <= lo_c * (1 + 1e-6) or law.c >= hi_c * (1 - 1e-6):
-        flags.append("c_at_bound")
-    if s.free:
-        tol = 1e-6 * max(1.0, abs(s.max_score))
-        if law.ceiling - float(prob.ceiling_lo.ravel()[0]) <= tol or float(prob.ceiling_hi.ravel()[0]) - law.ceiling <= tol:
-            flags.append("ceiling_at_bound")
-    return tuple(flags)
-
-
-_FLAG_HELP = {
-    "flat_data": "scores do not rise significantly with size (slope on log size <= 2 standard errors); "
-                 "the law is not determined: add larger pilot sizes or seeds",
-    "c_at_bound": "the exponent c sits at a bound of {bounds}; add pilot sizes further apart",
-    "ceiling_at_bound": "the free ceiling sits at a bound (largest median score or max_score); fix the ceiling instead",
-}
-
-
 def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: Settings, n_boot: int, seed: int) -> FittedLaw:
     law, prob, cost, info = fit_points(x, y, s)
     pred = law.predict(x)
-    flags = _flags(law, x, y, prob, s)
+    flags = fit_flags(law, x, y, prob, s)
     for flag in flags:
-        log.warning("%s: %s: %s", language, flag, _FLAG_HELP[flag].format(bounds=s.c_bounds))
+        log.warning("%s: %s: %s", language, flag, FLAG_HELP[flag].format(bounds=s.c_bounds))
 
     holdout = None
     largest = x.max()
@@ -342,24 +322,35 @@ def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: Settings, n_bo
                      free_ceiling=s.free, f_scale=float(prob.f_scale), cost=float(cost), solver=info)
 
 
-def fit(pilots, ceiling: float = 100.0, *, free_ceiling: bool = False, max_score: float | None = None,
+def fit(pilots, ceiling: float | None = None, *, free_ceiling: bool = False, max_score: float | None = None,
         loss: str = "soft_l1", n_boot: int = 1000, seed: int = 0, metric: str | None = None,
-        f_scale: float | None = None, c_bounds: tuple[float, float] = C_BOUNDS) -> LawSet:
-    """Fit score = ceiling - K * x**(-c) per language of ``pilots`` (CSV path or DataFrame).
+        f_scale: float | None = None, c_bounds: tuple[float, float] = C_BOUNDS,
+        lower_is_better: bool = False) -> LawSet:
+    """Fit score = ceiling - K * x**(-c) (or loss = E + K * x**(-c)) per language of ``pilots``.
 
-    ceiling: fixed ceiling, or with ``free_ceiling=True`` fitted in [largest per-size median
-    score, max_score] (max_score defaults to ceiling). loss: soft_l1 | huber | cauchy | linear
-    (plain least squares). f_scale: robust-loss scale, None = 1.345 * MAD noise estimate.
-    n_boot: residual-bootstrap draws (0 = none). Needs >= 3 distinct sizes per language
-    (4 with a free ceiling).
+    pilots: CSV path or DataFrame. ceiling: fixed ceiling (default 100), or with
+    ``free_ceiling=True`` fitted in [largest per-size median score, max_score] (max_score
+    defaults to ceiling). lower_is_better: the scores are a loss (e.g. nll); the floor E is
+    always fitted, 0 <= E <= smallest per-size median loss (ceiling and max_score do not apply).
+    loss: soft_l1 | huber | cauchy | linear (plain least squares). f_scale: robust-loss scale,
+    None = 1.345 * MAD noise estimate. n_boot: residual-bootstrap draws (0 = none). Needs >= 3
+    distinct sizes per language (4 with a free ceiling or a loss).
     """
-    try:
-        ceiling = float(ceiling)
-        max_score = ceiling if max_score is None else float(max_score)
-    except (TypeError, ValueError):
-        raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} must be numbers, e.g. 100") from None
-    if not (math.isfinite(ceiling) and math.isfinite(max_score)) or max_score <= 0 or ceiling <= 0:
-        raise InputError(f"fit: ceiling={ceiling} and max_score={max_score} must be finite and > 0, e.g. 100 for COMET x 100")
+    if not isinstance(lower_is_better, (bool, np.bool_)):
+        raise InputError(f"fit: lower_is_better={lower_is_better!r} must be True or False")
+    if lower_is_better:
+        if ceiling is not None or max_score is not None:
+            raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} do not apply to a loss "
+                             "(lower_is_better=True): its floor E is fitted in [0, smallest median loss]; drop them")
+        ceiling, max_score, free_ceiling = 0.0, 0.0, True  # the negated losses' ceiling -E lies in [-min median, 0]
+    else:
+        try:
+            ceiling = 100.0 if ceiling is None else float(ceiling)
+            max_score = ceiling if max_score is None else float(max_score)
+        except (TypeError, ValueError):
+            raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} must be numbers, e.g. 100") from None
+        if not (math.isfinite(ceiling) and math.isfinite(max_score)) or max_score <= 0 or ceiling <= 0:
+            raise InputError(f"fit: ceiling={ceiling} and max_score={max_score} must be finite and > 0, e.g. 100 for COMET x 100")
     if loss not in LOSSES:
         raise InputError(f"fit: loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
@@ -378,21 +369,26 @@ def fit(pilots, ceiling: float = 100.0, *, free_ceiling: bool = False, max_score
         raise InputError(f"fit: c_bounds={c_bounds!r} must be (low, high) with 0 < low < high, e.g. {C_BOUNDS}")
 
     frame = read_pilots(pilots, metric=metric, max_score=max_score if free_ceiling else min(ceiling, max_score),
-                        min_sizes=4 if free_ceiling else 3)
+                        min_sizes=4 if free_ceiling else 3, lower_is_better=bool(lower_is_better))
     s = Settings(ceiling=ceiling, free=bool(free_ceiling), max_score=max_score, loss=loss,
                   f_scale=None if f_scale is None else float(f_scale), c_bounds=(c_lo, c_hi))
     laws = {}
     groups = list(frame.groupby("language", sort=False))
     for language, group in tqdm(groups, desc="fitting laws", unit="language", disable=None):
-        laws[language] = _fit_language(language, group["size"].to_numpy(float), group["score"].to_numpy(float),
-                                        s, int(n_boot), int(seed))
+        x, y = group["size"].to_numpy(float), group["score"].to_numpy(float)
+        if lower_is_better:  # fit -loss = (-E) - K x^-c as a score law, then mirror it back
+            laws[language] = mirror_fitted(_fit_language(language, x, -y, s, int(n_boot), int(seed)), y)
+        else:
+            laws[language] = _fit_language(language, x, y, s, int(n_boot), int(seed))
     source = frame.attrs.get("source") or None
     signature = {
         "metric": frame.attrs.get("metric"),
+        "direction": "lower_is_better" if lower_is_better else "higher_is_better",
         "loss": loss,
         "f_scale": "auto" if f_scale is None else float(f_scale),
-        "ceiling": f"free<={max_score:g}" if free_ceiling else f"fixed={ceiling:g}",
-        "max_score": max_score,
+        "ceiling": ("floor free in [0, smallest median]" if lower_is_better
+                    else f"free<={max_score:g}" if free_ceiling else f"fixed={ceiling:g}"),
+        "max_score": None if lower_is_better else max_score,
         "c_bounds": [c_lo, c_hi],
         "x_ref": "smallest pilot size",
         "bootstrap": "residual",

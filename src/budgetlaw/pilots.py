@@ -6,9 +6,11 @@ pilots.csv (docs/formats/pilots.md), one row per pilot fine-tuning run:
     ar,10000,61.2,0,comet
     ar,10000,60.8,1,comet
 
-``size`` > 0 (pairs or tokens), ``score`` in [0, max_score] (COMET x 100 by default), ``seed``
-an integer (several seeds per size are allowed), ``metric`` a name; a file holding several
-metrics needs ``metric=`` to pick one. Rows are identified in messages by their CSV line
+``size`` > 0 (pairs or tokens), ``score`` in [0, max_score] (COMET x 100 by default) or, for a
+loss (``lower_is_better=True``, e.g. metric ``nll`` in nats/token), any finite value >= 0,
+``seed`` an integer (several seeds per size are allowed), ``metric`` a name; a file holding
+several metrics needs ``metric=`` to pick one, and a known loss metric (``nll``, ``loss``) is
+refused unless ``lower_is_better=True``. Rows are identified in messages by their CSV line
 (header = line 1) for files, by their 1-based data row for DataFrames.
 """
 
@@ -22,6 +24,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
+from budgetlaw.direction import check_metric
 from budgetlaw.errors import InputError
 
 __all__ = ["read_pilots", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
@@ -102,13 +105,15 @@ def read_pilots(
     metric: str | None = None,
     max_score: float = 100.0,
     min_sizes: int = 3,
+    lower_is_better: bool = False,
 ) -> pd.DataFrame:
     """Read and validate pilot runs from a CSV path or a DataFrame.
 
     Returns a DataFrame with columns language (str), size (float), score (float), and seed
     (int) / metric (str) when given, one row per run, in file order. With ``metric`` only the
     rows of that metric are kept. ``df.attrs["source"]`` holds {"path", "sha256"} for files.
-    Every language needs at least ``min_sizes`` distinct sizes.
+    Every language needs at least ``min_sizes`` distinct sizes. ``lower_is_better``: the
+    ``score`` column is a loss (>= 0, no upper bound; ``max_score`` is not used).
     """
     frame, name, label, provenance = _load(source)
     if frame.empty:
@@ -141,6 +146,7 @@ def read_pilots(
                 raise InputError(f"{name}: metric {metric!r} not found; the file holds {', '.join(present) or 'no metric names'}")
             keep = metrics == metric
             frame, language = frame[keep], language[keep]
+        check_metric(set(metrics[metrics != ""]) if metric is None else [metric], lower_is_better, name)
 
     size = _numeric(frame, "size", name, label)
     bad = size <= 0
@@ -148,7 +154,13 @@ def read_pilots(
         row = bad.idxmax()
         raise InputError(f"{name}, {label} {row}: size={frame['size'][row]!r} must be > 0 (number of training pairs or tokens)")
     score = _numeric(frame, "score", name, label)
-    bad = (score < 0) | (score > max_score)
+    if lower_is_better:
+        bad = score < 0
+        if bad.any():
+            row = bad.idxmax()
+            raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a negative loss; a loss "
+                             f"(lower is better, e.g. nll in nats/token) must be >= 0")
+    bad = ((score < 0) | (score > max_score)) & (not lower_is_better)
     if bad.any():
         row = bad.idxmax()
         raise InputError(

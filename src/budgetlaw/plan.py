@@ -3,6 +3,11 @@
 A Plan is what `budgetlaw.allocate` and every baseline return. On disk it is plan.json (format
 "budgetlaw-plan/1", described in docs/formats/plan.md); `Plan.save` writes it atomically and
 `load_plan` reads it back with validation.
+
+A plan made from loss laws (``lower_is_better``) keeps every value in the loss's own units:
+``predicted["score"]`` is the predicted loss, lower and upper its interval, the objective a
+loss to minimise. "Gain" and "improvement" are always positive when a plan is better: for a
+loss, the other plan's loss minus this plan's.
 """
 
 from __future__ import annotations
@@ -57,17 +62,21 @@ class Plan:
 
     sizes:          pd.Series language -> x_i (examples, or whatever unit the laws were fitted in)
     predicted:      pd.DataFrame index language, columns score, lower, upper (the law's predicted
-                    score at x_i and its bootstrap interval; NaN bounds when the laws have no draws)
+                    value at x_i - a score, or a loss for loss laws - and its bootstrap interval;
+                    NaN bounds when the laws have no draws)
     objective:      "sum", "maxmin" or "robust"
     objective_value: sum_i w_i*score_i ("sum"), min_i score_i ("maxmin"), or the mean over
-                    bootstrap draws of sum_i w_i*score_i ("robust")
+                    bootstrap draws of sum_i w_i*score_i ("robust"); for loss laws the same sums
+                    of losses, and max_i loss_i for "maxmin" (all to be minimised)
     budget, used_budget = sum_i cost_i*x_i, unused_budget = budget - used_budget (0 when the
                     budget binds; positive only when every language is at its cap)
-    marginal_value: objective gained per extra unit of budget (the budget constraint's
-                    multiplier; 0 when the budget does not bind; NaN for baselines)
+    marginal_value: objective improvement per extra unit of budget (the budget constraint's
+                    multiplier, >= 0: score gained, or loss shed for loss laws; 0 when the budget
+                    does not bind; NaN for baselines)
     constraints:    {"available", "max_epochs", "floor", "cost", "weights", "extra"} as plain values
     solver:         {"method", "status", "time_s", "iterations", ...}
     signature:      how the plan was made (versions, settings, the laws' signature)
+    lower_is_better: the laws are losses (lower is better); False for score laws
     """
 
     name: str
@@ -82,6 +91,7 @@ class Plan:
     constraints: dict = field(default_factory=dict)
     solver: dict = field(default_factory=dict)
     signature: dict = field(default_factory=dict)
+    lower_is_better: bool = False
 
     @property
     def languages(self) -> list[str]:
@@ -127,6 +137,11 @@ class Plan:
         score:self - score:<name> for each other plan (repeated names get "#2", "#3", ...).
         Rows: one per language, then "total" (sizes summed; scores summed with self's weights,
         i.e. the "sum" objective), "mean" (plain means) and "min" (the worst language).
+
+        For loss laws (``lower_is_better``) "score:<name>" holds predicted losses, the gain is an
+        improvement, gain:<name> = score:<name> - score:self (positive: self has the lower loss),
+        and the last row is "max" (the worst language; every column its maximum) instead of "min".
+        ``table.attrs["gain"]`` states the convention used.
         """
         plans = (self, *others)
         names: list[str] = []
@@ -142,6 +157,11 @@ class Plan:
                     f"Plan.compare: plan {name!r} covers {sorted(plan.languages)} but {names[0]!r} covers "
                     f"{sorted(langs)}; compare plans made from the same laws"
                 )
+            if plan.lower_is_better != self.lower_is_better:
+                raise InputError(f"Plan.compare: plan {name!r} and {names[0]!r} differ in direction (one predicts a "
+                                 "loss, the other a score); compare plans made from the same laws")
+        lower = self.lower_is_better
+        worst = "max" if lower else "min"
         weights = pd.Series((self.constraints or {}).get("weights") or {}, dtype=float).reindex(langs).fillna(1.0)
         columns = {}
         for plan, name in zip(plans, names):
@@ -154,12 +174,17 @@ class Plan:
             summary[col] = [
                 float((values * weights).sum()) if is_score else float(values.sum()),
                 float(values.mean()),
-                float(values.min()),
+                float(values.max() if lower else values.min()),
             ]
-        table = pd.concat([table, pd.DataFrame(summary, index=["total", "mean", "min"])])
+        table = pd.concat([table, pd.DataFrame(summary, index=["total", "mean", worst])])
         table.index.name = "language"
         for name in names[1:]:
-            table[f"gain:{name}"] = table[f"score:{names[0]}"] - table[f"score:{name}"]
+            if lower:  # a lower loss is a gain
+                table[f"gain:{name}"] = table[f"score:{name}"] - table[f"score:{names[0]}"]
+            else:
+                table[f"gain:{name}"] = table[f"score:{names[0]}"] - table[f"score:{name}"]
+        table.attrs["gain"] = ("other - self (lower loss is better)" if lower
+                               else "self - other (higher score is better)")
         return table
 
     # -- serialisation -------------------------------------------------------------------------
@@ -183,6 +208,7 @@ class Plan:
             "constraints": _plain(self.constraints),
             "solver": _plain(self.solver),
             "signature": _plain(self.signature),
+            "lower_is_better": bool(self.lower_is_better),
         }
 
     @classmethod
@@ -223,6 +249,9 @@ class Plan:
         available = constraints.get("available")
         if available is not None and not isinstance(available, dict):
             raise InputError(f"{where}: key 'constraints.available' must be null or an object language -> size")
+        lower = data.get("lower_is_better", False)
+        if not isinstance(lower, bool):
+            raise InputError(f"{where}: key 'lower_is_better' is {lower!r}; expected true or false")
         langs = list(clean)
         return cls(
             name=str(data["name"]),
@@ -234,6 +263,7 @@ class Plan:
             constraints=dict(constraints),
             solver=dict(data.get("solver") or {}),
             signature=dict(data.get("signature") or {}),
+            lower_is_better=lower,
             **numbers,
         )
 

@@ -180,9 +180,11 @@ def plot_allocation(
     return _save(fig, path)
 
 
-def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score") -> Path:
+def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score", lower_is_better: bool = False) -> Path:
     """Grouped bars: optimised minus baseline predicted score, per language (rows) and baseline
-    (columns); the legend gives each baseline's mean gain over languages."""
+    (columns); the legend gives each baseline's mean gain over languages. With
+    ``lower_is_better`` the bars are loss improvements, baseline minus optimised loss (the caller
+    computes them); either way above 0 means the optimised plan is better."""
     languages = list(gains.index)
     names = list(gains.columns)
     colors = plan_colors(["optimised", *names])
@@ -196,10 +198,16 @@ def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score") 
                label=f"vs {name} (mean {np.nanmean(values):+.2f})")
     ax.axhline(0.0, color="black", lw=0.8)
     ax.set_xticks(x, languages)
-    ax.set_ylabel(f"predicted {metric} gain")
-    ax.set_title(f"Predicted {metric} gain of the optimised plan over each baseline, per language\n"
-                 "(above 0: optimised is better there; the optimiser maximises the total, not each language)",
-                 fontsize=11)
+    if lower_is_better:
+        ax.set_ylabel(f"predicted {metric} improvement\n(baseline - optimised)")
+        ax.set_title(f"Predicted {metric} improvement of the optimised plan over each baseline, per language\n"
+                     "(above 0: optimised has the lower loss there; the optimiser minimises the total, not each "
+                     "language)", fontsize=11)
+    else:
+        ax.set_ylabel(f"predicted {metric} gain")
+        ax.set_title(f"Predicted {metric} gain of the optimised plan over each baseline, per language\n"
+                     "(above 0: optimised is better there; the optimiser maximises the total, not each language)",
+                     fontsize=11)
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(frameon=False, fontsize=9, ncol=min(4, len(names)), loc="upper center", bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()

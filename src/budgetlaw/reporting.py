@@ -13,7 +13,8 @@ beside ``out`` and moved in at the end):
     plans.csv        language, plan, size, score, lower, upper (one row per plan and language)
     frontier.csv     the sweep in long form (budget, language, size, score, objective_value, ...)
 
-docs/reports.md describes each figure and table.
+docs/reports.md describes each figure and table. Loss laws (lower is better) are drawn and
+tabulated in the loss's own units; gains are improvements (baseline loss - optimised loss).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw import __version__
+from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import InputError
 from budgetlaw.plots import format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
 from budgetlaw.report_summary import (
@@ -206,17 +208,19 @@ def report(
     missing = [lang for lang in languages if lang not in laws]
     if missing:
         raise InputError(f"plan allocates to {missing} but the laws have no such language; use the laws.json the plan was made from")
+    lower = direction_of(laws)
     if pilots is not None and not isinstance(pilots, pd.DataFrame):
         from budgetlaw.pilots import read_pilots
 
-        path, pilots = pilots, read_pilots(pilots)
+        path, pilots = pilots, read_pilots(pilots, lower_is_better=lower)
         if synthetic is None:  # read_pilots keeps only the columns it knows; look for `source` here
             raw = pd.read_csv(path, dtype=str, keep_default_na=False)
             synthetic = "source" in raw.columns and (raw["source"].str.strip() == "synthetic").any()
     kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
     baseline_plans, baseline_notes = resolve_baselines(laws, plan, baselines, kwargs)
     notes = [*notes, *baseline_notes]
-    metric = getattr(laws, "metric", None) or "score"
+    metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
+    label = value_label(metric, lower)  # axis label: "nll (lower is better)" for a loss
 
     if pilots is None:  # fitted laws keep their pilot runs; plain PowerLaws have none
         frames = [getattr(item, "points", None).assign(language=lang)[["language", "size", "score"]]
@@ -239,7 +243,7 @@ def report(
         curves = _curves(laws, plan, pilots, level)
         files["laws_plot"] = plot_laws(
             curves, tmp / "laws.png", pilots=pilots, extrapolate_from=extrapolate_from,
-            planned=plan.sizes.to_dict(), flags=flags, metric=metric, level=level,
+            planned=plan.sizes.to_dict(), flags=flags, metric=label, level=level,
         )
         all_plans = [plan, *baseline_plans]
         sizes = pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans})
@@ -249,11 +253,13 @@ def report(
             if value is not None and math.isfinite(float(value)):
                 caps[lang] = float(value) * epochs
         files["allocation_plot"] = plot_allocation(sizes, tmp / "allocation.png", available=caps, budget=plan.budget)
-        gains = pd.DataFrame(
-            {b.name: plan.predicted["score"].reindex(languages) - b.predicted["score"].reindex(languages) for b in baseline_plans}
+        gains = pd.DataFrame(  # improvements: positive where the optimised plan is better
+            {b.name: pd.Series(improvement(plan.predicted["score"].reindex(languages),
+                                           b.predicted["score"].reindex(languages), lower), index=languages)
+             for b in baseline_plans}
         )
         if baseline_plans:
-            files["gains_plot"] = plot_gains(gains, tmp / "gains.png", metric=metric)
+            files["gains_plot"] = plot_gains(gains, tmp / "gains.png", metric=metric, lower_is_better=lower)
         plans_frame = _plans_table(all_plans, laws, level)
         plans_frame.to_csv(tmp / "plans.csv", index=False)
         files["plans_csv"] = tmp / "plans.csv"
@@ -281,7 +287,7 @@ def report(
                                                 sorted(frontier["budget"].unique()), kwargs)
                 files["frontier_plot"] = plot_frontier(
                     frontier, tmp / "frontier.png", current_budget=plan.budget, baselines=base_front,
-                    objective=plan.objective, metric=metric,
+                    objective=plan.objective, metric=label,
                 )
 
         warnings = plan_warnings(laws, plan, flags, extrapolate_from)
