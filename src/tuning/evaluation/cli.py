@@ -58,6 +58,9 @@ def register(subparsers) -> None:
     p.add_argument("--split", default="devtest", help="FLORES split (dev or devtest)")
     p.add_argument("--limit", type=int, default=None, help="first N items of each task")
     p.add_argument("--chat-template", action="store_true", help="render prompts with the chat template")
+    p.add_argument("--nll", action="store_true",
+                   help="also score the references' negative log-likelihood per token (metric nll, "
+                        "nats/token, lower is better; translation tasks; needs --model)")
     _gen_options(p)
     p.set_defaults(func=cmd_eval)
 
@@ -108,8 +111,14 @@ def cmd_eval(args) -> int:
         raise InputError("eval: give one --predictions per --task, or none to generate")
     if args.predictions is None and not args.model:
         raise InputError("eval: give --model to generate, or --predictions files to score")
+    if args.nll and not args.model:
+        raise InputError("eval: --nll scores the references under a model; give --model")
     out = Path(args.output)
     model = tokenizer = None
+    if args.nll and args.predictions is not None:
+        from tuning.generation import load_model
+
+        model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
     if args.predictions is None:
         from tuning.generation import load_model
 
@@ -140,12 +149,32 @@ def cmd_eval(args) -> int:
         rows += score_task(task, [done[i] for i in ids], model=args.model or "",
                            comet_model=args.comet_model, comet_batch_size=args.comet_batch_size,
                            extra_signature=_decode_signature(args))
+        if args.nll:
+            rows += _nll_rows(task, model, tokenizer, args)
         for r in rows[-8:]:
             if r.task == task.name:
                 log.info("%s %s %s = %.2f", r.task, r.language, r.metric, r.score)
     write_results(rows, out, append=args.append)
     log.info("wrote %d rows to %s", len(rows), out)
     return 0
+
+
+def _nll_rows(task, model, tokenizer, args) -> list:
+    """One ``nll`` row per language of a translation task: sum of NLL / sum of reference tokens."""
+    from tuning.evaluation.likelihood import mean_nll, reference_nll
+    from tuning.evaluation.results import ResultRow
+
+    if task.kind != "translation":
+        raise InputError(f"task {task.name}: --nll scores one reference per item; use it with translation tasks")
+    per_item = reference_nll(model, tokenizer, task.prompts, [it.reference for it in task.items],
+                             batch_size=args.batch_size, add_special_tokens=not args.chat_template)
+    groups: dict[str, list] = {}
+    for item, value in zip(task.items, per_item):
+        groups.setdefault(task.language if task.language != "mixed" else item.language, []).append(value)
+    template = "chat" if args.chat_template else "alpaca"
+    return [ResultRow(lang, task.name, "nll", mean_nll(vals), len(vals),
+                      f"nll|unit:nats/token|eos:yes|prompt:{template}", str(args.model))
+            for lang, vals in sorted(groups.items())]
 
 
 def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:

@@ -2,7 +2,8 @@
 
 results.csv columns, in order: ``language, task, metric, score, n, signature, model``.
 ``score`` is on a 0..100 scale for every metric (BLEU, chrF++, COMET x100, QA means x100,
-off-target rate in percent); ``n`` the number of segments scored; ``signature`` the metric's
+off-target rate in percent) except the losses of :data:`LOSS_METRICS` (``nll``: the references'
+negative log-likelihood in nats per token, lower is better, any value >= 0); ``n`` the number of segments scored; ``signature`` the metric's
 settings (sacrebleu-style ``key:value|...``); ``model`` the model directory evaluated.
 
 pilots.csv (budgetlaw's input): ``language, size, score, seed, metric``, where size is the
@@ -15,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -24,6 +26,8 @@ log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["language", "task", "metric", "score", "n", "signature", "model"]
 PILOT_COLUMNS = ["language", "size", "score", "seed", "metric"]
+# Metrics where lower is better and the scale is open: budgetlaw fits them with --lower-is-better.
+LOSS_METRICS = ("nll",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,7 +122,8 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
     A pilot point is one model's score at the size its mixture gave: rows of several models
     (a results.csv grown with ``tuning eval --append``) are refused unless ``model`` picks one.
     Languages the mixture did not plan (zero-shot evaluations) or gave no pairs are skipped
-    with a warning. Scores must lie in 0..100, the scale budgetlaw's laws use.
+    with a warning. Scores must lie in 0..100, the scale budgetlaw's laws use; a loss metric
+    (:data:`LOSS_METRICS`) must be finite and >= 0 (fit it with ``budgetlaw fit --lower-is-better``).
     """
     import pandas as pd
 
@@ -161,7 +166,11 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
         if len(group) > 1:
             log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
         score = float(group["score"].mean())
-        if not 0.0 <= score <= 100.0:
+        if metric in LOSS_METRICS:
+            if not (math.isfinite(score) and score >= 0.0):
+                raise InputError(f"{lang}: {metric} {score:g} is not a loss (a finite number >= 0); "
+                                 "leave this model out of the pilots")
+        elif not 0.0 <= score <= 100.0:
             raise InputError(f"{lang}: {metric} score {score:g} is outside 0..100, the scale budgetlaw's laws use; "
                              "use a metric on that scale (COMET models that output 0..1, e.g. wmt22-comet-da, are "
                              "written x100) or leave this model out of the pilots")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -78,3 +79,47 @@ def test_bad_input(model_and_tok):
         reference_nll(model, tok, PROMPTS[:2], REFS[:1])
     with pytest.raises(InputError, match="non-empty string"):
         reference_nll(model, tok, PROMPTS[:1], [""])
+
+
+def test_cli_eval_nll_rows_and_pilots(tiny_model_dir, tmp_path, capsys):
+    """`tuning eval --nll` writes one nll row per language (token-weighted, by hand here), and
+    `tuning pilots --metric nll` passes the loss on (no 0..100 rule) for budgetlaw --lower-is-better."""
+    import pandas as pd
+
+    from tuning.cli import main
+    from tuning.generation import load_model
+    from tuning.prompts import render_prompt
+
+    data = tmp_path / "t.jsonl"
+    items = [{"id": f"i{k}", "language": "zh", "instruction": "Translate to Chinese.", "input": en, "reference": ref}
+             for k, (en, ref) in enumerate(zip(["Open the file", "Save the document", "Print the page"], REFS))]
+    data.write_text("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in items), encoding="utf-8")
+    out = tmp_path / "r.csv"
+    assert main(["eval", "--model", str(tiny_model_dir), "--task", "jsonl:t", "--data", str(data), "--nll",
+                 "--max-new-tokens", "4", "-o", str(out)]) == 0
+    rows = pd.read_csv(out)
+    nll = rows[rows.metric == "nll"]
+    assert nll["language"].tolist() == ["zh"] and nll["n"].tolist() == [3]
+    model, tok = load_model(tiny_model_dir, device="cpu", dtype="float32")
+    hand = [_by_hand(model, tok, render_prompt(x["instruction"], x["input"]), x["reference"]) for x in items]
+    assert nll["score"].iloc[0] == pytest.approx(sum(v for v, _ in hand) / sum(n for _, n in hand), rel=1e-4)
+    assert set(rows.metric) >= {"bleu", "chrf", "off_target", "nll"}
+
+    manifest = tmp_path / "m.manifest.json"
+    manifest.write_text(json.dumps({"seed": 3, "counts": {"zh": {"translation": 40, "instruction": 0}}}), encoding="utf-8")
+    pilots = tmp_path / "pilots.csv"
+    assert main(["pilots", "--results", str(out), "--manifest", str(manifest), "--metric", "nll",
+                 "-o", str(pilots)]) == 0
+    got = pd.read_csv(pilots)
+    assert got["score"].tolist() == pytest.approx([nll["score"].iloc[0]]) and got["metric"].tolist() == ["nll"]
+    assert got["score"].iloc[0] > 0  # a loss of a few nats: outside nothing, refused by nothing
+
+    # --nll needs a model to score under
+    preds = tmp_path / "p.jsonl"
+    preds.write_text("".join(json.dumps({"id": x["id"], "prediction": x["reference"]}) + "\n" for x in items),
+                     encoding="utf-8")
+    assert main(["eval", "--task", "jsonl:t", "--data", str(data), "--predictions", str(preds), "--nll",
+                 "-o", str(tmp_path / "r2.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "--nll" in err and "--model" in err and "Traceback" not in err
+    assert not (tmp_path / "r2.csv").exists()
