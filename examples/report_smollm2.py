@@ -1,0 +1,351 @@
+#!/usr/bin/env python
+"""Tables and figures of the SmolLM2 six-language experiment, from its results folder alone.
+
+    python examples/report_smollm2.py docs/results/smollm2-gettext
+
+Reads ``runs/*.json`` (one record per trained model), the laws and plans, and writes
+``results.csv``, ``summary.md`` and ``figures/*.png``. Works on a partial experiment (a stage
+that has not run yet is left out), so it can be rerun while the experiment goes on.
+
+results.csv, one row per model, language and metric:
+
+    run, allocation, seed, language, size, metric, measured, predicted, predicted_lower, predicted_upper
+
+``allocation`` is base, pilot, optimized, uniform, proportional or extrapolation; ``size`` the
+pairs of that language in the model's mixture; ``predicted`` (with its 90% bootstrap interval)
+comes from the laws the plan was made with (``laws_plan*.json``) for the multilingual models and
+pilots, and from the laws of every pilot point (``laws*.json``) for the extrapolation runs.
+Metrics: nll (nats per reference token, lower is better), chrf (chrF++), bleu, off_target (%).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+METRICS = ("nll", "chrf", "bleu", "off_target")
+LAWS = {"nll": ("laws_plan.json", "laws.json"), "chrf": ("laws_plan_chrf.json", "laws_chrf.json")}
+ORDER = ["base", "pilot", "optimized", "uniform", "proportional", "extrapolation"]
+LABEL = {"nll": "NLL (nats/token, lower is better)", "chrf": "chrF++", "bleu": "BLEU", "off_target": "off-target %"}
+
+
+def _load(results: Path):
+    import budgetlaw as bl
+
+    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((results / "runs").glob("*.json"))]
+    laws = {}
+    for metric, names in LAWS.items():
+        for which, name in zip(("plan", "all"), names):
+            if (results / name).is_file():
+                laws[(metric, which)] = bl.load_laws(results / name)
+    return records, laws
+
+
+def results_frame(results: Path):
+    import pandas as pd
+
+    records, laws = _load(results)
+    rows = []
+    for r in records:
+        kind = r["kind"]
+        which = "all" if kind == "extrapolation" else "plan"
+        for lang, sc in sorted(r["scores"].items()):
+            size = r["sizes"].get(lang, 0)
+            for metric in METRICS:
+                pred = lo = hi = float("nan")
+                law = laws.get((metric, which))
+                if law is not None and lang in law and size > 0 and kind != "base":
+                    pred = float(law[lang].predict(size))
+                    lo, hi = (float(v) for v in law[lang].interval(size))
+                rows.append({"run": r["run"], "allocation": kind, "seed": r["seed"], "language": lang, "size": size,
+                             "metric": metric, "measured": sc[metric], "predicted": pred,
+                             "predicted_lower": lo, "predicted_upper": hi})
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    frame["order"] = frame["allocation"].map({k: i for i, k in enumerate(ORDER)})
+    return frame.sort_values(["order", "run", "language", "metric"]).drop(columns="order").reset_index(drop=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# tables
+# ---------------------------------------------------------------------------------------------
+def _fmt(v, metric="chrf"):
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    return f"{v:.3f}" if metric == "nll" else f"{v:.1f}"
+
+
+def _md(frame) -> str:
+    cols = list(frame.columns)
+    lines = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "---|" * len(cols)]
+    for _, row in frame.iterrows():
+        lines.append("| " + " | ".join(str(v) for v in row.tolist()) + " |")
+    return "\n".join(lines)
+
+
+def _multi_table(frame, metric: str):
+    """Per language and allocation: mean over seeds (and the seeds' range)."""
+    import pandas as pd
+
+    sub = frame[(frame.metric == metric) & frame.allocation.isin(["base", "optimized", "uniform", "proportional"])]
+    if sub.empty:
+        return None
+    out = {}
+    for (alloc, lang), g in sub.groupby(["allocation", "language"]):
+        v = g["measured"]
+        cell = _fmt(v.mean(), metric)
+        if len(v) > 1:
+            cell += f" ({_fmt(v.min(), metric)}-{_fmt(v.max(), metric)})"
+        out.setdefault(alloc, {})[lang] = cell
+        out[alloc].setdefault("_seeds", str(len(v)))
+    means = sub.groupby(["allocation", "seed"])["measured"].mean().groupby("allocation")
+    for alloc, g in means:
+        cell = _fmt(g.mean(), metric)
+        if len(g) > 1:
+            cell += f" ({_fmt(g.min(), metric)}-{_fmt(g.max(), metric)})"
+        out[alloc]["average"] = cell
+    langs = sorted(sub.language.unique())
+    table = pd.DataFrame([{"allocation": a, "seeds": out[a]["_seeds"], **{l: out[a].get(l, "") for l in langs},
+                           "average": out[a].get("average", "")} for a in ORDER if a in out])
+    return table
+
+
+def _gain_table(frame):
+    """optimized - uniform per language, per metric, seed by seed (same seed = same data order)."""
+    import pandas as pd
+
+    rows = []
+    for metric in ("nll", "chrf"):
+        sub = frame[(frame.metric == metric) & frame.allocation.isin(["optimized", "uniform"])]
+        piv = sub.pivot_table(index=["seed", "language"], columns="allocation", values="measured")
+        if "optimized" not in piv or "uniform" not in piv:
+            continue
+        diff = (piv["optimized"] - piv["uniform"]).dropna()
+        if diff.empty:
+            continue
+        if metric == "nll":
+            diff = -diff  # positive = the optimised plan is better (lower loss)
+        per_seed_avg = diff.groupby(level="seed").mean()
+        for lang, g in diff.groupby(level="language"):
+            rows.append({"metric": metric, "language": lang, "gain (per seed)": ", ".join(_fmt(v, metric) for v in g),
+                         "mean gain": _fmt(g.mean(), metric)})
+        rows.append({"metric": metric, "language": "average", "gain (per seed)": ", ".join(_fmt(v, metric) for v in per_seed_avg),
+                     "mean gain": _fmt(per_seed_avg.mean(), metric)})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _laws_table(laws, which):
+    import pandas as pd
+
+    rows = []
+    for metric in ("nll", "chrf"):
+        ls = laws.get((metric, which))
+        if ls is None:
+            continue
+        for lang in ls:
+            f = ls[lang]
+            rows.append({"metric": metric, "language": lang, "E or ceiling": _fmt(f.law.ceiling, "nll"),
+                         "K": f"{f.K:.4g}", "c": f"{f.c:.3f}", "R2": f"{f.r2:.3f}", "RMSE": _fmt(f.rmse, "nll"),
+                         "points": f.n_points, "flags": ", ".join(f.flags)})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _timing(records):
+    import pandas as pd
+
+    rows = []
+    for kind in ORDER:
+        rs = [r for r in records if r["kind"] == kind]
+        if not rs:
+            continue
+        train = [r["train"] for r in rs if "train" in r]
+        rows.append({"stage": kind, "models": len(rs),
+                     "training examples": sum(sum(r["sizes"].values()) for r in rs),
+                     "train min": f"{sum(t['wall_s'] for t in train) / 60:.1f}",
+                     "eval min": f"{sum(r['eval_s'] for r in rs) / 60:.1f}",
+                     "train tokens/s": f"{sum(t['tokens'] for t in train) / max(1e-9, sum(t['step_s'] for t in train)):.0f}" if train else ""})
+    return pd.DataFrame(rows) if rows else None
+
+
+def write_summary(results: Path, frame, records, laws) -> Path:
+    parts = ["# SmolLM2-135M-Instruct + gettext: measured tables", "",
+             "Generated by `examples/report_smollm2.py` from the run records; see README.md here for what they mean.", ""]
+    for metric in ("nll", "chrf", "bleu", "off_target"):
+        t = _multi_table(frame, metric)
+        if t is not None:
+            parts += [f"## Multilingual models: {LABEL[metric]} (mean over seeds, range in brackets)", "", _md(t), ""]
+    g = _gain_table(frame)
+    if g is not None:
+        parts += ["## Optimised minus uniform (positive = optimised better; NLL sign flipped)", "", _md(g), ""]
+    for which, title in (("plan", "Laws the plan was made with (first seed's pilots)"), ("all", "Laws from every pilot point")):
+        t = _laws_table(laws, which)
+        if t is not None:
+            parts += [f"## {title}", "", _md(t), ""]
+    ex = frame[frame.allocation == "extrapolation"]
+    if not ex.empty:
+        ex = ex[ex.metric.isin(["nll", "chrf"])]
+        t = ex.assign(measured=[_fmt(v, m) for v, m in zip(ex.measured, ex.metric)],
+                      predicted=[_fmt(v, m) for v, m in zip(ex.predicted, ex.metric)],
+                      interval=[f"{_fmt(a, m)}..{_fmt(b, m)}" for a, b, m in zip(ex.predicted_lower, ex.predicted_upper, ex.metric)])
+        parts += ["## Extrapolation (laws from every pilot point)", "",
+                  _md(t[["language", "size", "metric", "measured", "predicted", "interval"]]), ""]
+    pil = frame[(frame.allocation == "pilot") & frame.metric.isin(["nll", "chrf"])]
+    if not pil.empty:
+        spread = pil.groupby(["metric", "language", "size"])["measured"].agg(["count", "min", "max"])
+        spread = spread[spread["count"] > 1].reset_index()
+        if not spread.empty:
+            spread["seed range"] = [f"{_fmt(a, m)}..{_fmt(b, m)}" for a, b, m in zip(spread["min"], spread["max"], spread.metric)]
+            spread["spread"] = [_fmt(b - a, m) for a, b, m in zip(spread["min"], spread["max"], spread.metric)]
+            parts += ["## Seed noise at the pilot sizes with two seeds", "",
+                      _md(spread[["metric", "language", "size", "seed range", "spread"]]), ""]
+    t = _timing(records)
+    if t is not None:
+        parts += ["## Time on 2 CPU cores", "", _md(t), ""]
+    out = results / "summary.md"
+    tmp = out.with_name(".summary.md.tmp")
+    tmp.write_text("\n".join(parts), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# figures
+# ---------------------------------------------------------------------------------------------
+def _save(fig, path: Path):
+    import matplotlib.pyplot as plt
+
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def plot_laws(frame, laws, metric: str, out: Path):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    ls = laws.get((metric, "all")) or laws.get((metric, "plan"))
+    if ls is None:
+        return
+    langs = list(ls)
+    cols = 3
+    rows = math.ceil(len(langs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False, constrained_layout=True)
+    for ax, lang in zip(axes.flat, langs):
+        f = ls[lang]
+        sub = frame[(frame.language == lang) & (frame.metric == metric)]
+        ext = sub[sub.allocation == "extrapolation"]
+        xmax = max([f.max_pilot_size] + ext["size"].tolist()) * 1.3
+        xs = np.geomspace(min(f.sizes) * 0.8, xmax, 100)
+        lo, hi = f.interval(xs)
+        ax.fill_between(xs, lo, hi, alpha=0.2, label="90% interval")
+        ax.plot(xs, f.predict(xs), label="law (all pilots)")
+        plan = laws.get((metric, "plan"))
+        if plan is not None and lang in plan and plan is not ls:
+            ax.plot(xs, plan[lang].predict(xs), "--", lw=1, label="law the plan used")
+        p = sub[sub.allocation == "pilot"]
+        ax.scatter(p["size"], p["measured"], s=14, color="k", label="pilots", zorder=3)
+        if not ext.empty:
+            ax.scatter(ext["size"], ext["measured"], marker="*", s=90, color="C3", label="extrapolation", zorder=3)
+        m = sub[sub.allocation.isin(["optimized", "uniform", "proportional"])]
+        if not m.empty:
+            ax.scatter(m["size"], m["measured"], marker="^", s=22, color="C2", label="in multilingual models", zorder=3)
+        base = sub[sub.allocation == "base"]["measured"]
+        if not base.empty:
+            ax.axhline(float(base.iloc[0]), color="grey", ls=":", label="base model")
+        ax.set_xscale("log")
+        ax.set(title=lang, xlabel="pairs of this language")
+        ax.set_ylabel(LABEL[metric])
+    for ax in list(axes.flat)[len(langs):]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=7)
+    _save(fig, out)
+
+
+def plot_measured_vs_predicted(frame, out: Path):
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), constrained_layout=True)
+    for ax, metric in zip(axes, ("nll", "chrf")):
+        sub = frame[(frame.metric == metric) & frame.predicted.notna() & (frame.allocation != "pilot")]
+        for i, (alloc, g) in enumerate(sub.groupby("allocation")):
+            ax.errorbar(g["predicted"], g["measured"],
+                        xerr=[g["predicted"] - g["predicted_lower"], g["predicted_upper"] - g["predicted"]],
+                        fmt="o", ms=4, alpha=0.8, label=alloc, color=f"C{i}")
+        if not sub.empty:
+            lim = [min(sub.predicted.min(), sub.measured.min()), max(sub.predicted.max(), sub.measured.max())]
+            ax.plot(lim, lim, color="grey", lw=1)
+        ax.set(xlabel=f"predicted {LABEL[metric]}", ylabel=f"measured {LABEL[metric]}", title=metric)
+        ax.legend(fontsize=7)
+    _save(fig, out)
+
+
+def plot_optimized_vs_uniform(frame, out: Path):
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    for ax, metric in zip(axes, ("nll", "chrf")):
+        sub = frame[(frame.metric == metric) & frame.allocation.isin(["optimized", "uniform", "proportional", "base"])]
+        langs = sorted(sub.language.unique())
+        allocs = [a for a in ("base", "uniform", "proportional", "optimized") if a in set(sub.allocation)]
+        width = 0.8 / max(1, len(allocs))
+        for i, alloc in enumerate(allocs):
+            g = sub[sub.allocation == alloc].groupby("language")["measured"]
+            mean, lo, hi = g.mean().reindex(langs), g.min().reindex(langs), g.max().reindex(langs)
+            xs = np.arange(len(langs)) + (i - (len(allocs) - 1) / 2) * width
+            ax.bar(xs, mean, width, label=alloc, yerr=[mean - lo, hi - mean], capsize=2)
+        ax.set_xticks(np.arange(len(langs)), langs)
+        ax.set(ylabel=LABEL[metric], title=f"{metric}: bars = mean over seeds, whiskers = seed range")
+        ax.legend(fontsize=7)
+    _save(fig, out)
+
+
+def plot_alignment(results: Path, out: Path):
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    path = results / "alignment.csv"
+    if not path.is_file():
+        return
+    frame = pd.read_csv(path)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    for ax, col in zip(axes, ("retrieval", "gap")):
+        for i, (lang, g) in enumerate(frame.groupby("language")):
+            for model, style in (("base", ":"), ("optimized", "-")):
+                h = g[g.model == model]
+                ax.plot(h["layer"], h[col], style, color=f"C{i}", label=f"{lang} {model}" if col == "retrieval" else None)
+        ax.set(xlabel="layer (0 = embeddings)", ylabel=col,
+               title="translation retrieval accuracy" if col == "retrieval" else "cos(translation) - cos(other)")
+    axes[0].legend(fontsize=6, ncol=2)
+    _save(fig, out)
+
+
+def write_report(results) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    results = Path(results)
+    frame = results_frame(results)
+    if frame.empty:
+        return
+    records, laws = _load(results)
+    tmp = results / ".results.csv.tmp"
+    frame.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
+    os.replace(tmp, results / "results.csv")
+    write_summary(results, frame, records, laws)
+    figs = results / "figures"
+    figs.mkdir(exist_ok=True)
+    for metric in ("nll", "chrf"):
+        plot_laws(frame, laws, metric, figs / f"laws_{metric}.png")
+    plot_measured_vs_predicted(frame, figs / "measured_vs_predicted.png")
+    plot_optimized_vs_uniform(frame, figs / "optimized_vs_uniform.png")
+    plot_alignment(results, figs / "alignment.png")
+
+
+if __name__ == "__main__":
+    write_report(sys.argv[1] if len(sys.argv) > 1 else "docs/results/smollm2-gettext")
