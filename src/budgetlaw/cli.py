@@ -353,6 +353,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"budgetlaw {args.command}: error: {where}{one_line(exc.strerror or exc)}; check the path, its "
               "permissions and the free space", file=sys.stderr)
         return 2
+    except UnicodeDecodeError as exc:  # a reader that did not expect bytes that are not UTF-8
+        print(f"budgetlaw {args.command}: error: an input holds bytes that are not UTF-8 ({one_line(exc)[:120]}); "
+              "convert it to UTF-8 or check that it is the file you meant", file=sys.stderr)
+        return 2
     except (MemoryError, RecursionError) as exc:
         print(f"budgetlaw {args.command}: error: the input is too large or too deeply nested "
               f"({type(exc).__name__}); use smaller settings or check the input files", file=sys.stderr)

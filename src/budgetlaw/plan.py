@@ -292,8 +292,12 @@ def load_plan(path) -> Plan:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file; write one with 'budgetlaw allocate' or Plan.save") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid JSON (bytes that are not UTF-8); rewrite it with Plan.save") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); rewrite it with Plan.save") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid JSON (nested too deeply); rewrite it with Plan.save") from None
     return Plan.from_dict(data, where=str(path))

@@ -149,9 +149,6 @@ def cmd_eval(args) -> int:
     from tuning.data.files import check_output
 
     out = check_output(args.output, [*args.data, *(args.predictions or []), args.model])
-    if out.exists() and not args.append:
-        raise InputError(f"-o {out}: already exists; pass --append to add rows to it, or choose a new name "
-                         "(results are never replaced silently)")
     model = tokenizer = None
     if args.nll and args.predictions is not None:
         from tuning.generation import load_model
