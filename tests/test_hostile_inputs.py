@@ -481,7 +481,7 @@ def stopped_run(tmp_path_factory, tiny_model):
     records = [{"id": f"r{i}", "language": "zh", "task": "translation", "instruction": "Translate.",
                 "input": "Open the file", "output": "打开文件", "source": "t"} for i in range(6)]
     (ws / "mix.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    (ws / "c.yaml").write_text(f"model: {tiny_model}\ndata: mix.jsonl\nseq_len: 64\nbatch_size: 2\ngrad_accum: 1\n"
+    (ws / "c.yaml").write_text(f"model: {tiny_model}\ndata: mix.jsonl\nseq_len: 256\nbatch_size: 2\ngrad_accum: 1\n"
                                "max_steps: 2\nsave_every: 1\nlr: 1.0e-3\n")
     result = _train(ws, "c.yaml", "output_dir=run", "stop_after=1")
     assert result.returncode == 0, result.stderr[-3000:]
