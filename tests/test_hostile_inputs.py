@@ -138,6 +138,7 @@ BUDGETLAW_CASES = [
     (["fit", "pilots.csv", "-o", "new.json", "--n-boot", "1000000000000"], "--n-boot"),
     (["fit", "pilots.csv", "-o", "new.json", "--n-boot", "-1"], "--n-boot"),
     (["fit", "twice.csv", "-o", "new.json"], "appears twice"),
+    (["fit", "pilots.csv", "--lower-is-better", "-o", "pilots.csv"], "is also an input"),
     (["fit", "ragged.csv", "-o", "new.json"], "not a readable CSV"),
     (["fit", "nope.csv", "-o", "new.json"], "not found"),
     (["fit", "pilots_random.csv", "-o", "new.json"], "pilots_random.csv"),
@@ -319,6 +320,7 @@ TUNING_CASES = [
     ([*MIX, "-o", "."], "is an existing folder"),
     ([*MIX, "-o", "missing/mix.jsonl"], "does not exist"),
     ([*MIX, "-o", "p.tsv/mix.jsonl"], "is not a folder"),
+    (["mix", "plan.json", "--recipe", "translation", "--parallel", "zh=p.tsv", "-o", "p.tsv"], "is also an input"),
     # mix: inputs
     ([*MIX, "-o", "m.jsonl", "--heldout", "zh=missing.tsv"], "no such file or folder"),
     ([*MIX, "-o", "m.jsonl", "--heldout", "en=en.json"], "removes every en instruction"),
@@ -350,6 +352,7 @@ TUNING_CASES = [
     # eval
     ([*EVAL, "--predictions", "preds.jsonl", "-o", "r.csv", "--limit", "0"], "--limit 0"),
     ([*EVAL, "--predictions", "preds_int.jsonl", "-o", "r.csv"], "not a string"),
+    ([*EVAL, "--predictions", "preds.jsonl", "--nll", "-o", "r.csv"], "--nll"),
     ([*EVAL, "--predictions", "preds_dup.jsonl", "-o", "r.csv"], "appears again"),
     ([*EVAL, "--predictions", "preds.jsonl", "-o", "preds.jsonl"], "is also an input"),
     ([*EVAL, "--predictions", "preds.jsonl", "-o", "r.csv", "--comet-model", "./no/such/comet"], "no such file or folder"),
