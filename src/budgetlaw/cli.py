@@ -23,12 +23,18 @@ from pathlib import Path
 
 from budgetlaw import __version__
 from budgetlaw.errors import InputError
+from budgetlaw.fileio import check_output, dir_mode, one_line, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 
 __all__ = ["main", "build_parser"]
 
 OBJECTIVES = ("sum", "maxmin", "robust")
 BASELINES = ("uniform", "proportional", "temperature", "unimax")
+MAX_N_BOOT = 100_000  # 1e5 refits already give intervals to the third digit; more only fills memory
+EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
+# the files `budgetlaw report` and `budgetlaw demo` write into their folder
+REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png")
+DEMO_NAMES = ("pilots.csv", "limits.csv", "laws.json", "plan.json", "report")
 
 
 def _input_file(path: str, what: str) -> Path:
@@ -46,7 +52,37 @@ def _budget(text: str) -> float:
         raise InputError(f"--budget: {exc}") from None
     if value <= 0:
         raise InputError(f"--budget {text!r} must be > 0; give the total number of pairs to spend, e.g. --budget 1.2M")
+    if not value < float("inf"):
+        raise InputError(f"--budget {text!r} is not finite; give the total number of pairs to spend, e.g. --budget 1.2M")
     return value
+
+
+def _check_budget_pays_one_each(budget: float, text: str, laws, kwargs: dict) -> None:
+    """A budget that cannot buy one pair of every language has no meaningful plan (the laws
+    would be evaluated at a fraction of a pair, far below every pilot size)."""
+    cost = kwargs.get("cost") or {}
+    need = sum(float(cost.get(lang, 1.0)) for lang in laws)
+    if budget < need:
+        raise InputError(f"--budget {text!r} cannot pay one pair of each of the {len(laws)} languages (that needs "
+                         f"{need:g}); give the total number of pairs to spend, e.g. --budget 1.2M")
+
+
+def _extrapolation_warning(laws, plan) -> str | None:
+    """One line naming the languages whose planned size lies far outside their pilot sizes."""
+    far = []
+    for lang, size in plan.sizes.items():
+        sizes = getattr(laws[lang], "sizes", None)
+        if sizes is None or not len(sizes):
+            continue
+        low, high = float(min(sizes)), float(max(sizes))
+        if size > EXTRAPOLATION_WARN * high:
+            far.append(f"{lang} {size:.3g} pairs = {size / high:.3g}x its largest pilot size {high:g}")
+        elif size < low / EXTRAPOLATION_WARN:
+            far.append(f"{lang} {size:.3g} pairs = 1/{low / max(size, 1e-300):.3g} of its smallest pilot size {low:g}")
+    if not far:
+        return None
+    return ("the plan extrapolates the laws far beyond the pilot data (" + "; ".join(far) +
+            "); its predictions there are not supported by measurements, check the --budget")
 
 
 def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = None) -> dict:
@@ -111,6 +147,10 @@ def cmd_fit(args) -> int:
     from budgetlaw.fitting import fit
 
     pilots = _input_file(args.pilots, "pilots file")
+    check_output(args.output, [pilots])
+    if not 0 <= args.n_boot <= MAX_N_BOOT:
+        raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,} "
+                         "(1000, the default, gives 90% intervals to about two digits)")
     laws = fit(
         pilots, args.ceiling, free_ceiling=args.free_ceiling, max_score=args.max_score,
         n_boot=args.n_boot, seed=args.seed, metric=args.metric, lower_is_better=args.lower_is_better,
@@ -126,11 +166,17 @@ def cmd_allocate(args) -> int:
     from budgetlaw.fitting import load_laws
 
     budget = _budget(args.budget)
-    laws = load_laws(_input_file(args.laws, "laws file"))
+    laws_path = _input_file(args.laws, "laws file")
+    check_output(args.output, [laws_path, args.languages])
+    laws = load_laws(laws_path)
     kwargs = _load_constraints(laws, args.languages, args.max_epochs)
+    _check_budget_pays_one_each(budget, args.budget, laws, kwargs)
     plan = allocate(laws, budget, objective=args.objective, solver=args.solver, level=args.level, **kwargs)
     path = plan.save(args.output)
     _print_plan(plan)
+    warning = _extrapolation_warning(laws, plan)
+    if warning:
+        print(f"budgetlaw allocate: warning: {warning}", file=sys.stderr)
     print(f"wrote {path}")
     return 0
 
@@ -140,8 +186,11 @@ def cmd_report(args) -> int:
     from budgetlaw.plan import load_plan
     from budgetlaw.reporting import report
 
-    laws = load_laws(_input_file(args.laws, "laws file"))
-    plan = load_plan(_input_file(args.plan, "plan file"))
+    laws_path, plan_path = _input_file(args.laws, "laws file"), _input_file(args.plan, "plan file")
+    check_output(args.output, [laws_path, plan_path, args.languages, args.pilots], kind="dir", names=REPORT_NAMES)
+    laws = load_laws(laws_path)
+    plan = load_plan(plan_path)
+    _check_plan_made_from(plan, laws, plan_path, laws_path)
     constraints = None
     if args.languages is not None:
         constraints = _load_constraints(laws, args.languages, plan.constraints.get("max_epochs"))
@@ -158,6 +207,24 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _check_plan_made_from(plan, laws, plan_path, laws_path) -> None:
+    """Refuse a plan whose recorded laws (their signature: settings and the pilots' sha256) are
+    not these laws: the report would show the plan's predictions under laws that did not make them."""
+    import json
+
+    recorded = (getattr(plan, "signature", None) or {}).get("laws")
+    current = getattr(laws, "signature", None)
+    if not recorded or not current:
+        return  # a hand-made plan or laws without a signature: nothing to compare
+    canon = lambda d: json.dumps(d, sort_keys=True, default=str)  # noqa: E731
+    if canon(recorded) != canon(json.loads(json.dumps(current, default=str))):
+        src = (recorded.get("source") or {}).get("sha256") if isinstance(recorded.get("source"), dict) else None
+        mine = (current.get("source") or {}).get("sha256") if isinstance(current.get("source"), dict) else None
+        detail = f" (pilots sha256 {str(src)[:12]} vs {str(mine)[:12]})" if src != mine else ""
+        raise InputError(f"{plan_path}: was made from other laws than {laws_path}{detail}; pass the laws.json the "
+                         f"plan was made from, or make a new plan with `budgetlaw allocate {laws_path} ...`")
+
+
 def cmd_demo(args) -> int:
     import pandas as pd
 
@@ -168,12 +235,13 @@ def cmd_demo(args) -> int:
     from budgetlaw.synthetic import demo_limits_path, demo_pilots_path
 
     budget = _budget(args.budget)
-    out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder; give a folder for the demo (-o DIR)")
+    out = check_output(args.output, kind="dir", names=DEMO_NAMES)
+    if not 0 <= args.n_boot <= MAX_N_BOOT:
+        raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; the demo folder is an ordinary one
         shutil.copyfile(demo_pilots_path(), tmp / "pilots.csv")
         shutil.copyfile(demo_limits_path(), tmp / "limits.csv")
         laws = fit(demo_pilots_path(), n_boot=args.n_boot, seed=args.seed)
@@ -185,7 +253,7 @@ def cmd_demo(args) -> int:
         report(laws, plan, None, out=tmp / "report", pilots=pilots, title="Data budget report (demo, synthetic pilots)")
         for item in tmp.iterdir():  # move finished files in; each rename is atomic
             target = out / item.name
-            out.mkdir(exist_ok=True)
+            out.mkdir(mode=dir_mode(), exist_ok=True)
             if target.is_dir():
                 shutil.rmtree(target)
             os.replace(item, target)
@@ -269,6 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
         return int(exc.code or 0)
+    sigterm_as_interrupt()
     level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "func", None) is None:
@@ -277,7 +346,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except InputError as exc:
-        print(f"budgetlaw {args.command}: error: {exc}", file=sys.stderr)
+        print(f"budgetlaw {args.command}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the checks at the door could not foresee (disk full, a race)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"budgetlaw {args.command}: error: {where}{one_line(exc.strerror or exc)}; check the path, its "
+              "permissions and the free space", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:  # a reader that did not expect bytes that are not UTF-8
+        print(f"budgetlaw {args.command}: error: an input holds bytes that are not UTF-8 ({one_line(exc)[:120]}); "
+              "convert it to UTF-8 or check that it is the file you meant", file=sys.stderr)
+        return 2
+    except (MemoryError, RecursionError) as exc:
+        print(f"budgetlaw {args.command}: error: the input is too large or too deeply nested "
+              f"({type(exc).__name__}); use smaller settings or check the input files", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"budgetlaw {args.command}: interrupted", file=sys.stderr)

@@ -1,10 +1,112 @@
-"""Atomic text output: a reader never sees a half-written laws.json or plan.json."""
+"""File plumbing for the command line: atomic output, output-path checks, modes, SIGTERM.
+
+The guarantees these helpers give are written down in docs/guarantees.md:
+
+- an output is written to a temporary name beside it and renamed, so a reader never sees a
+  half-written laws.json or plan.json;
+- an output path is checked at the door (:func:`check_output`): it may not be one of the
+  command's inputs, an existing folder where a file is written (or the reverse), or lie in a
+  folder that is missing or not writable;
+- new files get ``0o666 & ~umask`` and new folders ``0o777 & ~umask``, like any other tool;
+- SIGTERM is turned into KeyboardInterrupt (:func:`sigterm_as_interrupt`), so the clean-up that
+  runs on Ctrl-C also runs when a job scheduler stops the command.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
+
+from budgetlaw.errors import InputError
+
+__all__ = ["write_text_atomic", "check_output", "file_mode", "dir_mode", "umask", "one_line",
+           "sigterm_as_interrupt", "MAX_MESSAGE"]
+
+MAX_MESSAGE = 600  # characters of an error message the command line prints
+
+
+def umask() -> int:
+    """The process umask (read without changing it for longer than one call)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The mode a new ordinary file gets: 0o666 less the umask (0644 under 022)."""
+    return 0o666 & ~umask()
+
+
+def dir_mode() -> int:
+    """The mode a new ordinary folder gets: 0o777 less the umask (0755 under 022)."""
+    return 0o777 & ~umask()
+
+
+def one_line(message: object, limit: int = MAX_MESSAGE) -> str:
+    """``message`` as one line of at most ``limit`` characters (lines joined with '; ')."""
+    text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
+    return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def _writable_folder(folder: Path, target: Path, option: str, create: bool) -> None:
+    """The folder an output goes into must be (or, with ``create``, lie under) a writable folder."""
+    probe = folder
+    if create:
+        while not probe.exists() and probe != probe.parent:
+            probe = probe.parent
+    if not probe.exists():
+        raise InputError(f"{option} {target}: the folder {folder} does not exist; create it first")
+    if not probe.is_dir():
+        raise InputError(f"{option} {target}: {probe} is not a folder; give an output path inside a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{option} {target}: the folder {probe} is not writable; choose an output in a folder you can write")
+
+
+def check_output(path, inputs: Iterable = (), *, kind: str = "file", option: str = "-o",
+                 names: Iterable[str] = ()) -> Path:
+    """Refuse a bad output path before any work is done; return it as a Path.
+
+    kind "file": ``path`` must not be an existing folder, and its folder must exist and be
+    writable. kind "dir": ``path`` must not be an existing file; missing parent folders are
+    created later, so the nearest existing one must be writable. In both cases ``path`` may
+    not be any of ``inputs`` (compared as files on disk, so links and ``./x`` count), and for
+    a folder no input may sit in it under one of ``names`` (the files the command writes).
+    """
+    out = Path(path)
+    given = [Path(p) for p in inputs if p is not None]
+    if kind == "file":
+        if out.is_dir():
+            raise InputError(f"{option} {out}: is an existing folder; give a file name (e.g. {out / 'out'})")
+        for item in given:
+            if out.exists() and item.exists() and _same(out, item):
+                raise InputError(f"{option} {out}: is also an input of this command ({item}); "
+                                 "write the output to a new name, an input is never overwritten")
+        _writable_folder(out.parent, out, option, create=False)
+    else:
+        if out.exists() and not out.is_dir():
+            raise InputError(f"{option} {out}: exists and is not a folder; give a folder (-o DIR)")
+        names = list(names)
+        for item in given:
+            if not item.exists():
+                continue
+            if out.exists() and _same(out, item):
+                raise InputError(f"{option} {out}: is also an input of this command; give a new folder")
+            for name in names:
+                if (out / name).exists() and _same(out / name, item):
+                    raise InputError(f"{option} {out}: would replace the input {item} ({name}); "
+                                     "choose another output folder, an input is never overwritten")
+        _writable_folder(out if out.exists() else out.parent, out, option, create=True)
+    return out
 
 
 def write_text_atomic(path, text: str) -> Path:
@@ -25,3 +127,20 @@ def write_text_atomic(path, text: str) -> Path:
         tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def sigterm_as_interrupt() -> None:
+    """Make SIGTERM raise KeyboardInterrupt in the main thread, as Ctrl-C does.
+
+    Every clean-up that runs on Ctrl-C (``try/except BaseException`` around temporary files and
+    folders) then runs when a scheduler or ``kill`` stops the command too. Does nothing outside
+    the main thread.
+    """
+    try:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:
+        pass

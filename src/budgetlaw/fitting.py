@@ -288,8 +288,9 @@ def load_laws(path) -> LawSet:
         raise InputError(f"{path}: laws file not found; create it with `budgetlaw fit pilots.csv -o {path}`")
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not valid JSON ({err}); regenerate it with `budgetlaw fit`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        reason = str(err)[:200] if not isinstance(err, RecursionError) else "nested too deeply"
+        raise InputError(f"{path}: not valid JSON ({reason}); regenerate it with `budgetlaw fit`") from None
     return LawSet.from_dict(data, name=str(path))
 
 

@@ -59,7 +59,8 @@ def _load(source: Source) -> tuple[pd.DataFrame, str, str, dict]:
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: the file is empty; write a header line 'language,size,score' and one row per pilot run") from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise InputError(f"{path}: not a readable CSV ({err}); save it as UTF-8 comma-separated text") from None
+        detail = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())[:200]
+        raise InputError(f"{path}: not a readable CSV ({detail}); save it as UTF-8 comma-separated text") from None
     frame.columns = [str(col).strip().lower() for col in frame.columns]
     frame.index = frame.index + 2  # CSV line numbers: the header is line 1
     blank = frame.apply(lambda col: col.isna() | (col.astype(str).str.strip() == "")).all(axis=1)
@@ -97,6 +98,23 @@ def _check_spellings(languages: pd.Series, name: str, label: str) -> None:
             raise InputError(
                 f"{name}: language {key!r} is spelled {len(spellings)} ways ({where}); write it the same way on every row"
             )
+
+
+def _check_duplicates(out: pd.DataFrame, name: str, label: str) -> None:
+    """Refuse a run written twice: a repeated row counts as an extra measurement and narrows the
+    bootstrap intervals without any new evidence. A run is (language, size, seed[, metric]) when
+    there is a seed column, else the whole row (two runs with the very same score are implausible)."""
+    keys = ["language", "size", "seed"] if "seed" in out.columns else ["language", "size", "score"]
+    if "metric" in out.columns:
+        keys.append("metric")
+    repeated = out.duplicated(subset=keys, keep=False)
+    if repeated.any():
+        rows = list(out.index[repeated])
+        first = out.loc[rows[0], keys].tolist()
+        same = [r for r in rows if out.loc[r, keys].tolist() == first]
+        what = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in zip(keys, first))
+        raise InputError(f"{name}, {label}s {same[0]} and {same[1]}: the same pilot run ({what}) appears twice "
+                         f"({int(repeated.sum())} rows are repeats); keep one row per run, or give each run its own seed")
 
 
 def read_pilots(
@@ -178,6 +196,7 @@ def read_pilots(
     if "metric" in frame.columns:
         out["metric"] = frame["metric"].astype(str).str.strip()
 
+    _check_duplicates(out, name, label)
     counts = out.groupby("language", sort=False)["size"].nunique()
     for lang, n_sizes in counts.items():
         if n_sizes < min_sizes:

@@ -29,6 +29,9 @@ __all__ = ["FORMAT", "Plan", "load_plan"]
 FORMAT = "budgetlaw-plan/1"
 _NUMBERS = ("objective_value", "budget", "used_budget", "unused_budget", "marginal_value")
 _REQUIRED = ("format", "name", "objective", "sizes", "predicted", "constraints", *_NUMBERS)
+# How long a solver took differs from run to run; plan.json keeps only what the inputs decide,
+# so the same inputs give the same bytes. The timings stay on the Plan object (plan.solver).
+_TIMINGS = ("time_s", "solve_time_s")
 
 
 def _num(value: Any) -> float | None:
@@ -74,7 +77,8 @@ class Plan:
                     multiplier, >= 0: score gained, or loss shed for loss laws; 0 when the budget
                     does not bind; NaN for baselines)
     constraints:    {"available", "max_epochs", "floor", "cost", "weights", "extra"} as plain values
-    solver:         {"method", "status", "time_s", "iterations", ...}
+    solver:         {"method", "status", "time_s", "iterations", ...} (time_s and solve_time_s
+                    are not saved: plan.json holds only what the inputs decide)
     signature:      how the plan was made (versions, settings, the laws' signature)
     lower_is_better: the laws are losses (lower is better); False for score laws
     """
@@ -206,7 +210,7 @@ class Plan:
             "sizes": {str(k): float(v) for k, v in self.sizes.items()},
             "predicted": predicted,
             "constraints": _plain(self.constraints),
-            "solver": _plain(self.solver),
+            "solver": _plain({k: v for k, v in self.solver.items() if k not in _TIMINGS}),
             "signature": _plain(self.signature),
             "lower_is_better": bool(self.lower_is_better),
         }
@@ -288,8 +292,12 @@ def load_plan(path) -> Plan:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise InputError(f"{path}: no such file; write one with 'budgetlaw allocate' or Plan.save") from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid JSON (bytes that are not UTF-8); rewrite it with Plan.save") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise InputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); rewrite it with Plan.save") from None
+    except RecursionError:
+        raise InputError(f"{path}: not valid JSON (nested too deeply); rewrite it with Plan.save") from None
     return Plan.from_dict(data, where=str(path))

@@ -33,6 +33,7 @@ import pandas as pd
 from budgetlaw import __version__
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import InputError
+from budgetlaw.fileio import dir_mode
 from budgetlaw.plots import format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
 from budgetlaw.report_summary import (
     law_rows,
@@ -232,6 +233,7 @@ def report(
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
+        os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; a new report folder is an ordinary one
         files: dict[str, Path] = {}
         flags = {lang: tuple(getattr(laws[lang], "flags", ()) or ()) for lang in laws}
         extrapolate_from = {}

@@ -24,6 +24,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from tuning.data.files import check_output, chmod_tree
 from tuning.errors import InputError
 
 __all__ = ["gguf_to_model", "gguf_special_tokens", "register"]
@@ -96,10 +97,11 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
     src = Path(gguf_file)
     out = Path(output_dir)
     arch = gguf_architecture(src)
-    if out.exists():
+    if out.exists() or out.is_symlink():
         raise InputError(f"{out}: already exists; choose a new output directory (a model is never overwritten)")
     if not out.parent.is_dir():
         raise InputError(f"{out}: the directory {out.parent} does not exist; create it first")
+    check_output(out, [src], kind="dir")
     if dtype not in ("float32", "bfloat16", "float16"):
         raise InputError(f"dtype={dtype!r}: choose float32, bfloat16 or float16")
     try:
@@ -121,19 +123,13 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        os.chmod(tmp, 0o755 & ~_umask())
+        chmod_tree(tmp)  # mkdtemp makes 0700 and safetensors 0600: ordinary modes under the umask
         os.replace(tmp, out)
     finally:
         with contextlib.suppress(FileNotFoundError):
             shutil.rmtree(tmp)
     log.info("wrote %s (%s, %d parameters, %s)", out, arch, sum(p.numel() for p in model.parameters()), dtype)
     return out
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def _fix_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:

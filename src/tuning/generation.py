@@ -20,6 +20,13 @@ from tuning.errors import InputError
 log = logging.getLogger(__name__)
 
 
+def short_reason(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, cut to ``limit`` characters (transformers'
+    messages can list every model type it knows: thousands of characters)."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
 def load_model(model_dir: str | Path, *, device: str | None = None, dtype: str | None = None):
     """(model, tokenizer) from a Hugging Face model directory, in eval mode on ``device``.
 
@@ -39,9 +46,15 @@ def load_model(model_dir: str | Path, *, device: str | None = None, dtype: str |
         use_bf16 = device.startswith("cuda") and torch.cuda.is_bf16_supported()
         torch_dtype = torch.bfloat16 if use_bf16 else torch.float32
     else:
-        torch_dtype = getattr(torch, dtype)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device)
+        torch_dtype = getattr(torch, dtype, None)
+        if not isinstance(torch_dtype, torch.dtype):
+            raise InputError(f"--dtype {dtype!r}: choose float32, bfloat16 or float16")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype).to(device)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"model directory {path}: cannot load the model ({short_reason(exc)}); pass a folder "
+                         "written by save_pretrained with a config.json transformers knows") from None
     model.eval()
     return model, tokenizer
 

@@ -80,15 +80,17 @@ def load_tokenizer(name_or_dir: str):
     try:
         return AutoTokenizer.from_pretrained(name_or_dir)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{name_or_dir}: cannot load a tokenizer ({str(exc).splitlines()[0]}); "
+        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{name_or_dir}: cannot load a tokenizer ({first}); "
                          "give a directory holding tokenizer.json / tokenizer_config.json") from None
 
 
 def run_tokens(args) -> int:
-    from tuning.data.files import atomic_write
+    from tuning.data.files import atomic_write, check_output
     from tuning.data.mixture import read_mixture
     from tuning.data.tokenize import token_counts
 
+    check_output(args.output, [args.mixture])
     records = read_mixture(args.mixture)
     tokenizer = load_tokenizer(args.tokenizer)
     frame = token_counts(records, tokenizer, chat_template=args.chat_template)

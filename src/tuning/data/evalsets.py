@@ -121,6 +121,8 @@ def read_squad(path) -> list[dict]:
         raise InputError(f"{path}: not UTF-8; convert the file to UTF-8") from None
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read; give a SQuAD-format file") from None
     records = []
     seen = set()
     for a, article in enumerate(_need(doc, "data", list, "top level", path)):

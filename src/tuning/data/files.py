@@ -13,9 +13,53 @@ from pathlib import Path
 
 from tuning.errors import InputError
 
-__all__ = ["iter_lines", "iter_jsonl", "sha256_file", "sha256_files", "atomic_write", "atomic_paths"]
+__all__ = ["iter_lines", "iter_jsonl", "sha256_file", "sha256_files", "atomic_write", "atomic_paths",
+           "check_output", "file_mode", "dir_mode", "chmod_tree"]
 
 _CHUNK = 1 << 20
+
+
+def file_mode() -> int:
+    """Mode of a new ordinary file: 0o666 less the umask (see budgetlaw.fileio)."""
+    from budgetlaw.fileio import file_mode as mode
+
+    return mode()
+
+
+def dir_mode() -> int:
+    """Mode of a new ordinary folder: 0o777 less the umask."""
+    from budgetlaw.fileio import dir_mode as mode
+
+    return mode()
+
+
+def chmod_tree(root: str | os.PathLike) -> None:
+    """Give a freshly written folder and everything in it the ordinary modes under the umask
+    (libraries write some files 0600 and tempfile.mkdtemp makes folders 0700)."""
+    fmode, dmode = file_mode(), dir_mode()
+    root = Path(root)
+    for folder, dirs, files in os.walk(root):
+        os.chmod(folder, dmode)
+        for name in files:
+            if not os.path.islink(os.path.join(folder, name)):
+                os.chmod(os.path.join(folder, name), fmode)
+
+
+def check_output(path, inputs=(), *, kind: str = "file", option: str = "-o", names=()) -> Path:
+    """Refuse an output that is one of ``inputs``, an existing folder (or file, for kind "dir"),
+    or lies in a missing or unwritable folder; see budgetlaw.fileio.check_output."""
+    from budgetlaw.errors import InputError as BudgetlawInputError
+    from budgetlaw.fileio import check_output as check
+
+    expanded = []
+    for item in inputs:
+        if item is None:
+            continue
+        expanded += [p for p in str(item).split(",") if p] if "," in str(item) else [item]
+    try:
+        return check(path, expanded, kind=kind, option=option, names=names)
+    except BudgetlawInputError as exc:
+        raise InputError(str(exc)) from None
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -66,6 +110,9 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
         except json.JSONDecodeError as exc:
             raise InputError(f"{path}, line {number}: malformed JSON ({exc.msg} at column {exc.colno}); "
                              "fix or remove the line (one JSON object per line)") from None
+        except RecursionError:
+            raise InputError(f"{path}, line {number}: JSON nested too deeply to read; "
+                             "fix or remove the line (one flat JSON object per line)") from None
         if not isinstance(obj, dict):
             raise InputError(f"{path}, line {number}: expected a JSON object {{...}}, got {type(obj).__name__}")
         yield number, obj
@@ -106,7 +153,7 @@ def atomic_paths(*targets: str | os.PathLike):
             temps.append(Path(tmp))
         yield temps if len(temps) > 1 else temps[0]
         for tmp, target in zip(temps, targets):
-            os.chmod(tmp, 0o644)  # mkstemp makes 0600; outputs are ordinary shared files
+            os.chmod(tmp, file_mode())  # mkstemp makes 0600; outputs are ordinary files under the umask
             os.replace(tmp, target)
     finally:
         for tmp in temps:

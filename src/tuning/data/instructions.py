@@ -61,6 +61,9 @@ def iter_instructions(path) -> Iterator[dict]:
     except json.JSONDecodeError as exc:
         raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg} at column "
                          f"{exc.colno}); if the file has one object per line, name it .jsonl") from None
+    except RecursionError:
+        raise InputError(f"{path}: JSON nested too deeply to read; an instruction file is a list of flat "
+                         "objects with instruction, input and output") from None
     if not isinstance(doc, list):
         raise InputError(f"{path}: expected a JSON list of records (Alpaca format), got "
                          f"{type(doc).__name__}")

@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from tuning.data.files import atomic_paths, sha256_file
+from tuning.data.files import atomic_paths, check_output, sha256_file
 from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
 from tuning.errors import InputError
@@ -72,8 +72,9 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
                 plan = json.load(fh)
         except OSError as exc:
             raise InputError(f"{where}: cannot open the plan ({exc.strerror}); check the path") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise InputError(f"{where}: not a JSON plan ({exc}); write it with budgetlaw allocate") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise InputError(f"{where}: not a JSON plan ({str(exc)[:200] or 'nested too deeply'}); "
+                             "write it with budgetlaw allocate") from None
     if not isinstance(plan, Mapping):
         raise InputError(f"{where}: a plan is a JSON object with 'sizes'")
     fmt = plan.get("format")
@@ -245,6 +246,8 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
     """
     from tuning import __version__
 
+    if min_score is not None and not math.isfinite(min_score):
+        raise InputError(f"--min-score {min_score}: give a finite alignment score (rows below it are dropped)")
     plan_dict, sizes, max_epochs = read_plan(plan)
     langs = list(sizes)
     if recipe is None:
@@ -285,6 +288,15 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         for spec in specs:
             if not Path(spec).is_file():
                 raise InputError(f"{spec}: no such file (--instructions {lang}); check the path")
+    for lang, specs in held.items():
+        for spec in specs:
+            if not all(Path(p).exists() for p in spec.split(",")):
+                raise InputError(f"{spec}: no such file or folder (--heldout {lang}); check the path")
+    every_input = [plan if isinstance(plan, (str, os.PathLike)) else None,
+                   *(f for srcs in sources.values() for s in srcs for f in s.files),
+                   *(p for specs in ins.values() for p in specs), *(p for specs in held.values() for p in specs)]
+    check_output(out, every_input)
+    check_output(manifest_path(out), every_input, option="-o (its manifest)")
 
     stats = {"heldout": Counter(), "dup_instruction": Counter()}
     hold = _Heldout()
@@ -321,6 +333,10 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
     for lang in ["en", *langs]:
         if lang in ins:
             recs, descs = _instruction_records(lang, ins[lang], hold, stats)
+            if not recs and stats["heldout"][lang]:
+                raise InputError(f"--heldout removes every {lang} instruction ({stats['heldout'][lang]} of them "
+                                 f"match held-out text); check that --heldout and --instructions {lang}= are "
+                                 "not the same data")
             records += recs
             inputs += descs
 

@@ -281,9 +281,11 @@ def open_pairs(spec, language: str, *, min_score: float | None = None) -> PairSo
             raise InputError(f"{spec}: no such file; check the path given for {language}")
         return PairSource(spec, language, "gettext", (path,))
     files = _plaintext_files(spec, language)
+    if files is None and not path.exists():
+        raise InputError(f"{spec}: no such file or folder (the {language} parallel data); check the path")
     if files is None:
         raise InputError(
-            f"{spec}: cannot tell the format of the {language} data. Give a .tsv, .po/.mo, a locale "
+            f"{spec}: cannot tell the format of the {language} data; give a .tsv, .po/.mo, a locale "
             f"or FLORES directory, EN_FILE,XX_FILE, or line-aligned files named PREFIX.en and "
             f"PREFIX.{language}"
         )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 from pathlib import Path
 
 from tuning.errors import InputError
@@ -89,10 +90,33 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_align)
 
 
+def _check_generation(args) -> None:
+    """Numbers of the generation options that cannot make sense, refused at the door."""
+    for option, value in (("--batch-size", args.batch_size), ("--max-new-tokens", args.max_new_tokens)):
+        if value < 1:
+            raise InputError(f"{option} {value}: must be >= 1")
+    if args.max_prompt_tokens is not None and args.max_prompt_tokens < 1:
+        raise InputError(f"--max-prompt-tokens {args.max_prompt_tokens}: must be >= 1 (or leave it out)")
+    if not (args.temperature > 0 and args.temperature < float("inf")):
+        raise InputError(f"--temperature {args.temperature}: must be a finite number > 0")
+    if not 0 < args.top_p <= 1:
+        raise InputError(f"--top-p {args.top_p}: must be in (0, 1]")
+
+
+def prediction_file_name(task_name: str) -> str:
+    """A task's predictions file: its name with every character that is not a letter, digit,
+    '.', '-' or '_' turned into '_' (so ``jsonl:x/../../y`` stays inside the predictions folder)."""
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", task_name).lstrip(".")
+    return (name or "task") + ".jsonl"
+
+
 def cmd_generate(args) -> int:
+    from tuning.data.files import check_output
     from tuning.evaluation.predictions import generate_to_file, read_prompts
     from tuning.generation import load_model
 
+    _check_generation(args)
+    check_output(args.output, [args.prompts])
     items = read_prompts(args.prompts)
     model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
     done = generate_to_file(model, items, args.output, tokenizer=tokenizer, **_gen_kwargs(args))
@@ -113,7 +137,18 @@ def cmd_eval(args) -> int:
         raise InputError("eval: give --model to generate, or --predictions files to score")
     if args.nll and not args.model:
         raise InputError("eval: --nll scores the references under a model; give --model")
-    out = Path(args.output)
+    if args.limit is not None and args.limit < 1:
+        raise InputError(f"eval: --limit {args.limit} would score no item; give N >= 1 (or leave --limit out)")
+    _check_generation(args)
+    if args.comet_model:
+        from tuning.metrics.comet_metric import looks_like_path
+
+        if looks_like_path(args.comet_model) and not Path(args.comet_model).expanduser().exists():
+            raise InputError(f"--comet-model {args.comet_model}: no such file or folder; pass a COMET model "
+                             "directory (holding checkpoints/model.ckpt) or a .ckpt file")
+    from tuning.data.files import check_output
+
+    out = check_output(args.output, [*args.data, *(args.predictions or []), args.model])
     model = tokenizer = None
     if args.nll and args.predictions is not None:
         from tuning.generation import load_model
@@ -132,7 +167,7 @@ def cmd_eval(args) -> int:
                          chat_template=args.chat_template)
         ids = [it.id for it in task.items]
         if args.predictions is None:
-            path = pred_dir / (task.name.replace(":", "_") + ".jsonl")
+            path = pred_dir / prediction_file_name(task.name)
             done = generate_to_file(model, list(zip(ids, task.prompts)), path, tokenizer=tokenizer,
                                     add_special_tokens=not args.chat_template, **_gen_kwargs(args))
         else:
@@ -204,8 +239,13 @@ def _decode_signature(args) -> str:
 
 
 def cmd_pilots(args) -> int:
+    from tuning.data.files import check_output
     from tuning.evaluation.results import read_manifest, read_results, results_to_pilots, write_pilots
 
+    out = check_output(args.output, [args.results, args.manifest])
+    if out.exists() and not args.append:
+        raise InputError(f"-o {out}: already exists; pass --append to add the new rows to it, or choose a new "
+                         "name (a pilots file is never replaced silently)")
     pilots = results_to_pilots(read_results(args.results), read_manifest(args.manifest), args.metric,
                                task=args.task, seed=args.seed, model=args.model,
                                manifest_path=args.manifest)
@@ -235,6 +275,11 @@ def cmd_align(args) -> int:
             pairs[lang] = (en, flores_lines(args.flores, lang, args.split)[: args.limit])
     if not pairs:
         raise InputError("align: give --pairs FILE or --flores DIR --languages ...")
+    from tuning.data.files import check_output
+
+    plot_path = args.plot or str(Path(args.output).with_suffix(".png"))
+    check_output(args.output, [*(args.pairs or []), args.model])
+    check_output(plot_path, [*(args.pairs or []), args.model, args.output], option="--plot")
     frame = alignment(args.model, pairs, batch_size=args.batch_size)
     from tuning.data.files import atomic_write
 

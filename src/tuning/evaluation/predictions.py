@@ -53,6 +53,7 @@ def read_predictions(path: str | Path, *, repair: bool = False) -> dict[str, str
         return {}
     data = path.read_bytes()
     done: dict[str, str] = {}
+    first_line: dict[str, int] = {}
     good_end = 0
     pos = 0
     lines = data.split(b"\n")
@@ -61,12 +62,19 @@ def read_predictions(path: str | Path, *, repair: bool = False) -> dict[str, str
         if raw.strip():
             try:
                 rec = json.loads(raw.decode("utf-8"))
-                done[str(rec["id"])] = str(rec["prediction"])
-            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError):
+                pid, prediction = str(rec["id"]), rec["prediction"]
+            except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, RecursionError):
                 if k < len(lines) - 1 and any(x.strip() for x in lines[k + 1 :]):
                     raise InputError(f"{path}: line {k + 1} is not a prediction record; "
                                      "fix or delete the file and rerun") from None
                 break  # torn last line
+            if not isinstance(prediction, str):
+                raise InputError(f"{path}, line {k + 1}: prediction of id {pid!r} is {type(prediction).__name__}, "
+                                 "not a string; write the model's output text as a JSON string")
+            if pid in done:
+                raise InputError(f"{path}, line {k + 1}: id {pid!r} appears again (first on line {first_line[pid]}); "
+                                 "keep one prediction per id")
+            done[pid], first_line[pid] = prediction, k + 1
         if k < len(lines) - 1:
             good_end = end
         pos = end

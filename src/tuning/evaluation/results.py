@@ -106,6 +106,8 @@ def read_manifest(path: str | Path) -> dict:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise InputError(f"manifest {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except (UnicodeDecodeError, RecursionError):
+        raise InputError(f"manifest {path}: not a UTF-8 JSON manifest; use the OUT.manifest.json `tuning mix` wrote") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("counts"), dict):
         raise InputError(f"manifest {path}: no 'counts' object; is this a tuning-mixture-manifest/1 file?")
     return manifest
@@ -146,7 +148,11 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
                          "is one model's score at its mixture's size: pass --model NAME (the model trained on "
                          "this manifest's mixture)")
     counts = manifest["counts"]
-    seed = manifest.get("seed") if seed is None else seed
+    if seed is None:
+        seed = manifest.get("seed")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise InputError(f"{manifest_path}: key 'seed' is {seed!r}, not a whole number; pass --seed N "
+                             "(the seed the mixture was drawn with)")
     out = []
     for lang, group in rows.groupby("language", sort=True):
         if lang == "en":
@@ -166,6 +172,8 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
         if len(group) > 1:
             log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
         score = float(group["score"].mean())
+        if metric not in LOSS_METRICS and (100.0 < score <= 100.0 + 1e-9 or -1e-9 <= score < 0.0):
+            score = min(100.0, max(0.0, score))  # floating-point rounding (sacrebleu's perfect BLEU), not a scale error
         if metric in LOSS_METRICS:
             if not (math.isfinite(score) and score >= 0.0):
                 raise InputError(f"{lang}: {metric} {score:g} is not a loss (a finite number >= 0); "

@@ -51,6 +51,13 @@ def resolve_checkpoint(model: str | Path) -> Path | None:
     return None
 
 
+def looks_like_path(model) -> bool:
+    """A hub name is exactly ``org/name``; anything else with a slash, or a .ckpt, is a path."""
+    text = str(model)
+    return (text.startswith((".", "/", "~")) or text.count("/") > 1 or text.endswith(".ckpt")
+            or "\\" in text)
+
+
 def load_comet(model: str | Path = DEFAULT_MODEL, *, local_files_only: bool = True):
     """Load (once per process) and return a comet model in eval mode."""
     key = (str(model), local_files_only)
@@ -59,6 +66,9 @@ def load_comet(model: str | Path = DEFAULT_MODEL, *, local_files_only: bool = Tr
     from comet import download_model, load_from_checkpoint
 
     checkpoint = resolve_checkpoint(model)
+    if checkpoint is None and looks_like_path(model):
+        raise InputError(f"comet: {model}: no such file or folder; pass a COMET model directory "
+                         "(holding checkpoints/model.ckpt) or a .ckpt file")
     if checkpoint is None:
         if "/" not in str(model):
             raise InputError(

@@ -88,6 +88,12 @@ def _references(refs, n_hyps: int, what: str) -> list[list[str]]:
     return streams
 
 
+def _on_scale(score) -> float:
+    """A corpus score clipped to 0..100: floating-point rounding in sacrebleu gives a perfect
+    translation BLEU 100.00000000000004, which the 0..100 checks downstream would refuse."""
+    return min(100.0, max(0.0, float(score)))
+
+
 def bleu(
     hyps: Sequence[str],
     refs: Sequence[str] | Sequence[Sequence[str]],
@@ -114,7 +120,7 @@ def bleu(
         )
     metric = BLEU(tokenize=tok, lowercase=lowercase)
     result = metric.corpus_score(list(hyps), streams)
-    return MetricScore("BLEU", float(result.score), str(metric.get_signature()), n, lang)
+    return MetricScore("BLEU", _on_scale(result.score), str(metric.get_signature()), n, lang)
 
 
 def chrf(
@@ -133,4 +139,4 @@ def chrf(
     metric = CHRF(word_order=word_order)
     result = metric.corpus_score(list(hyps), streams)
     name = "chrF++" if word_order == 2 else f"chrF{'+' * word_order}"
-    return MetricScore(name, float(result.score), str(metric.get_signature()), n, lang)
+    return MetricScore(name, _on_scale(result.score), str(metric.get_signature()), n, lang)

@@ -13,6 +13,15 @@ leaves either a ``.tmp`` directory or a directory without the marker, and ``late
 only returns directories named ``step-N`` that hold the marker. The rename needs the checkpoint
 directory on a filesystem every rank sees (any multi-node run needs that anyway).
 
+Trust: torch.distributed.checkpoint reads ``.metadata`` with ``pickle``, so loading a checkpoint
+runs whatever that file says. The marker records the sha256 of the ``.metadata`` this trainer
+wrote (``metadata_sha256``), and :func:`load_checkpoint` refuses a checkpoint whose marker is
+missing, of another format, or does not match its ``.metadata``: a checkpoint written by
+something else, damaged, or swapped after the save is never unpickled. The shards themselves
+are read with ``torch.load(weights_only=True)``. This cannot stop someone who may write to
+``output_dir`` and forge both files: ``output_dir`` must be a folder only trusted accounts can
+write (docs/guarantees.md).
+
 The ``Stateful`` app state holds the sharded model and optimiser state (each rank writes its
 own shards; a different world size can load them), the LR scheduler, the data position
 (``progress``: step, epoch, examples and tokens seen) and each rank's RNG state.
@@ -39,11 +48,14 @@ from torch.distributed.checkpoint.state_dict import (
 )
 from torch.distributed.checkpoint.stateful import Stateful
 
+from tuning.data.files import chmod_tree, sha256_file
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
 
 MARKER = "trainer_state.json"
+MARKER_FORMAT = "tuning-checkpoint/1"
+METADATA = ".metadata"  # DCP's pickled index of the shards
 _STEP_DIR = re.compile(r"^step-(\d+)$")
 
 
@@ -104,8 +116,8 @@ def read_marker(path: str | Path) -> dict[str, Any]:
     p = Path(path) / MARKER
     try:
         return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: unreadable checkpoint marker ({exc}); delete {Path(path)} to resume from an older one") from None
+    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
+        raise InputError(f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} to resume from an older one") from None
 
 
 def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: int = 0,
@@ -125,7 +137,8 @@ def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: i
     dist.barrier()  # every rank's shards are on disk before the marker
     if main:
         marker = {
-            "format": "tuning-checkpoint/1",
+            "format": MARKER_FORMAT,
+            "metadata_sha256": sha256_file(tmp / METADATA),
             "step": step,
             "world_size": app.world,
             "progress": dict(app.progress),
@@ -147,9 +160,31 @@ def load_checkpoint(app: AppState, path: str | Path) -> dict[str, Any]:
     """Load ``path`` into ``app`` in place; returns the marker. RNG state is restored only when
     the world size matches the one that saved it (ranks would not line up otherwise)."""
     marker = read_marker(path)
+    check_trusted(path, marker)
     app.with_rng = marker.get("world_size") == app.world
-    dcp.load({"app": app}, checkpoint_id=str(path))
+    try:
+        dcp.load({"app": app}, checkpoint_id=str(path))
+    except Exception as exc:  # torch raises AssertionError, RuntimeError, pickle errors on damaged files
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise InputError(f"{path}: cannot load the checkpoint ({type(exc).__name__}: {first}); it is damaged or "
+                         "does not fit this model: delete it to resume from an older one, or set resume=false "
+                         "with a new output_dir") from None
     return marker
+
+
+def check_trusted(path: str | Path, marker: dict[str, Any]) -> None:
+    """Refuse a checkpoint this trainer did not write (see the module docstring: Trust)."""
+    path = Path(path)
+    meta = path / METADATA
+    if marker.get("format") != MARKER_FORMAT or not isinstance(marker.get("metadata_sha256"), str):
+        raise InputError(f"{path}: its {MARKER} does not record the sha256 of {METADATA} (not written by this "
+                         "version of the trainer); it is not loaded, because loading unpickles that file: start "
+                         "afresh in a new output_dir, or delete this checkpoint to resume from an older one")
+    if not meta.is_file():
+        raise InputError(f"{path}: no {METADATA}; the checkpoint is incomplete: delete it to resume from an older one")
+    if sha256_file(meta) != marker["metadata_sha256"]:
+        raise InputError(f"{meta}: does not match the sha256 its {MARKER} recorded (changed after the save); it is "
+                         "not loaded, because loading unpickles it: delete this checkpoint to resume from an older one")
 
 
 def save_final(model, tokenizer, out_dir: str | Path, *, rank: int) -> Path:
@@ -165,6 +200,7 @@ def save_final(model, tokenizer, out_dir: str | Path, *, rank: int) -> Path:
             shutil.rmtree(tmp)
         model.save_pretrained(tmp, state_dict=sd, safe_serialization=True)
         tokenizer.save_pretrained(tmp)
+        chmod_tree(tmp)  # safetensors writes 0600: give the export the ordinary modes under the umask
         if out.exists():
             shutil.rmtree(out)
         tmp.rename(out)

@@ -93,7 +93,9 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         try:
             loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
         except yaml.YAMLError as exc:
-            raise InputError(f"{p}: not valid YAML ({exc}); fix the syntax") from exc
+            raise InputError(f"{p}: not valid YAML ({_yaml_reason(exc)}); fix the syntax") from None
+        except UnicodeDecodeError:
+            raise InputError(f"{p}: not UTF-8 text; a config is a YAML file of key: value lines") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -107,8 +109,15 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         try:
             data[key] = yaml.safe_load(text) if text.strip() else ""
         except yaml.YAMLError as exc:
-            raise InputError(f"override {item!r}: the value is not valid YAML ({exc})") from exc
+            raise InputError(f"override {item!r}: the value is not valid YAML ({_yaml_reason(exc)})") from None
     return _build(data, where + (" + overrides" if path is not None and overrides else ""))
+
+
+def _yaml_reason(exc) -> str:
+    """One line from a (multi-line) PyYAML error: the problem and where."""
+    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or ["syntax error"])[0]
+    mark = getattr(exc, "problem_mark", None)
+    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def check_paths(config: TrainConfig) -> None:
@@ -124,6 +133,9 @@ def check_paths(config: TrainConfig) -> None:
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"output_dir {config.output_dir!r} exists and is not a directory; choose another path")
+    from tuning.data.files import check_output
+
+    check_output(out, [config.data, config.model], kind="dir", option="output_dir")
 
 
 def _build(data: dict[str, Any], where: str) -> TrainConfig:

@@ -74,7 +74,8 @@ def load_tokenizer(model_dir: str):
     try:
         tok = AutoTokenizer.from_pretrained(model_dir)
     except (OSError, ValueError) as exc:
-        raise InputError(f"{model_dir}: cannot load a tokenizer ({exc}); `model` must be a Hugging Face model directory") from None
+        raise InputError(f"{model_dir}: cannot load a tokenizer ({_short(exc)}); `model` must be a Hugging Face "
+                         "model directory") from None
     return ensure_pad_token(tok)
 
 
@@ -104,7 +105,11 @@ def build_model(model_dir: str, dist_info: Dist, *, attn_implementation: str = "
     path = Path(model_dir)
     if not (path / "config.json").is_file():
         raise InputError(f"{model_dir}: no config.json; `model` must be a Hugging Face model directory (config, safetensors, tokenizer)")
-    config = AutoConfig.from_pretrained(model_dir)
+    try:
+        config = AutoConfig.from_pretrained(model_dir)
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{model_dir}/config.json: transformers cannot read it ({_short(exc)}); `model` must be a "
+                         "Hugging Face model directory with a known model_type") from None
     config._attn_implementation = attn_implementation
     full_sd, buffers = {}, {}
     if dist_info.is_main:
@@ -167,3 +172,9 @@ def apply_activation_checkpointing(model: nn.Module) -> None:
 def count_parameters(model: nn.Module) -> int:
     """Total (unsharded) parameter count."""
     return sum(p.numel() for p in model.parameters())
+
+
+def _short(exc: BaseException, limit: int = 200) -> str:
+    """First line of an exception's message, at most ``limit`` characters."""
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return first if len(first) <= limit else first[: limit - 3] + "..."

@@ -100,7 +100,22 @@ class _Preemption:
 
 
 def train(config: TrainConfig) -> dict[str, Any]:
-    """Run (or resume) the job; returns the run record also written to ``output_dir/run.json``."""
+    """Run (or resume) the job; returns the run record also written to ``output_dir/run.json``.
+
+    ``output_dir`` is created only once the data, the model and any checkpoint have loaded, and
+    a run that fails before its first file is written removes the folder it created: a failed
+    start leaves no empty run folder behind."""
+    out = Path(config.output_dir)
+    created = not out.exists()
+    try:
+        return _train(config)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()
+        raise
+
+
+def _train(config: TrainConfig) -> dict[str, Any]:
     check_paths(config)
     out = Path(config.output_dir)
     if not config.resume and ckpt.latest_checkpoint(out) is not None:
@@ -108,8 +123,6 @@ def train(config: TrainConfig) -> dict[str, Any]:
         raise InputError(f"output_dir {str(out)!r} holds checkpoints of an earlier run; set resume=true to continue "
                          "it, or choose a new output_dir (or delete its checkpoints/) to start afresh")
     d = init_distributed()
-    if d.is_main:
-        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(config.seed)
 
     # ---- 1. data: tokenise, pack, plan the steps --------------------------------------------
@@ -164,6 +177,8 @@ def train(config: TrainConfig) -> dict[str, Any]:
                 )
             log.info("resumed from %s at step %d", latest, progress["step"])
     start = int(progress["step"])
+    if d.is_main:
+        out.mkdir(parents=True, exist_ok=True)
     metrics = MetricsLog(out / "metrics.jsonl", enabled=d.is_main, truncate_after=start,
                          tensorboard=config.tensorboard)
     record = _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, n_params, len(rows), start)

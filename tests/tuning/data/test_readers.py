@@ -84,8 +84,11 @@ def test_tsv_errors(tmp_path):
 
 
 def test_unknown_format_and_language(tmp_path):
-    with pytest.raises(InputError, match="cannot tell the format"):
+    with pytest.raises(InputError, match="no such file or folder"):  # missing: not a format question
         open_pairs(tmp_path / "nothing", "zh")
+    (tmp_path / "notes.txt").write_text("hello\n")
+    with pytest.raises(InputError, match="cannot tell the format"):
+        open_pairs(tmp_path / "notes.txt", "zh")
     with pytest.raises(InputError, match="unknown language"):
         open_pairs(tmp_path / "x.tsv", "xx")
     with pytest.raises(InputError, match="not for 'en'"):
