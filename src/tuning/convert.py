@@ -27,7 +27,7 @@ from pathlib import Path
 from tuning.data.files import check_output, chmod_tree
 from tuning.errors import InputError
 
-__all__ = ["gguf_to_model", "gguf_special_tokens", "register"]
+__all__ = ["gguf_to_model", "gguf_metadata", "register"]
 
 log = logging.getLogger(__name__)
 
@@ -62,27 +62,25 @@ def _reader(path: Path):
                          "the file is damaged or truncated") from None
 
 
-def gguf_special_tokens(path: str | os.PathLike) -> dict[str, int]:
-    """{"bos_token": id, "eos_token": id, ...} as the GGUF metadata records them (ids only)."""
+def gguf_metadata(path: str | os.PathLike) -> tuple[str, dict[str, int]]:
+    """(architecture, special token ids) of a GGUF file, from one read of its header.
+
+    architecture is ``general.architecture`` (e.g. "llama"); the ids are
+    {"bos_token": id, "eos_token": id, ...} as ``tokenizer.ggml.*_token_id`` record them.
+    """
     path = Path(path)
     _check_gguf(path)
     fields = _reader(path).fields
+    field = fields.get("general.architecture")
+    if field is None:
+        raise InputError(f"{path}: the GGUF metadata has no general.architecture; the file is not a model")
+    arch = bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
     found = {}
     for name, key in _SPECIAL_KEYS.items():
         field = fields.get(key)
         if field is not None and len(field.data) == 1:
             found[name] = int(field.parts[field.data[0]][0])
-    return found
-
-
-def gguf_architecture(path: str | os.PathLike) -> str:
-    """The ``general.architecture`` string of a GGUF file (e.g. "llama")."""
-    path = Path(path)
-    _check_gguf(path)
-    field = _reader(path).fields.get("general.architecture")
-    if field is None:
-        raise InputError(f"{path}: the GGUF metadata has no general.architecture; the file is not a model")
-    return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")
+    return arch, found
 
 
 def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *, dtype: str = "float32") -> Path:
@@ -96,7 +94,7 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
 
     src = Path(gguf_file)
     out = Path(output_dir)
-    arch = gguf_architecture(src)
+    arch, special = gguf_metadata(src)
     if out.exists() or out.is_symlink():
         raise InputError(f"{out}: already exists; choose a new output directory (a model is never overwritten)")
     if not out.parent.is_dir():
@@ -118,7 +116,7 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
     except (ValueError, KeyError, NotImplementedError, OSError) as exc:
         first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
         raise InputError(f"{src}: transformers cannot load this GGUF model ({first})") from None
-    _fix_special_tokens(tokenizer, model, gguf_special_tokens(src))
+    _fix_special_tokens(tokenizer, model, special)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         model.save_pretrained(tmp)

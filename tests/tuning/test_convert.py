@@ -34,16 +34,13 @@ def _metadata_only_gguf(path: Path, arch: str) -> Path:
 
 
 def test_real_gguf_special_tokens_come_from_its_metadata():
-    from tuning.convert import gguf_architecture, gguf_special_tokens
+    from tuning.convert import gguf_metadata
 
-    path = smollm2_gguf()
-    assert gguf_architecture(path) == "llama"
-    # ids written in the file by llama.cpp's converter (read independently with GGUFReader below)
-    import gguf
-
-    fields = gguf.GGUFReader(path).fields
-    eos = int(fields["tokenizer.ggml.eos_token_id"].parts[-1][0])
-    assert gguf_special_tokens(path)["eos_token"] == eos == 2
+    arch, special = gguf_metadata(smollm2_gguf())
+    # SmolLM2's vocabulary: <|endoftext|> 0, <|im_start|> 1, <|im_end|> 2 (its tokenizer.json);
+    # the file names <|im_end|> as EOS and padding, <|im_start|> as BOS
+    assert arch == "llama"
+    assert special == {"bos_token": 1, "eos_token": 2, "unk_token": 0, "pad_token": 2}
 
 
 @pytest.mark.parametrize("case", ["missing", "not_gguf", "truncated", "unknown_arch", "exists"])

@@ -198,3 +198,22 @@ def test_squad_heldout_removes_instruction_records(data, tmp_path):
     assert m["heldout_hits"] == {"en": 1, "zh": 2, "ar": 0}
     assert m["counts"]["en"]["instruction"] == 4 - 1  # 5 given, 1 duplicate, 1 held out
     assert "Open the file" not in (tmp_path / "mix.jsonl").read_text(encoding="utf-8")
+
+
+def test_translation_recipe_has_no_instructions(data, tmp_path):
+    """--recipe translation: only translation records, for several languages, no --instructions needed."""
+    out = tmp_path / "t.jsonl"
+    manifest = build_mixture(plan_file(tmp_path / "p.json", {"zh": 4, "ar": 3}), out,
+                             parallel={"zh": data / "zh.tsv", "ar": data / "c.en"},
+                             heldout={"zh": data / "flores"}, recipe="translation", seed=2)
+    records = read_mixture(out)
+    assert Counter((r["language"], r["task"]) for r in records) == {("zh", "translation"): 4, ("ar", "translation"): 3}
+    assert manifest["recipe"] == "translation"
+    assert manifest["counts"]["en"] == {"translation": 0, "instruction": 0}
+    # the FLORES sentences on either side of the zh corpus (rows 8 and 9) are held out
+    assert manifest["heldout_hits"]["zh"] == 2
+    with pytest.raises(InputError, match="recipe translation takes translation pairs only"):
+        build_mixture(plan_file(tmp_path / "p.json", {"zh": 4}), tmp_path / "u.jsonl",
+                      parallel={"zh": data / "zh.tsv"}, instructions={"en": data / "alpaca.json"},
+                      recipe="translation")
+    assert not (tmp_path / "u.jsonl").exists()
