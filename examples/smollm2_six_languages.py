@@ -70,14 +70,18 @@ class Setup:
     lr: float = 5e-5
     seq_len: int = 192
     warmup_ratio: float = 0.1
-    # evaluation: greedy, at most max(16, 1.5 x the longest reference + 8) new tokens per language
+    # evaluation: greedy, at most max(16, 1.5 x the longest reference + 8) new tokens per language;
+    # NLL on every held-out message, generation (chrF++, BLEU, off-target) on the first
+    # pilot_generate of them for pilots (generation is most of a pilot's cost) and on all of them
+    # for the other models, which also record their scores on that first part (metric@N)
+    pilot_generate: int = 100
     max_new_tokens: int = 160
     gen_batch: int = 50
     align_pairs: int = 100
 
 
 FULL = Setup()
-SMOKE = Setup(languages=("hi", "zh"), heldout=6, pilot_sizes=(4, 8, 12, 16), seed_sizes=(8,), budget=24,
+SMOKE = Setup(languages=("hi", "zh"), heldout=6, pilot_generate=4, pilot_sizes=(4, 8, 12, 16), seed_sizes=(8,), budget=24,
               plans=("optimized", "uniform"), plan_seeds={"optimized": (1,), "uniform": (1,)},
               extrapolate=("zh",), extrapolate_factors=(2,), max_new_tokens=16, align_pairs=6)
 
@@ -232,8 +236,10 @@ class Experiment:
                 "final_loss": metrics[-1]["loss"], "config": config}
         return out / "final", info
 
-    def evaluate(self, run: str, model_dir: Path, languages) -> dict:
-        """Generation (chrF++, BLEU, off-target) and reference NLL on each language's held-out set."""
+    def evaluate(self, run: str, model_dir: Path, languages, generate_n: int | None = None) -> dict:
+        """Reference NLL on each language's held-out set, and generation (chrF++, BLEU, off-target)
+        on its first ``generate_n`` messages (all when None; then also scored on the first
+        ``pilot_generate`` as metric@N, to compare with the pilots like for like)."""
         from tuning.evaluation.likelihood import mean_nll, reference_nll
         from tuning.evaluation.tasks import load_task, score_task
         from tuning.generation import generate, load_model
@@ -249,22 +255,36 @@ class Experiment:
             # an untrained model's rambling from costing minutes per language.
             longest = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
             max_new = min(self.s.max_new_tokens, max(16, int(1.5 * longest) + 8))
-            hyps = generate(model, task.prompts, tokenizer=tok, batch_size=self.s.gen_batch,
+            items = task.items[:generate_n] if generate_n else task.items
+            hyps = generate(model, [it.prompt for it in items], tokenizer=tok, batch_size=self.s.gen_batch,
                             max_new_tokens=max_new, add_special_tokens=False, progress=False)
-            rows = score_task(task, hyps, model=run,
-                              extra_signature=f"decode:greedy|max_new:{max_new}|prompt:chat")
+            signature = f"decode:greedy|max_new:{max_new}|prompt:chat"
+            rows = score_task(dataclasses.replace(task, items=tuple(items)), hyps, model=run, extra_signature=signature)
             nll = reference_nll(model, tok, task.prompts, refs, add_special_tokens=False, progress=False)
             scores[lang] = {r.metric: r.score for r in rows}
+            scores[lang]["generated"] = len(items)
             scores[lang]["nll"] = mean_nll(nll)
             scores[lang]["signatures"] = {r.metric: r.signature for r in rows}
             scores[lang]["signatures"]["nll"] = "nll|unit:nats/token|eos:yes|prompt:chat"
+            scores[lang].update(self._first_part(task, hyps))
             write_jsonl(self.results / "predictions" / f"{run}.{lang}.jsonl",
-                        ({"id": it.id, "prediction": h, "reference": it.reference, "source": it.source,
-                          "nll": round(v, 4), "ref_tokens": n} for it, h, (v, n) in zip(task.items, hyps, nll)))
+                        ({"id": it.id, "prediction": hyps[i] if i < len(hyps) else None, "reference": it.reference,
+                          "source": it.source, "nll": round(v, 4), "ref_tokens": n}
+                         for i, (it, (v, n)) in enumerate(zip(task.items, nll))))
             log.info("%s %s: chrF++ %.1f BLEU %.1f off-target %.0f%% nll %.3f", run, lang, scores[lang]["chrf"],
                      scores[lang]["bleu"], scores[lang]["off_target"], scores[lang]["nll"])
         del model
         return {"scores": scores, "eval_s": round(time.perf_counter() - t, 1)}
+
+    def _first_part(self, task, hyps) -> dict:
+        """Scores on the first pilot_generate messages, when more were generated (metric@N)."""
+        from tuning.evaluation.tasks import score_task
+
+        k = self.s.pilot_generate
+        if len(hyps) <= k:
+            return {}
+        rows = score_task(dataclasses.replace(task, items=tuple(task.items[:k])), hyps[:k])
+        return {f"{r.metric}@{k}": r.score for r in rows}
 
     def run(self, run: str, kind: str, sizes: dict[str, int], seed: int, eval_langs, *, after=None, **extra):
         if self.done(run):
@@ -272,7 +292,7 @@ class Experiment:
         t = stage(run)
         data, manifest = self.mixture(run, sizes, seed)
         model_dir, train_info = self.train(run, data, seed)
-        ev = self.evaluate(run, model_dir, eval_langs)
+        ev = self.evaluate(run, model_dir, eval_langs, self.s.pilot_generate if kind == "pilot" else None)
         if after is not None:
             ev.update(after(model_dir))
         record = {"run": run, "kind": kind, "seed": seed, "sizes": {lang: manifest["counts"][lang]["translation"] for lang in sizes},
@@ -285,11 +305,27 @@ class Experiment:
 
     def base_scores(self):
         if self.done("base"):
+            self._add_first_part("base")
             return
         t = stage("base")
         ev = self.evaluate("base", self.base, self.s.languages)
         write_json(self.record_path("base"), {"run": "base", "kind": "base", "seed": 0, "sizes": {}, **ev,
                                               "total_s": round(time.perf_counter() - t, 1)})
+
+    def _add_first_part(self, run: str) -> None:
+        """Give a record made before metric@N existed its first-part scores, from its predictions."""
+        from tuning.evaluation.tasks import load_task
+
+        record = json.loads(self.record_path(run).read_text(encoding="utf-8"))
+        key = f"chrf@{self.s.pilot_generate}"
+        if all(key in sc or sc.get("generated", math.inf) <= self.s.pilot_generate for sc in record["scores"].values()):
+            return
+        for lang, sc in record["scores"].items():
+            task = load_task(f"jsonl:heldout-{lang}", self.results / "heldout" / f"{lang}.jsonl")
+            preds = [json.loads(x)["prediction"] for x in open(self.results / "predictions" / f"{run}.{lang}.jsonl", encoding="utf-8")]
+            sc["generated"] = len(preds)
+            sc.update(self._first_part(task, preds))
+        write_json(self.record_path(run), record)
 
     # -- the experiment ---------------------------------------------------------------------------
     def pilots(self, seed: int):
