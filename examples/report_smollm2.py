@@ -9,13 +9,16 @@ that has not run yet is left out), so it can be rerun while the experiment goes 
 
 results.csv, one row per model, language and metric:
 
-    run, allocation, seed, language, size, metric, measured, predicted, predicted_lower, predicted_upper
+    run, allocation, seed, language, size, metric, n, measured, predicted, predicted_lower, predicted_upper
 
 ``allocation`` is base, pilot, optimized, uniform, proportional or extrapolation; ``size`` the
 pairs of that language in the model's mixture; ``predicted`` (with its 90% bootstrap interval)
 comes from the laws the plan was made with (``laws_plan*.json``) for the multilingual models and
 pilots, and from the laws of every pilot point (``laws*.json``) for the extrapolation runs.
-Metrics: nll (nats per reference token, lower is better), chrf (chrF++), bleu, off_target (%).
+Metrics: nll (nats per reference token, lower is better), chrf (chrF++), bleu, off_target (%);
+``n`` is the number of held-out messages scored. Pilots generate on the first 100 messages of
+each language (NLL uses all of them); the other models generate on all and also report
+``chrf@100`` etc. on those first 100, which is what the pilots' chrF++ laws predict like for like.
 """
 
 from __future__ import annotations
@@ -54,18 +57,22 @@ def results_frame(results: Path):
         which = "all" if kind == "extrapolation" else "plan"
         for lang, sc in sorted(r["scores"].items()):
             size = r["sizes"].get(lang, 0)
-            for metric in METRICS:
+            for metric in [m for m in sc if m in METRICS or m.split("@")[0] in METRICS]:
                 pred = lo = hi = float("nan")
-                law = laws.get((metric, which))
+                law = laws.get((metric.split("@")[0], which))
                 if law is not None and lang in law and size > 0 and kind != "base":
                     pred = float(law[lang].predict(size))
                     lo, hi = (float(v) for v in law[lang].interval(size))
+                n = int(metric.split("@")[1]) if "@" in metric else (sc.get("generated") if metric != "nll" else None)
                 rows.append({"run": r["run"], "allocation": kind, "seed": r["seed"], "language": lang, "size": size,
-                             "metric": metric, "measured": sc[metric], "predicted": pred,
+                             "metric": metric, "n": n, "measured": sc[metric], "predicted": pred,
                              "predicted_lower": lo, "predicted_upper": hi})
     frame = pd.DataFrame(rows)
     if frame.empty:
         return frame
+    nll_n = {lang: len(list(open(results / "heldout" / f"{lang}.jsonl", encoding="utf-8"))) for lang in set(frame.language)}
+    frame["n"] = [nll_n[l] if m == "nll" else v for l, m, v in zip(frame.language, frame.metric, frame.n)]
+    frame["n"] = frame["n"].astype("Int64")
     frame["order"] = frame["allocation"].map({k: i for i, k in enumerate(ORDER)})
     return frame.sort_values(["order", "run", "language", "metric"]).drop(columns="order").reset_index(drop=True)
 
@@ -232,7 +239,7 @@ def plot_laws(frame, laws, metric: str, out: Path):
     if ls is None:
         return
     langs = list(ls)
-    cols = 3
+    cols = min(3, len(langs))
     rows = math.ceil(len(langs) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3.2 * rows), squeeze=False, constrained_layout=True)
     for ax, lang in zip(axes.flat, langs):
@@ -249,15 +256,20 @@ def plot_laws(frame, laws, metric: str, out: Path):
             ax.plot(xs, plan[lang].predict(xs), "--", lw=1, label="law the plan used")
         p = sub[sub.allocation == "pilot"]
         ax.scatter(p["size"], p["measured"], s=14, color="k", label="pilots", zorder=3)
+        msub = frame[(frame.language == lang) & (frame.metric == (metric + "@100" if metric != "nll" else metric))]
+        ext = msub[msub.allocation == "extrapolation"] if metric != "nll" else ext
         if not ext.empty:
             ax.scatter(ext["size"], ext["measured"], marker="*", s=90, color="C3", label="extrapolation", zorder=3)
-        m = sub[sub.allocation.isin(["optimized", "uniform", "proportional"])]
+        m = msub[msub.allocation.isin(["optimized", "uniform", "proportional"])]
         if not m.empty:
             ax.scatter(m["size"], m["measured"], marker="^", s=22, color="C2", label="in multilingual models", zorder=3)
         base = sub[sub.allocation == "base"]["measured"]
         if not base.empty:
             ax.axhline(float(base.iloc[0]), color="grey", ls=":", label="base model")
         ax.set_xscale("log")
+        from matplotlib.ticker import ScalarFormatter
+
+        ax.xaxis.set_major_formatter(ScalarFormatter())
         ax.set(title=lang, xlabel="pairs of this language")
         ax.set_ylabel(LABEL[metric])
     for ax in list(axes.flat)[len(langs):]:
@@ -270,7 +282,7 @@ def plot_measured_vs_predicted(frame, out: Path):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.5), constrained_layout=True)
-    for ax, metric in zip(axes, ("nll", "chrf")):
+    for ax, metric in zip(axes, ("nll", "chrf@100")):
         sub = frame[(frame.metric == metric) & frame.predicted.notna() & (frame.allocation != "pilot")]
         for i, (alloc, g) in enumerate(sub.groupby("allocation")):
             ax.errorbar(g["predicted"], g["measured"],
@@ -279,7 +291,8 @@ def plot_measured_vs_predicted(frame, out: Path):
         if not sub.empty:
             lim = [min(sub.predicted.min(), sub.measured.min()), max(sub.predicted.max(), sub.measured.max())]
             ax.plot(lim, lim, color="grey", lw=1)
-        ax.set(xlabel=f"predicted {LABEL[metric]}", ylabel=f"measured {LABEL[metric]}", title=metric)
+        name = LABEL[metric.split("@")[0]] + (" (first 100 messages, as the pilots)" if "@" in metric else "")
+        ax.set(xlabel=f"predicted {name}", ylabel=f"measured {name}", title=metric)
         ax.legend(fontsize=7)
     _save(fig, out)
 
