@@ -118,10 +118,13 @@ def _per_language(name, value, languages, default, *, allow_zero=False, allow_in
     if isinstance(value, pd.Series):
         value = value.to_dict()
     if isinstance(value, Mapping):
-        unknown = [str(k) for k in value if str(k) not in languages]
+        known = set(languages)  # a set: a list made this check quadratic in the number of languages
+        unknown = [str(k) for k in value if str(k) not in known]
         if unknown:
+            shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+            covered = ", ".join(list(languages)[:8]) + (f", ... ({len(languages)} in all)" if len(languages) > 8 else "")
             raise InputError(
-                f"{name}: language(s) {unknown} have no law (laws cover {list(languages)}); "
+                f"{name}: language(s) {shown} have no law (laws cover {covered}); "
                 f"drop them from {name} or fit laws for them"
             )
         items = {str(k): v for k, v in value.items()}

@@ -310,3 +310,12 @@ def test_accepts_a_fitted_lawset():
     assert (plan.predicted["lower"] <= plan.predicted["upper"]).all()
     robust = allocate(laws, 1e6, objective="robust")
     assert robust.used_budget == pytest.approx(1e6, rel=1e-9)
+
+
+def test_unknown_language_in_a_limit_is_named_briefly():
+    """A limit for languages without a law names the first few, not the whole list of laws."""
+    laws = {f"l{i}": PowerLaw(a=10, b=0.01, c=0.2) for i in range(20)}
+    with pytest.raises(InputError) as err:
+        allocate(laws, 1000, available={"l1": 100, **{f"x{i}": 5 for i in range(7)}})
+    msg = str(err.value)
+    assert "x0, x1, x2, x3, x4 and 2 more" in msg and "(20 in all)" in msg and "l19" not in msg
