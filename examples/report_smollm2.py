@@ -145,6 +145,24 @@ def _gain_table(frame):
     return pd.DataFrame(rows) if rows else None
 
 
+def _pilot_table(frame):
+    import pandas as pd
+
+    sub = frame[frame.allocation.isin(["base", "pilot", "extrapolation"])]
+    if sub.empty or not (sub.allocation == "pilot").any():
+        return None
+    cell = {}
+    for (lang, size, seed), g in sub.groupby(["language", "size", "seed"]):
+        v = dict(zip(g.metric, g.measured))
+        chrf = v.get("chrf@100", v.get("chrf"))
+        off = v.get("off_target@100", v.get("off_target"))
+        cell.setdefault((lang, int(size)), []).append(f"{v['nll']:.3f} / {chrf:.1f} / {off:.0f}")
+    sizes = sorted({s for _, s in cell})
+    rows = [{"language": lang, **{("base" if s == 0 else str(s)): "; ".join(cell.get((lang, s), [])) for s in sizes}}
+            for lang in sorted({l for l, _ in cell})]
+    return pd.DataFrame(rows)
+
+
 def _laws_table(laws, which):
     import pandas as pd
 
@@ -185,6 +203,10 @@ def write_summary(results: Path, frame, records, laws) -> Path:
         t = _multi_table(frame, metric)
         if t is not None:
             parts += [f"## Multilingual models: {LABEL[metric]} (mean over seeds, range in brackets)", "", _md(t), ""]
+    t = _pilot_table(frame)
+    if t is not None:
+        parts += ["## Pilots: NLL / chrF++ (first 100 messages) / off-target %, by size (seeds separated by ;)", "",
+                  _md(t), ""]
     g = _gain_table(frame)
     if g is not None:
         parts += ["## Optimised minus uniform (positive = optimised better; NLL sign flipped)", "", _md(g), ""]
