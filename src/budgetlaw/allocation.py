@@ -46,6 +46,7 @@ import pandas as pd
 
 import budgetlaw
 from budgetlaw import exact
+from budgetlaw.bands import intervals
 from budgetlaw.convex import solve_cvxpy
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
@@ -130,15 +131,22 @@ def _per_language(name, value, languages, default, *, allow_zero=False, allow_in
         items = {str(k): v for k, v in value.items()}
     else:
         items = dict.fromkeys(languages, value)
-    for i, lang in enumerate(languages):
-        if lang not in items:
-            continue
-        number = _number(items[lang], f"{name}[{lang}]")
-        bad = math.isnan(number) or number < 0 or (number == 0 and not allow_zero) or (math.isinf(number) and not allow_inf)
-        if bad:
-            need = ("a number >= 0" if allow_zero else "a number > 0") + ("" if allow_inf else ", finite")
-            raise InputError(f"{name}[{lang}] is {items[lang]!r}; it must be {need}")
-        out[i] = number
+    # Whole arrays at once; the slow per-language path runs only to name an offending entry.
+    given = [i for i, lang in enumerate(languages) if lang in items]
+    raw = [items[languages[i]] for i in given]
+    try:
+        numbers = np.array([float(v) for v in raw], dtype=float)
+    except (TypeError, ValueError):
+        for i, v in zip(given, raw):
+            _number(v, f"{name}[{languages[i]}]")
+        raise
+    with np.errstate(invalid="ignore"):
+        bad = np.isnan(numbers) | (numbers < 0) | ((numbers == 0) & (not allow_zero)) | (np.isinf(numbers) & (not allow_inf))
+    if bad.any():
+        k = int(np.flatnonzero(bad)[0])
+        need = ("a number >= 0" if allow_zero else "a number > 0") + ("" if allow_inf else ", finite")
+        raise InputError(f"{name}[{languages[given[k]]}] is {raw[k]!r}; it must be {need}")
+    out[given] = numbers
     return out
 
 
@@ -146,30 +154,54 @@ def _law_arrays(laws):
     if not isinstance(laws, Mapping) or len(laws) == 0:
         raise InputError("laws: expected a LawSet or a non-empty dict language -> PowerLaw; fit pilots first (budgetlaw.fit)")
     languages = [str(k) for k in laws]
+    items = list(laws.values())
     lower = direction_of(laws)
     sign = -1.0 if lower else 1.0
-    K, c, C, draws = [], [], [], []
-    for lang, law in zip(languages, laws.values()):
-        try:
-            k, e, top = float(law.K), float(law.c), float(law.ceiling)
-        except (AttributeError, TypeError, ValueError):
-            raise InputError(f"laws[{lang}]: {type(law).__name__} is not a law (needs K, c, ceiling)") from None
-        if not (math.isfinite(k) and k >= 0 and math.isfinite(e) and e > 0 and math.isfinite(top)):
-            raise InputError(f"laws[{lang}]: K={k}, c={e}, ceiling={top}; need K >= 0, c > 0, all finite; refit this language")
-        K.append(k), c.append(e), C.append(sign * top)  # utility ceiling: -E for a loss
-        d = getattr(law, "draws", None)
-        draws.append(None if d is None else np.asarray(d, dtype=float).reshape(-1, 3) * [1.0, 1.0, sign])
-    if any(d is None for d in draws):
-        draws = None
-    else:
-        for i, d in enumerate(draws):
-            ok = np.isfinite(d).all(axis=1) & (d[:, 0] >= 0) & (d[:, 1] > 0)
-            if not ok.all():
-                log.warning("laws[%s]: ignoring %d of %d bootstrap draws that are not valid laws", languages[i], (~ok).sum(), len(d))
-            draws[i] = d[ok]
-        if any(len(d) == 0 for d in draws):
-            draws = None
-    return languages, np.array(K), np.array(c), np.array(C), draws, lower
+    try:  # one pass per attribute; the checks below run on whole arrays
+        K = np.array([float(law.K) for law in items])
+        c = np.array([float(law.c) for law in items])
+        C = np.array([float(law.ceiling) for law in items])
+    except (AttributeError, TypeError, ValueError):
+        for lang, law in zip(languages, items):
+            try:
+                float(law.K), float(law.c), float(law.ceiling)
+            except (AttributeError, TypeError, ValueError):
+                raise InputError(f"laws[{lang}]: {type(law).__name__} is not a law (needs K, c, ceiling)") from None
+        raise
+    bad = ~(np.isfinite(K) & (K >= 0) & np.isfinite(c) & (c > 0) & np.isfinite(C))
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(f"laws[{languages[i]}]: K={K[i]}, c={c[i]}, ceiling={C[i]}; need K >= 0, c > 0, all finite; "
+                         "refit this language")
+    return languages, K, c, sign * C, _draws(languages, items, sign), lower  # utility ceiling: -E for a loss
+
+
+def _draws(languages, items, sign):
+    """Per language (D_i, 3) arrays of valid (K, c, utility ceiling) draws, or None when a law has
+    none. Laws with the same number of draws are checked together (a loop of small numpy calls
+    per language cost more than the solve at thousands of languages)."""
+    raw = [getattr(law, "draws", None) for law in items]
+    if any(d is None for d in raw):
+        return None
+    raw = [np.asarray(d, dtype=float).reshape(-1, 3) for d in raw]
+    groups: dict[int, list[int]] = {}
+    for i, d in enumerate(raw):
+        groups.setdefault(len(d), []).append(i)
+    draws: list = [None] * len(raw)
+    for members in groups.values():
+        stacked = np.stack([raw[i] for i in members]) * [1.0, 1.0, sign]  # (m, D, 3)
+        ok = np.isfinite(stacked).all(axis=2) & (stacked[..., 0] >= 0) & (stacked[..., 1] > 0)
+        clean = ok.all(axis=1)
+        for row, i in enumerate(members):
+            if clean[row]:
+                draws[i] = stacked[row]
+            else:
+                log.warning("laws[%s]: ignoring %d of %d bootstrap draws that are not valid laws",
+                            languages[i], (~ok[row]).sum(), len(raw[i]))
+                draws[i] = stacked[row][ok[row]]
+    if any(len(d) == 0 for d in draws):
+        return None
+    return draws
 
 
 def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None) -> Problem:
@@ -198,7 +230,8 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     floors = np.minimum(DEFAULT_FLOOR_SHARE * budgets[:, None] / (n * cost_a), cap)
     if floor is not None:  # a floor of 0 (or a language left out) keeps the default
         given = _per_language("floor", floor, languages, 0.0, allow_zero=True)
-        for lang, f, top in zip(languages, given, cap):
+        for k in np.flatnonzero(given > cap):
+            lang, f, top = languages[k], given[k], cap[k]
             if f > top:
                 raise InputError(f"floor[{lang}] = {f:g} is above its cap available*max_epochs = {top:g}; "
                                  f"lower the floor or raise available/max_epochs for {lang}")
@@ -236,12 +269,7 @@ def make_plan(problem: Problem, x, *, name, objective, marginal_value, solver, l
     x = np.asarray(x, dtype=float)
     langs = problem.languages
     score = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))  # the law's value (a loss for loss laws)
-    lower = np.full(len(langs), np.nan)
-    upper = np.full(len(langs), np.nan)
-    for i, law in enumerate(problem.laws.values()):
-        if getattr(law, "draws", None) is not None and hasattr(law, "interval"):
-            lo, hi = law.interval(np.array([x[i]]), level=level)
-            lower[i], upper[i] = np.ravel(lo)[0], np.ravel(hi)[0]
+    lower, upper = intervals(list(problem.laws.values()), x, level)  # one pass, not a quantile per language
     budget = float(problem.budget[row])
     used = float((problem.cost * x).sum())
     unused = budget - used
