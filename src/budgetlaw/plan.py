@@ -44,6 +44,8 @@ def _num(value: Any) -> float | None:
 
 def _plain(value: Any) -> Any:
     """Turn numpy/pandas scalars and containers into JSON-ready Python values."""
+    if type(value) is float:  # the common case, first: plans carry several floats per language
+        return value if math.isfinite(value) else None
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, pd.Series):
@@ -194,10 +196,10 @@ class Plan:
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict:
         """The plan.json object (see docs/formats/plan.md); NaN becomes null."""
-        predicted = {
-            str(lang): {col: _num(self.predicted.loc[lang, col]) for col in ("score", "lower", "upper")}
-            for lang in self.predicted.index
-        }
+        columns = ("score", "lower", "upper")  # whole columns, not a .loc lookup per cell
+        values = zip(*(self.predicted[col].to_numpy(dtype=float).tolist() for col in columns))
+        predicted = {str(lang): {col: _plain(v) for col, v in zip(columns, row)}
+                     for lang, row in zip(self.predicted.index, values)}
         return {
             "format": FORMAT,
             "name": self.name,
@@ -207,7 +209,7 @@ class Plan:
             "used_budget": _num(self.used_budget),
             "unused_budget": _num(self.unused_budget),
             "marginal_value": _num(self.marginal_value),
-            "sizes": {str(k): float(v) for k, v in self.sizes.items()},
+            "sizes": dict(zip(map(str, self.sizes.index), self.sizes.to_numpy(dtype=float).tolist())),
             "predicted": predicted,
             "constraints": _plain(self.constraints),
             "solver": _plain({k: v for k, v in self.solver.items() if k not in _TIMINGS}),
