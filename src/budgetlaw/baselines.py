@@ -35,7 +35,7 @@ from budgetlaw.allocation import Problem, make_plan, prepare
 from budgetlaw.errors import InputError
 from budgetlaw.plan import Plan
 
-__all__ = ["uniform", "proportional", "temperature", "unimax", "water_fill"]
+__all__ = ["uniform", "proportional", "temperature", "unimax", "water_fill", "sizes_at"]
 
 
 def water_fill(r, lo, hi, cost, budget):
@@ -91,26 +91,56 @@ def _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, *
     if not 0 < float(level) < 1:
         raise InputError(f"level is {level!r}; give the interval coverage as a number in (0, 1), e.g. 0.9")
     if need_available:
-        missing = [lang for lang in problem.languages if lang not in (problem.available or {})]
-        if missing:
-            raise InputError(f"{who} needs the available data size of every language; available is missing "
-                             f"{missing} (give available=dict language -> size, e.g. from a limits file)")
+        _prepare_check(problem, who)
     return problem
+
+
+def _prepare_check(problem: Problem, who: str) -> None:
+    missing = [lang for lang in problem.languages if lang not in (problem.available or {})]
+    if missing:
+        shown = f"{missing[:8]}" + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        raise InputError(f"{who} needs the available data size of every language; available is missing "
+                         f"{shown} (give available=dict language -> size, e.g. from a limits file)")
+
+
+def _ratios(name: str, problem: Problem, tau: float = 5.0) -> np.ndarray:
+    """r_i of baseline ``name`` (the table in the module docstring)."""
+    if name == "uniform":
+        return np.ones(len(problem.languages))
+    if name == "unimax":
+        return 1.0 / problem.cost
+    n = np.array([problem.available[lang] for lang in problem.languages])
+    return n / n.max() if name == "proportional" else (n / n.max()) ** (1.0 / tau)
+
+
+def sizes_at(name: str, laws, budgets, *, available=None, max_epochs=1, floor=None, cost=None, weights=None,
+             tau: float = 5.0) -> np.ndarray:
+    """Sizes (n_budgets, n) of baseline ``name`` at each budget, validated once: row k equals
+    ``name(laws, budgets[k], ...).sizes`` without building a Plan per budget (a report's frontier
+    needs only the sizes)."""
+    if name not in ("uniform", "proportional", "temperature", "unimax"):
+        raise InputError(f"unknown baseline {name!r}; choose from uniform, proportional, temperature, unimax")
+    problem = prepare(laws, budgets, available=available, max_epochs=max_epochs, floor=floor, cost=cost,
+                      weights=weights)
+    if name != "uniform":
+        _prepare_check(problem, name)
+    r = _ratios(name, problem, tau)
+    return np.array([water_fill(r, problem.floor[k], problem.cap, problem.cost, float(b))[0]
+                     for k, b in enumerate(problem.budget)])
 
 
 def uniform(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None, level=0.9,
             name="uniform") -> Plan:
     """Equal x_i for every language (sum_i cost_i*x_i = budget), caps and floors water-filled."""
     p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=False, who="uniform")
-    return _baseline(p, np.ones(len(p.languages)), name, {"baseline": "uniform"}, level)
+    return _baseline(p, _ratios("uniform", p), name, {"baseline": "uniform"}, level)
 
 
 def proportional(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None, level=0.9,
                  name="proportional") -> Plan:
     """x_i proportional to the available data n_i (needs `available` for every language)."""
     p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=True, who="proportional")
-    n = np.array([p.available[lang] for lang in p.languages])
-    return _baseline(p, n / n.max(), name, {"baseline": "proportional"}, level)
+    return _baseline(p, _ratios("proportional", p), name, {"baseline": "proportional"}, level)
 
 
 def temperature(laws, budget, *, tau=5.0, available=None, max_epochs=1, floor=None, cost=None, weights=None,
@@ -123,8 +153,7 @@ def temperature(laws, budget, *, tau=5.0, available=None, max_epochs=1, floor=No
     if not (math.isfinite(tau) and tau > 0):
         raise InputError(f"tau is {tau!r}; give a finite number > 0 (1 = proportional, larger = flatter)")
     p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=True, who="temperature")
-    n = np.array([p.available[lang] for lang in p.languages])
-    r = (n / n.max()) ** (1.0 / tau)  # scaled by the largest n so tiny tau cannot overflow
+    r = _ratios("temperature", p, tau)  # scaled by the largest n so tiny tau cannot overflow
     return _baseline(p, r, name, {"baseline": "temperature", "tau": tau}, level)
 
 
@@ -133,4 +162,4 @@ def unimax(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None,
     """UniMax: equal spend per language, each capped at max_epochs epochs of its available data;
     what capped languages cannot use goes to the rest (needs `available` for every language)."""
     p = _prepare(laws, budget, available, max_epochs, floor, cost, weights, level, need_available=True, who="unimax")
-    return _baseline(p, 1.0 / p.cost, name, {"baseline": "unimax", "max_epochs": p.max_epochs}, level)
+    return _baseline(p, _ratios("unimax", p), name, {"baseline": "unimax", "max_epochs": p.max_epochs}, level)

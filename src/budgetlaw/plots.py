@@ -16,7 +16,13 @@ import pandas as pd
 from matplotlib.figure import Figure  # Figure.savefig renders PNG with Agg; pyplot is never touched
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-__all__ = ["plot_laws", "plot_allocation", "plot_gains", "plot_frontier", "format_count", "plan_colors"]
+__all__ = ["plot_laws", "plot_allocation", "plot_gains", "plot_frontier", "format_count", "plan_colors", "MANY", "TOP"]
+
+#: Above this many languages a bar per language and plan is unreadable (100 languages drew a
+#: 14,508-pixel strip): the figures switch to the TOP languages as sorted horizontal bars, next
+#: to a scatter (allocation) or a ranked profile (gains) of all of them.
+MANY = 20
+TOP = 20
 
 _DPI = 110
 _OPTIMISED_COLOR = "#1f4e79"
@@ -78,8 +84,12 @@ def plot_laws(
     flags: Mapping[str, tuple] | None = None,
     metric: str = "score",
     level: float = 0.9,
+    total: int | None = None,
 ) -> Path:
     """One panel per language: fitted curve, bootstrap band, pilot points, extrapolation shaded.
+
+    ``total``: how many languages the report covers when ``curves`` holds only a selection of
+    them (the title then says so).
 
     ``curves``: columns language, size, score and optionally lower, upper (NaN = no band).
     ``pilots``: columns language, size, score (points). ``extrapolate_from``: language -> largest
@@ -132,7 +142,9 @@ def plot_laws(
         axes[k // cols][k % cols].set_visible(False)
     order = [h for key in ("curve", "band", "pilots", "extra", "plan") if (h := handles.get(key)) is not None]
     fig.legend(handles=order, loc="lower center", ncol=len(order), frameon=False, bbox_to_anchor=(0.5, -0.02))
-    fig.suptitle(f"Fitted scaling laws: {metric} against pairs per language", fontsize=12)
+    shown = "" if total is None or total <= len(languages) else (
+        f"\n({len(languages)} of {total} languages: the largest planned sizes and gains; every law is in report.md)")
+    fig.suptitle(f"Fitted scaling laws: {metric} against pairs per language{shown}", fontsize=12)
     fig.tight_layout(rect=(0, 0.05, 1, 0.97))
     return _save(fig, path)
 
@@ -150,6 +162,8 @@ def plot_allocation(
     """
     languages = list(sizes.index)
     names = list(sizes.columns)
+    if len(languages) > MANY:
+        return _allocation_many(sizes, path, available=available, budget=budget)
     colors = plan_colors(names)
     width = 0.8 / max(1, len(names))
     x = np.arange(len(languages))
@@ -180,6 +194,96 @@ def plot_allocation(
     return _save(fig, path)
 
 
+def _hbars(ax, frame: pd.DataFrame, colors: Mapping[str, str], labels: Mapping[str, str] | None = None) -> None:
+    """Grouped horizontal bars, one group per row of ``frame`` (first row on top)."""
+    names = list(frame.columns)
+    height = 0.8 / max(1, len(names))
+    y = np.arange(len(frame))[::-1]
+    for j, name in enumerate(names):
+        ax.barh(y + 0.4 - height * (j + 0.5), frame[name].to_numpy(float), height, color=colors[name],
+                edgecolor="white", lw=0.4, label=(labels or {}).get(name, name))
+    ax.set_yticks(y, [str(v) for v in frame.index], fontsize=8)
+    ax.set_ylim(-0.6, len(frame) - 0.4)
+
+
+def _allocation_many(sizes: pd.DataFrame, path, *, available, budget) -> Path:
+    """Many languages: the TOP largest optimised allocations as sorted horizontal bars (caps as
+    ticks), and every language as a point (baseline size, optimised size) on log axes."""
+    names = list(sizes.columns)
+    colors = plan_colors(names)
+    first = names[0]
+    top = sizes.sort_values(first, ascending=False, kind="stable").head(TOP)
+    fig = Figure(figsize=(12, 7.5))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    _hbars(left, top, colors)
+    caps = [(i, (available or {}).get(lang)) for i, lang in enumerate(top.index)]
+    caps = [(len(top) - 1 - i, cap) for i, cap in caps if cap is not None and math.isfinite(cap)]
+    if caps:
+        left.scatter([c for _, c in caps], [y for y, _ in caps], marker="|", s=120, color="black", zorder=3,
+                     label="available (cap)")
+    left.xaxis.set_major_formatter(_COUNT_TICKS)
+    left.set_xlabel("training pairs")
+    left.grid(True, axis="x", alpha=0.3)
+    left.set_title(f"The {len(top)} largest allocations of {len(sizes)} languages", fontsize=11)
+    left.legend(frameon=False, fontsize=8, loc="lower right")
+    mine = sizes[first].to_numpy(float)
+    for name in names[1:]:
+        right.scatter(sizes[name].to_numpy(float), mine, s=9, alpha=0.6, color=colors[name], label=name, lw=0)
+    positive = sizes.to_numpy(float)
+    positive = positive[np.isfinite(positive) & (positive > 0)]
+    if positive.size:
+        span = [positive.min() / 1.5, positive.max() * 1.5]
+        right.plot(span, span, color="black", lw=0.8, ls="--", label="same size")
+        right.set_xscale("log")
+        right.set_yscale("log")
+        _log_count_axis(right.xaxis)
+        _log_count_axis(right.yaxis)
+    right.set_xlabel("baseline pairs (log scale)")
+    right.set_ylabel(f"{first} pairs (log scale)")
+    right.grid(True, alpha=0.3)
+    right.set_title(f"Every language: {first} against each baseline\n(above the line: {first} gives it more)",
+                    fontsize=11)
+    right.legend(frameon=False, fontsize=8, loc="upper left")
+    title = "Allocation per language"
+    if budget is not None:
+        title += f" (budget {format_count(budget)})"
+    fig.suptitle(title, fontsize=12)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def _gains_many(gains: pd.DataFrame, path, *, metric: str, lower_is_better: bool) -> Path:
+    """Many languages: the TOP languages with the largest gain over any baseline as sorted
+    horizontal bars, and each baseline's gains over all languages, ranked, as a profile."""
+    names = list(gains.columns)
+    colors = plan_colors(["optimised", *names])
+    labels = {name: f"vs {name} (mean {np.nanmean(gains[name].to_numpy(float)):+.2f})" for name in names}
+    what = "improvement" if lower_is_better else "gain"
+    fig = Figure(figsize=(12, 7.5))
+    left, right = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    if names:
+        order = gains.abs().max(axis=1).sort_values(ascending=False, kind="stable").index[:TOP]
+        _hbars(left, gains.loc[order], colors, labels)
+        for name in names:
+            values = np.sort(gains[name].to_numpy(float))[::-1]
+            right.plot(np.arange(1, len(values) + 1), values, color=colors[name], lw=1.6, label=labels[name])
+    for ax in (left, right):
+        ax.grid(True, alpha=0.3)
+    left.axvline(0.0, color="black", lw=0.8)
+    right.axhline(0.0, color="black", lw=0.8)
+    left.set_xlabel(f"predicted {metric} {what}")
+    left.set_title(f"The {min(TOP, len(gains))} languages with the largest {what}s of {len(gains)}", fontsize=11)
+    left.legend(frameon=False, fontsize=8, loc="lower right")
+    right.set_xlabel("languages, ranked by " + what)
+    right.set_ylabel(f"predicted {metric} {what}")
+    right.set_title(f"Every language, ranked (above 0: optimised is better there)", fontsize=11)
+    right.legend(frameon=False, fontsize=8)
+    fig.suptitle(f"Predicted {metric} {what} of the optimised plan over each baseline "
+                 f"({'baseline - optimised loss' if lower_is_better else 'optimised - baseline'})", fontsize=12)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
 def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score", lower_is_better: bool = False) -> Path:
     """Grouped bars: optimised minus baseline predicted score, per language (rows) and baseline
     (columns); the legend gives each baseline's mean gain over languages. With
@@ -187,6 +291,8 @@ def plot_gains(gains: pd.DataFrame, path: str | Path, *, metric: str = "score", 
     computes them); either way above 0 means the optimised plan is better."""
     languages = list(gains.index)
     names = list(gains.columns)
+    if len(languages) > MANY:
+        return _gains_many(gains, path, metric=metric, lower_is_better=lower_is_better)
     colors = plan_colors(["optimised", *names])
     width = 0.8 / max(1, len(names))
     x = np.arange(len(languages))
@@ -239,7 +345,18 @@ def plot_frontier(
         for name in baselines.columns:
             left.plot(baselines.index, baselines[name].to_numpy(float), ls="--", lw=1.4, color=colors[name], label=name)
     sizes = sweep.pivot_table(index="budget", columns="language", values="size", aggfunc="first").sort_index()
-    for language in sizes.columns:
+    named = list(sizes.columns)
+    if len(named) > MANY:  # the largest at the top budget by name, the rest as one grey bundle
+        named = list(sizes.iloc[-1].sort_values(ascending=False, kind="stable").index[:10])
+        chosen = set(named)
+        rest = [lang for lang in sizes.columns if lang not in chosen]
+        from matplotlib.collections import LineCollection
+
+        xs = sizes.index.to_numpy(float)
+        lines = [np.column_stack([xs, sizes[lang].to_numpy(float)]) for lang in rest]
+        right.add_collection(LineCollection(lines, colors="#9a9a9a", linewidths=0.6, alpha=0.4,
+                                            label=f"{len(rest)} other languages"))
+    for language in named:
         right.plot(sizes.index, sizes[language].to_numpy(float), marker="o", ms=3, label=language)
     for ax in (left, right):
         ax.set_xscale("log")
@@ -252,6 +369,7 @@ def plot_frontier(
              "robust": f"mean over bootstrap draws of total {metric}"}.get(objective, f"objective ({objective})")
     left.set_ylabel(label)
     left.set_title("Budget frontier")
+    right.autoscale_view()
     right.yaxis.set_major_formatter(_COUNT_TICKS)
     right.set_ylabel("pairs allocated")
     right.set_title("Optimised allocation as the budget grows")

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw.direction import direction_of, improvement, value_label
+from budgetlaw.law import PowerLaw
 from budgetlaw.plots import format_count
 
 __all__ = [
@@ -117,8 +118,11 @@ def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float
     total = float(plan.sizes.sum())
     d = _digits(bool(getattr(plan, "lower_is_better", False)))
     rows = []
-    for language, size in plan.sizes.items():
-        pred = plan.predicted.loc[language]
+    predicted = plan.predicted.reindex(plan.sizes.index)  # whole columns, not a .loc per language
+    columns = {col: (predicted[col].tolist() if col in predicted else [None] * len(predicted))
+               for col in ("score", "lower", "upper")}
+    for k, (language, size) in enumerate(plan.sizes.items()):
+        pred = {col: values[k] for col, values in columns.items()}
         largest = largest_pilot.get(language)
         rows.append(
             {
@@ -149,7 +153,7 @@ def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
     taken together, as the laws' draws are indexed alike), or None when a law has no draws.
     """
     languages = list(plan.sizes.index)
-    x = np.array([float(sizes[lang]) for lang in languages])
+    x = pd.Series(sizes).reindex(languages).to_numpy(dtype=float)
     w = _weights(plan, languages)
     lower = direction_of(laws)
     sign = -1.0 if lower else 1.0
@@ -163,7 +167,14 @@ def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
         worst = scores.max(axis=1) if lower else scores.min(axis=1)
         values = worst if plan.objective == "maxmin" else scores @ w
         return values if draws else float(values.mean())
-    scores = np.array([float(getattr(laws[lang], "law", laws[lang]).predict(v)) for lang, v in zip(languages, x)])
+    items = [getattr(laws[lang], "law", laws[lang]) for lang in languages]
+    if all(type(item) is PowerLaw for item in items):  # one array expression, as PowerLaw.predict computes
+        ceiling, sign_a, b, c = (np.array(v, dtype=float) for v in zip(*((i.ceiling, i.sign * i.a, i.b, i.c)
+                                                                           for i in items)))
+        with np.errstate(divide="ignore"):
+            scores = ceiling - sign_a * (b * x) ** (-c)
+    else:
+        scores = np.array([float(item.predict(v)) for item, v in zip(items, x)])
     worst = scores.max() if lower else scores.min()
     return float(worst) if plan.objective == "maxmin" else float(scores @ w)
 

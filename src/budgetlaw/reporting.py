@@ -34,7 +34,8 @@ from budgetlaw import __version__
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import InputError
 from budgetlaw.fileio import dir_mode
-from budgetlaw.plots import format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
+from budgetlaw.bands import intervals
+from budgetlaw.plots import MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
 from budgetlaw.report_summary import (
     law_rows,
     markdown_table,
@@ -43,11 +44,13 @@ from budgetlaw.report_summary import (
     render_summary,
 )
 
-__all__ = ["report", "DEFAULT_BASELINES", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
+__all__ = ["report", "DEFAULT_BASELINES", "MAX_LAW_PANELS", "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_BASELINES = ("uniform", "proportional", "temperature", "unimax")
+#: Law panels drawn in laws.png when a report covers more than plots.MANY languages.
+MAX_LAW_PANELS = 12
 
 
 def constraint_kwargs(plan) -> dict:
@@ -102,14 +105,23 @@ def _law_of(item):
     return getattr(item, "law", item)
 
 
-def _curves(laws, plan, pilots: pd.DataFrame | None, level: float) -> pd.DataFrame:
-    """Curve table for plot_laws: a log grid covering the pilots and the planned size."""
+def _pilot_sizes(pilots: pd.DataFrame | None) -> dict:
+    """language -> array of its pilot sizes (one groupby, not a scan of the table per language)."""
+    if pilots is None or not len(pilots):
+        return {}
+    return {str(lang): group.to_numpy(float) for lang, group in pilots.groupby("language", sort=False)["size"]}
+
+
+def _curves(laws, plan, pilots: pd.DataFrame | None, level: float, languages=None) -> pd.DataFrame:
+    """Curve table for plot_laws: a log grid covering the pilots and the planned size, for
+    ``languages`` (default: all of ``laws``)."""
     frames = []
-    for language, item in laws.items():
+    by_language = _pilot_sizes(pilots)
+    for language in (list(laws) if languages is None else languages):
+        item = laws[language]
         known = getattr(item, "sizes", None)
         sizes = [] if known is None else [float(v) for v in np.ravel(known)]
-        if pilots is not None:
-            sizes += list(pilots.loc[pilots["language"] == language, "size"])
+        sizes += list(by_language.get(str(language), ()))
         planned = float(plan.sizes.get(language, np.nan)) if language in plan.sizes.index else np.nan
         low = min(sizes) if sizes else (planned / 20 if planned > 0 else 1e3)
         high = max([*sizes, planned if planned > 0 else 0, low * 10])
@@ -124,29 +136,49 @@ def _curves(laws, plan, pilots: pd.DataFrame | None, level: float) -> pd.DataFra
     return pd.concat(frames, ignore_index=True)
 
 
+def focus_languages(plan, gains: pd.DataFrame | None, k: int = MAX_LAW_PANELS) -> list:
+    """The languages a figure with room for ``k`` of them should show: every language when there
+    are at most MANY, else the largest planned sizes and the largest gains over any baseline,
+    taken in turn (ties in language order)."""
+    languages = list(plan.sizes.index)
+    if len(languages) <= MANY:
+        return languages
+    by_size = list(plan.sizes.astype(float).sort_values(ascending=False, kind="stable").index)
+    by_gain = (list(gains.abs().max(axis=1).sort_values(ascending=False, kind="stable").index)
+               if gains is not None and not gains.empty else by_size)
+    chosen: dict = {}
+    for a, b in zip(by_size, by_gain):
+        for lang in (a, b):
+            if len(chosen) < k:
+                chosen.setdefault(lang, None)
+        if len(chosen) >= k:
+            break
+    return [lang for lang in languages if lang in chosen]  # in the plan's order
+
+
 def _plans_table(plans: Sequence, laws, level: float) -> pd.DataFrame:
     """Long table of every plan's sizes and predictions; bands missing from a plan (e.g. one built
     from plain PowerLaws) are filled from the laws' draws when they have them."""
-    rows = []
+    frames = []
     for p in plans:
-        predicted = p.predicted
-        for language, size in p.sizes.items():
-            row = predicted.loc[language] if language in predicted.index else {}
-            lower, upper = float(row.get("lower", np.nan)), float(row.get("upper", np.nan))
-            item = laws[language]
-            if math.isnan(lower) and getattr(item, "draws", None) is not None and hasattr(item, "interval"):
-                lower, upper = (float(v) for v in item.interval(float(size), level=level))
-            rows.append(
-                {
-                    "plan": p.name,
-                    "language": language,
-                    "size": float(size),
-                    "score": float(row.get("score", np.nan)),
-                    "lower": lower,
-                    "upper": upper,
-                }
-            )
-    return pd.DataFrame(rows, columns=["plan", "language", "size", "score", "lower", "upper"])
+        languages = list(p.sizes.index)
+        predicted = p.predicted.reindex(languages)
+        sizes = p.sizes.to_numpy(dtype=float)
+        lower = predicted["lower"].to_numpy(dtype=float).copy() if "lower" in predicted else np.full(len(sizes), np.nan)
+        upper = predicted["upper"].to_numpy(dtype=float).copy() if "upper" in predicted else np.full(len(sizes), np.nan)
+        missing = np.flatnonzero(np.isnan(lower))
+        if missing.size:  # one pass over the languages without a band (budgetlaw.bands)
+            lower[missing], upper[missing] = intervals([laws[languages[i]] for i in missing], sizes[missing], level)
+        frames.append(pd.DataFrame({
+            "plan": p.name,
+            "language": languages,
+            "size": sizes,
+            "score": predicted["score"].to_numpy(dtype=float) if "score" in predicted else np.nan,
+            "lower": lower,
+            "upper": upper,
+        }))
+    columns = ["plan", "language", "size", "score", "lower", "upper"]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
 def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.DataFrame | None:
@@ -155,8 +187,15 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
         return None
     from budgetlaw import baselines as module
 
+    languages = [str(k) for k in laws]  # a baseline covers every law, in the laws' order
     table = {}
     for name in names:
+        try:  # all budgets at once: validated once, no Plan (and no bands) per budget
+            rows = module.sizes_at(name, laws, [float(b) for b in budgets], **kwargs)
+            table[name] = [objective_value(laws, plan, pd.Series(row, index=languages)) for row in rows]
+            continue
+        except InputError:
+            pass  # some budget cannot be built: fall back to one call per budget, NaN where it fails
         values = []
         for budget in budgets:
             try:
@@ -224,9 +263,16 @@ def report(
     label = value_label(metric, lower)  # axis label: "nll (lower is better)" for a loss
 
     if pilots is None:  # fitted laws keep their pilot runs; plain PowerLaws have none
-        frames = [getattr(item, "points", None).assign(language=lang)[["language", "size", "score"]]
-                  for lang, item in laws.items() if getattr(item, "points", None) is not None]
-        pilots = pd.concat(frames, ignore_index=True) if frames else None
+        # x and y arrays, not FittedLaw.points: a DataFrame per language cost seconds at 1,000
+        kept = [(lang, item) for lang, item in laws.items() if getattr(item, "points", None) is not None]
+        if kept:
+            pilots = pd.DataFrame({
+                "language": np.repeat([lang for lang, _ in kept], [len(np.ravel(item.x)) for _, item in kept]),
+                "size": np.concatenate([np.ravel(item.x).astype(float) for _, item in kept]),
+                "score": np.concatenate([np.ravel(item.y).astype(float) for _, item in kept]),
+            })
+        else:
+            pilots = None
     if synthetic is None:
         synthetic = pilots is not None and "source" in pilots.columns and bool((pilots["source"] == "synthetic").any())
 
@@ -237,15 +283,24 @@ def report(
         files: dict[str, Path] = {}
         flags = {lang: tuple(getattr(laws[lang], "flags", ()) or ()) for lang in laws}
         extrapolate_from = {}
+        pilot_sizes = _pilot_sizes(pilots)
         for lang in laws:
             edge = getattr(laws[lang], "max_pilot_size", None)
-            if edge is None and pilots is not None and (pilots["language"] == lang).any():
-                edge = pilots.loc[pilots["language"] == lang, "size"].max()  # plain PowerLaws carry no sizes
+            if edge is None and len(pilot_sizes.get(str(lang), ())):
+                edge = pilot_sizes[str(lang)].max()  # plain PowerLaws carry no sizes
             extrapolate_from[lang] = float(edge) if edge is not None else np.nan
-        curves = _curves(laws, plan, pilots, level)
+        gains = pd.DataFrame(  # improvements: positive where the optimised plan is better
+            {b.name: pd.Series(improvement(plan.predicted["score"].reindex(languages),
+                                           b.predicted["score"].reindex(languages), lower), index=languages)
+             for b in baseline_plans}
+        )
+        # Above plots.MANY languages, panels only for those that matter most (report.md lists all).
+        drawn = focus_languages(plan, gains)
+        curves = _curves(laws, plan, pilots, level, drawn)
+        shown_pilots = pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)]
         files["laws_plot"] = plot_laws(
-            curves, tmp / "laws.png", pilots=pilots, extrapolate_from=extrapolate_from,
-            planned=plan.sizes.to_dict(), flags=flags, metric=label, level=level,
+            curves, tmp / "laws.png", pilots=shown_pilots, extrapolate_from=extrapolate_from,
+            planned=plan.sizes.to_dict(), flags=flags, metric=label, level=level, total=len(languages),
         )
         all_plans = [plan, *baseline_plans]
         sizes = pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans})
@@ -255,11 +310,6 @@ def report(
             if value is not None and math.isfinite(float(value)):
                 caps[lang] = float(value) * epochs
         files["allocation_plot"] = plot_allocation(sizes, tmp / "allocation.png", available=caps, budget=plan.budget)
-        gains = pd.DataFrame(  # improvements: positive where the optimised plan is better
-            {b.name: pd.Series(improvement(plan.predicted["score"].reindex(languages),
-                                           b.predicted["score"].reindex(languages), lower), index=languages)
-             for b in baseline_plans}
-        )
         if baseline_plans:
             files["gains_plot"] = plot_gains(gains, tmp / "gains.png", metric=metric, lower_is_better=lower)
         plans_frame = _plans_table(all_plans, laws, level)
