@@ -152,7 +152,8 @@ def read_limits(path: str | Path) -> pd.DataFrame:
 def check_limit_languages(limits: pd.DataFrame, languages: Iterable[str], source: str = "limits file") -> None:
     """Raise InputError if ``limits`` names a language that has no law."""
     known = list(languages)
-    missing = [lang for lang in limits.index if lang not in known]
+    lookup = set(known)  # a set: the list made this check quadratic in the number of languages
+    missing = [lang for lang in limits.index if lang not in lookup]
     if missing:
         raise InputError(
             f"{source}: language(s) {missing} have no fitted law (laws exist for {sorted(known)}); "
