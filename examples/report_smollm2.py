@@ -289,14 +289,44 @@ def plot_laws(frame, laws, metric: str, out: Path):
         if not base.empty:
             ax.axhline(float(base.iloc[0]), color="grey", ls=":", label="base model")
         ax.set_xscale("log")
-        from matplotlib.ticker import ScalarFormatter
+        from matplotlib.ticker import NullFormatter, ScalarFormatter
 
         ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set(title=lang, xlabel="pairs of this language")
         ax.set_ylabel(LABEL[metric])
     for ax in list(axes.flat)[len(langs):]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=7)
+    _save(fig, out)
+
+
+def plot_pilots(frame, out: Path):
+    """Pilot measurements by size, one line per language (seed means; dots: each seed); base dotted."""
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    pil = frame[frame.allocation == "pilot"]
+    if pil.empty:
+        return
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
+    for ax, metric in zip(axes, ("nll", "chrf")):
+        for i, (lang, g) in enumerate(pil[pil.metric == metric].groupby("language")):
+            mean = g.groupby("size")["measured"].mean()
+            ax.plot(mean.index, mean.values, "-o", color=f"C{i}", ms=4, label=lang)
+            ax.scatter(g["size"], g["measured"], s=8, color=f"C{i}", alpha=0.5)
+            base = frame[(frame.allocation == "base") & (frame.language == lang)
+                         & (frame.metric == (metric if metric == "nll" else "chrf@100"))]["measured"]
+            if not base.empty:
+                ax.axhline(float(base.iloc[0]), color=f"C{i}", ls=":", lw=1)
+        ax.set_xscale("log")
+        ax.set_xticks(sorted(pil["size"].unique()))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        name = LABEL[metric] + ("" if metric == "nll" else " (first 100 messages)")
+        ax.set(xlabel="pairs of the language (one model per point)", ylabel=name,
+               title=f"pilots: {name}; dotted = base model")
+    axes[0].legend(fontsize=7)
     _save(fig, out)
 
 
@@ -377,6 +407,7 @@ def write_report(results) -> None:
     figs.mkdir(exist_ok=True)
     for metric in ("nll", "chrf"):
         plot_laws(frame, laws, metric, figs / f"laws_{metric}.png")
+    plot_pilots(frame, figs / "pilots.png")
     plot_measured_vs_predicted(frame, figs / "measured_vs_predicted.png")
     plot_optimized_vs_uniform(frame, figs / "optimized_vs_uniform.png")
     plot_alignment(results, figs / "alignment.png")
