@@ -23,7 +23,7 @@ from pathlib import Path
 
 from budgetlaw import __version__
 from budgetlaw.errors import InputError
-from budgetlaw.fileio import check_output, dir_mode, one_line, sigterm_as_interrupt
+from budgetlaw.fileio import check_output, dir_mode, run_command, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 
 __all__ = ["main", "build_parser"]
@@ -343,27 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except InputError as exc:
-        print(f"budgetlaw {args.command}: error: {one_line(exc)}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a file the checks at the door could not foresee (disk full, a race)
-        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"budgetlaw {args.command}: error: {where}{one_line(exc.strerror or exc)}; check the path, its "
-              "permissions and the free space", file=sys.stderr)
-        return 2
-    except UnicodeDecodeError as exc:  # a reader that did not expect bytes that are not UTF-8
-        print(f"budgetlaw {args.command}: error: an input holds bytes that are not UTF-8 ({one_line(exc)[:120]}); "
-              "convert it to UTF-8 or check that it is the file you meant", file=sys.stderr)
-        return 2
-    except (MemoryError, RecursionError) as exc:
-        print(f"budgetlaw {args.command}: error: the input is too large or too deeply nested "
-              f"({type(exc).__name__}); use smaller settings or check the input files", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"budgetlaw {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return run_command("budgetlaw", args, (InputError,))
 
 
 if __name__ == "__main__":

@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
 from budgetlaw.errors import InputError
 
-__all__ = ["write_text_atomic", "check_output", "file_mode", "dir_mode", "umask", "one_line",
+__all__ = ["write_text_atomic", "check_output", "file_mode", "dir_mode", "umask", "one_line", "run_command",
            "sigterm_as_interrupt", "MAX_MESSAGE"]
 
 MAX_MESSAGE = 600  # characters of an error message the command line prints
@@ -144,3 +145,35 @@ def sigterm_as_interrupt() -> None:
         signal.signal(signal.SIGTERM, _raise_interrupt)
     except ValueError:
         pass
+
+
+def run_command(program: str, args, error_types: tuple[type[BaseException], ...]) -> int:
+    """Run ``args.func(args)`` under the command-line contract of docs/guarantees.md.
+
+    ``error_types`` (the package's InputError) and the file, encoding and size errors no check at
+    the door can foresee become one line ``PROGRAM COMMAND: error: ...`` and exit status 2;
+    Ctrl-C and SIGTERM (see :func:`sigterm_as_interrupt`) become ``interrupted`` and 130. Shared by
+    the ``budgetlaw`` and ``tuning`` command lines (tuning imports budgetlaw, never the reverse).
+    """
+    name = f"{program} {args.command}"
+    try:
+        return int(args.func(args) or 0)
+    except error_types as exc:
+        print(f"{name}: error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file the checks at the door could not foresee (disk full, a race)
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"{name}: error: {where}{one_line(exc.strerror or exc)}; check the path, its "
+              "permissions and the free space", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:  # a reader that did not expect bytes that are not UTF-8
+        print(f"{name}: error: an input holds bytes that are not UTF-8 ({one_line(exc)[:120]}); "
+              "convert it to UTF-8 or check that it is the file you meant", file=sys.stderr)
+        return 2
+    except (MemoryError, RecursionError) as exc:
+        print(f"{name}: error: the input is too large or too deeply nested "
+              f"({type(exc).__name__}); use smaller settings or check the input files", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted", file=sys.stderr)
+        return 130
