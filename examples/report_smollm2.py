@@ -47,10 +47,12 @@ def _load(results: Path):
     return records, laws
 
 
-def results_frame(results: Path):
+def results_frame(results: Path, records=None, laws=None):
+    """results.csv's rows; ``records`` and ``laws`` as _load gives them (read here when None)."""
     import pandas as pd
 
-    records, laws = _load(results)
+    if records is None or laws is None:
+        records, laws = _load(results)
     rows = []
     for r in records:
         kind = r["kind"]
@@ -395,10 +397,10 @@ def write_report(results) -> None:
 
     matplotlib.use("Agg")
     results = Path(results)
-    frame = results_frame(results)
+    records, laws = _load(results)
+    frame = results_frame(results, records, laws)
     if frame.empty:
         return
-    records, laws = _load(results)
     tmp = results / ".results.csv.tmp"
     frame.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
     os.replace(tmp, results / "results.csv")

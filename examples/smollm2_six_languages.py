@@ -240,7 +240,7 @@ class Experiment:
         """Reference NLL on each language's held-out set, and generation (chrF++, BLEU, off-target)
         on its first ``generate_n`` messages (all when None; then also scored on the first
         ``pilot_generate`` as metric@N, to compare with the pilots like for like)."""
-        from tuning.evaluation.likelihood import mean_nll, reference_nll
+        from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
         from tuning.evaluation.tasks import load_task, score_task
         from tuning.generation import generate, load_model
 
@@ -265,7 +265,7 @@ class Experiment:
             scores[lang]["generated"] = len(items)
             scores[lang]["nll"] = mean_nll(nll)
             scores[lang]["signatures"] = {r.metric: r.signature for r in rows}
-            scores[lang]["signatures"]["nll"] = "nll|unit:nats/token|eos:yes|prompt:chat"
+            scores[lang]["signatures"]["nll"] = nll_signature("chat")
             scores[lang].update(self._first_part(task, hyps))
             write_jsonl(self.results / "predictions" / f"{run}.{lang}.jsonl",
                         ({"id": it.id, "prediction": hyps[i] if i < len(hyps) else None, "reference": it.reference,

@@ -94,14 +94,15 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
 
     src = Path(gguf_file)
     out = Path(output_dir)
-    arch, special = gguf_metadata(src)
+    if dtype not in ("float32", "bfloat16", "float16"):
+        raise InputError(f"dtype={dtype!r}: choose float32, bfloat16 or float16")
+    _check_gguf(src)
     if out.exists() or out.is_symlink():
         raise InputError(f"{out}: already exists; choose a new output directory (a model is never overwritten)")
     if not out.parent.is_dir():
         raise InputError(f"{out}: the directory {out.parent} does not exist; create it first")
     check_output(out, [src], kind="dir")
-    if dtype not in ("float32", "bfloat16", "float16"):
-        raise InputError(f"dtype={dtype!r}: choose float32, bfloat16 or float16")
+    arch, special = gguf_metadata(src)  # reading the header takes seconds: after the cheap checks
     try:
         from transformers.integrations.ggml import GGUF_CONFIG_MAPPING
     except ImportError:  # older transformers: let from_pretrained decide

@@ -150,14 +150,11 @@ def cmd_eval(args) -> int:
 
     out = check_output(args.output, [*args.data, *(args.predictions or []), args.model])
     model = tokenizer = None
-    if args.nll and args.predictions is not None:
+    if args.predictions is None or args.nll:  # generation and --nll both need the model
         from tuning.generation import load_model
 
         model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
     if args.predictions is None:
-        from tuning.generation import load_model
-
-        model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
         pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
         _claim_prediction_dir(pred_dir, {"model": str(args.model),
                                          "settings": _decode_signature(args).split("|limit:")[0]})
@@ -196,7 +193,7 @@ def cmd_eval(args) -> int:
 
 def _nll_rows(task, model, tokenizer, args) -> list:
     """One ``nll`` row per language of a translation task: sum of NLL / sum of reference tokens."""
-    from tuning.evaluation.likelihood import mean_nll, reference_nll
+    from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
     from tuning.evaluation.results import ResultRow
 
     if task.kind != "translation":
@@ -206,9 +203,8 @@ def _nll_rows(task, model, tokenizer, args) -> list:
     groups: dict[str, list] = {}
     for item, value in zip(task.items, per_item):
         groups.setdefault(task.language if task.language != "mixed" else item.language, []).append(value)
-    template = "chat" if args.chat_template else "alpaca"
-    return [ResultRow(lang, task.name, "nll", mean_nll(vals), len(vals),
-                      f"nll|unit:nats/token|eos:yes|prompt:{template}", str(args.model))
+    signature = nll_signature("chat" if args.chat_template else "alpaca")
+    return [ResultRow(lang, task.name, "nll", mean_nll(vals), len(vals), signature, str(args.model))
             for lang, vals in sorted(groups.items())]
 
 

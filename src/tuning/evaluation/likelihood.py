@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from tuning.errors import InputError
 
-__all__ = ["reference_nll", "mean_nll"]
+__all__ = ["reference_nll", "mean_nll", "nll_signature"]
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +111,8 @@ def mean_nll(per_item: Sequence[tuple[float, int]]) -> float:
     if total == 0:
         raise InputError("mean_nll: no reference tokens to average over")
     return sum(v for v, _ in per_item) / total
+
+
+def nll_signature(prompt: str) -> str:
+    """How an nll score was made, sacrebleu-style: ``nll|unit:nats/token|eos:yes|prompt:<prompt>``."""
+    return f"nll|unit:nats/token|eos:yes|prompt:{prompt}"
