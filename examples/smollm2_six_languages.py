@@ -471,7 +471,8 @@ def main(argv=None) -> int:
     if args.stop_after == "base":
         return 0
     # The order puts the headline comparison first: the first seed's pilot ladder, the plans
-    # made from it, one model per plan; then the second seeds (noise), then extrapolation.
+    # made from it, one model per plan and seed (the comparison with its own noise); then the
+    # pilots' second seeds (the laws' noise), then extrapolation.
     first, *others = setup.seeds
     ex.pilots(first)
     if args.stop_after == "pilots":
@@ -479,10 +480,10 @@ def main(argv=None) -> int:
     plans = ex.fit_and_plan()
     if args.stop_after == "plan":
         return 0
-    ex.multilingual(plans, first)
+    for seed in setup.seeds:
+        ex.multilingual(plans, seed)
     for seed in others:
         ex.pilots(seed)
-        ex.multilingual(plans, seed)
     ex.refit()
     if args.stop_after == "multilingual":
         return 0
