@@ -415,5 +415,36 @@ def write_report(results) -> None:
     plot_alignment(results, figs / "alignment.png")
 
 
+def bundle_demo(results, data_dir) -> None:
+    """Copy the pilots the committed plan was made from (NLL rows of pilots_plan.csv) and the
+    available pairs into ``data_dir`` as `budgetlaw demo`'s measured data (budgetlaw.demo_data)."""
+    import pandas as pd
+
+    results, data_dir = Path(results), Path(data_dir)
+    pilots = pd.read_csv(results / "pilots_plan.csv")
+    pilots = pilots[pilots["metric"] == "nll"].assign(source="measured")
+    pilots = pilots[["language", "size", "score", "seed", "metric", "source"]].sort_values(["language", "size", "seed"])
+    tmp = data_dir / ".smollm2_gettext_pilots.csv.tmp"
+    pilots.to_csv(tmp, index=False, lineterminator="\n")
+    os.replace(tmp, data_dir / "smollm2_gettext_pilots.csv")
+    available = json.loads((results / "available.json").read_text())
+    lines = ["# Limits for the measured demo pilots (LANGS.csv format, docs/formats/limits.md).",
+             "# available: the en->X gettext pairs under /usr/share/locale left after removing the",
+             f"#            held-out messages ({results.as_posix()}/available.json).",
+             "language,available", *(f"{lang},{available[lang]}" for lang in sorted(available))]
+    tmp = data_dir / ".smollm2_gettext_limits.csv.tmp"
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, data_dir / "smollm2_gettext_limits.csv")
+
+
 if __name__ == "__main__":
-    write_report(sys.argv[1] if len(sys.argv) > 1 else "docs/results/smollm2-gettext")
+    import argparse
+
+    parser = argparse.ArgumentParser(description="tables and figures of the SmolLM2 gettext results")
+    parser.add_argument("results", nargs="?", default="docs/results/smollm2-gettext")
+    parser.add_argument("--bundle-demo", metavar="DIR", help="also copy the measured pilots into DIR "
+                        "(src/budgetlaw/data) for `budgetlaw demo`")
+    args = parser.parse_args()
+    write_report(args.results)
+    if args.bundle_demo:
+        bundle_demo(args.results, args.bundle_demo)

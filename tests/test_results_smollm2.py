@@ -119,3 +119,24 @@ def test_committed_result_checks_out():
     if (RESULTS / "plan.json").is_file():
         check_laws_refit(RESULTS)
         check_plan_optimal(RESULTS)
+
+
+def test_bundled_demo_is_the_committed_pilot_ladder(tmp_path):
+    """`budgetlaw demo` ships the pilots the committed plan was made from and the real caps, and
+    plans exactly what the experiment planned."""
+    from budgetlaw.cli import main
+    from budgetlaw.demo_data import MEASURED
+
+    pilots = pd.read_csv(RESULTS / "pilots_plan.csv")
+    nll = pilots[pilots["metric"] == "nll"].sort_values(["language", "size", "seed"]).reset_index(drop=True)
+    shipped = pd.read_csv(MEASURED.pilots_path)
+    assert set(shipped["source"]) == {"measured"}
+    pd.testing.assert_frame_equal(shipped.drop(columns="source"), nll[list(shipped.columns[:-1])], check_dtype=False)
+    limits = pd.read_csv(MEASURED.limits_path, comment="#")
+    assert dict(zip(limits["language"], limits["available"])) == json.loads((RESULTS / "available.json").read_text())
+    assert main(["demo", "-o", str(tmp_path / "demo"), "--n-boot", "0"]) == 0
+    demo_plan = json.loads((tmp_path / "demo" / "plan.json").read_text())
+    committed = json.loads((RESULTS / "plan.json").read_text())
+    assert demo_plan["budget"] == committed["budget"]
+    for lang, size in committed["sizes"].items():
+        assert demo_plan["sizes"][lang] == pytest.approx(size, rel=1e-6), lang

@@ -229,12 +229,14 @@ def cmd_demo(args) -> int:
     import pandas as pd
 
     from budgetlaw.allocation import allocate
+    from budgetlaw.demo_data import MEASURED, SYNTHETIC
     from budgetlaw.fitting import fit
     from budgetlaw.limits import limits_to_constraints, read_limits
     from budgetlaw.reporting import report
-    from budgetlaw.synthetic import demo_limits_path, demo_pilots_path
 
-    budget = _budget(args.budget)
+    demo = SYNTHETIC if args.synthetic else MEASURED
+    budget_text = args.budget or demo.budget
+    budget = _budget(budget_text)
     out = check_output(args.output, kind="dir", names=DEMO_NAMES)
     if not 0 <= args.n_boot <= MAX_N_BOOT:
         raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,}")
@@ -242,15 +244,17 @@ def cmd_demo(args) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
     try:
         os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; the demo folder is an ordinary one
-        shutil.copyfile(demo_pilots_path(), tmp / "pilots.csv")
-        shutil.copyfile(demo_limits_path(), tmp / "limits.csv")
-        laws = fit(demo_pilots_path(), n_boot=args.n_boot, seed=args.seed)
+        shutil.copyfile(demo.pilots_path, tmp / "pilots.csv")
+        shutil.copyfile(demo.limits_path, tmp / "limits.csv")
+        laws = fit(demo.pilots_path, metric=demo.metric, lower_is_better=demo.lower_is_better,
+                   n_boot=args.n_boot, seed=args.seed)
         laws.save(tmp / "laws.json")
         constraints = limits_to_constraints(read_limits(tmp / "limits.csv"), list(laws), source="limits.csv")
         plan = allocate(laws, budget, **constraints)
         plan.save(tmp / "plan.json")
         pilots = pd.read_csv(tmp / "pilots.csv")
-        report(laws, plan, None, out=tmp / "report", pilots=pilots, title="Data budget report (demo, synthetic pilots)")
+        report(laws, plan, None, out=tmp / "report", pilots=pilots,
+               title=f"Data budget report (demo: {demo.label})")
         for item in tmp.iterdir():  # move finished files in; each rename is atomic
             target = out / item.name
             out.mkdir(mode=dir_mode(), exist_ok=True)
@@ -261,9 +265,10 @@ def cmd_demo(args) -> int:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    print(f"budgetlaw demo: SYNTHETIC pilots ({len(pilots)} runs, {len(laws)} languages) -> laws -> plan at budget "
-          f"{args.budget} -> report")
-    for name, what in (("pilots.csv", "synthetic pilot runs"), ("limits.csv", "per-language limits"),
+    print(f"budgetlaw demo: {demo.what} pilots ({len(pilots)} runs, {len(laws)} languages) -> laws -> plan at budget "
+          f"{budget_text} -> report")
+    print(f"  pilots: {demo.label}")
+    for name, what in (("pilots.csv", f"{demo.name} pilot runs"), ("limits.csv", "per-language limits"),
                        ("laws.json", "fitted laws"), ("plan.json", "optimised plan"),
                        ("report/report.md", "report (open this), figures beside it")):
         print(f"  {str(out / name):<40} {what}")
@@ -271,9 +276,12 @@ def cmd_demo(args) -> int:
     _print_plan(plan)
     # the report's plans.csv holds every baseline's predicted scores: sum them per plan
     totals = pd.read_csv(out / "report" / "plans.csv").groupby("plan", sort=False)["score"].sum()
-    gains = ", ".join(f"{name} {totals['optimised'] - total:+.2f}" for name, total in totals.items() if name != "optimised")
+    sign = -1.0 if demo.lower_is_better else 1.0  # a gain is a lower summed loss
+    gains = ", ".join(f"{name} {sign * (totals['optimised'] - total):+.3f}" for name, total in totals.items()
+                      if name != "optimised")
     if gains:
-        print(f"predicted gain in the sum of scores over: {gains} (intervals in report.md)")
+        what = "reduction in the summed loss" if demo.lower_is_better else "gain in the sum of scores"
+        print(f"predicted {what} over: {gains} (intervals in report.md)")
     return 0
 
 
@@ -322,9 +330,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--budgets", help="frontier budgets, e.g. 300k,600k,1.2M,2.4M, or 'none' (default: budget/8 to 4x)")
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("demo", help="fit, allocate and report on the bundled synthetic pilots -> DIR")
+    p = sub.add_parser("demo", help="fit, allocate and report on the bundled measured pilots -> DIR")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
-    p.add_argument("--budget", default="1.2M", help="default 1.2M")
+    p.add_argument("--synthetic", action="store_true",
+                   help="use the synthetic COMET pilots (10k-200k pairs) instead of the measured SmolLM2 NLL pilots")
+    p.add_argument("--budget", default=None, help="default 900 pairs (measured) or 1.2M (--synthetic)")
     p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits (default 200, for speed)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=cmd_demo)
