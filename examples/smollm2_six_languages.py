@@ -39,6 +39,7 @@ import logging
 import math
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -453,6 +454,9 @@ def main(argv=None) -> int:
     p.add_argument("--stop-after", choices=("heldout", "base", "pilots", "plan", "multilingual", "extrapolation"),
                    default=None, help="stop after this stage")
     args = p.parse_args(argv)
+    # SIGTERM raises SystemExit like Ctrl-C raises KeyboardInterrupt, so subprocess.run kills the
+    # training child instead of leaving it orphaned, still writing into the run's folder
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("tuning.data.mixture", "tuning.data.sampling", "tuning.data.tokenize"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
