@@ -181,6 +181,50 @@ def _laws_table(laws, which):
     return pd.DataFrame(rows) if rows else None
 
 
+def _first100(frame):
+    """Per run and language: NLL (all messages) and chrF++ on the first 100 messages, the pilots' set."""
+    sub = frame[frame.metric.isin(["nll", "chrf", "chrf@100"])]
+    wide = sub.pivot_table(index=["run", "allocation", "language"], columns="metric", values="measured").reset_index()
+    if "chrf@100" in wide:
+        wide["chrf100"] = wide["chrf@100"].fillna(wide.get("chrf"))
+    else:
+        wide["chrf100"] = wide.get("chrf")
+    return wide.dropna(subset=["nll", "chrf100"])
+
+
+def _agreement_table(frame):
+    """Does the smooth measure rank models as chrF++ does? Spearman's rho between -NLL and chrF++
+    (first 100 messages) over every evaluated model of a language (base, pilots, multilingual)."""
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    wide = _first100(frame)
+    rows = []
+    for lang, g in wide.groupby("language"):
+        if len(g) < 3:
+            continue
+        rho = spearmanr(-g["nll"], g["chrf100"]).statistic
+        rows.append({"language": lang, "models": len(g), "Spearman rho (-NLL vs chrF++)": f"{rho:.2f}"})
+    return pd.DataFrame(rows) if rows else None
+
+
+def _prediction_table(frame):
+    """How well the laws (fitted on one-language pilots) predict models they were not fitted on:
+    measured - predicted, mean and mean absolute, and the share inside the laws' 90% interval."""
+    import pandas as pd
+
+    rows = []
+    for metric in ("nll", "chrf@100"):
+        sub = frame[(frame.metric == metric) & frame.predicted.notna() & (frame.allocation != "pilot")]
+        for alloc, g in sub.groupby("allocation", sort=False):
+            err = g["measured"] - g["predicted"]
+            inside = ((g["measured"] >= g["predicted_lower"]) & (g["measured"] <= g["predicted_upper"])).mean()
+            m = metric.split("@")[0]
+            rows.append({"metric": metric, "models": alloc, "points": len(g), "mean error": _fmt(err.mean(), m),
+                         "mean |error|": _fmt(err.abs().mean(), m), "inside interval": f"{inside:.0%}"})
+    return pd.DataFrame(rows) if rows else None
+
+
 def _timing(records):
     import pandas as pd
 
@@ -233,6 +277,13 @@ def write_summary(results: Path, frame, records, laws) -> Path:
             spread["spread"] = [_fmt(b - a, m) for a, b, m in zip(spread["min"], spread["max"], spread.metric)]
             parts += ["## Seed noise at the pilot sizes with two seeds", "",
                       _md(spread[["metric", "language", "size", "seed range", "spread"]]), ""]
+    t = _prediction_table(frame)
+    if t is not None:
+        parts += ["## Laws vs models they were not fitted on (measured - predicted; NLL laws from the first "
+                  "seed's pilots for multilingual models, from every pilot for extrapolation)", "", _md(t), ""]
+    t = _agreement_table(frame)
+    if t is not None:
+        parts += ["## Does NLL rank models as chrF++ does? (every evaluated model of a language)", "", _md(t), ""]
     t = _timing(records)
     if t is not None:
         parts += ["## Time on 2 CPU cores", "", _md(t), ""]
