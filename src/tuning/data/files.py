@@ -47,8 +47,8 @@ def chmod_tree(root: str | os.PathLike) -> None:
 
 def check_output(path, inputs=(), *, kind: str = "file", option: str = "-o", names=()) -> Path:
     """Refuse an output that is one of ``inputs``, an existing folder (or file, for kind "dir"),
-    or lies in a missing or unwritable folder; see budgetlaw.fileio.check_output."""
-    from budgetlaw.errors import InputError as BudgetlawInputError
+    or lies in a missing or unwritable folder; see budgetlaw.fileio.check_output, whose
+    budgetlaw.InputError (the base of tuning's) passes through unchanged."""
     from budgetlaw.fileio import check_output as check
 
     expanded = []
@@ -56,10 +56,7 @@ def check_output(path, inputs=(), *, kind: str = "file", option: str = "-o", nam
         if item is None:
             continue
         expanded += [p for p in str(item).split(",") if p] if "," in str(item) else [item]
-    try:
-        return check(path, expanded, kind=kind, option=option, names=names)
-    except BudgetlawInputError as exc:
-        raise InputError(str(exc)) from None
+    return check(path, expanded, kind=kind, option=option, names=names)
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
