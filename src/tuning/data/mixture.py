@@ -30,7 +30,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from tuning.data.files import atomic_paths, check_output, sha256_file
+from tuning.data.files import atomic_paths, check_output, read_json, sha256_file
 from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
 from tuning.errors import InputError
@@ -67,14 +67,9 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
         plan = plan.to_dict()
     elif isinstance(plan, (str, os.PathLike)):
         where = str(plan)
-        try:
-            with open(plan, encoding="utf-8") as fh:
-                plan = json.load(fh)
-        except OSError as exc:
-            raise InputError(f"{where}: cannot open the plan ({exc.strerror}); check the path") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise InputError(f"{where}: not a JSON plan ({str(exc)[:200] or 'nested too deeply'}); "
-                             "write it with budgetlaw allocate") from None
+        plan = read_json(plan, lambda exc: (
+            f"{where}: cannot open the plan ({exc.strerror}); check the path" if isinstance(exc, OSError)
+            else f"{where}: not a JSON plan ({str(exc)[:200] or 'nested too deeply'}); write it with budgetlaw allocate"))
     if not isinstance(plan, Mapping):
         raise InputError(f"{where}: a plan is a JSON object with 'sizes'")
     fmt = plan.get("format")

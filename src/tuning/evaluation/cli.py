@@ -210,18 +210,21 @@ def _nll_rows(task, model, tokenizer, args) -> list:
 
 def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
     """Resume only predictions made by the same model and settings (run.json records them)."""
-    import json
+    from tuning.data.files import read_json, write_json
 
     pred_dir.mkdir(parents=True, exist_ok=True)
     marker = pred_dir / "run.json"
     if marker.is_file():
-        old = json.loads(marker.read_text(encoding="utf-8"))
-        if old != run:
+        old = read_json(marker, lambda exc: f"{marker}: unreadable ({str(exc)[:200]}); it records which model and "
+                                            "settings made these predictions: delete that folder, or pass a "
+                                            "different --predictions-dir")
+        if not isinstance(old, dict) or old != run:
+            old = old if isinstance(old, dict) else {}
             raise InputError(
                 f"{pred_dir} holds predictions of another run ({old.get('model')}, {old.get('settings')}); "
                 "pass a different --predictions-dir (or -o), or delete that folder")
     else:
-        marker.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
+        write_json(marker, run, indent=1, sort_keys=False)
 
 
 def _decode_signature(args) -> str:

@@ -29,7 +29,6 @@ own shards; a different world size can load them), the LR scheduler, the data po
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -48,7 +47,7 @@ from torch.distributed.checkpoint.state_dict import (
 )
 from torch.distributed.checkpoint.stateful import Stateful
 
-from tuning.data.files import chmod_tree, sha256_file
+from tuning.data.files import chmod_tree, read_json, sha256_file, write_json
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -114,10 +113,8 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 def read_marker(path: str | Path) -> dict[str, Any]:
     p = Path(path) / MARKER
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} to resume from an older one") from None
+    return read_json(p, lambda exc: f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} "
+                                    "to resume from an older one")
 
 
 def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: int = 0,
@@ -146,7 +143,7 @@ def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: i
             "torch": torch.__version__,
             **(extra or {}),
         }
-        _write_json(tmp / MARKER, marker)
+        write_json(tmp / MARKER, marker)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -219,8 +216,3 @@ def _prune(root: Path, keep: int) -> None:
     for _, d in done[:-keep]:
         shutil.rmtree(d, ignore_errors=True)
 
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)

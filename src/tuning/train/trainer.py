@@ -31,7 +31,6 @@ with m = ``min_lr_ratio``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -48,7 +47,7 @@ from tqdm.auto import tqdm
 from tuning.errors import InputError
 from tuning.train import checkpoint as ckpt
 from tuning.train.config import TrainConfig, check_paths
-from tuning.data.files import sha256_file
+from tuning.data.files import sha256_file, write_json
 from tuning.data.mixture import read_mixture
 from tuning.train.data import IGNORE_INDEX, StepPlan, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
@@ -183,7 +182,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
                          tensorboard=config.tensorboard)
     record = _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, n_params, len(rows), start)
     if d.is_main:
-        _write_json(out / "run.json", record)
+        write_json(out / "run.json", record, default=str)
 
     # ---- 4. the loop ---------------------------------------------------------------------------
     model.train()
@@ -262,7 +261,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     record.update(finished=not stopped_early, steps_done=int(progress["step"]), examples_seen=progress["examples"],
                   tokens_seen=progress["tokens"])
     if d.is_main:
-        _write_json(out / "run.json", record)
+        write_json(out / "run.json", record, default=str)
     dist.barrier()
     return record
 
@@ -288,8 +287,3 @@ def _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, 
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
 
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)
