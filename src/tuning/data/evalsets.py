@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from tuning.data.files import read_json
-from tuning.data.readers import Pair, read_plaintext
+from tuning.data.pairs import Pair, read_plaintext
 from tuning.errors import InputError
 from tuning.languages import canonical
 
