@@ -21,6 +21,7 @@ in docs/data.md. Same inputs and seed give byte-identical files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -31,6 +32,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tuning.data.files import atomic_paths, check_output, read_json, sha256_file
+from tuning.data.heldout import Heldout
 from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
 from tuning.errors import InputError
@@ -122,53 +124,6 @@ def _specs(arg, what: str) -> dict[str, list[str]]:
     return out
 
 
-class _Heldout:
-    """Normalised held-out texts (sentences, contexts, questions) and prompts (instruction+input)."""
-
-    def __init__(self):
-        self.texts: set[str] = set()
-        self.prompts: set[tuple[str, str]] = set()
-        self.inputs: list[dict] = []
-
-    def add(self, lang: str, spec: str) -> None:
-        from tuning.data.evalsets import squad_texts
-        from tuning.data.instructions import iter_instructions
-
-        path = Path(spec)
-        name = path.name.lower()
-        before = len(self.texts) + len(self.prompts)
-        if name.endswith(".json") and _is_squad(path):
-            self.texts.update(normalize(t) for t in squad_texts(path))
-            desc = {"path": spec, "language": lang, "format": "squad", "sha256": sha256_file(path)}
-        elif name.endswith((".json", ".jsonl", ".jsonl.gz")):
-            self.prompts.update((normalize(r["instruction"]), normalize(r["input"]))
-                                for r in iter_instructions(path))
-            desc = {"path": spec, "language": lang, "format": "instructions", "sha256": sha256_file(path)}
-        else:
-            source = open_pairs(spec, lang)
-            for pair in source.pairs():
-                self.texts.add(normalize(pair.en))
-                self.texts.add(normalize(pair.xx))
-            desc = source.describe()
-        desc.update(role="heldout", items=len(self.texts) + len(self.prompts) - before)
-        self.inputs.append(desc)
-
-    def hit_pair(self, en: str, xx: str) -> bool:
-        return bool(self.texts) and (normalize(en) in self.texts or normalize(xx) in self.texts)
-
-    def hit_record(self, rec: Mapping) -> bool:
-        if self.prompts and (normalize(rec["instruction"]), normalize(rec["input"])) in self.prompts:
-            return True
-        return bool(self.texts) and any(
-            rec[k] and normalize(rec[k]) in self.texts for k in ("instruction", "input", "output"))
-
-
-def _is_squad(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
-
-
 def _repeat(sample, k: int, max_epochs: float, lang: str, planned: float) -> list:
     sample = list(sample)  # unpack the packed sample: the records will hold the texts anyway
     n = len(sample)
@@ -227,6 +182,22 @@ def _instruction_records(lang, specs, heldout, stats) -> tuple[list[dict], list[
     return records, inputs
 
 
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+    """A checked request: the plan's numbers, the recipe, and every input opened."""
+
+    plan: dict
+    sizes: dict[str, float]
+    max_epochs: float
+    recipe: str
+    direction: str
+    min_score: float | None
+    sources: dict[str, list]  # language -> [PairSource]
+    instructions: dict[str, list[str]]
+    heldout: dict[str, list[str]]
+    files: list  # every input path (the plan's too), which no output may overwrite
+
+
 def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recipe: str | None = None,
                   direction: str = "en-x", seed: int = 0, min_score: float | None = None) -> dict:
     """Write the mixture JSONL at ``out`` and its manifest beside it; return the manifest.
@@ -236,8 +207,16 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
     (several); default from the plan; "translation" draws the translation pairs alone (step 4 is
     skipped and no instructions may be given). See the module docstring for what is drawn.
     """
-    from tuning import __version__
+    inputs = _open_inputs(plan, parallel, instructions, heldout, recipe, direction, min_score)
+    check_output(out, inputs.files)
+    check_output(manifest_path(out), inputs.files, option="-o (its manifest)")
+    records, manifest = _draw(inputs, seed)
+    return _write(records, manifest, Path(out))
 
+
+def _open_inputs(plan, parallel, instructions, heldout, recipe, direction, min_score) -> _Inputs:
+    """Check the request and open every input, before the long work: a wrong path fails in a
+    second, not an hour."""
     if min_score is not None and not math.isfinite(min_score):
         raise InputError(f"--min-score {min_score}: give a finite alignment score (rows below it are dropped)")
     plan_dict, sizes, max_epochs = read_plan(plan)
@@ -274,7 +253,6 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         if lang not in ins and recipe != "translation":
             log.warning("%s: no translated instructions (--instructions %s=PATH); only English ones", lang, lang)
 
-    # Open every input before the long work, so a wrong path fails in a second, not an hour.
     sources = {lang: [open_pairs(spec, lang, min_score=min_score) for spec in par[lang]] for lang in langs}
     for lang, specs in ins.items():
         for spec in specs:
@@ -284,23 +262,29 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         for spec in specs:
             if not all(Path(p).exists() for p in spec.split(",")):
                 raise InputError(f"{spec}: no such file or folder (--heldout {lang}); check the path")
-    every_input = [plan if isinstance(plan, (str, os.PathLike)) else None,
-                   *(f for srcs in sources.values() for s in srcs for f in s.files),
-                   *(p for specs in ins.values() for p in specs), *(p for specs in held.values() for p in specs)]
-    check_output(out, every_input)
-    check_output(manifest_path(out), every_input, option="-o (its manifest)")
+    files = [plan if isinstance(plan, (str, os.PathLike)) else None,
+             *(f for srcs in sources.values() for s in srcs for f in s.files),
+             *(p for specs in ins.values() for p in specs), *(p for specs in held.values() for p in specs)]
+    return _Inputs(plan_dict, sizes, max_epochs, recipe, direction, min_score, sources, ins, held, files)
 
+
+def _draw(inputs: _Inputs, seed: int) -> tuple[list[dict], dict]:
+    """The shuffled records and the manifest (all but its ``output`` entry): steps 1-4 of the
+    module docstring. Nothing is written."""
+    from tuning import __version__
+
+    langs, sources, ins = list(inputs.sizes), inputs.sources, inputs.instructions
     stats = {"heldout": Counter(), "dup_instruction": Counter()}
-    hold = _Heldout()
-    for lang, specs in held.items():
+    hold = Heldout()
+    for lang, specs in inputs.heldout.items():
         for spec in specs:
             hold.add(lang, spec)
-    inputs = list(hold.inputs)
+    described = list(hold.inputs)
     records: list[dict] = []
     dup_pairs: dict[str, int] = {}
     available: dict[str, int] = {}
     for lang in langs:
-        k = int(math.floor(sizes[lang] + 0.5))
+        k = int(math.floor(inputs.sizes[lang] + 0.5))
         read = Counter()
 
         def stream(lang=lang, read=read):
@@ -316,12 +300,12 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         sample, sstats = sample_distinct(stream(), k, seed=f"{seed}:{lang}", parts=lambda p: (p.en, p.xx),
                                          pack=packer.pack, unpack=packer.unpack)
         dup_pairs[lang], available[lang] = sstats.duplicates, sstats.distinct
-        pairs = _repeat(sample, k, max_epochs, lang, sizes[lang])
+        pairs = _repeat(sample, k, inputs.max_epochs, lang, inputs.sizes[lang])
         log.info("%s: %d pairs drawn from %d distinct (%d read)", lang, len(pairs), sstats.distinct, sstats.seen)
         rng = random.Random(f"{seed}:{lang}:translation")
-        records += _translation_records(lang, pairs, direction, rng)
+        records += _translation_records(lang, pairs, inputs.direction, rng)
         for source in sources[lang]:
-            inputs.append({**source.describe(), "role": "parallel", "items": read[source.spec]})
+            described.append({**source.describe(), "role": "parallel", "items": read[source.spec]})
     for lang in ["en", *langs]:
         if lang in ins:
             recs, descs = _instruction_records(lang, ins[lang], hold, stats)
@@ -330,7 +314,7 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
                                  f"match held-out text); check that --heldout and --instructions {lang}= are "
                                  "not the same data")
             records += recs
-            inputs += descs
+            described += descs
 
     random.Random(f"{seed}:shuffle").shuffle(records)
     counts = {lang: {"translation": 0, "instruction": 0} for lang in ["en", *langs]}
@@ -339,11 +323,11 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
     manifest = {
         "format": MANIFEST_FORMAT,
         "seed": seed,
-        "recipe": recipe,
-        "direction": direction,
-        "min_score": min_score,
-        "plan": plan_dict,
-        "max_epochs": max_epochs,
+        "recipe": inputs.recipe,
+        "direction": inputs.direction,
+        "min_score": inputs.min_score,
+        "plan": inputs.plan,
+        "max_epochs": inputs.max_epochs,
         "counts": counts,
         "available_pairs": available,
         "epochs": {lang: (counts[lang]["translation"] / available[lang]) if available[lang] else 0.0
@@ -353,10 +337,15 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
                                       "instruction": stats["dup_instruction"][lang]}
                                for lang in ["en", *langs]},
         "heldout_hits": {lang: stats["heldout"][lang] for lang in ["en", *langs]},
-        "inputs": inputs,
+        "inputs": described,
         "versions": {"tuning": __version__, "format": MANIFEST_FORMAT},
     }
-    out = Path(out)
+    return records, manifest
+
+
+def _write(records: list[dict], manifest: dict, out: Path) -> dict:
+    """Write the records (keys in :data:`RECORD_KEYS` order) and the manifest, which gains the
+    mixture's name, sha256 and record count; both files appear together or not at all."""
     mpath = manifest_path(out)
     with atomic_paths(out, mpath) as (tmp_out, tmp_manifest):
         with open(tmp_out, "w", encoding="utf-8", newline="\n") as fh:
