@@ -6,8 +6,7 @@ mix.jsonl --python -m tuning train--> run/final --tuning eval--> results.csv --t
 
 Everything is made here: two small gettext catalogs (polib), English and Chinese instructions,
 a FLORES-style folder that overlaps some catalog pairs, a JSONL task, and a tiny Llama with a
-tokenizer trained in the test (tests/tuning/conftest.py's builders, loaded by path because that
-conftest applies only below tests/tuning/). What is checked are the hand-offs between the
+tokenizer trained in the test (tests/_builders.py). What is checked are the hand-offs between the
 commands: each file one command writes is what the next one documents that it reads.
 
 Also here: a token budget with a scarce language (tuning tokens -> LANGS.csv cost -> allocate
@@ -22,7 +21,6 @@ can read).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -33,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _builders import build_tiny_comet, build_tiny_llama, build_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ("zh", "ar")
@@ -54,15 +53,6 @@ _NOUNS = [("the file", "文件", "الملف"), ("the folder", "文件夹", "ا�
           ("the archive", "归档", "الأرشيف"), ("the message", "消息", "الرسالة")]
 N_PAIRS = 400  # per catalog; the plan asks for fewer, so max_epochs=1 suffices
 N_HELDOUT_OVERLAP = 6  # catalog pairs copied into the FLORES folder
-
-
-def _builders(conftest: str = "tests/tuning/conftest.py"):
-    """A test conftest as a plain module, for its builder functions (no fixtures used)."""
-    name = "_e2e_builders_" + conftest.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, ROOT / conftest)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pairs(lang: str) -> list[tuple[str, str]]:
@@ -170,9 +160,8 @@ def _write_inputs(work: Path) -> dict:
     (work / "task.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in task), encoding="utf-8")
 
-    builders = _builders()
-    tokenizer = builders.build_tokenizer()
-    model = builders.build_tiny_llama(tokenizer)
+    tokenizer = build_tokenizer()
+    model = build_tiny_llama(tokenizer)
     model.save_pretrained(work / "tiny", safe_serialization=True)
     tokenizer.save_pretrained(work / "tiny")
     return heldout
@@ -275,7 +264,7 @@ def test_pilots_to_plan_to_model_to_pilots(tmp_path):
 
     # 5. evaluate: FLORES both languages plus the JSONL task, with a tiny COMET built offline
     # (tests/tuning/evaluation/conftest.py) in comet's checkpoint layout
-    _, comet_dir = _builders("tests/tuning/evaluation/conftest.py").build_tiny_comet(work / "comet")
+    _, comet_dir = build_tiny_comet(work / "comet")
     _tuning("eval", "--model", str(final),
             "--task", "flores:en-zh", "--data", "flores",
             "--task", "flores:en-ar", "--data", "flores",

@@ -5,47 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
+from _builders import full_data_mean_loss, run_inprocess, write_jsonl
 
-from tuning.data.tokenize import tokenize_records
 from tuning.train.config import TrainConfig
-from tuning.train.data import IGNORE_INDEX
-
-from .conftest import write_jsonl
-
-
-def run_inprocess(config: TrainConfig) -> list[dict]:
-    import torch.distributed as dist
-
-    from tuning.train import train
-
-    try:
-        train(config)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    return read_metrics(f"{config.output_dir}/metrics.jsonl")
-
-
-def read_metrics(path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def full_data_mean_loss(model_dir, records, seq_len) -> float:
-    """sum of every response token's loss / number of response tokens, each example run alone."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    examples, _ = tokenize_records(records, tok, seq_len, progress=False)
-    total = count = 0.0
-    with torch.no_grad():
-        for ex in examples:
-            n = sum(t != IGNORE_INDEX for t in ex.labels[1:])
-            total += model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels])).loss.item() * n
-            count += n
-    return total / count
 
 
 @pytest.fixture(scope="module")
