@@ -6,7 +6,9 @@ and call these; nothing imports a conftest or another test module.
 
 - a byte-level BPE tokenizer trained on a small multilingual corpus, and a tiny Llama;
 - a tiny COMET checkpoint in comet 2.2.7's layout (a 2-layer XLM-R + a Unigram tokenizer);
-- mixture records for the trainer, written as JSONL; the trainer run in-process.
+- mixture records for the trainer, written as JSONL; the trainer run in-process;
+- the system's gettext catalogs, for the tests that check tuning on real translations: they
+  fail with the reason when the catalogs are missing, never skip silently.
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
+
+import pytest
 
 # -- tokenizer and model ------------------------------------------------------------------------
 # A small multilingual corpus to train the byte-level BPE on, so every test language tokenises
@@ -197,3 +201,23 @@ def full_data_mean_loss(model_dir, records, seq_len) -> float:
             total += model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels])).loss.item() * n
             count += n
     return total / count
+
+
+# -- real gettext catalogs ----------------------------------------------------------------------------
+LOCALE = Path("/usr/share/locale")
+
+
+def system_catalogs(folder: str) -> list[Path]:
+    """The ``.mo`` files of /usr/share/locale/FOLDER/LC_MESSAGES, sorted.
+
+    docs/DESIGN.md counts on these human translations being on every machine of this kind; a
+    test that needs them fails (it does not skip) when they are missing, saying what to install.
+    """
+    found = sorted((LOCALE / folder / "LC_MESSAGES").glob("*.mo"))
+    if not found:
+        pytest.fail(f"{LOCALE / folder / 'LC_MESSAGES'} holds no .mo catalogs: this test checks tuning on the "
+                    "real gettext translations docs/DESIGN.md relies on. Install the system's translations "
+                    "(e.g. Debian/Ubuntu without 'path-exclude=/usr/share/locale/*' in /etc/dpkg/dpkg.cfg.d/, "
+                    "then reinstall coreutils) or deselect this test", pytrace=False)
+    return found
+

@@ -130,11 +130,14 @@ def comet(
 
 def comet_signature(model: str | Path, with_refs: bool = True) -> str:
     """The signature of a COMET score: the model's short name, references or not, scale, version."""
+    import importlib.metadata
+
     import comet as comet_pkg
 
+    # the installed version, never a constant: a signature must change when comet does
+    version = getattr(comet_pkg, "__version__", None) or importlib.metadata.version("unbabel-comet")
     name = str(model) if resolve_checkpoint(model) is None else _model_name(model)
-    return (f"model:{name}|refs:{'yes' if with_refs else 'no'}|scale:x100|"
-            f"version:{getattr(comet_pkg, '__version__', '2.2.7')}")
+    return f"model:{name}|refs:{'yes' if with_refs else 'no'}|scale:x100|version:{version}"
 
 
 def _model_name(model: str | Path) -> str:

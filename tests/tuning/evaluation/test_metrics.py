@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import random
 
 import pytest
 import sacrebleu
+from _builders import system_catalogs
 
 from tuning.errors import InputError
 from tuning.metrics import bleu, chrf, off_target_rate, qa_contains, qa_em, qa_f1
@@ -118,18 +118,18 @@ CATALOG_DIRS = {"ar": "ar", "el": "el", "hi": "hi", "tr": "tr", "vi": "vi", "zh"
 
 
 def _catalog_pairs(folder: str, k: int = 200) -> tuple[list[str], list[str]]:
-    polib = pytest.importorskip("polib")
+    import polib
+
     english, translated = [], []
-    for path in sorted(glob.glob(f"/usr/share/locale/{folder}/LC_MESSAGES/*.mo")):
-        if "iso_" in path:  # code lists, not sentences
+    for path in system_catalogs(folder):
+        if "iso_" in path.name:  # code lists, not sentences
             continue
-        for entry in polib.mofile(path):
+        for entry in polib.mofile(str(path)):
             msgid = entry.msgid
             if entry.msgstr and len(msgid.split()) >= 6 and "%" not in msgid and "\n" not in msgid:
                 english.append(msgid)
                 translated.append(entry.msgstr)
-    if len(english) < k:
-        pytest.skip(f"fewer than {k} catalog sentences for {folder}")
+    assert len(english) >= k, f"only {len(english)} catalog sentences for {folder}; the test needs {k}"
     idx = random.Random(0).sample(range(len(english)), k)
     return [english[i] for i in idx], [translated[i] for i in idx]
 
