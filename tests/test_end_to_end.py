@@ -6,8 +6,7 @@ mix.jsonl --python -m tuning train--> run/final --tuning eval--> results.csv --t
 
 Everything is made here: two small gettext catalogs (polib), English and Chinese instructions,
 a FLORES-style folder that overlaps some catalog pairs, a JSONL task, and a tiny Llama with a
-tokenizer trained in the test (tests/tuning/conftest.py's builders, loaded by path because that
-conftest applies only below tests/tuning/). What is checked are the hand-offs between the
+tokenizer trained in the test (tests/_builders.py). What is checked are the hand-offs between the
 commands: each file one command writes is what the next one documents that it reads.
 
 Also here: a token budget with a scarce language (tuning tokens -> LANGS.csv cost -> allocate
@@ -22,7 +21,6 @@ can read).
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import math
 import os
@@ -33,6 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _builders import build_tiny_comet, build_tiny_llama, build_tokenizer, system_catalogs
 
 ROOT = Path(__file__).resolve().parents[1]
 LANGS = ("zh", "ar")
@@ -54,15 +53,6 @@ _NOUNS = [("the file", "文件", "الملف"), ("the folder", "文件夹", "ا�
           ("the archive", "归档", "الأرشيف"), ("the message", "消息", "الرسالة")]
 N_PAIRS = 400  # per catalog; the plan asks for fewer, so max_epochs=1 suffices
 N_HELDOUT_OVERLAP = 6  # catalog pairs copied into the FLORES folder
-
-
-def _builders(conftest: str = "tests/tuning/conftest.py"):
-    """A test conftest as a plain module, for its builder functions (no fixtures used)."""
-    name = "_e2e_builders_" + conftest.replace("/", "_").removesuffix(".py")
-    spec = importlib.util.spec_from_file_location(name, ROOT / conftest)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _pairs(lang: str) -> list[tuple[str, str]]:
@@ -170,9 +160,8 @@ def _write_inputs(work: Path) -> dict:
     (work / "task.jsonl").write_text(
         "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in task), encoding="utf-8")
 
-    builders = _builders()
-    tokenizer = builders.build_tokenizer()
-    model = builders.build_tiny_llama(tokenizer)
+    tokenizer = build_tokenizer()
+    model = build_tiny_llama(tokenizer)
     model.save_pretrained(work / "tiny", safe_serialization=True)
     tokenizer.save_pretrained(work / "tiny")
     return heldout
@@ -275,7 +264,7 @@ def test_pilots_to_plan_to_model_to_pilots(tmp_path):
 
     # 5. evaluate: FLORES both languages plus the JSONL task, with a tiny COMET built offline
     # (tests/tuning/evaluation/conftest.py) in comet's checkpoint layout
-    _, comet_dir = _builders("tests/tuning/evaluation/conftest.py").build_tiny_comet(work / "comet")
+    _, comet_dir = build_tiny_comet(work / "comet")
     _tuning("eval", "--model", str(final),
             "--task", "flores:en-zh", "--data", "flores",
             "--task", "flores:en-ar", "--data", "flores",
@@ -448,9 +437,11 @@ def _n_points(path: Path, lang: str) -> int:
     return bl.load_laws(path)[lang].n_points
 
 
-def _refused_cleanly(appended, work: Path, before: str) -> bool:
-    return (appended.returncode == 2 and "error" in appended.stderr
-            and (work / "pilots.csv").read_text(encoding="utf-8") == before)
+def _assert_refused_cleanly(appended, work: Path, before: str, message: str) -> None:
+    """Exit 2, one line naming the problem, and the pilots file exactly as it was."""
+    assert appended.returncode == 2, appended.stderr
+    assert "tuning pilots: error:" in appended.stderr and message in appended.stderr, appended.stderr
+    assert (work / "pilots.csv").read_text(encoding="utf-8") == before
 
 
 def test_pilots_append_with_all_columns_is_fittable(tmp_path):
@@ -467,10 +458,11 @@ def test_pilots_append_with_all_columns_is_fittable(tmp_path):
 def test_pilots_append_to_a_file_without_seed_and_metric_columns(tmp_path):
     pilots = _pilot_lines("zh")  # the three required columns only (docs/formats/pilots.md)
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
-    if not _refused_cleanly(appended, tmp_path, pilots):
-        assert appended.returncode == 0, appended.stderr
-        assert fitted.returncode == 0, fitted.stderr
-        assert _n_points(tmp_path / "laws.json", "zh") == len(PILOT_SIZES) + 1
+    # the new row follows the file: the seed and metric it does not track are left out
+    assert appended.returncode == 0, appended.stderr
+    assert fitted.returncode == 0, fitted.stderr
+    assert (tmp_path / "pilots.csv").read_text(encoding="utf-8") == pilots + "zh,120.0,12.5\n"
+    assert _n_points(tmp_path / "laws.json", "zh") == len(PILOT_SIZES) + 1
 
 
 def test_pilots_append_to_a_file_with_capitalised_header(tmp_path):
@@ -484,13 +476,13 @@ def test_pilots_append_to_a_file_with_capitalised_header(tmp_path):
 def test_pilots_append_keeps_the_files_spelling_of_the_language(tmp_path):
     pilots = _pilot_lines("zh_CN", "language,size,score,seed,metric", ",0,chrf")
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
-    if not _refused_cleanly(appended, tmp_path, pilots):
-        assert appended.returncode == 0, appended.stderr
-        assert fitted.returncode == 0, fitted.stderr
-        import budgetlaw as bl
+    assert appended.returncode == 0, appended.stderr
+    assert fitted.returncode == 0, fitted.stderr
+    assert pd.read_csv(tmp_path / "pilots.csv").iloc[-1].tolist() == ["zh_CN", 120.0, 12.5, 7, "chrf"]
+    import budgetlaw as bl
 
-        laws = bl.load_laws(tmp_path / "laws.json")
-        assert len(laws) == 1 and next(iter(laws.values())).n_points == len(PILOT_SIZES) + 1
+    laws = bl.load_laws(tmp_path / "laws.json")
+    assert len(laws) == 1 and next(iter(laws.values())).n_points == len(PILOT_SIZES) + 1
 
 
 def test_pilots_append_never_writes_a_size_budgetlaw_refuses(tmp_path):
@@ -499,9 +491,11 @@ def test_pilots_append_never_writes_a_size_budgetlaw_refuses(tmp_path):
         f"ar,{size},{100 - k * size ** (-c):.4f},0,chrf\n" for size in PILOT_SIZES)
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120, "ar": 0},
                                         {"zh": 12.5, "ar": 3.0})
-    if not _refused_cleanly(appended, tmp_path, pilots):
-        assert appended.returncode == 0, appended.stderr
-        assert fitted.returncode == 0, fitted.stderr
+    # ar's mixture has no pairs: its row is skipped with a warning, zh's is written
+    assert appended.returncode == 0, appended.stderr
+    assert "ar: the mixture has no translation pairs for it" in appended.stderr
+    assert fitted.returncode == 0, fitted.stderr
+    assert (tmp_path / "pilots.csv").read_text(encoding="utf-8") == pilots + "zh,120.0,12.5,7,chrf\n"
 
 
 def test_too_few_pairs_error_names_real_allocate_options(tmp_path):
@@ -527,11 +521,10 @@ def test_too_few_pairs_error_names_real_allocate_options(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not all((Path("/usr/share/locale") / loc / "LC_MESSAGES").is_dir()
-                            for loc in ("zh_CN", "ar")),
-                    reason="needs the zh_CN and ar gettext catalogs under /usr/share/locale")
 def test_example_end_to_end_script_runs(tmp_path):
     """examples/end_to_end.sh on the real catalogs: it must keep working as the code changes."""
+    for folder in ("zh_CN", "ar"):
+        system_catalogs(folder)  # fails with the reason when the system's catalogs are missing
     work = tmp_path / "e2e"
     proc = subprocess.run(
         ["bash", str(ROOT / "examples" / "end_to_end.sh"), str(work)],
@@ -561,9 +554,8 @@ def test_example_end_to_end_script_runs(tmp_path):
 def test_pilots_append_never_writes_a_score_budgetlaw_refuses(tmp_path):
     pilots = _pilot_lines("zh", "language,size,score,seed,metric", ",0,comet")
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": -12.5}, metric="comet")
-    if not _refused_cleanly(appended, tmp_path, pilots):
-        assert appended.returncode == 0, appended.stderr
-        assert fitted.returncode == 0, fitted.stderr
+    _assert_refused_cleanly(appended, tmp_path, pilots, "comet score -12.5 is outside 0..100")
+    assert fitted is None  # nothing was appended, so nothing to fit
 
 
 def test_pilots_skips_evaluated_languages_the_mixture_did_not_plan(tmp_path):
@@ -586,13 +578,11 @@ def test_pilots_refuses_to_average_results_of_different_models(tmp_path):
         [sys.executable, "-m", "tuning", "pilots", "--results", "results.csv", "--manifest",
          "mix.manifest.json", "--metric", "chrf", "-o", "pilots.csv"],
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert "Traceback" not in proc.stderr
-    if proc.returncode == 0:
-        # a pilot point must be one model's score, never the mean of two models' (25.0)
-        scores = pd.read_csv(tmp_path / "pilots.csv")["score"].tolist()
-        assert 25.0 not in scores and set(scores) <= {40.0, 10.0}
-    else:
-        assert proc.returncode == 2 and "model" in proc.stderr
+    # a pilot point must be one model's score, never the mean of two models' (25.0): refused
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "chrf rows of 2 models (pilot-10k/run/final, pilot-1k/run/final)" in proc.stderr
+    assert "pass --model NAME" in proc.stderr
+    assert not (tmp_path / "pilots.csv").exists()
 
 
 def test_plan_json_is_readable_like_the_other_outputs(tmp_path):

@@ -13,7 +13,6 @@ when the temporary output is complete) so the test does not depend on timing.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import os
 import random
@@ -25,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _builders import build_tiny_llama, build_tokenizer
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -433,19 +433,11 @@ def test_prediction_file_names_stay_inside_their_folder():
 
 
 # -- tuning train: a run folder that is not left empty, checkpoints that are not trusted -----------
-def _load_tuning_conftest():
-    spec = importlib.util.spec_from_file_location("tuning_test_conftest", ROOT / "tests" / "tuning" / "conftest.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    conf = _load_tuning_conftest()
     out = tmp_path_factory.mktemp("tiny-llama")
-    tok = conf.build_tokenizer()
-    conf.build_tiny_llama(tok).save_pretrained(out, safe_serialization=True)
+    tok = build_tokenizer()
+    build_tiny_llama(tok).save_pretrained(out, safe_serialization=True)
     tok.save_pretrained(out)
     return out
 

@@ -11,7 +11,7 @@ import argparse
 import importlib
 import logging
 
-from tuning.errors import InputError
+from budgetlaw.errors import InputError as BudgetlawInputError
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
@@ -53,7 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return run_command("tuning", args, (InputError,))
+    # budgetlaw's InputError is the base of tuning's: one clause catches both packages' errors.
+    return run_command("tuning", args, (BudgetlawInputError,))
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@
     build_mixture("plan.json", "mix.jsonl", parallel={"zh": ["/usr/share/locale"]},
                   instructions={"en": ["alpaca.json"]})
 
-Modules: ``readers`` (plain text, TSV, instruction JSON/JSONL), ``gettext`` (.po/.mo catalogs
+Modules: ``pairs`` (``Pair``, line-aligned text; the bottom layer), ``readers`` (recognise a
+format and stream its pairs: plain text, TSV), ``instructions`` (JSON/JSONL), ``gettext`` (.po/.mo catalogs
 and locale trees), ``evalsets`` (FLORES, SQuAD-format QA), ``sampling`` (one-pass seeded
 sampling without duplicates), ``mixture`` (plan -> mixture.jsonl + manifest), ``tokenize``
 (records -> input_ids/labels), ``cli`` (``tuning mix``, ``tuning tokens``).

@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import logging
 
-from tuning.errors import InputError
-
 log = logging.getLogger(__name__)
 
 
@@ -73,22 +71,10 @@ def run_mix(args) -> int:
     return 0
 
 
-def load_tokenizer(name_or_dir: str):
-    """AutoTokenizer from a local directory (or a hub name where a hub is reachable)."""
-    from transformers import AutoTokenizer
-
-    try:
-        return AutoTokenizer.from_pretrained(name_or_dir)
-    except (OSError, ValueError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
-        raise InputError(f"{name_or_dir}: cannot load a tokenizer ({first}); "
-                         "give a directory holding tokenizer.json / tokenizer_config.json") from None
-
-
 def run_tokens(args) -> int:
     from tuning.data.files import atomic_write, check_output
     from tuning.data.mixture import read_mixture
-    from tuning.data.tokenize import token_counts
+    from tuning.data.tokenize import load_tokenizer, token_counts
 
     check_output(args.output, [args.mixture])
     records = read_mixture(args.mixture)

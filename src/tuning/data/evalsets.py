@@ -22,7 +22,8 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tuning.data.readers import Pair, read_plaintext
+from tuning.data.files import read_json
+from tuning.data.pairs import Pair, read_plaintext
 from tuning.errors import InputError
 from tuning.languages import canonical
 
@@ -109,20 +110,20 @@ def _need(obj, key, kind, where, path):
     return value
 
 
+def _squad_json_error(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{path}: cannot open ({exc.strerror}); check the path"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{path}: not UTF-8; convert the file to UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})"
+    return f"{path}: JSON nested too deeply to read; give a SQuAD-format file"
+
+
 def read_squad(path) -> list[dict]:
     """One record per question of a SQuAD-format JSON file (see the module docstring)."""
     path = Path(path)
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open ({exc.strerror}); check the path") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not UTF-8; convert the file to UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg})") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to read; give a SQuAD-format file") from None
+    doc = read_json(path, lambda exc: _squad_json_error(path, exc))
     records = []
     seen = set()
     for a, article in enumerate(_need(doc, "data", list, "top level", path)):

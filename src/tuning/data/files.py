@@ -1,4 +1,11 @@
-"""File plumbing shared by the readers and writers: checked line reading, hashing, atomic writes."""
+"""File plumbing shared by the readers and writers: checked line and JSON reading, hashing, atomic writes.
+
+Every file tuning writes goes through :func:`atomic_paths` (and :func:`atomic_write` /
+:func:`write_json` on top of it), not budgetlaw.fileio.write_text_atomic: tuning streams large
+outputs through a file handle (mixture.jsonl, CSVs written by pandas), writes several files
+that must appear together, and refuses an output whose folder is missing instead of creating
+it. The modes of new files and folders come from budgetlaw.fileio, so both packages agree.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +15,14 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 from pathlib import Path
 
 from tuning.errors import InputError
 
-__all__ = ["iter_lines", "iter_jsonl", "sha256_file", "sha256_files", "atomic_write", "atomic_paths",
-           "check_output", "file_mode", "dir_mode", "chmod_tree"]
+__all__ = ["iter_lines", "iter_jsonl", "read_json", "sha256_file", "sha256_files", "atomic_write", "atomic_paths",
+           "write_json", "check_output", "file_mode", "dir_mode", "chmod_tree"]
 
 _CHUNK = 1 << 20
 
@@ -47,8 +55,8 @@ def chmod_tree(root: str | os.PathLike) -> None:
 
 def check_output(path, inputs=(), *, kind: str = "file", option: str = "-o", names=()) -> Path:
     """Refuse an output that is one of ``inputs``, an existing folder (or file, for kind "dir"),
-    or lies in a missing or unwritable folder; see budgetlaw.fileio.check_output."""
-    from budgetlaw.errors import InputError as BudgetlawInputError
+    or lies in a missing or unwritable folder; see budgetlaw.fileio.check_output, whose
+    budgetlaw.InputError (the base of tuning's) passes through unchanged."""
     from budgetlaw.fileio import check_output as check
 
     expanded = []
@@ -56,10 +64,7 @@ def check_output(path, inputs=(), *, kind: str = "file", option: str = "-o", nam
         if item is None:
             continue
         expanded += [p for p in str(item).split(",") if p] if "," in str(item) else [item]
-    try:
-        return check(path, expanded, kind=kind, option=option, names=names)
-    except BudgetlawInputError as exc:
-        raise InputError(str(exc)) from None
+    return check(path, expanded, kind=kind, option=option, names=names)
 
 
 def iter_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
@@ -118,6 +123,23 @@ def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict]]:
         yield number, obj
 
 
+def read_json(path: str | os.PathLike, message: Callable[[BaseException], str | None]) -> Any:
+    """The JSON document in the UTF-8 file ``path``.
+
+    A file that cannot be opened, is not UTF-8, is not JSON or is nested too deeply raises
+    InputError with ``message(exc)``: each reader says what its file should be. When ``message``
+    returns None the original exception propagates.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            return json.load(fh)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        text = message(exc)
+        if text is None:
+            raise
+        raise InputError(text) from None
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -170,3 +192,12 @@ def atomic_write(target: str | os.PathLike, mode: str = "w", **kwargs):
             kwargs.setdefault("newline", "\n")
         with open(tmp, mode, **kwargs) as fh:
             yield fh
+
+
+def write_json(path: str | os.PathLike, data: Any, *, indent: int = 2, sort_keys: bool = True,
+               default: Callable | None = None) -> Path:
+    """Write ``json.dumps(data, ...)`` and a final newline to ``path`` atomically."""
+    text = json.dumps(data, indent=indent, sort_keys=sort_keys, default=default) + "\n"
+    with atomic_write(path) as fh:
+        fh.write(text)
+    return Path(path)

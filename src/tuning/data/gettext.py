@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from tuning.data.readers import Pair
+from tuning.data.pairs import Pair
 from tuning.errors import InputError
 from tuning.languages import canonical
 

@@ -15,7 +15,7 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from tuning.data.files import iter_jsonl
+from tuning.data.files import iter_jsonl, read_json
 from tuning.errors import InputError
 
 __all__ = ["read_instructions", "iter_instructions"]
@@ -50,25 +50,24 @@ def iter_instructions(path) -> Iterator[dict]:
         return
     if not name.endswith(".json"):
         raise InputError(f"{path}: instruction data must be .json (a list) or .jsonl")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            doc = json.load(fh)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot open ({exc.strerror}); check the path") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: bytes that are not UTF-8 at byte {exc.start}; convert the file "
-                         "to UTF-8") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}, line {exc.lineno}: malformed JSON ({exc.msg} at column "
-                         f"{exc.colno}); if the file has one object per line, name it .jsonl") from None
-    except RecursionError:
-        raise InputError(f"{path}: JSON nested too deeply to read; an instruction file is a list of flat "
-                         "objects with instruction, input and output") from None
+    doc = read_json(path, lambda exc: _json_error(path, exc))
     if not isinstance(doc, list):
         raise InputError(f"{path}: expected a JSON list of records (Alpaca format), got "
                          f"{type(doc).__name__}")
     for i, obj in enumerate(doc):
         yield _record(obj, path, f"item {i}")
+
+
+def _json_error(path: Path, exc: BaseException) -> str:
+    if isinstance(exc, OSError):
+        return f"{path}: cannot open ({exc.strerror}); check the path"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"{path}: bytes that are not UTF-8 at byte {exc.start}; convert the file to UTF-8"
+    if isinstance(exc, json.JSONDecodeError):
+        return (f"{path}, line {exc.lineno}: malformed JSON ({exc.msg} at column "
+                f"{exc.colno}); if the file has one object per line, name it .jsonl")
+    return (f"{path}: JSON nested too deeply to read; an instruction file is a list of flat "
+            "objects with instruction, input and output")
 
 
 def read_instructions(path) -> list[dict]:

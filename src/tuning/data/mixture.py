@@ -21,6 +21,7 @@ in docs/data.md. Same inputs and seed give byte-identical files.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -30,7 +31,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from tuning.data.files import atomic_paths, check_output, sha256_file
+from tuning.data.files import atomic_paths, check_output, read_json, sha256_file
+from tuning.data.heldout import Heldout
 from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
 from tuning.errors import InputError
@@ -67,14 +69,9 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
         plan = plan.to_dict()
     elif isinstance(plan, (str, os.PathLike)):
         where = str(plan)
-        try:
-            with open(plan, encoding="utf-8") as fh:
-                plan = json.load(fh)
-        except OSError as exc:
-            raise InputError(f"{where}: cannot open the plan ({exc.strerror}); check the path") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
-            raise InputError(f"{where}: not a JSON plan ({str(exc)[:200] or 'nested too deeply'}); "
-                             "write it with budgetlaw allocate") from None
+        plan = read_json(plan, lambda exc: (
+            f"{where}: cannot open the plan ({exc.strerror}); check the path" if isinstance(exc, OSError)
+            else f"{where}: not a JSON plan ({str(exc)[:200] or 'nested too deeply'}); write it with budgetlaw allocate"))
     if not isinstance(plan, Mapping):
         raise InputError(f"{where}: a plan is a JSON object with 'sizes'")
     fmt = plan.get("format")
@@ -106,14 +103,11 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
 
 
 def _check_with_budgetlaw(plan: Mapping, where: str) -> None:
-    """A plan that says it is a budgetlaw plan is validated in full by budgetlaw itself."""
-    from budgetlaw.errors import InputError as BudgetlawInputError
-    from budgetlaw.plan import Plan
+    """A plan that says it is a budgetlaw plan is validated in full by budgetlaw itself (its
+    InputError, the base of tuning's, passes through with budgetlaw's message)."""
+    from budgetlaw import Plan  # the public name: it survives a regrouping of budgetlaw's modules
 
-    try:
-        Plan.from_dict(dict(plan), where=where)
-    except BudgetlawInputError as exc:
-        raise InputError(str(exc)) from None
+    Plan.from_dict(dict(plan), where=where)
 
 
 def _specs(arg, what: str) -> dict[str, list[str]]:
@@ -128,53 +122,6 @@ def _specs(arg, what: str) -> dict[str, list[str]]:
         paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
         out.setdefault(code, []).extend(str(p) for p in paths)
     return out
-
-
-class _Heldout:
-    """Normalised held-out texts (sentences, contexts, questions) and prompts (instruction+input)."""
-
-    def __init__(self):
-        self.texts: set[str] = set()
-        self.prompts: set[tuple[str, str]] = set()
-        self.inputs: list[dict] = []
-
-    def add(self, lang: str, spec: str) -> None:
-        from tuning.data.evalsets import squad_texts
-        from tuning.data.instructions import iter_instructions
-
-        path = Path(spec)
-        name = path.name.lower()
-        before = len(self.texts) + len(self.prompts)
-        if name.endswith(".json") and _is_squad(path):
-            self.texts.update(normalize(t) for t in squad_texts(path))
-            desc = {"path": spec, "language": lang, "format": "squad", "sha256": sha256_file(path)}
-        elif name.endswith((".json", ".jsonl", ".jsonl.gz")):
-            self.prompts.update((normalize(r["instruction"]), normalize(r["input"]))
-                                for r in iter_instructions(path))
-            desc = {"path": spec, "language": lang, "format": "instructions", "sha256": sha256_file(path)}
-        else:
-            source = open_pairs(spec, lang)
-            for pair in source.pairs():
-                self.texts.add(normalize(pair.en))
-                self.texts.add(normalize(pair.xx))
-            desc = source.describe()
-        desc.update(role="heldout", items=len(self.texts) + len(self.prompts) - before)
-        self.inputs.append(desc)
-
-    def hit_pair(self, en: str, xx: str) -> bool:
-        return bool(self.texts) and (normalize(en) in self.texts or normalize(xx) in self.texts)
-
-    def hit_record(self, rec: Mapping) -> bool:
-        if self.prompts and (normalize(rec["instruction"]), normalize(rec["input"])) in self.prompts:
-            return True
-        return bool(self.texts) and any(
-            rec[k] and normalize(rec[k]) in self.texts for k in ("instruction", "input", "output"))
-
-
-def _is_squad(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
 
 
 def _repeat(sample, k: int, max_epochs: float, lang: str, planned: float) -> list:
@@ -235,6 +182,22 @@ def _instruction_records(lang, specs, heldout, stats) -> tuple[list[dict], list[
     return records, inputs
 
 
+@dataclasses.dataclass(frozen=True)
+class _Inputs:
+    """A checked request: the plan's numbers, the recipe, and every input opened."""
+
+    plan: dict
+    sizes: dict[str, float]
+    max_epochs: float
+    recipe: str
+    direction: str
+    min_score: float | None
+    sources: dict[str, list]  # language -> [PairSource]
+    instructions: dict[str, list[str]]
+    heldout: dict[str, list[str]]
+    files: list  # every input path (the plan's too), which no output may overwrite
+
+
 def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recipe: str | None = None,
                   direction: str = "en-x", seed: int = 0, min_score: float | None = None) -> dict:
     """Write the mixture JSONL at ``out`` and its manifest beside it; return the manifest.
@@ -244,8 +207,16 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
     (several); default from the plan; "translation" draws the translation pairs alone (step 4 is
     skipped and no instructions may be given). See the module docstring for what is drawn.
     """
-    from tuning import __version__
+    inputs = _open_inputs(plan, parallel, instructions, heldout, recipe, direction, min_score)
+    check_output(out, inputs.files)
+    check_output(manifest_path(out), inputs.files, option="-o (its manifest)")
+    records, manifest = _draw(inputs, seed)
+    return _write(records, manifest, Path(out))
 
+
+def _open_inputs(plan, parallel, instructions, heldout, recipe, direction, min_score) -> _Inputs:
+    """Check the request and open every input, before the long work: a wrong path fails in a
+    second, not an hour."""
     if min_score is not None and not math.isfinite(min_score):
         raise InputError(f"--min-score {min_score}: give a finite alignment score (rows below it are dropped)")
     plan_dict, sizes, max_epochs = read_plan(plan)
@@ -282,7 +253,6 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         if lang not in ins and recipe != "translation":
             log.warning("%s: no translated instructions (--instructions %s=PATH); only English ones", lang, lang)
 
-    # Open every input before the long work, so a wrong path fails in a second, not an hour.
     sources = {lang: [open_pairs(spec, lang, min_score=min_score) for spec in par[lang]] for lang in langs}
     for lang, specs in ins.items():
         for spec in specs:
@@ -292,23 +262,29 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         for spec in specs:
             if not all(Path(p).exists() for p in spec.split(",")):
                 raise InputError(f"{spec}: no such file or folder (--heldout {lang}); check the path")
-    every_input = [plan if isinstance(plan, (str, os.PathLike)) else None,
-                   *(f for srcs in sources.values() for s in srcs for f in s.files),
-                   *(p for specs in ins.values() for p in specs), *(p for specs in held.values() for p in specs)]
-    check_output(out, every_input)
-    check_output(manifest_path(out), every_input, option="-o (its manifest)")
+    files = [plan if isinstance(plan, (str, os.PathLike)) else None,
+             *(f for srcs in sources.values() for s in srcs for f in s.files),
+             *(p for specs in ins.values() for p in specs), *(p for specs in held.values() for p in specs)]
+    return _Inputs(plan_dict, sizes, max_epochs, recipe, direction, min_score, sources, ins, held, files)
 
+
+def _draw(inputs: _Inputs, seed: int) -> tuple[list[dict], dict]:
+    """The shuffled records and the manifest (all but its ``output`` entry): steps 1-4 of the
+    module docstring. Nothing is written."""
+    from tuning import __version__
+
+    langs, sources, ins = list(inputs.sizes), inputs.sources, inputs.instructions
     stats = {"heldout": Counter(), "dup_instruction": Counter()}
-    hold = _Heldout()
-    for lang, specs in held.items():
+    hold = Heldout()
+    for lang, specs in inputs.heldout.items():
         for spec in specs:
             hold.add(lang, spec)
-    inputs = list(hold.inputs)
+    described = list(hold.inputs)
     records: list[dict] = []
     dup_pairs: dict[str, int] = {}
     available: dict[str, int] = {}
     for lang in langs:
-        k = int(math.floor(sizes[lang] + 0.5))
+        k = int(math.floor(inputs.sizes[lang] + 0.5))
         read = Counter()
 
         def stream(lang=lang, read=read):
@@ -324,12 +300,12 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
         sample, sstats = sample_distinct(stream(), k, seed=f"{seed}:{lang}", parts=lambda p: (p.en, p.xx),
                                          pack=packer.pack, unpack=packer.unpack)
         dup_pairs[lang], available[lang] = sstats.duplicates, sstats.distinct
-        pairs = _repeat(sample, k, max_epochs, lang, sizes[lang])
+        pairs = _repeat(sample, k, inputs.max_epochs, lang, inputs.sizes[lang])
         log.info("%s: %d pairs drawn from %d distinct (%d read)", lang, len(pairs), sstats.distinct, sstats.seen)
         rng = random.Random(f"{seed}:{lang}:translation")
-        records += _translation_records(lang, pairs, direction, rng)
+        records += _translation_records(lang, pairs, inputs.direction, rng)
         for source in sources[lang]:
-            inputs.append({**source.describe(), "role": "parallel", "items": read[source.spec]})
+            described.append({**source.describe(), "role": "parallel", "items": read[source.spec]})
     for lang in ["en", *langs]:
         if lang in ins:
             recs, descs = _instruction_records(lang, ins[lang], hold, stats)
@@ -338,7 +314,7 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
                                  f"match held-out text); check that --heldout and --instructions {lang}= are "
                                  "not the same data")
             records += recs
-            inputs += descs
+            described += descs
 
     random.Random(f"{seed}:shuffle").shuffle(records)
     counts = {lang: {"translation": 0, "instruction": 0} for lang in ["en", *langs]}
@@ -347,11 +323,11 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
     manifest = {
         "format": MANIFEST_FORMAT,
         "seed": seed,
-        "recipe": recipe,
-        "direction": direction,
-        "min_score": min_score,
-        "plan": plan_dict,
-        "max_epochs": max_epochs,
+        "recipe": inputs.recipe,
+        "direction": inputs.direction,
+        "min_score": inputs.min_score,
+        "plan": inputs.plan,
+        "max_epochs": inputs.max_epochs,
         "counts": counts,
         "available_pairs": available,
         "epochs": {lang: (counts[lang]["translation"] / available[lang]) if available[lang] else 0.0
@@ -361,10 +337,15 @@ def build_mixture(plan, out, *, parallel, instructions=None, heldout=None, recip
                                       "instruction": stats["dup_instruction"][lang]}
                                for lang in ["en", *langs]},
         "heldout_hits": {lang: stats["heldout"][lang] for lang in ["en", *langs]},
-        "inputs": inputs,
+        "inputs": described,
         "versions": {"tuning": __version__, "format": MANIFEST_FORMAT},
     }
-    out = Path(out)
+    return records, manifest
+
+
+def _write(records: list[dict], manifest: dict, out: Path) -> dict:
+    """Write the records (keys in :data:`RECORD_KEYS` order) and the manifest, which gains the
+    mixture's name, sha256 and record count; both files appear together or not at all."""
     mpath = manifest_path(out)
     with atomic_paths(out, mpath) as (tmp_out, tmp_manifest):
         with open(tmp_out, "w", encoding="utf-8", newline="\n") as fh:

@@ -22,13 +22,14 @@ from __future__ import annotations
 
 import logging
 import re
-import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
+from tuning.data.evalsets import find_flores, flores_pairs
 from tuning.data.files import iter_lines, sha256_files
+from tuning.data.gettext import locale_catalogs, read_catalogs
+from tuning.data.pairs import Pair, PairPacker, read_plaintext  # re-exported: readers' public names
 from tuning.errors import InputError
 from tuning.languages import canonical
 
@@ -36,41 +37,6 @@ __all__ = ["Pair", "PairPacker", "PairSource", "open_pairs", "read_pairs", "read
            "tsv_english_first"]
 
 log = logging.getLogger(__name__)
-
-
-class Pair(NamedTuple):
-    en: str
-    xx: str
-    origin: str  # the file the pair came from, for the mixture's "source" field
-
-
-class PairPacker:
-    """Packs a Pair into one bytes object (about half the memory of the strings) and back.
-
-    Layout: ``<u32 len(en)><u32 len(xx)><u32 origin index>`` + UTF-8 en + UTF-8 xx; the origins
-    are kept once in a table. Used to hold a large sample while streaming.
-    """
-
-    _HEAD = struct.Struct("<III")
-
-    def __init__(self):
-        self._origins: list[str] = []
-        self._index: dict[str, int] = {}
-
-    def pack(self, pair: Pair) -> bytes:
-        index = self._index.get(pair.origin)
-        if index is None:
-            index = self._index[pair.origin] = len(self._origins)
-            self._origins.append(pair.origin)
-        en, xx = pair.en.encode("utf-8"), pair.xx.encode("utf-8")
-        return self._HEAD.pack(len(en), len(xx), index) + en + xx
-
-    def unpack(self, data: bytes) -> Pair:
-        n_en, n_xx, index = self._HEAD.unpack_from(data)
-        start = self._HEAD.size
-        en = data[start:start + n_en].decode("utf-8")
-        xx = data[start + n_en:start + n_en + n_xx].decode("utf-8")
-        return Pair(en, xx, self._origins[index])
 
 
 def _lang_of_suffix(path: Path) -> str | None:
@@ -81,38 +47,6 @@ def _lang_of_suffix(path: Path) -> str | None:
         return canonical(suffix)
     except InputError:
         return None
-
-
-def read_plaintext(en_path, xx_path) -> Iterator[Pair]:
-    """Line-aligned files: line i of one is the translation of line i of the other.
-
-    Raises InputError on a length mismatch (naming both files and both line counts) and on an
-    empty line on either side (naming the file and line).
-    """
-    en_path, xx_path = Path(en_path), Path(xx_path)
-    origin = str(xx_path)
-    en_lines, xx_lines = iter_lines(en_path), iter_lines(xx_path)
-    n = 0
-    while True:
-        # not zip(): it would swallow the extra line of the longer file before noticing
-        en_item, xx_item = next(en_lines, None), next(xx_lines, None)
-        if en_item is None or xx_item is None:
-            break
-        n += 1
-        for path, (number, text) in ((en_path, en_item), (xx_path, xx_item)):
-            if not text.strip():
-                raise InputError(
-                    f"{path}, line {number}: empty line; every line must hold a sentence. "
-                    f"Remove line {number} from both {en_path} and {xx_path}"
-                )
-        yield Pair(en_item[1], xx_item[1], origin)
-    rest_en = (en_item is not None) + sum(1 for _ in en_lines)
-    rest_xx = (xx_item is not None) + sum(1 for _ in xx_lines)
-    if rest_en or rest_xx:
-        raise InputError(
-            f"line-aligned files differ in length: {en_path} has {n + rest_en} lines, "
-            f"{xx_path} has {n + rest_xx}; they must have one line per sentence pair"
-        )
 
 
 _PAIR_IN_NAME = re.compile(r"(?<![A-Za-z])([A-Za-z]{2,3}(?:_[A-Za-z]{4})?)-([A-Za-z]{2,3}(?:_[A-Za-z]{4})?)(?![A-Za-z])")
@@ -230,12 +164,8 @@ class PairSource:
         if self.format == "tsv":
             return read_tsv(self.files[0], self.language, min_score=self.min_score)
         if self.format in ("gettext", "locale-tree"):
-            from tuning.data.gettext import read_catalogs
-
             return read_catalogs(self.files, dedupe=False)
         if self.format == "flores":
-            from tuning.data.evalsets import flores_pairs
-
             return flores_pairs(self.files)
         raise AssertionError(self.format)
 
@@ -265,11 +195,7 @@ def open_pairs(spec, language: str, *, min_score: float | None = None) -> PairSo
     name = path.name.lower()
     if "," not in spec and path.is_dir():
         if any(path.glob("*/LC_MESSAGES")):
-            from tuning.data.gettext import locale_catalogs
-
             return PairSource(spec, language, "locale-tree", tuple(locale_catalogs(path, language)))
-        from tuning.data.evalsets import find_flores
-
         files = find_flores(path, language)
         return PairSource(spec, language, "flores", tuple(files))
     if name.endswith((".tsv", ".tsv.gz")):

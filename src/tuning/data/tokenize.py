@@ -33,6 +33,7 @@ __all__ = [
     "IGNORE_INDEX",
     "TokenizedExample",
     "ensure_pad_token",
+    "load_tokenizer",
     "tokenize_record",
     "tokenize_records",
     "token_counts",
@@ -74,6 +75,25 @@ class TokenizedExample:
             language=str(data["language"]),
             n_prompt=int(data.get("n_prompt", 0)),
         )
+
+
+def load_tokenizer(name_or_dir: str, *, pad_token: bool = False,
+                   hint: str = "give a directory holding tokenizer.json / tokenizer_config.json"):
+    """AutoTokenizer from a local directory (or a hub name where a hub is reachable).
+
+    With ``pad_token`` it also gets a pad token distinct from EOS (:func:`ensure_pad_token`):
+    training pads batches; counting tokens does not, and must not grow the vocabulary. ``hint``
+    ends the error message with what the caller's argument should be.
+    """
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_dir)
+    except (OSError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first if len(first) <= 200 else first[:197] + "..."
+        raise InputError(f"{name_or_dir}: cannot load a tokenizer ({first}); {hint}") from None
+    return ensure_pad_token(tokenizer) if pad_token else tokenizer
 
 
 def ensure_pad_token(tokenizer):

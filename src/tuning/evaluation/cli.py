@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.evaluation.settings import GenerationSettings
 
 log = logging.getLogger(__name__)
 
@@ -26,13 +27,6 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sort", action="store_true", help="batch in input order (no length sorting)")
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: bf16 on GPU)")
-
-
-def _gen_kwargs(args) -> dict:
-    return dict(batch_size=args.batch_size, max_new_tokens=args.max_new_tokens,
-                max_prompt_tokens=args.max_prompt_tokens, do_sample=args.sample,
-                temperature=args.temperature, top_p=args.top_p, seed=args.seed,
-                sort_by_length=not args.no_sort)
 
 
 def register(subparsers) -> None:
@@ -90,19 +84,6 @@ def register(subparsers) -> None:
     p.set_defaults(func=cmd_align)
 
 
-def _check_generation(args) -> None:
-    """Numbers of the generation options that cannot make sense, refused at the door."""
-    for option, value in (("--batch-size", args.batch_size), ("--max-new-tokens", args.max_new_tokens)):
-        if value < 1:
-            raise InputError(f"{option} {value}: must be >= 1")
-    if args.max_prompt_tokens is not None and args.max_prompt_tokens < 1:
-        raise InputError(f"--max-prompt-tokens {args.max_prompt_tokens}: must be >= 1 (or leave it out)")
-    if not (args.temperature > 0 and args.temperature < float("inf")):
-        raise InputError(f"--temperature {args.temperature}: must be a finite number > 0")
-    if not 0 < args.top_p <= 1:
-        raise InputError(f"--top-p {args.top_p}: must be in (0, 1]")
-
-
 def prediction_file_name(task_name: str) -> str:
     """A task's predictions file: its name with every character that is not a letter, digit,
     '.', '-' or '_' turned into '_' (so ``jsonl:x/../../y`` stays inside the predictions folder)."""
@@ -115,11 +96,11 @@ def cmd_generate(args) -> int:
     from tuning.evaluation.predictions import generate_to_file, read_prompts
     from tuning.generation import load_model
 
-    _check_generation(args)
+    settings = GenerationSettings.from_args(args).check()
     check_output(args.output, [args.prompts])
     items = read_prompts(args.prompts)
     model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
-    done = generate_to_file(model, items, args.output, tokenizer=tokenizer, **_gen_kwargs(args))
+    done = generate_to_file(model, items, args.output, tokenizer=tokenizer, **settings.generate_kwargs())
     log.info("wrote %d predictions to %s", len(done), args.output)
     return 0
 
@@ -139,7 +120,7 @@ def cmd_eval(args) -> int:
         raise InputError("eval: --nll scores the references under a model; give --model")
     if args.limit is not None and args.limit < 1:
         raise InputError(f"eval: --limit {args.limit} would score no item; give N >= 1 (or leave --limit out)")
-    _check_generation(args)
+    settings = GenerationSettings.from_args(args).check()
     if args.comet_model:
         from tuning.metrics.comet_metric import looks_like_path
 
@@ -156,8 +137,7 @@ def cmd_eval(args) -> int:
         model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
     if args.predictions is None:
         pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
-        _claim_prediction_dir(pred_dir, {"model": str(args.model),
-                                         "settings": _decode_signature(args).split("|limit:")[0]})
+        _claim_prediction_dir(pred_dir, {"model": str(args.model), "settings": settings.decoding()})
     rows = []
     for k, (spec, data) in enumerate(zip(args.task, args.data)):
         task = load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
@@ -166,7 +146,7 @@ def cmd_eval(args) -> int:
         if args.predictions is None:
             path = pred_dir / prediction_file_name(task.name)
             done = generate_to_file(model, list(zip(ids, task.prompts)), path, tokenizer=tokenizer,
-                                    add_special_tokens=not args.chat_template, **_gen_kwargs(args))
+                                    add_special_tokens=not args.chat_template, **settings.generate_kwargs())
         else:
             path = Path(args.predictions[k])
             if not path.is_file():
@@ -180,7 +160,7 @@ def cmd_eval(args) -> int:
                              f"{task.name} (first id {missing[0]!r}); rerun to resume generation")
         rows += score_task(task, [done[i] for i in ids], model=args.model or "",
                            comet_model=args.comet_model, comet_batch_size=args.comet_batch_size,
-                           extra_signature=_decode_signature(args))
+                           extra_signature="preds:file" if args.predictions is not None else settings.signature())
         if args.nll:
             rows += _nll_rows(task, model, tokenizer, args)
         for r in rows[-8:]:
@@ -210,28 +190,21 @@ def _nll_rows(task, model, tokenizer, args) -> list:
 
 def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
     """Resume only predictions made by the same model and settings (run.json records them)."""
-    import json
+    from tuning.data.files import read_json, write_json
 
     pred_dir.mkdir(parents=True, exist_ok=True)
     marker = pred_dir / "run.json"
     if marker.is_file():
-        old = json.loads(marker.read_text(encoding="utf-8"))
-        if old != run:
+        old = read_json(marker, lambda exc: f"{marker}: unreadable ({str(exc)[:200]}); it records which model and "
+                                            "settings made these predictions: delete that folder, or pass a "
+                                            "different --predictions-dir")
+        if not isinstance(old, dict) or old != run:
+            old = old if isinstance(old, dict) else {}
             raise InputError(
                 f"{pred_dir} holds predictions of another run ({old.get('model')}, {old.get('settings')}); "
                 "pass a different --predictions-dir (or -o), or delete that folder")
     else:
-        marker.write_text(json.dumps(run, indent=1) + "\n", encoding="utf-8")
-
-
-def _decode_signature(args) -> str:
-    """How the predictions were made, appended to every results.csv signature."""
-    if args.predictions is not None:
-        return "preds:file"
-    decode = f"sample-t{args.temperature:g}-p{args.top_p:g}-s{args.seed}" if args.sample else "greedy"
-    template = "chat" if args.chat_template else "alpaca"
-    limit = f"|limit:{args.limit}" if args.limit else ""
-    return f"decode:{decode}|max_new:{args.max_new_tokens}|prompt:{template}{limit}"
+        write_json(marker, run, indent=1, sort_keys=False)
 
 
 def cmd_pilots(args) -> int:

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from tuning.data.files import atomic_write, read_json
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -61,8 +62,6 @@ def write_results(rows, path: str | Path, *, append: bool = False) -> Path:
     """
     import pandas as pd
 
-    from tuning.data.files import atomic_write
-
     frame = rows if isinstance(rows, pd.DataFrame) else results_frame(rows)
     path = Path(path)
     if append and path.exists():
@@ -102,12 +101,10 @@ def read_manifest(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"manifest {path} does not exist; it is written by `tuning mix` next to the mixture")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise InputError(f"manifest {path}: not JSON ({exc.msg} at line {exc.lineno})") from None
-    except (UnicodeDecodeError, RecursionError):
-        raise InputError(f"manifest {path}: not a UTF-8 JSON manifest; use the OUT.manifest.json `tuning mix` wrote") from None
+    manifest = read_json(path, lambda exc: (
+        f"manifest {path}: not JSON ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError)
+        else None if isinstance(exc, OSError)
+        else f"manifest {path}: not a UTF-8 JSON manifest; use the OUT.manifest.json `tuning mix` wrote"))
     if not isinstance(manifest, dict) or not isinstance(manifest.get("counts"), dict):
         raise InputError(f"manifest {path}: no 'counts' object; is this a tuning-mixture-manifest/1 file?")
     return manifest
@@ -201,8 +198,6 @@ def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
     new rows as more points of the same laws.
     """
     import pandas as pd
-
-    from tuning.data.files import atomic_write
 
     path = Path(path)
     frame = pilots

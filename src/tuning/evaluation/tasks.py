@@ -234,10 +234,12 @@ def score_task(task: Task, predictions: Sequence[str], *, model: str = "",
                extra_signature: str = "") -> list:
     """Result rows (see tuning.evaluation.results) for ``predictions`` in the task's item order.
 
-    ``extra_signature`` (e.g. the decoding settings) is appended to every row's signature.
+    One row per language and metric of the task's kind (:func:`tuning.metrics.registry.metrics_for`),
+    every score on 0..100. ``extra_signature`` (e.g. the decoding settings) is appended to every
+    row's signature.
     """
     from tuning.evaluation.results import ResultRow
-    from tuning.metrics import bleu, chrf, comet, off_target, qa_contains, qa_em, qa_f1
+    from tuning.metrics.registry import metrics_for
 
     predictions = list(predictions)
     if len(predictions) != len(task.items):
@@ -245,40 +247,22 @@ def score_task(task: Task, predictions: Sequence[str], *, model: str = "",
             f"task {task.name}: {len(predictions)} predictions for {len(task.items)} items; "
             "rerun generation (it resumes) or pass the matching prediction file"
         )
-    rows = []
+    metrics = metrics_for(task.kind, comet_model=comet_model, comet_batch_size=comet_batch_size)
+    suffix = f"|{extra_signature}" if extra_signature else ""
     groups: dict[str, list[int]] = {}
     for i, item in enumerate(task.items):
         groups.setdefault(item.language, []).append(i)
+    rows = []
     for lang, idx in sorted(groups.items()):
         hyps = [predictions[i] for i in idx]
         items = [task.items[i] for i in idx]
+        refs = [it.reference for it in items]
+        srcs = [it.source for it in items]
         report = task.language if task.language != "mixed" else lang
-        row = lambda metric, score: rows.append(  # noqa: E731
-            ResultRow(report, task.name, metric, score.score, score.n,
-                      score.signature + (f"|{extra_signature}" if extra_signature else ""), model))
-        if task.kind == "translation":
-            refs = [it.reference for it in items]
-            row("bleu", bleu(hyps, refs, lang))
-            row("chrf", chrf(hyps, refs, lang))
-            if comet_model:
-                srcs = [it.source for it in items]
-                if not all(srcs):
-                    raise InputError(f"task {task.name}: COMET needs a 'source' for every item")
-                row("comet", comet(srcs, hyps, refs, comet_model, batch_size=comet_batch_size))
-        else:
-            from tuning.metrics.base import MetricScore
-
-            for name, fn in (("qa_em", qa_em), ("qa_f1", qa_f1), ("qa_contains", qa_contains)):
-                values = [fn(h, it.reference, lang) for h, it in zip(hyps, items)]
-                sig = f"norm:{'mlqa' if lang in _mlqa_langs() else 'squad-v1.1'}|lang:{lang}|scale:x100"
-                row(name, MetricScore(name, 100.0 * sum(values) / len(values), sig, len(values), lang))
-        off = off_target(hyps, lang)
-        row("off_target", dataclasses.replace(off, score=100.0 * off.score,
-                                               signature=off.signature + "|scale:x100"))
+        for metric in metrics:
+            if metric.needs_sources and not all(srcs):
+                raise InputError(f"task {task.name}: COMET needs a 'source' for every item")
+            score = metric.corpus_score(hyps, refs, language=lang, sources=srcs)
+            rows.append(ResultRow(report, task.name, metric.name, score.score, score.n,
+                                  score.signature + suffix, model))
     return rows
-
-
-def _mlqa_langs():
-    from tuning.metrics.qa import MLQA_LANGS
-
-    return MLQA_LANGS

@@ -1,13 +1,18 @@
-"""What every metric shares: the score object and the checks done at the door.
+"""What every metric shares: the interface, the score object and the checks done at the door.
 
-A :class:`MetricScore` formats itself and carries a *signature* (every setting that changes the
-number, in sacrebleu's ``key:value|key:value`` style), so a figure can always be reproduced.
+Modelled on sacrebleu's ``Metric``: every metric is a :class:`Metric` with a ``name`` (the
+results.csv ``metric`` value) and one call shape, ``corpus_score(hypotheses, references,
+language=..., sources=...) -> MetricScore``, on one scale, 0..100. A :class:`MetricScore`
+formats itself and carries a *signature* (every setting that changes the number, in
+sacrebleu's ``key:value|key:value`` style), so a figure can always be reproduced.
+:mod:`tuning.metrics.registry` lists the metrics of each task kind, so scoring a task is a loop.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import ClassVar
 
 from tuning.errors import InputError
 
@@ -16,9 +21,12 @@ from tuning.errors import InputError
 class MetricScore:
     """A corpus-level score.
 
-    ``score`` is on the metric's usual scale (BLEU and chrF 0..100, COMET 0..1 as the model
-    outputs it, QA metrics and off-target rate 0..1). ``signature`` says how it was made.
-    ``segments`` holds per-segment scores where the metric has them (COMET, QA), else ().
+    From a :class:`Metric`, ``score`` is on 0..100 for every metric (BLEU, chrF++, COMET x100,
+    QA means x100, off-target rate in percent), the scale of results.csv and of budgetlaw's
+    laws. The older functions keep their scales: ``bleu``/``chrf`` 0..100, ``comet`` x100
+    (wmt22-comet-da's 0..1 output times 100), ``off_target`` a share in 0..1. ``signature``
+    says how it was made; ``segments`` holds per-segment scores on the score's scale where the
+    metric has them (COMET, QA, off-target flags), else ().
     """
 
     name: str
@@ -44,6 +52,37 @@ class MetricScore:
         data = dict(data)
         data["segments"] = tuple(float(x) for x in data.get("segments", ()))
         return cls(**data)
+
+
+class Metric:
+    """A corpus metric: ``corpus_score`` returns a :class:`MetricScore` on 0..100.
+
+    Subclasses set ``name`` (the results.csv ``metric`` value) and implement
+    :meth:`corpus_score` and :meth:`signature`. ``references`` holds one reference string per
+    hypothesis for translation metrics and a sequence of gold answers per hypothesis for QA
+    metrics; ``sources`` is read only by metrics with ``needs_sources`` (COMET).
+    """
+
+    name: ClassVar[str] = ""
+    needs_sources: ClassVar[bool] = False
+
+    def corpus_score(self, hypotheses: Sequence[str], references: Sequence, *, language: str,
+                     sources: Sequence[str] | None = None) -> MetricScore:
+        raise NotImplementedError
+
+    def signature(self, language: str) -> str:
+        """Every setting that changes the number, for target ``language``."""
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def mean_x100(name: str, values: Sequence[float], signature: str, language: str) -> MetricScore:
+    """Per-example values in 0..1 (QA scores, off-target flags) as a 0..100 corpus score."""
+    values = tuple(values)
+    return MetricScore(name, 100.0 * sum(values) / len(values), signature, len(values), language,
+                       tuple(100.0 * v for v in values))
 
 
 def norm_lang(lang: str) -> str:

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tuning.errors import InputError
-from tuning.metrics.base import MetricScore, check_parallel
+from tuning.metrics.base import Metric, MetricScore, check_parallel
 
 log = logging.getLogger(__name__)
 
@@ -124,14 +124,20 @@ def comet(
         samples, batch_size=batch_size, gpus=gpus, progress_bar=progress, num_workers=0
     )
     segments = tuple(100.0 * float(s) for s in out.scores)
+
+    return MetricScore("COMET", sum(segments) / n, comet_signature(model, refs is not None), n, "", segments)
+
+
+def comet_signature(model: str | Path, with_refs: bool = True) -> str:
+    """The signature of a COMET score: the model's short name, references or not, scale, version."""
+    import importlib.metadata
+
     import comet as comet_pkg
 
+    # the installed version, never a constant: a signature must change when comet does
+    version = getattr(comet_pkg, "__version__", None) or importlib.metadata.version("unbabel-comet")
     name = str(model) if resolve_checkpoint(model) is None else _model_name(model)
-    signature = (
-        f"model:{name}|refs:{'yes' if refs is not None else 'no'}|scale:x100|"
-        f"version:{getattr(comet_pkg, '__version__', '2.2.7')}"
-    )
-    return MetricScore("COMET", sum(segments) / n, signature, n, "", segments)
+    return f"model:{name}|refs:{'yes' if with_refs else 'no'}|scale:x100|version:{version}"
 
 
 def _model_name(model: str | Path) -> str:
@@ -140,3 +146,25 @@ def _model_name(model: str | Path) -> str:
     if path.is_file():  # .../NAME/checkpoints/model.ckpt
         return path.parents[1].name
     return path.name
+
+
+class Comet(Metric):
+    """Corpus COMET x100 with a given model (a local directory or checkpoint; see the module doc)."""
+
+    name = "comet"
+    needs_sources = True
+
+    def __init__(self, model: str | Path = DEFAULT_MODEL, *, batch_size: int = 16):
+        self.model, self.batch_size = model, batch_size
+
+    def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
+        if sources is None:
+            raise InputError("comet: needs the source of every segment")
+        return comet(sources, hypotheses, references, self.model, batch_size=self.batch_size)
+
+    def signature(self, language: str) -> str:
+        return comet_signature(self.model)
+
+    def __repr__(self) -> str:
+        return f"Comet({str(self.model)!r}, batch_size={self.batch_size})"
+

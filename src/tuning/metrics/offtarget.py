@@ -25,11 +25,12 @@ A response with no letters at all (empty, digits, punctuation) counts as off tar
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import unicodedata
 from collections.abc import Iterable
 
-from tuning.metrics.base import MetricScore, norm_lang
+from tuning.metrics.base import Metric, MetricScore, norm_lang
 
 HAN_WEIGHT = 3.0
 
@@ -151,5 +152,25 @@ def off_target(texts: Iterable[str], lang: str) -> MetricScore:
     if not texts:
         raise InputError(f"off_target_rate: no texts given for {lang}; check the prediction file")
     flags = tuple(0.0 if is_on_target(str(t), lang) else 1.0 for t in texts)
-    signature = f"lang:{lang}|han_weight:{HAN_WEIGHT:g}|rules:{'script' if lang in SCRIPT_RANGES else 'latin-evidence'}|version:1"
-    return MetricScore("off-target", sum(flags) / len(flags), signature, len(flags), lang, flags)
+    return MetricScore("off-target", sum(flags) / len(flags), _rules_signature(lang), len(flags), lang, flags)
+
+
+def _rules_signature(lang: str) -> str:
+    rules = "script" if lang in SCRIPT_RANGES else "latin-evidence"
+    return f"lang:{lang}|han_weight:{HAN_WEIGHT:g}|rules:{rules}|version:1"
+
+
+class OffTargetRate(Metric):
+    """Percentage (0..100) of hypotheses not in the target language; references are not read."""
+
+    name = "off_target"
+
+    def corpus_score(self, hypotheses, references=None, *, language, sources=None) -> MetricScore:
+        share = off_target(hypotheses, language)
+        # 100 * share, exactly as results.csv has always held it (not a re-summed mean)
+        return dataclasses.replace(share, name=self.name, score=100.0 * share.score,
+                                   signature=share.signature + "|scale:x100",
+                                   segments=tuple(100.0 * f for f in share.segments))
+
+    def signature(self, language: str) -> str:
+        return _rules_signature(norm_lang(language)) + "|scale:x100"

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from tuning.errors import InputError
-from tuning.metrics.base import norm_lang
+from tuning.metrics.base import Metric, MetricScore, check_parallel, mean_x100, norm_lang
 
 MLQA_LANGS = frozenset({"en", "es", "de", "ar", "hi", "vi", "zh"})
 
@@ -124,3 +124,46 @@ def qa_contains(prediction: str, answers: str | Sequence[str], lang: str) -> flo
         if gold and (" " + " ".join(gold) + " ") in pred:
             return 1.0
     return 0.0
+
+
+class _QAMetric(Metric):
+    """Mean of a per-example QA function over a corpus, x100; ``references`` holds each
+    question's gold answers."""
+
+    function = staticmethod(qa_em)
+
+    def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
+        lang = norm_lang(language)
+        check_parallel(self.name, hypotheses=hypotheses)
+        references = list(references)
+        if len(references) != len(hypotheses):
+            raise InputError(f"{self.name}: mismatched numbers of segments (hypotheses={len(hypotheses)}, "
+                             f"references={len(references)}); every answer needs its question's gold answers")
+        values = [self.function(h, r, lang) for h, r in zip(hypotheses, references)]
+        return mean_x100(self.name, values, self.signature(lang), lang)
+
+    def signature(self, language: str) -> str:
+        lang = norm_lang(language)
+        return f"norm:{'mlqa' if lang in MLQA_LANGS else 'squad-v1.1'}|lang:{lang}|scale:x100"
+
+
+class QAExactMatch(_QAMetric):
+    """Share of answers equal to a gold answer after normalisation, x100."""
+
+    name = "qa_em"
+    function = staticmethod(qa_em)
+
+
+class QAF1(_QAMetric):
+    """Mean token F1 against the best gold answer, x100."""
+
+    name = "qa_f1"
+    function = staticmethod(qa_f1)
+
+
+class QAContains(_QAMetric):
+    """Share of answers containing a gold answer as a whole-token run, x100."""
+
+    name = "qa_contains"
+    function = staticmethod(qa_contains)
+

@@ -23,7 +23,7 @@ import os
 from collections.abc import Sequence
 
 from tuning.errors import InputError
-from tuning.metrics.base import MetricScore, check_parallel, norm_lang
+from tuning.metrics.base import Metric, MetricScore, check_parallel, norm_lang
 
 log = logging.getLogger(__name__)
 
@@ -140,3 +140,39 @@ def chrf(
     result = metric.corpus_score(list(hyps), streams)
     name = "chrF++" if word_order == 2 else f"chrF{'+' * word_order}"
     return MetricScore(name, _on_scale(result.score), str(metric.get_signature()), n, lang)
+
+
+class Bleu(Metric):
+    """Corpus BLEU (0..100), tokeniser chosen per target language (see the module doc)."""
+
+    name = "bleu"
+
+    def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
+        return bleu(hypotheses, references, language)
+
+    def signature(self, language: str) -> str:
+        from sacrebleu.metrics import BLEU
+
+        return _signature(BLEU(tokenize=bleu_tokenizer(norm_lang(language))))
+
+
+class Chrf(Metric):
+    """Corpus chrF++ (0..100): character 6-grams, word 2-grams, beta 2."""
+
+    name = "chrf"
+
+    def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
+        return chrf(hypotheses, references, language)
+
+    def signature(self, language: str) -> str:
+        from sacrebleu.metrics import CHRF
+
+        return _signature(CHRF(word_order=2))
+
+
+def _signature(metric) -> str:
+    """sacrebleu's signature of ``metric`` with one reference stream: it records the number of
+    references only once it has scored something, so score one dummy segment first."""
+    metric.corpus_score(["a"], [["a"]])
+    return str(metric.get_signature())
+

@@ -22,14 +22,16 @@ are read with ``torch.load(weights_only=True)``. This cannot stop someone who ma
 ``output_dir`` and forge both files: ``output_dir`` must be a folder only trusted accounts can
 write (docs/guarantees.md).
 
-The ``Stateful`` app state holds the sharded model and optimiser state (each rank writes its
-own shards; a different world size can load them), the LR scheduler, the data position
-(``progress``: step, epoch, examples and tokens seen) and each rank's RNG state.
+A checkpoint holds the ``Stateful`` entries of :func:`tuning.train.state.checkpoint_states`:
+``model`` and ``optimizer`` (sharded: each rank writes its own shards; a different world size
+can load them), ``scheduler``, ``train_state`` (:class:`~tuning.train.state.TrainState`: step,
+epoch, examples and tokens seen; the marker repeats it as ``progress``) and ``rng`` (each rank's
+generators). Checkpoints of the earlier single-entry layout have marker format
+``tuning-checkpoint/1`` and are refused with the message for a foreign marker.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import shutil
@@ -40,59 +42,18 @@ from typing import Any
 import torch
 import torch.distributed as dist
 import torch.distributed.checkpoint as dcp
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_state_dict,
-    set_state_dict,
-)
+from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
-from tuning.data.files import chmod_tree, sha256_file
+from tuning.data.files import chmod_tree, read_json, sha256_file, write_json
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
 
 MARKER = "trainer_state.json"
-MARKER_FORMAT = "tuning-checkpoint/1"
+MARKER_FORMAT = "tuning-checkpoint/2"  # /1: one "app" entry, not loadable by this layout
 METADATA = ".metadata"  # DCP's pickled index of the shards
 _STEP_DIR = re.compile(r"^step-(\d+)$")
-
-
-class AppState(Stateful):
-    """Everything a resumed run needs, in the form DCP saves and loads in place."""
-
-    def __init__(self, model, optimizer, scheduler, progress: dict[str, Any], rank: int, world: int,
-                 with_rng: bool = True):
-        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.progress, self.rank, self.world, self.with_rng = progress, rank, world, with_rng
-
-    def state_dict(self) -> dict[str, Any]:
-        model_sd, optim_sd = get_state_dict(self.model, self.optimizer)
-        state = {
-            "model": model_sd,
-            "optim": optim_sd,
-            "scheduler": self.scheduler.state_dict(),
-            "progress": dict(self.progress),
-        }
-        if self.with_rng:
-            # Keyed by rank: each rank restores its own generators (dropout, sampling layers).
-            rng = {"cpu": torch.get_rng_state()}
-            if torch.cuda.is_available():
-                rng["cuda"] = torch.cuda.get_rng_state()
-            state["rng"] = {f"rank{self.rank}": rng}
-        return state
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        set_state_dict(self.model, self.optimizer, model_state_dict=state["model"], optim_state_dict=state["optim"])
-        self.scheduler.load_state_dict(state["scheduler"])
-        self.progress.clear()
-        self.progress.update(state["progress"])
-        rng = state.get("rng", {}).get(f"rank{self.rank}")
-        if rng is not None:
-            torch.set_rng_state(rng["cpu"])
-            if "cuda" in rng and torch.cuda.is_available():
-                torch.cuda.set_rng_state(rng["cuda"])
 
 
 def checkpoint_root(output_dir: str | Path) -> Path:
@@ -114,39 +75,39 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 def read_marker(path: str | Path) -> dict[str, Any]:
     p = Path(path) / MARKER
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, RecursionError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} to resume from an older one") from None
+    return read_json(p, lambda exc: f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} "
+                                    "to resume from an older one")
 
 
-def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: int = 0,
-                    extra: dict[str, Any] | None = None) -> Path:
-    """Write ``checkpoints/step-{step}`` atomically (see the module docstring); collective."""
+def save_checkpoint(states: dict[str, Stateful], output_dir: str | Path, step: int, *, rank: int, world: int,
+                    keep: int = 0, extra: dict[str, Any] | None = None) -> Path:
+    """Write ``checkpoints/step-{step}`` atomically (see the module docstring); collective.
+
+    ``states`` are the entries of :func:`tuning.train.state.checkpoint_states`."""
     root = checkpoint_root(output_dir)
     final = root / f"step-{step}"
     tmp = root / f"step-{step}.tmp"
-    main = app.rank == 0
+    main = rank == 0
     if main:
         root.mkdir(parents=True, exist_ok=True)
         if tmp.exists():
             shutil.rmtree(tmp)  # a leftover from a crashed save
     dist.barrier()
     t0 = time.perf_counter()
-    dcp.save({"app": app}, checkpoint_id=str(tmp))
+    dcp.save(states, checkpoint_id=str(tmp))
     dist.barrier()  # every rank's shards are on disk before the marker
     if main:
         marker = {
             "format": MARKER_FORMAT,
             "metadata_sha256": sha256_file(tmp / METADATA),
             "step": step,
-            "world_size": app.world,
-            "progress": dict(app.progress),
+            "world_size": world,
+            "progress": states["train_state"].state_dict(),
             "saved_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "torch": torch.__version__,
             **(extra or {}),
         }
-        _write_json(tmp / MARKER, marker)
+        write_json(tmp / MARKER, marker)
         if final.exists():
             shutil.rmtree(final)
         tmp.rename(final)
@@ -156,14 +117,15 @@ def save_checkpoint(app: AppState, output_dir: str | Path, step: int, *, keep: i
     return final
 
 
-def load_checkpoint(app: AppState, path: str | Path) -> dict[str, Any]:
-    """Load ``path`` into ``app`` in place; returns the marker. RNG state is restored only when
-    the world size matches the one that saved it (ranks would not line up otherwise)."""
+def load_checkpoint(states: dict[str, Stateful], path: str | Path, *, world: int) -> dict[str, Any]:
+    """Load ``path`` into ``states`` in place; returns the marker. RNG state is restored only
+    when the world size matches the one that saved it (ranks would not line up otherwise)."""
     marker = read_marker(path)
     check_trusted(path, marker)
-    app.with_rng = marker.get("world_size") == app.world
+    if marker.get("world_size") != world:
+        states = {key: value for key, value in states.items() if key != "rng"}
     try:
-        dcp.load({"app": app}, checkpoint_id=str(path))
+        dcp.load(states, checkpoint_id=str(path))
     except Exception as exc:  # torch raises AssertionError, RuntimeError, pickle errors on damaged files
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
         raise InputError(f"{path}: cannot load the checkpoint ({type(exc).__name__}: {first}); it is damaged or "
@@ -219,8 +181,3 @@ def _prune(root: Path, keep: int) -> None:
     for _, d in done[:-keep]:
         shutil.rmtree(d, ignore_errors=True)
 
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    tmp.replace(path)

@@ -47,7 +47,7 @@ class TrainConfig:
     max_grad_norm: float = 1.0  # 0 disables clipping (the norm is still logged)
     packing: bool = True
     activation_checkpointing: bool = False
-    attn_implementation: str = "sdpa"  # "sdpa", "eager" or "flash_attention_2"
+    attn_implementation: str = "sdpa"  # one of _CHOICES["attn_implementation"] below
     dtype: str = "auto"  # parameter dtype in compute: auto (bf16 on GPU, fp32 on CPU), bf16, fp32
     chat_template: bool = False  # render prompts with the tokenizer's chat template
     save_every: int = 0  # steps between distributed checkpoints; 0 = never

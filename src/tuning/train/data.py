@@ -35,7 +35,7 @@ from typing import Any, Sequence
 
 import torch
 
-IGNORE_INDEX = -100
+from tuning.data.tokenize import IGNORE_INDEX  # one definition: the labels are masked where they are made
 _MEGABATCH = 64  # micro-batches per length-grouping window
 
 

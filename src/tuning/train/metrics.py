@@ -23,6 +23,8 @@ from typing import Any
 
 import torch
 
+from tuning.data.files import atomic_write
+
 log = logging.getLogger(__name__)
 
 # Dense (no sparsity) bf16 tensor-core peaks from the vendors' data sheets, FLOP/s.
@@ -78,9 +80,8 @@ class MetricsLog:
                     continue  # a line cut by a crash
                 if row.get("step", 0) <= truncate_after:
                     kept.append(line)
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
-        tmp.replace(self.path)
+        with atomic_write(self.path) as fh:  # a resumed run drops the rows after its checkpoint
+            fh.write("".join(k + "\n" for k in kept))
         self._fh = self.path.open("a", encoding="utf-8")
         if tensorboard:
             try:

@@ -67,16 +67,9 @@ def init_distributed() -> Dist:
 
 def load_tokenizer(model_dir: str):
     """The model directory's tokenizer, with a pad token distinct from EOS (added if missing)."""
-    from transformers import AutoTokenizer
+    from tuning.data.tokenize import load_tokenizer as load
 
-    from tuning.data.tokenize import ensure_pad_token
-
-    try:
-        tok = AutoTokenizer.from_pretrained(model_dir)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{model_dir}: cannot load a tokenizer ({_short(exc)}); `model` must be a Hugging Face "
-                         "model directory") from None
-    return ensure_pad_token(tok)
+    return load(model_dir, pad_token=True, hint="`model` must be a Hugging Face model directory")
 
 
 def compute_dtype(name: str, device: torch.device) -> torch.dtype:

@@ -31,7 +31,6 @@ with m = ``min_lr_ratio``.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import signal
@@ -48,11 +47,12 @@ from tqdm.auto import tqdm
 from tuning.errors import InputError
 from tuning.train import checkpoint as ckpt
 from tuning.train.config import TrainConfig, check_paths
-from tuning.data.files import sha256_file
+from tuning.data.files import sha256_file, write_json
 from tuning.data.mixture import read_mixture
 from tuning.train.data import IGNORE_INDEX, StepPlan, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
 from tuning.train.model import build_model, count_parameters, init_distributed, load_tokenizer
+from tuning.train.state import TrainState, checkpoint_states
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,8 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, partial(lr_factor, warmup=warmup, total=total_steps, min_ratio=config.min_lr_ratio)
     )
-    progress: dict[str, Any] = {"step": 0, "epoch": 0, "examples": 0, "tokens": 0}
-    app = ckpt.AppState(model, optimizer, scheduler, progress, d.rank, d.world)
+    state = TrainState()
+    states = checkpoint_states(model, optimizer, scheduler, state, rank=d.rank)
 
     # ---- 3. resume -----------------------------------------------------------------------------
     if config.resume:
@@ -166,7 +166,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         if latest is None:
             log.info("resume=true but no complete checkpoint in %s: starting from scratch", ckpt.checkpoint_root(out))
         else:
-            marker = ckpt.load_checkpoint(app, latest)
+            marker = ckpt.load_checkpoint(states, latest, world=d.world)
             rows_per_step = config.batch_size * d.world * grad_accum
             if marker.get("rows_per_step", rows_per_step) != rows_per_step or marker.get("total_steps", total_steps) != total_steps:
                 log.warning(
@@ -175,15 +175,15 @@ def _train(config: TrainConfig) -> dict[str, Any]:
                     "step count unchanged to resume exactly", latest, marker.get("rows_per_step"),
                     marker.get("total_steps"), rows_per_step, total_steps,
                 )
-            log.info("resumed from %s at step %d", latest, progress["step"])
-    start = int(progress["step"])
+            log.info("resumed from %s at step %d", latest, state.step)
+    start = state.step
     if d.is_main:
         out.mkdir(parents=True, exist_ok=True)
     metrics = MetricsLog(out / "metrics.jsonl", enabled=d.is_main, truncate_after=start,
                          tensorboard=config.tensorboard)
     record = _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, n_params, len(rows), start)
     if d.is_main:
-        _write_json(out / "run.json", record)
+        write_json(out / "run.json", record, default=str)
 
     # ---- 4. the loop ---------------------------------------------------------------------------
     model.train()
@@ -227,8 +227,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
             dist.all_reduce(stats)
             dt = time.perf_counter() - t0
             loss = stats[0].item() / step_targets
-            progress.update(step=step + 1, epoch=(step + 1) // plan.steps_per_epoch,
-                            examples=progress["examples"] + int(stats[2]), tokens=progress["tokens"] + int(stats[1]))
+            state.advance(steps_per_epoch=plan.steps_per_epoch, examples=int(stats[2]), tokens=int(stats[1]))
             if d.is_main and ((step + 1) % config.log_every == 0 or step + 1 == total_steps):
                 tps = stats[1].item() / dt
                 metrics.write({
@@ -245,7 +244,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
             preempted = stats[3].item() > 0
             stop = preempted or step + 1 == config.stop_after
             if stop or (config.save_every and (step + 1) % config.save_every == 0):
-                ckpt.save_checkpoint(app, out, step + 1, keep=config.keep_checkpoints,
+                ckpt.save_checkpoint(states, out, step + 1, rank=d.rank, world=d.world, keep=config.keep_checkpoints,
                                      extra={"total_steps": total_steps, "rows_per_step": plan.batch_size * d.world * grad_accum,
                                             "config": config.to_dict()})
             if stop:
@@ -259,10 +258,10 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     # ---- 5. final model --------------------------------------------------------------------
     if config.save_final and not stopped_early:
         ckpt.save_final(model, tokenizer, out / "final", rank=d.rank)
-    record.update(finished=not stopped_early, steps_done=int(progress["step"]), examples_seen=progress["examples"],
-                  tokens_seen=progress["tokens"])
+    record.update(finished=not stopped_early, steps_done=state.step, examples_seen=state.examples,
+                  tokens_seen=state.tokens)
     if d.is_main:
-        _write_json(out / "run.json", record)
+        write_json(out / "run.json", record, default=str)
     dist.barrier()
     return record
 
@@ -288,8 +287,3 @@ def _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, 
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},
     }
 
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8")
-    tmp.replace(path)

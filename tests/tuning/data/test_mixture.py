@@ -4,6 +4,7 @@ from collections import Counter
 import pytest
 
 from tuning.data.mixture import RECORD_KEYS, build_mixture, manifest_path, read_mixture, read_plan
+from budgetlaw.errors import InputError as BudgetlawInputError
 from tuning.errors import InputError
 
 ZH_TSV = [  # (en, zh); p7 duplicates p1 after normalisation, h1/h2 hit FLORES
@@ -168,8 +169,11 @@ def test_real_budgetlaw_plan(data, tmp_path):
     assert m["plan"]["name"] == "uniform"
     broken = json.loads(path.read_text())
     del broken["predicted"]
-    with pytest.raises(InputError, match="missing key"):
+    # budgetlaw validates its own plan; its error passes through as budgetlaw's (the base class)
+    with pytest.raises(BudgetlawInputError, match="missing key") as caught:
         read_plan(broken)
+    assert type(caught.value) is BudgetlawInputError  # not re-wrapped
+    assert issubclass(InputError, BudgetlawInputError)  # so `except budgetlaw.InputError` catches both
 
 
 def test_read_plan_forms(tmp_path):

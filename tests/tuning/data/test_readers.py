@@ -124,3 +124,19 @@ def test_iter_jsonl_names_file_and_line_for_every_kind_of_bad_line(tmp_path):
             path.write_text(text, encoding="utf-8")
         with pytest.raises(InputError, match=pattern):
             list(iter_jsonl(path))
+
+
+def test_the_readers_have_no_import_cycle():
+    # readers imports evalsets and gettext; they (and pairs, below all three) never import readers,
+    # not even inside a function.
+    import ast
+    from pathlib import Path
+
+    import tuning.data
+
+    folder = Path(tuning.data.__file__).parent
+    for name in ("pairs", "evalsets", "gettext"):
+        tree = ast.parse((folder / f"{name}.py").read_text(encoding="utf-8"))
+        imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        assert "tuning.data.readers" not in imported, name

@@ -23,7 +23,18 @@ def test_comet_from_local_checkpoint_matches_in_memory_model(tiny_comet):
         assert ours.segments == pytest.approx([100 * s for s in direct.scores], abs=1e-4)
         assert ours.score == pytest.approx(100 * sum(direct.scores) / 4, abs=1e-4)
         assert ours.n == 4
-        assert "model:tiny-comet" in ours.signature and "version:2.2.7" in ours.signature
+        assert ours.signature == "model:tiny-comet|refs:yes|scale:x100|version:2.2.7"  # the pinned comet
+
+
+def test_comet_signature_reads_the_installed_version(tiny_comet, monkeypatch):
+    import comet as comet_pkg
+
+    from tuning.metrics.comet_metric import comet_signature
+
+    _, model_dir = tiny_comet
+    monkeypatch.setattr(comet_pkg, "__version__", "9.9.9")
+    assert comet_signature(model_dir) == "model:tiny-comet|refs:yes|scale:x100|version:9.9.9"
+    assert comet_signature(model_dir, with_refs=False).startswith("model:tiny-comet|refs:no|")
 
 
 def test_comet_bad_input(tiny_comet, tmp_path):

@@ -217,3 +217,21 @@ def test_jsonl_tasks(tmp_path):
     (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
     with pytest.raises(InputError, match="empty"):
         load_task("jsonl:e", tmp_path / "empty.jsonl")
+
+
+def test_generation_settings_signature():
+    from tuning.evaluation.settings import GenerationSettings
+
+    plain = GenerationSettings()
+    assert plain.signature() == plain.decoding() == "decode:greedy|max_new:256|prompt:alpaca"
+    sampled = GenerationSettings(do_sample=True, temperature=0.7, top_p=0.9, seed=3, max_new_tokens=64,
+                                 chat_template=True, limit=50)
+    assert sampled.decoding() == "decode:sample-t0.7-p0.9-s3|max_new:64|prompt:chat"
+    assert sampled.signature() == "decode:sample-t0.7-p0.9-s3|max_new:64|prompt:chat|limit:50"
+    assert sampled.generate_kwargs() == dict(batch_size=16, max_new_tokens=64, max_prompt_tokens=None,
+                                             do_sample=True, temperature=0.7, top_p=0.9, seed=3,
+                                             sort_by_length=True)
+    with pytest.raises(InputError, match=r"--top-p 1.5: must be in \(0, 1\]"):
+        GenerationSettings(top_p=1.5).check()
+    with pytest.raises(InputError, match="--batch-size 0: must be >= 1"):
+        GenerationSettings(batch_size=0).check()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import glob
 import random
 
 import pytest
 import sacrebleu
+from _builders import system_catalogs
 
 from tuning.errors import InputError
 from tuning.metrics import bleu, chrf, off_target_rate, qa_contains, qa_em, qa_f1
@@ -118,18 +118,18 @@ CATALOG_DIRS = {"ar": "ar", "el": "el", "hi": "hi", "tr": "tr", "vi": "vi", "zh"
 
 
 def _catalog_pairs(folder: str, k: int = 200) -> tuple[list[str], list[str]]:
-    polib = pytest.importorskip("polib")
+    import polib
+
     english, translated = [], []
-    for path in sorted(glob.glob(f"/usr/share/locale/{folder}/LC_MESSAGES/*.mo")):
-        if "iso_" in path:  # code lists, not sentences
+    for path in system_catalogs(folder):
+        if "iso_" in path.name:  # code lists, not sentences
             continue
-        for entry in polib.mofile(path):
+        for entry in polib.mofile(str(path)):
             msgid = entry.msgid
             if entry.msgstr and len(msgid.split()) >= 6 and "%" not in msgid and "\n" not in msgid:
                 english.append(msgid)
                 translated.append(entry.msgstr)
-    if len(english) < k:
-        pytest.skip(f"fewer than {k} catalog sentences for {folder}")
+    assert len(english) >= k, f"only {len(english)} catalog sentences for {folder}; the test needs {k}"
     idx = random.Random(0).sample(range(len(english)), k)
     return [english[i] for i in idx], [translated[i] for i in idx]
 
@@ -145,3 +145,44 @@ def test_off_target_on_real_catalog_sentences(lang):
 
 def test_traditional_chinese_uses_character_tokens():
     assert qa_f1("臺北市", ["臺北"], "zh-Hant") == pytest.approx(0.8)  # P 2/3, R 1
+
+
+def test_every_metric_class_scores_on_0_to_100_with_its_signature(monkeypatch, tmp_path):
+    from tuning.metrics import (METRICS, Bleu, Chrf, Comet, Metric, OffTargetRate, QAContains, QAExactMatch,
+                                QAF1, metrics_for)
+
+    monkeypatch.setattr(translation, "_sacrebleu_dir", lambda: str(tmp_path))  # no SPM model: tok:13a
+    assert [type(m) for m in metrics_for("translation")] == [Bleu, Chrf, OffTargetRate]  # COMET only with a model
+    assert [type(m) for m in metrics_for("translation", comet_model="x/y")] == list(METRICS["translation"])
+    assert [m.name for m in metrics_for("qa")] == ["qa_em", "qa_f1", "qa_contains", "off_target"]
+    assert all(issubclass(cls, Metric) for kind in METRICS.values() for cls in kind)
+    with pytest.raises(InputError, match="task kind"):
+        metrics_for("summaries")
+
+    b = Bleu().corpus_score(HYPS, REFS, language="en")
+    assert b.score == pytest.approx(sacrebleu.corpus_bleu(HYPS, [REFS], tokenize="13a").score)
+    assert b.signature == Bleu().signature("en")
+    c = Chrf().corpus_score(HYPS, REFS, language="en")
+    assert c.score == pytest.approx(sacrebleu.corpus_chrf(HYPS, [REFS], word_order=2).score)
+    assert c.signature == Chrf().signature("en")
+
+    # QA: 2 questions; worked out by hand. "the Ankara" vs "Ankara": EM 1 (article removed);
+    # "in Paris city" vs "Paris": EM 0, F1 = 2 * (1/3 * 1) / (1/3 + 1) = 0.5, contained.
+    hyps, golds = ["the Ankara", "in Paris city"], [("Ankara",), ("Paris", "Paris, France")]
+    em = QAExactMatch().corpus_score(hyps, golds, language="tr")
+    assert (em.score, em.n, em.segments) == (50.0, 2, (100.0, 0.0))
+    assert em.signature == "norm:squad-v1.1|lang:tr|scale:x100" == QAExactMatch().signature("tr")
+    assert QAF1().corpus_score(hyps, golds, language="tr").score == pytest.approx(75.0)
+    assert QAContains().corpus_score(hyps, golds, language="tr").score == 100.0
+    assert QAF1().signature("zh_CN") == "norm:mlqa|lang:zh|scale:x100"
+    with pytest.raises(InputError, match="mismatched"):
+        QAF1().corpus_score(hyps, golds[:1], language="tr")
+
+    # off-target: 1 of 4 texts is not Chinese -> 25 %; the share function keeps 0..1
+    texts = ["打开文件", "保存文档", "Open the file", "关闭窗口"]
+    off = OffTargetRate().corpus_score(texts, None, language="zh")
+    assert off.score == 25.0 and off.segments == (0.0, 0.0, 100.0, 0.0)
+    assert off.signature == "lang:zh|han_weight:3|rules:script|version:1|scale:x100" == OffTargetRate().signature("zh")
+    assert off_target_rate(texts, "zh") == 0.25
+    with pytest.raises(InputError, match="source"):
+        Comet("x/y").corpus_score(["a"], ["a"], language="en")

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from tuning.errors import InputError
 from tuning.train.checkpoint import MARKER, latest_checkpoint
 from tuning.train.data import IGNORE_INDEX, StepPlan, collate, pack
 from tuning.train.trainer import lr_factor
@@ -121,3 +122,30 @@ def test_pruning_keeps_the_newest_complete_checkpoints(tmp_path):
     (root / "step-11").mkdir()  # incomplete: neither counted nor deleted
     _prune(root, keep=2)
     assert sorted(p.name for p in root.iterdir()) == ["step-10", "step-11", "step-12.tmp", "step-4"]
+
+
+def test_train_state_is_stateful_and_advances_per_step():
+    from torch.distributed.checkpoint.stateful import Stateful
+
+    from tuning.train.state import TrainState
+
+    state = TrainState()
+    assert isinstance(state, Stateful)
+    for _ in range(5):
+        state.advance(steps_per_epoch=2, examples=3, tokens=100)
+    assert state.state_dict() == {"step": 5, "epoch": 2, "examples": 15, "tokens": 500}
+    other = TrainState()
+    other.load_state_dict({"step": 5, "epoch": 2, "examples": 15, "tokens": 500})
+    assert other == state
+
+
+def test_a_checkpoint_of_the_old_layout_is_refused_before_it_is_unpickled(tmp_path):
+    import hashlib
+
+    from tuning.train.checkpoint import METADATA, check_trusted
+
+    (tmp_path / METADATA).write_bytes(b"not read")
+    old = {"format": "tuning-checkpoint/1", "metadata_sha256": hashlib.sha256(b"not read").hexdigest()}
+    with pytest.raises(InputError, match="not written by this version of the trainer"):
+        check_trusted(tmp_path, old)
+    check_trusted(tmp_path, {**old, "format": "tuning-checkpoint/2"})  # the current layout passes

@@ -17,8 +17,7 @@ import pytest
 from tuning.train.checkpoint import MARKER
 from tuning.train.config import load_config
 
-from .conftest import write_jsonl
-from .test_train_loop import full_data_mean_loss, read_metrics, run_inprocess
+from _builders import full_data_mean_loss, read_metrics, run_inprocess, write_jsonl
 
 pytestmark = pytest.mark.slow
 

@@ -5,47 +5,9 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
+from _builders import full_data_mean_loss, run_inprocess, write_jsonl
 
-from tuning.data.tokenize import tokenize_records
 from tuning.train.config import TrainConfig
-from tuning.train.data import IGNORE_INDEX
-
-from .conftest import write_jsonl
-
-
-def run_inprocess(config: TrainConfig) -> list[dict]:
-    import torch.distributed as dist
-
-    from tuning.train import train
-
-    try:
-        train(config)
-    finally:
-        if dist.is_initialized():
-            dist.destroy_process_group()
-    return read_metrics(f"{config.output_dir}/metrics.jsonl")
-
-
-def read_metrics(path) -> list[dict]:
-    with open(path, encoding="utf-8") as fh:
-        return [json.loads(line) for line in fh if line.strip()]
-
-
-def full_data_mean_loss(model_dir, records, seq_len) -> float:
-    """sum of every response token's loss / number of response tokens, each example run alone."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    tok = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir).eval()
-    examples, _ = tokenize_records(records, tok, seq_len, progress=False)
-    total = count = 0.0
-    with torch.no_grad():
-        for ex in examples:
-            n = sum(t != IGNORE_INDEX for t in ex.labels[1:])
-            total += model(input_ids=torch.tensor([ex.input_ids]), labels=torch.tensor([ex.labels])).loss.item() * n
-            count += n
-    return total / count
 
 
 @pytest.fixture(scope="module")
@@ -103,3 +65,28 @@ def test_stop_after_checkpoints_and_keeps_the_schedule(full_batch_runs):
     assert not (out / "final").exists()  # a stopped run has no final model
     record = json.loads((out / "run.json").read_text())
     assert record["finished"] is False and record["steps_done"] == 2 and record["total_steps"] == 3
+
+
+def test_resume_from_a_checkpoint_continues_the_uninterrupted_run(full_batch_runs, tmp_path):
+    # world 1, in-process: the checkpoint's separate entries (model, optimizer, scheduler,
+    # train_state, rng) are loaded back and step 3 is the uninterrupted run's step 3.
+    import shutil
+
+    runs, _ = full_batch_runs
+    stopped = runs["stopped_dir"]
+    marker = json.loads((stopped / "checkpoints" / "step-2" / "trainer_state.json").read_text())
+    assert marker["format"] == "tuning-checkpoint/2"
+    assert marker["progress"]["step"] == 2 and marker["progress"]["epoch"] == 2  # one step = one epoch here
+    out = tmp_path / "resumed"
+    shutil.copytree(stopped / "checkpoints" / "step-2", out / "checkpoints" / "step-2")
+    config = TrainConfig(**{**json.loads((stopped / "run.json").read_text())["config"],
+                            "output_dir": str(out), "resume": True, "stop_after": None, "save_final": False})
+    resumed = run_inprocess(config)
+    assert [r["step"] for r in resumed] == [3]
+    expected = runs["packed"][2]
+    assert resumed[0]["lr"] == expected["lr"]
+    assert resumed[0]["loss"] == pytest.approx(expected["loss"], rel=1e-6)
+    assert resumed[0]["grad_norm"] == pytest.approx(expected["grad_norm"], rel=1e-5)
+    record = json.loads((out / "run.json").read_text())
+    assert record["resumed_from_step"] == 2 and record["steps_done"] == 3 and record["finished"] is True
+    assert record["examples_seen"] == 3 * 9  # 9 examples per step, carried over from the checkpoint
