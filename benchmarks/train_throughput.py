@@ -1,7 +1,7 @@
 """Training throughput: this trainer (packing, FSDP2) vs Hugging Face ``Trainer`` (padded batches).
 
 Both train one epoch, in this one process, on the same mixture and the same tiny Llama (built
-here from tests/tuning/conftest.py's ``build_tiny_llama``; no hub): short gettext translation
+here from tests/_builders.py's ``build_tiny_llama``; no hub): short gettext translation
 pairs (English -> Chinese from /usr/share/locale/zh_CN) mixed with long English instructions.
 The baseline is the usual peer setup: ``transformers.Trainer`` with right-padded batches from
 ``DataCollatorForSeq2Seq`` (labels padded with -100), no packing, no length grouping, the same
@@ -32,8 +32,8 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests" / "tuning"))
-from conftest import build_tiny_llama  # noqa: E402  (the tests' tiny Llama; no hub)
+sys.path.insert(0, str(ROOT / "tests"))
+from _builders import build_tiny_llama  # noqa: E402  (the tests' tiny Llama; no hub)
 
 LOCALE = Path("/usr/share/locale/zh_CN/LC_MESSAGES")
 

@@ -40,10 +40,10 @@ step "0. inputs: a tiny model, pilot scores, instructions, a FLORES-style evalua
 # A 2-layer Llama and a byte-level BPE tokenizer trained on the spot (the test suite's builders).
 # Real run: skip this and set MODEL to your Hugging Face model directory (config.json,
 # safetensors, tokenizer), e.g. MODEL=/models/Llama-2-7b-hf. Nothing is fetched from a hub.
-"$PY" - "$ROOT/tests/tuning" "$WORK/tiny-llama" <<'EOF'
+"$PY" - "$ROOT/tests" "$WORK/tiny-llama" <<'EOF'
 import sys
 sys.path.insert(0, sys.argv[1])
-from conftest import build_tiny_llama, build_tokenizer  # plain functions, no pytest needed
+from _builders import build_tiny_llama, build_tokenizer  # plain functions, no pytest needed
 tokenizer = build_tokenizer()
 build_tiny_llama(tokenizer).save_pretrained(sys.argv[2])
 tokenizer.save_pretrained(sys.argv[2])
