@@ -229,7 +229,7 @@ def test_sweep_matches_allocate_and_is_long_form():
 
 
 def test_budget_as_text_and_robust_sweep_in_chunks(monkeypatch):
-    import budgetlaw.allocation as module
+    import budgetlaw.allocation.optimise as module
 
     assert allocate(HAND, "24").sizes.sum() == pytest.approx(24.0, rel=1e-12)
     rng = np.random.default_rng(9)

@@ -2,8 +2,10 @@
 
     paths = report(laws, plan, out="report/")      # baselines and frontier computed here
 
-Files written into ``out`` (the whole set appears at once: it is built in a temporary folder
-beside ``out`` and moved in at the end):
+``report`` is two steps: ``build_report`` computes every table (plans, baselines, frontier,
+warnings) and ``write_report`` draws and writes them. Files written into ``out`` (the whole set
+appears at once: it is built in a temporary folder beside ``out`` and moved in at the end,
+budgetlaw._io.staged_folder):
 
     report.md        summary: warnings, plan, comparison with baselines, fitted laws, provenance
     laws.png         one panel per language: fitted curve, bootstrap band, pilots, extrapolation
@@ -21,34 +23,31 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from budgetlaw import __version__
-from budgetlaw.direction import direction_of, improvement, value_label
-from budgetlaw.errors import InputError
-from budgetlaw.fileio import dir_mode
+from budgetlaw._io import staged_folder
+from budgetlaw.allocation import baselines as baseline_module
+from budgetlaw.allocation import sweep
 from budgetlaw.bands import intervals
-from budgetlaw.plots import MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
-from budgetlaw.report_summary import (
-    law_rows,
-    markdown_table,
-    objective_value,
-    plan_warnings,
-    render_summary,
-)
+from budgetlaw.direction import direction_of, improvement, value_label
+from budgetlaw.errors import BudgetlawError, InputError
+from budgetlaw.pilots import read_pilots
+from budgetlaw.reporting.plots import MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
+from budgetlaw.reporting.summary import law_rows, markdown_table, objective_value, plan_warnings, render_summary
 
-__all__ = ["report", "DEFAULT_BASELINES", "MAX_LAW_PANELS", "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
+__all__ = ["report", "build_report", "write_report", "ReportContent", "DEFAULT_BASELINES", "MAX_LAW_PANELS",
+           "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASELINES = ("uniform", "proportional", "temperature", "unimax")
+DEFAULT_BASELINES = baseline_module.NAMES
 #: Law panels drawn in laws.png when a report covers more than plots.MANY languages.
 MAX_LAW_PANELS = 12
 
@@ -81,9 +80,7 @@ def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None)
         if not isinstance(item, str):
             plans.append(item)
             continue
-        from budgetlaw import baselines as module
-
-        function = getattr(module, item, None) if item in DEFAULT_BASELINES else None
+        function = getattr(baseline_module, item, None) if item in DEFAULT_BASELINES else None
         if function is None:
             raise InputError(f"unknown baseline {item!r}; choose from {', '.join(DEFAULT_BASELINES)}")
         try:
@@ -185,13 +182,11 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
     """Each baseline's value of ``plan``'s objective at each budget (NaN where it cannot be built)."""
     if not names:
         return None
-    from budgetlaw import baselines as module
-
     languages = [str(k) for k in laws]  # a baseline covers every law, in the laws' order
     table = {}
     for name in names:
         try:  # all budgets at once: validated once, no Plan (and no bands) per budget
-            rows = module.sizes_at(name, laws, [float(b) for b in budgets], **kwargs)
+            rows = baseline_module.sizes_at(name, laws, [float(b) for b in budgets], **kwargs)
             table[name] = [objective_value(laws, plan, pd.Series(row, index=languages)) for row in rows]
             continue
         except InputError:
@@ -199,7 +194,7 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
         values = []
         for budget in budgets:
             try:
-                other = getattr(module, name)(laws, float(budget), **kwargs)
+                other = getattr(baseline_module, name)(laws, float(budget), **kwargs)
                 values.append(objective_value(laws, plan, other.sizes))
             except InputError:
                 values.append(np.nan)
@@ -207,16 +202,169 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
     return pd.DataFrame(table, index=pd.Index(budgets, name="budget"))
 
 
-def _write_into(tmp: Path, out: Path) -> None:
-    """Move the finished files from ``tmp`` into ``out`` (renames, so each file appears whole)."""
-    if not out.exists():
-        os.replace(tmp, out)
-        return
-    if not out.is_dir():
-        raise InputError(f"{out}: exists and is not a folder; give a folder for the report (-o DIR)")
-    for item in tmp.iterdir():
-        os.replace(item, out / item.name)
-    tmp.rmdir()
+@dataclass
+class ReportContent:
+    """Everything a report shows, computed before any file is written (see ``build_report``).
+
+    plans: the optimised plan first, then the baselines; tables are the frames behind the
+    figures and CSV files; notes: lines for the Warnings section beyond the plan's own.
+    """
+
+    laws: Any
+    plan: Any
+    baselines: list
+    notes: list
+    synthetic: bool
+    metric: str
+    label: str
+    level: float
+    title: str
+    flags: dict
+    extrapolate_from: dict
+    gains: pd.DataFrame
+    curves: pd.DataFrame
+    shown_pilots: pd.DataFrame | None
+    sizes: pd.DataFrame
+    caps: dict
+    plans_table: pd.DataFrame
+    frontier: pd.DataFrame | None = None
+    baseline_frontier: pd.DataFrame | None = None
+
+
+def _pilots_of_laws(laws) -> pd.DataFrame | None:
+    """The pilot runs fitted laws keep (plain PowerLaws have none), as one table."""
+    # x and y arrays, not FittedLaw.points: a DataFrame per language cost seconds at 1,000
+    kept = [(lang, item) for lang, item in laws.items() if getattr(item, "points", None) is not None]
+    if not kept:
+        return None
+    return pd.DataFrame({
+        "language": np.repeat([lang for lang, _ in kept], [len(np.ravel(item.x)) for _, item in kept]),
+        "size": np.concatenate([np.ravel(item.x).astype(float) for _, item in kept]),
+        "score": np.concatenate([np.ravel(item.y).astype(float) for _, item in kept]),
+    })
+
+
+def _frontier(laws, plan, budgets, baseline_plans, kwargs, notes: list):
+    """The sweep over ``budgets`` (only those that pay the floors) and each default baseline's
+    value of the plan's objective there; (None, None) when there is nothing to draw."""
+    floor_total = sum(
+        float(v) * float((kwargs.get("cost") or {}).get(k, 1.0)) for k, v in (kwargs.get("floor") or {}).items()
+    )
+    feasible = budgets[budgets >= floor_total]
+    if len(feasible) < len(budgets):
+        notes.append(f"frontier starts at {format_count(feasible.min() if len(feasible) else 0)}: "
+                     f"smaller budgets cannot pay the floors ({format_count(floor_total)})")
+    try:
+        frontier = sweep(laws, list(feasible), objective=plan.objective, **kwargs)
+    except BudgetlawError as exc:
+        notes.append(f"budget frontier skipped: {exc}")
+        return None, None
+    if not len(frontier):
+        return None, None
+    names = [b.name for b in baseline_plans if b.name in DEFAULT_BASELINES]
+    return frontier, _baseline_frontier(laws, plan, names, sorted(frontier["budget"].unique()), kwargs)
+
+
+def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level: float = 0.9,
+                 constraints: Mapping | None = None, notes: Sequence[str] = (), title: str = "Data budget report",
+                 synthetic: bool | None = None) -> ReportContent:
+    """Compute every table of the report (arguments as for ``report``); writes nothing."""
+    languages = list(plan.sizes.index)
+    missing = [lang for lang in languages if lang not in laws]
+    if missing:
+        raise InputError(f"plan allocates to {missing} but the laws have no such language; use the laws.json the plan was made from")
+    lower = direction_of(laws)
+    if pilots is not None and not isinstance(pilots, pd.DataFrame):
+        pilots = read_pilots(pilots, lower_is_better=lower)
+        if synthetic is None:  # read_pilots looked for `source` while the file's columns were all there
+            synthetic = bool(pilots.attrs.get("synthetic", False))
+    kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
+    baseline_plans, baseline_notes = resolve_baselines(laws, plan, baselines, kwargs)
+    notes = [*notes, *baseline_notes]
+    metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
+    if pilots is None:
+        pilots = _pilots_of_laws(laws)
+    if synthetic is None:
+        synthetic = pilots is not None and "source" in pilots.columns and bool((pilots["source"] == "synthetic").any())
+
+    flags = {lang: tuple(getattr(laws[lang], "flags", ()) or ()) for lang in laws}
+    extrapolate_from = {}
+    pilot_sizes = _pilot_sizes(pilots)
+    for lang in laws:
+        edge = getattr(laws[lang], "max_pilot_size", None)
+        if edge is None and len(pilot_sizes.get(str(lang), ())):
+            edge = pilot_sizes[str(lang)].max()  # plain PowerLaws carry no sizes
+        extrapolate_from[lang] = float(edge) if edge is not None else np.nan
+    gains = pd.DataFrame(  # improvements: positive where the optimised plan is better
+        {b.name: pd.Series(improvement(plan.predicted["score"].reindex(languages),
+                                       b.predicted["score"].reindex(languages), lower), index=languages)
+         for b in baseline_plans}
+    )
+    # Above plots.MANY languages, panels only for those that matter most (report.md lists all).
+    drawn = focus_languages(plan, gains)
+    all_plans = [plan, *baseline_plans]
+    caps = {}
+    epochs = kwargs.get("max_epochs", 1) or 1
+    for lang, value in (kwargs.get("available") or {}).items():
+        if value is not None and math.isfinite(float(value)):
+            caps[lang] = float(value) * epochs
+    content = ReportContent(
+        laws=laws, plan=plan, baselines=baseline_plans, notes=notes, synthetic=synthetic, metric=metric,
+        label=value_label(metric, lower), level=level, title=title, flags=flags, extrapolate_from=extrapolate_from,
+        gains=gains, curves=_curves(laws, plan, pilots, level, drawn),
+        shown_pilots=pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)],
+        sizes=pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans}), caps=caps,
+        plans_table=_plans_table(all_plans, laws, level),
+    )
+    budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
+    if len(budgets):
+        content.frontier, content.baseline_frontier = _frontier(laws, plan, budgets, baseline_plans, kwargs, notes)
+    return content
+
+
+def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
+    """Write ``content`` into folder ``out``, all files at once; return name -> path."""
+    out = Path(out)
+    c = content
+    plan = c.plan
+    files: dict[str, Path] = {}
+    with staged_folder(out) as tmp:
+        files["laws_plot"] = plot_laws(
+            c.curves, tmp / "laws.png", pilots=c.shown_pilots, extrapolate_from=c.extrapolate_from,
+            planned=plan.sizes.to_dict(), flags=c.flags, metric=c.label, level=c.level, total=len(plan.sizes),
+        )
+        files["allocation_plot"] = plot_allocation(c.sizes, tmp / "allocation.png", available=c.caps, budget=plan.budget)
+        if c.baselines:
+            files["gains_plot"] = plot_gains(c.gains, tmp / "gains.png", metric=c.metric, lower_is_better=direction_of(c.laws))
+        c.plans_table.to_csv(tmp / "plans.csv", index=False)
+        files["plans_csv"] = tmp / "plans.csv"
+        if c.frontier is not None:
+            c.frontier.to_csv(tmp / "frontier.csv", index=False)
+            files["frontier_csv"] = tmp / "frontier.csv"
+            files["frontier_plot"] = plot_frontier(
+                c.frontier, tmp / "frontier.png", current_budget=plan.budget, baselines=c.baseline_frontier,
+                objective=plan.objective, metric=c.label,
+            )
+        text = render_summary(
+            title=c.title,
+            laws=c.laws,
+            plan=plan,
+            baselines=c.baselines,
+            law_table=markdown_table(law_rows(c.laws)),
+            warnings=plan_warnings(c.laws, plan, c.flags, c.extrapolate_from),
+            notes=c.notes,
+            synthetic=c.synthetic,
+            figures={k: v.name for k, v in files.items() if k.endswith("_plot")},
+            metric=c.metric,
+            level=c.level,
+            caps=c.caps,
+            largest_pilot=c.extrapolate_from,
+            version=__version__,
+        )
+        (tmp / "report.md").write_text(text, encoding="utf-8")
+        files["summary"] = tmp / "report.md"
+    log.info("report written to %s", out)
+    return {key: out / path.name for key, path in files.items()}
 
 
 def report(
@@ -242,128 +390,9 @@ def report(
     constraints: keyword arguments for the baselines and the sweep (default: the plan's own).
     synthetic: say in the summary that the pilots are synthetic (default: detected from the
     pilots' ``source`` column). notes: extra lines for the Warnings section.
+
+    Two steps: ``build_report`` computes every table, ``write_report`` writes the files.
     """
-    out = Path(out)
-    languages = list(plan.sizes.index)
-    missing = [lang for lang in languages if lang not in laws]
-    if missing:
-        raise InputError(f"plan allocates to {missing} but the laws have no such language; use the laws.json the plan was made from")
-    lower = direction_of(laws)
-    if pilots is not None and not isinstance(pilots, pd.DataFrame):
-        from budgetlaw.pilots import read_pilots
-
-        path, pilots = pilots, read_pilots(pilots, lower_is_better=lower)
-        if synthetic is None:  # read_pilots keeps only the columns it knows; look for `source` here
-            raw = pd.read_csv(path, dtype=str, keep_default_na=False)
-            synthetic = "source" in raw.columns and (raw["source"].str.strip() == "synthetic").any()
-    kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
-    baseline_plans, baseline_notes = resolve_baselines(laws, plan, baselines, kwargs)
-    notes = [*notes, *baseline_notes]
-    metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
-    label = value_label(metric, lower)  # axis label: "nll (lower is better)" for a loss
-
-    if pilots is None:  # fitted laws keep their pilot runs; plain PowerLaws have none
-        # x and y arrays, not FittedLaw.points: a DataFrame per language cost seconds at 1,000
-        kept = [(lang, item) for lang, item in laws.items() if getattr(item, "points", None) is not None]
-        if kept:
-            pilots = pd.DataFrame({
-                "language": np.repeat([lang for lang, _ in kept], [len(np.ravel(item.x)) for _, item in kept]),
-                "size": np.concatenate([np.ravel(item.x).astype(float) for _, item in kept]),
-                "score": np.concatenate([np.ravel(item.y).astype(float) for _, item in kept]),
-            })
-        else:
-            pilots = None
-    if synthetic is None:
-        synthetic = pilots is not None and "source" in pilots.columns and bool((pilots["source"] == "synthetic").any())
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; a new report folder is an ordinary one
-        files: dict[str, Path] = {}
-        flags = {lang: tuple(getattr(laws[lang], "flags", ()) or ()) for lang in laws}
-        extrapolate_from = {}
-        pilot_sizes = _pilot_sizes(pilots)
-        for lang in laws:
-            edge = getattr(laws[lang], "max_pilot_size", None)
-            if edge is None and len(pilot_sizes.get(str(lang), ())):
-                edge = pilot_sizes[str(lang)].max()  # plain PowerLaws carry no sizes
-            extrapolate_from[lang] = float(edge) if edge is not None else np.nan
-        gains = pd.DataFrame(  # improvements: positive where the optimised plan is better
-            {b.name: pd.Series(improvement(plan.predicted["score"].reindex(languages),
-                                           b.predicted["score"].reindex(languages), lower), index=languages)
-             for b in baseline_plans}
-        )
-        # Above plots.MANY languages, panels only for those that matter most (report.md lists all).
-        drawn = focus_languages(plan, gains)
-        curves = _curves(laws, plan, pilots, level, drawn)
-        shown_pilots = pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)]
-        files["laws_plot"] = plot_laws(
-            curves, tmp / "laws.png", pilots=shown_pilots, extrapolate_from=extrapolate_from,
-            planned=plan.sizes.to_dict(), flags=flags, metric=label, level=level, total=len(languages),
-        )
-        all_plans = [plan, *baseline_plans]
-        sizes = pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans})
-        caps = {}
-        epochs = kwargs.get("max_epochs", 1) or 1
-        for lang, value in (kwargs.get("available") or {}).items():
-            if value is not None and math.isfinite(float(value)):
-                caps[lang] = float(value) * epochs
-        files["allocation_plot"] = plot_allocation(sizes, tmp / "allocation.png", available=caps, budget=plan.budget)
-        if baseline_plans:
-            files["gains_plot"] = plot_gains(gains, tmp / "gains.png", metric=metric, lower_is_better=lower)
-        plans_frame = _plans_table(all_plans, laws, level)
-        plans_frame.to_csv(tmp / "plans.csv", index=False)
-        files["plans_csv"] = tmp / "plans.csv"
-
-        frontier = None
-        budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
-        if len(budgets):
-            from budgetlaw.allocation import sweep
-
-            floor_total = sum(
-                float(v) * float((kwargs.get("cost") or {}).get(k, 1.0)) for k, v in (kwargs.get("floor") or {}).items()
-            )
-            feasible = budgets[budgets >= floor_total]
-            if len(feasible) < len(budgets):
-                notes.append(f"frontier starts at {format_count(feasible.min() if len(feasible) else 0)}: "
-                             f"smaller budgets cannot pay the floors ({format_count(floor_total)})")
-            try:
-                frontier = sweep(laws, list(feasible), objective=plan.objective, **kwargs)
-            except InputError as exc:
-                notes.append(f"budget frontier skipped: {exc}")
-            if frontier is not None and len(frontier):
-                frontier.to_csv(tmp / "frontier.csv", index=False)
-                files["frontier_csv"] = tmp / "frontier.csv"
-                base_front = _baseline_frontier(laws, plan, [b.name for b in baseline_plans if b.name in DEFAULT_BASELINES],
-                                                sorted(frontier["budget"].unique()), kwargs)
-                files["frontier_plot"] = plot_frontier(
-                    frontier, tmp / "frontier.png", current_budget=plan.budget, baselines=base_front,
-                    objective=plan.objective, metric=label,
-                )
-
-        warnings = plan_warnings(laws, plan, flags, extrapolate_from)
-        text = render_summary(
-            title=title,
-            laws=laws,
-            plan=plan,
-            baselines=baseline_plans,
-            law_table=markdown_table(law_rows(laws)),
-            warnings=warnings,
-            notes=notes,
-            synthetic=synthetic,
-            figures={k: v.name for k, v in files.items() if k.endswith("_plot")},
-            metric=metric,
-            level=level,
-            caps=caps,
-            largest_pilot=extrapolate_from,
-            version=__version__,
-        )
-        (tmp / "report.md").write_text(text, encoding="utf-8")
-        files["summary"] = tmp / "report.md"
-        _write_into(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.info("report written to %s", out)
-    return {key: out / path.name for key, path in files.items()}
+    content = build_report(laws, plan, baselines, budgets, pilots, level=level, constraints=constraints, notes=notes,
+                           title=title, synthetic=synthetic)
+    return write_report(content, out)
