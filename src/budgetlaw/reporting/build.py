@@ -40,7 +40,7 @@ from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.pilots import read_pilots
 from budgetlaw.reporting.plots import MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
-from budgetlaw.reporting.summary import law_rows, markdown_table, objective_value, plan_warnings, render_summary
+from budgetlaw.reporting.summary import law_rows, markdown_table, plan_objective, plan_warnings, render_summary
 
 __all__ = ["report", "build_report", "write_report", "ReportContent", "DEFAULT_BASELINES", "MAX_LAW_PANELS",
            "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
@@ -183,11 +183,12 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
     if not names:
         return None
     languages = [str(k) for k in laws]  # a baseline covers every law, in the laws' order
+    judge = plan_objective(laws, plan)
     table = {}
     for name in names:
         try:  # all budgets at once: validated once, no Plan (and no bands) per budget
             rows = baseline_module.sizes_at(name, laws, [float(b) for b in budgets], **kwargs)
-            table[name] = [objective_value(laws, plan, pd.Series(row, index=languages)) for row in rows]
+            table[name] = [judge(pd.Series(row, index=languages)) for row in rows]
             continue
         except InputError:
             pass  # some budget cannot be built: fall back to one call per budget, NaN where it fails
@@ -195,7 +196,7 @@ def _baseline_frontier(laws, plan, names: Sequence[str], budgets, kwargs) -> pd.
         for budget in budgets:
             try:
                 other = getattr(baseline_module, name)(laws, float(budget), **kwargs)
-                values.append(objective_value(laws, plan, other.sizes))
+                values.append(judge(other.sizes))
             except InputError:
                 values.append(np.nan)
         table[name] = values

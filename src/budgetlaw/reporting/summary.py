@@ -25,6 +25,7 @@ from budgetlaw.reporting.plots import format_count
 __all__ = [
     "FLAG_TEXT",
     "objective_value",
+    "plan_objective",
     "fmt_size",
     "fmt_score",
     "markdown_table",
@@ -136,6 +137,32 @@ def _weights(plan, languages) -> np.ndarray:
     return np.array([float(weights.get(lang, 1.0)) for lang in languages])
 
 
+def plan_objective(laws, plan):
+    """A function ``value(sizes, draws=False)``: ``plan``'s objective at any plan's ``sizes``, so
+    every plan is judged alike (see ``objective_value``). The laws' arrays are read once, so a
+    report that judges many plans and budgets does not read thousands of laws each time."""
+    languages = list(plan.sizes.index)
+    chosen = laws if list(laws) == languages else {lang: laws[lang] for lang in languages}
+    _, K, c, ceiling, _, lower = law_arrays(chosen, with_draws=False)
+    args = dict(K=K, c=c, ceiling=ceiling, weights=_weights(plan, languages), sign=-1.0 if lower else 1.0)
+    drawn: list = []  # filled on first use: stacking every law's draws is the expensive part
+
+    def value(sizes, *, draws: bool = False):
+        x = pd.Series(sizes).reindex(languages).to_numpy(dtype=float)
+        if draws or plan.objective == "robust":
+            if not drawn:
+                drawn.append(law_arrays(chosen)[4])
+            if drawn[0] is None:
+                return None if draws else math.nan
+            if draws:
+                return objective_at(plan.objective, x, per_draw=True, draws=drawn[0], **args)
+            return float(objective_at(plan.objective, x[None], draws=drawn[0], **args)[0])
+        with np.errstate(divide="ignore"):  # a size of 0 is -inf for a score, as PowerLaw.predict gives
+            return float(objective_at(plan.objective, x[None], **args)[0])
+
+    return value
+
+
 def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
     """``plan``'s objective evaluated at ``sizes`` (any plan's), so every plan is judged alike;
     the objective is budgetlaw.allocation.problem.objective_at, the allocator's own.
@@ -145,17 +172,7 @@ def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
     With ``draws=True`` returns the value under each bootstrap draw (draw j of every language
     taken together, as the laws' draws are indexed alike), or None when a law has no draws.
     """
-    languages = list(plan.sizes.index)
-    x = pd.Series(sizes).reindex(languages).to_numpy(dtype=float)
-    need_draws = draws or plan.objective == "robust"
-    _, K, c, ceiling, drawn, lower = law_arrays({lang: laws[lang] for lang in languages}, with_draws=need_draws)
-    args = dict(K=K, c=c, ceiling=ceiling, weights=_weights(plan, languages), sign=-1.0 if lower else 1.0, draws=drawn)
-    if need_draws and drawn is None:
-        return None if draws else math.nan
-    if draws:
-        return objective_at(plan.objective, x, per_draw=True, **args)
-    with np.errstate(divide="ignore"):  # a size of 0 is -inf for a score, as PowerLaw.predict gives
-        return float(objective_at(plan.objective, x[None], **args)[0])
+    return plan_objective(laws, plan)(sizes, draws=draws)
 
 
 def comparison_rows(plans: Sequence, laws, level: float = 0.9) -> pd.DataFrame:
@@ -169,23 +186,23 @@ def comparison_rows(plans: Sequence, laws, level: float = 0.9) -> pd.DataFrame:
     lower = direction_of(laws)
     d = _digits(lower)
     total = "sum of losses" if lower else "sum of scores"
-    mine = objective_value(laws, first, first.sizes, draws=True)
+    judge = plan_objective(laws, first)
+    mine = judge(first.sizes, draws=True)
     rows = []
     for p in plans:
         scores = p.predicted["score"].astype(float)
         gain_text = better = "-"
         if mine is not None and p is not first:
-            theirs = objective_value(laws, first, p.sizes, draws=True)
+            theirs = judge(p.sizes, draws=True)
             gain = improvement(mine, theirs, lower)
-            point = float(improvement(objective_value(laws, first, first.sizes),
-                                      objective_value(laws, first, p.sizes), lower))
+            point = float(improvement(judge(first.sizes), judge(p.sizes), lower))
             low, high = np.quantile(gain, [(1 - level) / 2, (1 + level) / 2])
             gain_text = f"{point:+.{d}f} [{low:+.{d}f}, {high:+.{d}f}]"
             better = f"{100 * np.mean(gain > 0):.0f}% of draws"
         rows.append(
             {
                 "plan": p.name,
-                "objective value": _fmt(objective_value(laws, first, p.sizes), f".{d}f"),
+                "objective value": _fmt(judge(p.sizes), f".{d}f"),
                 total: fmt_score(scores.sum(), digits=d),
                 "mean loss" if lower else "mean score": fmt_score(scores.mean(), digits=d),
                 "worst language": (f"{fmt_score(scores.max(), digits=d)} ({scores.idxmax()})" if lower
