@@ -14,7 +14,7 @@ import pytest
 from scipy.optimize import least_squares
 
 import budgetlaw
-from budgetlaw.bootstrap import C_BOUNDS, Problem, fit_batch
+from budgetlaw.fitting.engine import C_BOUNDS, FitProblem, fit_batch
 from budgetlaw.errors import InputError
 from budgetlaw.fitting import LAWS_FORMAT, FittedLaw, LawSet, fit, load_laws
 from budgetlaw.law import PowerLaw
@@ -123,7 +123,7 @@ def test_engine_matches_multistart_scipy():
     K, c, C = 300.0, 0.3, 100.0
     ys = C - K * x**-c + rng.normal(0, 0.5, (12, x.size))
     ys[3, 4] -= 8.0
-    prob = Problem(t=t, free=False, ceiling_lo=np.array([[C]]), ceiling_hi=np.array([[C]]), a_min=1e-7,
+    prob = FitProblem(t=t, free=False, ceiling_lo=np.array([[C]]), ceiling_hi=np.array([[C]]), a_min=1e-7,
                    loss="soft_l1", f_scale=0.6)
     theta, cost = fit_batch(prob, ys)
     for row, y in enumerate(ys):
@@ -147,7 +147,7 @@ def test_engine_matches_multistart_scipy_free_ceiling():
     K, c, C = 30 * 1e3**0.35, 0.35, 91.0
     ys = C - K * x**-c + rng.normal(0, 0.3, (8, x.size))
     lower = ys.max(axis=1, keepdims=True)
-    prob = Problem(t=t, free=True, ceiling_lo=lower, ceiling_hi=np.array([[100.0]]), a_min=1e-7,
+    prob = FitProblem(t=t, free=True, ceiling_lo=lower, ceiling_hi=np.array([[100.0]]), a_min=1e-7,
                    loss="soft_l1", f_scale=0.4)
     theta, cost = fit_batch(prob, ys)
     for row, y in enumerate(ys):
