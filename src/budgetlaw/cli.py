@@ -6,9 +6,10 @@
     budgetlaw demo -o DIR
 
 Bad input (budgetlaw.InputError) and a solver failure (budgetlaw.SolverError) are printed as one
-line on stderr, without a traceback, and the command exits with status 2; outputs are written to a temporary name and renamed, so a
-failed command leaves no output behind. Heavy modules are imported inside the commands so
-that ``budgetlaw --help`` is fast.
+line on stderr, without a traceback, and the command exits with status 2; outputs are written to
+a temporary name and renamed, so a failed command leaves no output behind. Heavy modules (scipy,
+cvxpy, matplotlib) are imported inside the commands so that ``budgetlaw --help`` is fast; the
+choices of the options come from the modules that define them (budgetlaw.allocation).
 """
 
 from __future__ import annotations

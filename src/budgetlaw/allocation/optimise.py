@@ -106,9 +106,9 @@ def _solve_exact(problem: AllocationProblem, objective: str):
         Kd, cd, counts = pad_draws(problem.draws)
         step = max(1, int(ROBUST_CHUNK // Kd.size))
         parts = [solve_robust(Kd, cd, counts, problem.weights, problem.cost, problem.floor[i:i + step],
-                                    problem.cap, problem.budget[i:i + step]) for i in range(0, problem.budget.size, step)]
+                              problem.cap, problem.budget[i:i + step]) for i in range(0, problem.budget.size, step)]
         sol = ExactSolution(np.concatenate([p.x for p in parts]), np.concatenate([p.lam for p in parts]),
-                                  max(p.iterations for p in parts))
+                            max(p.iterations for p in parts))
     elif objective == "maxmin":
         sol = solve_maxmin(problem.K, problem.c, problem.ceiling, *args[1:])
     else:
@@ -119,7 +119,7 @@ def _solve_exact(problem: AllocationProblem, objective: str):
 
 def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None,
              objective="sum", constraints=None, solver="auto", level=0.9) -> Plan:
-    """Best sizes per language under the budget; see the module docstring for the program.
+    """Best sizes per language under the budget; see budgetlaw.allocation for the program.
 
     laws: LawSet or dict language -> PowerLaw. Per-language arguments (available, floor, cost,
     weights) are dicts or Series keyed by language, or one number for all; a language missing
