@@ -1,4 +1,5 @@
-"""The whole loop of docs/DESIGN, across both packages, through the command lines only.
+"""The whole loop of README.md's data-flow diagram, across both packages, through the command
+lines only.
 
 pilots.csv --budgetlaw fit--> laws.json --budgetlaw allocate--> plan.json --tuning mix-->
 mix.jsonl --python -m tuning train--> run/final --tuning eval--> results.csv --tuning pilots

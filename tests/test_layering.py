@@ -1,7 +1,10 @@
-"""The layering of docs/DESIGN: budgetlaw never needs torch or tuning; tuning loads torch late.
+"""The layering of the design (the project's design notes, DESIGN.md "The two packages", kept
+outside this repository): budgetlaw never needs torch or tuning; tuning loads torch late;
+budgetlaw's modules import each other without cycles, and the pipeline's stages only in the
+order fitting -> allocation -> reporting.
 
-Each check runs in a fresh interpreter, because this pytest process may already have imported
-torch for other tests (sys.modules would then prove nothing).
+The import checks run in a fresh interpreter, because this pytest process may already have
+imported torch for other tests (sys.modules would then prove nothing).
 """
 
 from __future__ import annotations
@@ -56,8 +59,99 @@ def _budgetlaw_modules() -> list[str]:
 def test_budgetlaw_module_list_is_complete():
     # A guard for the tests below: they must see the modules the package really has.
     names = _budgetlaw_modules()
-    for expected in ("budgetlaw", "budgetlaw.fitting", "budgetlaw.allocation", "budgetlaw.cli"):
+    for expected in ("budgetlaw", "budgetlaw.fitting", "budgetlaw.fitting.engine", "budgetlaw.allocation",
+                     "budgetlaw.allocation.exact", "budgetlaw.reporting", "budgetlaw.reporting.plots",
+                     "budgetlaw.cli"):
         assert expected in names
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """module -> the budgetlaw modules it imports, anywhere in its source (functions and
+    TYPE_CHECKING blocks included: a cycle hidden there is still a cycle of ideas).
+
+    ``import a.b`` and ``from a.b import c`` point at a.b, or at a.b.c when c is a module: a
+    package's __init__ is not counted as imported by its own submodules' sibling imports, as
+    Python runs it once, before any of them.
+    """
+    modules = set(_budgetlaw_modules()) | {"budgetlaw.__main__"}
+    graph: dict[str, set[str]] = {}
+    for path in sorted(BUDGETLAW_SRC.rglob("*.py")):
+        parts = path.relative_to(BUDGETLAW_SRC.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        package = name if parts[-1] == "__init__" else name.rpartition(".")[0]
+        edges = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            if isinstance(node, ast.Import):
+                targets = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative import: resolve against this module's package
+                    anchor = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                    base = ".".join([*anchor, *([base] if base else [])])
+                targets = [f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                           for alias in node.names]
+            else:
+                continue
+            edges |= {t for t in targets if t in modules and t != name}
+        graph[name] = edges
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` as [a, b, ..., a], or None (depth-first search)."""
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    path: list[str] = []
+
+    def visit(node):
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt)
+                if found:
+                    return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start)
+            if found:
+                return found
+    return None
+
+
+def test_cycle_finder_finds_a_cycle():
+    # The check below is only as good as this search: a planted cycle must be found.
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": set()}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_budgetlaw_imports_form_no_cycle():
+    graph = _import_graph()
+    # sanity: the graph holds the imports the package is built from, so the check is not vacuous
+    assert "budgetlaw.allocation.problem" in graph["budgetlaw.allocation.optimise"]
+    assert "budgetlaw.allocation.problem" in graph["budgetlaw.allocation.convex"]  # its TYPE_CHECKING import
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+
+
+@pytest.mark.parametrize(
+    ("stage", "later"),
+    [("budgetlaw.fitting", ("budgetlaw.allocation", "budgetlaw.reporting", "budgetlaw.cli")),
+     ("budgetlaw.allocation", ("budgetlaw.fitting", "budgetlaw.reporting", "budgetlaw.cli"))],
+)
+def test_a_stage_never_imports_a_later_one(stage, later):
+    # pilots -> fitting -> laws.json -> allocation -> plan.json -> reporting: a stage reads the
+    # files of the stages before it, never the code of the ones after it (allocation takes any
+    # law with K, c and a ceiling, fitted or not)
+    graph = _import_graph()
+    offenders = sorted(f"{module} -> {target}" for module, targets in graph.items()
+                       if module == stage or module.startswith(stage + ".")
+                       for target in targets if any(target == s or target.startswith(s + ".") for s in later))
+    assert offenders == []
 
 
 def test_importing_every_budgetlaw_module_loads_no_torch_or_tuning():

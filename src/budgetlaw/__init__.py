@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 
-from budgetlaw.errors import InputError
+from budgetlaw.errors import BudgetlawError, InputError, SolverError
 
 __version__ = "0.1.0"
 
@@ -21,6 +21,7 @@ _LAZY = {
     "fit": "budgetlaw.fitting",
     "FittedLaw": "budgetlaw.fitting",
     "LawSet": "budgetlaw.fitting",
+    "FitOptions": "budgetlaw.fitting",
     "load_laws": "budgetlaw.fitting",
     "read_pilots": "budgetlaw.pilots",
     "allocate": "budgetlaw.allocation",
@@ -33,7 +34,7 @@ _LAZY = {
     "baselines": "budgetlaw.baselines",
 }
 
-__all__ = ["InputError", *_LAZY]
+__all__ = ["BudgetlawError", "InputError", "SolverError", *_LAZY]
 
 
 def __getattr__(name: str):

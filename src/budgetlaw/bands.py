@@ -15,20 +15,38 @@ with ``draws`` and ``interval`` is asked one at a time, as before.
 
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["intervals"]
+from budgetlaw.errors import InputError
+
+__all__ = ["intervals", "check_level"]
 
 # Languages x draws per stacked chunk: bounds the temporary arrays (~16 MB of float64 each).
 CHUNK = 2_000_000
 
 
+def check_level(level, who: str = "level") -> float:
+    """The interval coverage ``level`` as a float in (0, 1), or InputError naming ``who``.
+
+    The one check of ``level`` for allocate, sweep, the baselines and FittedLaw.interval.
+    """
+    try:
+        value = float(level)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not 0 < value < 1:  # NaN fails too
+        raise InputError(f"{who}: level is {level!r}; give the interval coverage as a number in (0, 1), e.g. 0.9")
+    return value
+
+
 def _fitted_interval():
-    """FittedLaw.interval when budgetlaw.fitting is loaded (no FittedLaw can exist otherwise)."""
-    module = sys.modules.get("budgetlaw.fitting")
+    """FittedLaw.interval when its module is loaded (no FittedLaw can exist otherwise); looked up
+    instead of imported so that budgetlaw.fitting (scipy) is not loaded for plain PowerLaws."""
+    module = sys.modules.get("budgetlaw.fitting.laws")
     return None if module is None else module.FittedLaw.interval
 
 
@@ -51,8 +69,8 @@ def intervals(items: Sequence, x, level: float = 0.9) -> tuple[np.ndarray, np.nd
             continue
         lo, hi = item.interval(np.array([x[i]]), level=level)
         lower[i], upper[i] = np.ravel(lo)[0], np.ravel(hi)[0]
-    if groups and not 0 < level < 1:
-        items[next(iter(groups.values()))[0]].interval(x[:1], level=level)  # raises its own error
+    if groups:
+        check_level(level, "interval")
     q = [(1 - level) / 2, (1 + level) / 2]
     for width, members in groups.items():
         step = max(1, CHUNK // width)

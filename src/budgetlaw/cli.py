@@ -5,10 +5,11 @@
     budgetlaw report laws.json plan.json -o DIR
     budgetlaw demo -o DIR
 
-Bad input (budgetlaw.InputError) is printed as one line on stderr, without a traceback, and
-the command exits with status 2; outputs are written to a temporary name and renamed, so a
-failed command leaves no output behind. Heavy modules are imported inside the commands so
-that ``budgetlaw --help`` is fast.
+Bad input (budgetlaw.InputError) and a solver failure (budgetlaw.SolverError) are printed as one
+line on stderr, without a traceback, and the command exits with status 2; outputs are written to
+a temporary name and renamed, so a failed command leaves no output behind. Heavy modules (scipy,
+cvxpy, matplotlib) are imported inside the commands so that ``budgetlaw --help`` is fast; the
+choices of the options come from the modules that define them (budgetlaw.allocation).
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import tempfile
 from pathlib import Path
 
 from budgetlaw import __version__
-from budgetlaw.errors import InputError
+from budgetlaw.allocation.baselines import NAMES as BASELINES
+from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS
+from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.fileio import check_output, dir_mode, run_command, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 
 __all__ = ["main", "build_parser"]
-
-OBJECTIVES = ("sum", "maxmin", "robust")
-BASELINES = ("uniform", "proportional", "temperature", "unimax")
 MAX_N_BOOT = 100_000  # 1e5 refits already give intervals to the third digit; more only fills memory
 EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
@@ -102,7 +102,7 @@ def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = 
 def _print_plan(plan, stream=None) -> None:
     """A short table of the plan on stdout: language, pairs, predicted score [interval]
     (a predicted loss, with 3 decimals, for loss laws)."""
-    from budgetlaw.report_summary import fmt_score, fmt_size
+    from budgetlaw.reporting.summary import fmt_score, fmt_size
 
     stream = stream or sys.stdout
     lower = bool(getattr(plan, "lower_is_better", False))
@@ -316,7 +316,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--languages", metavar="LANGS.csv", help="per-language available/floor/cost/weight")
     p.add_argument("--objective", choices=OBJECTIVES, default="sum", help="default sum")
     p.add_argument("--max-epochs", type=int, default=None, help="times a pair may be repeated (default 1)")
-    p.add_argument("--solver", default="auto", help="auto (default), exact or cvxpy")
+    p.add_argument("--solver", choices=SOLVERS, default="auto",
+                   help="auto (default: exact unless extra constraints need cvxpy), exact or cvxpy")
     p.add_argument("--level", type=float, default=0.9, help="interval level of the predictions (default 0.9)")
     p.set_defaults(func=cmd_allocate)
 
@@ -353,7 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2
-    return run_command("budgetlaw", args, (InputError,))
+    return run_command("budgetlaw", args, (BudgetlawError,))  # InputError and SolverError alike
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
-"""File plumbing for the command line: atomic output, output-path checks, modes, SIGTERM.
+"""File plumbing for the command lines: output-path checks, the error contract, SIGTERM.
 
 The guarantees these helpers give are written down in docs/guarantees.md:
 
 - an output is written to a temporary name beside it and renamed, so a reader never sees a
-  half-written laws.json or plan.json;
+  half-written laws.json or plan.json (budgetlaw._io, re-exported here);
 - an output path is checked at the door (:func:`check_output`): it may not be one of the
   command's inputs, an existing folder where a file is written (or the reverse), or lie in a
   folder that is missing or not writable;
@@ -17,33 +17,18 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
+# Atomic writing and checked JSON reading live in budgetlaw._io; they are re-exported here, the
+# module both command lines (budgetlaw and tuning) import their file plumbing from.
+from budgetlaw._io import dir_mode, file_mode, read_json, staged_folder, umask, write_text_atomic
 from budgetlaw.errors import InputError
 
-__all__ = ["write_text_atomic", "check_output", "file_mode", "dir_mode", "umask", "one_line", "run_command",
-           "sigterm_as_interrupt", "MAX_MESSAGE"]
+__all__ = ["write_text_atomic", "staged_folder", "read_json", "check_output", "file_mode", "dir_mode", "umask",
+           "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE"]
 
 MAX_MESSAGE = 600  # characters of an error message the command line prints
-
-
-def umask() -> int:
-    """The process umask (read without changing it for longer than one call)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
-def file_mode() -> int:
-    """The mode a new ordinary file gets: 0o666 less the umask (0644 under 022)."""
-    return 0o666 & ~umask()
-
-
-def dir_mode() -> int:
-    """The mode a new ordinary folder gets: 0o777 less the umask (0755 under 022)."""
-    return 0o777 & ~umask()
 
 
 def one_line(message: object, limit: int = MAX_MESSAGE) -> str:
@@ -110,26 +95,6 @@ def check_output(path, inputs: Iterable = (), *, kind: str = "file", option: str
     return out
 
 
-def write_text_atomic(path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename.
-
-    The temporary file is created with open(..., "x"), so it gets the ordinary mode for new
-    files under the umask (0644 under 022), unlike tempfile.mkstemp's 0600: plans and laws are
-    handed to other jobs and accounts.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        with open(tmp, "x", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
 def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt(f"signal {signum}")
 
@@ -150,7 +115,8 @@ def sigterm_as_interrupt() -> None:
 def run_command(program: str, args, error_types: tuple[type[BaseException], ...]) -> int:
     """Run ``args.func(args)`` under the command-line contract of docs/guarantees.md.
 
-    ``error_types`` (the package's InputError) and the file, encoding and size errors no check at
+    ``error_types`` (the package's errors: budgetlaw passes BudgetlawError, so InputError and
+    SolverError alike) and the file, encoding and size errors no check at
     the door can foresee become one line ``PROGRAM COMMAND: error: ...`` and exit status 2;
     Ctrl-C and SIGTERM (see :func:`sigterm_as_interrupt`) become ``interrupted`` and 130. Shared by
     the ``budgetlaw`` and ``tuning`` command lines (tuning imports budgetlaw, never the reverse).

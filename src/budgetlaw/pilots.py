@@ -61,11 +61,13 @@ def _load(source: Source) -> tuple[pd.DataFrame, str, str, dict]:
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         detail = "; ".join(line.strip() for line in str(err).splitlines() if line.strip())[:200]
         raise InputError(f"{path}: not a readable CSV ({detail}); save it as UTF-8 comma-separated text") from None
+    # read here, where the file's every column is still present: read_pilots keeps only its own
+    synthetic = "source" in frame.columns and bool((frame["source"].str.strip() == "synthetic").any())
     frame.columns = [str(col).strip().lower() for col in frame.columns]
     frame.index = frame.index + 2  # CSV line numbers: the header is line 1
     blank = frame.apply(lambda col: col.isna() | (col.astype(str).str.strip() == "")).all(axis=1)
     frame = frame[~blank]
-    return frame, str(path), "line", {"path": str(path), "sha256": _sha256(path)}
+    return frame, str(path), "line", {"path": str(path), "sha256": _sha256(path), "synthetic": synthetic}
 
 
 def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Series:
@@ -129,7 +131,8 @@ def read_pilots(
 
     Returns a DataFrame with columns language (str), size (float), score (float), and seed
     (int) / metric (str) when given, one row per run, in file order. With ``metric`` only the
-    rows of that metric are kept. ``df.attrs["source"]`` holds {"path", "sha256"} for files.
+    rows of that metric are kept. ``df.attrs["source"]`` holds {"path", "sha256"} for files;
+    ``df.attrs["synthetic"]`` is True when a file's ``source`` column marks a row "synthetic".
     Every language needs at least ``min_sizes`` distinct sizes. ``lower_is_better``: the
     ``score`` column is a loss (>= 0, no upper bound; ``max_score`` is not used).
     """
@@ -205,6 +208,8 @@ def read_pilots(
                 f"{name}: language {lang!r} has {n_sizes} distinct pilot size(s) ({sizes}); a law needs at least "
                 f"{min_sizes}: add pilot runs at other sizes for {lang!r} or drop its rows"
             )
+    synthetic = provenance.pop("synthetic", False)
     out.attrs["source"] = provenance
+    out.attrs["synthetic"] = synthetic
     out.attrs["metric"] = metric if metric is not None else (out["metric"].iloc[0] if "metric" in out.columns else None)
     return out

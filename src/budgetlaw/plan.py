@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw.errors import InputError
-from budgetlaw.fileio import write_text_atomic
+from budgetlaw._io import read_json, write_text_atomic
 
 __all__ = ["FORMAT", "Plan", "load_plan"]
 
@@ -289,17 +289,5 @@ def _read_float(value: Any, where: str, key: str) -> float:
 
 def load_plan(path) -> Plan:
     """Read and validate a plan.json written by `Plan.save`."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file; write one with 'budgetlaw allocate' or Plan.save") from None
-    except UnicodeDecodeError:
-        raise InputError(f"{path}: not valid JSON (bytes that are not UTF-8); rewrite it with Plan.save") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise InputError(f"{path}: not valid JSON ({err.msg} at line {err.lineno}); rewrite it with Plan.save") from None
-    except RecursionError:
-        raise InputError(f"{path}: not valid JSON (nested too deeply); rewrite it with Plan.save") from None
+    data = read_json(path, what="plan file", fix="write one with 'budgetlaw allocate' or Plan.save")
     return Plan.from_dict(data, where=str(path))

@@ -229,7 +229,7 @@ def test_sweep_matches_allocate_and_is_long_form():
 
 
 def test_budget_as_text_and_robust_sweep_in_chunks(monkeypatch):
-    import budgetlaw.allocation as module
+    import budgetlaw.allocation.optimise as module
 
     assert allocate(HAND, "24").sizes.sum() == pytest.approx(24.0, rel=1e-12)
     rng = np.random.default_rng(9)
@@ -246,11 +246,60 @@ def test_budget_as_text_and_robust_sweep_in_chunks(monkeypatch):
     np.testing.assert_allclose(sizes.sum(axis=1), budgets, rtol=1e-12)
 
 
-def test_sweep_cvxpy_path_loops():
-    table = sweep(HAND, [24.0, 48.0], objective="maxmin")
-    assert len(table) == 4
-    for B, part in table.groupby("budget"):
-        assert part["size"].sum() == pytest.approx(B, rel=1e-6)
+@pytest.mark.parametrize("objective", ["sum", "maxmin"])
+@pytest.mark.parametrize("route", [dict(solver="cvxpy"), dict(constraints=[lambda x: x["a"] >= 1.0])],
+                         ids=["solver=cvxpy", "extra constraint"])
+def test_sweep_cvxpy_path_solves_every_budget_with_cvxpy_and_matches_the_exact_path(monkeypatch, objective, route):
+    import budgetlaw.allocation.optimise as module
+
+    solved = []
+    real = module.solve_cvxpy
+
+    def counting(problem, objective, extras):
+        solved.append(float(problem.budget[0]))
+        return real(problem, objective, extras)
+
+    monkeypatch.setattr(module, "solve_cvxpy", counting)
+    budgets = [24.0, 48.0]
+    table = sweep(HAND, budgets, objective=objective, **route)
+    assert solved == budgets  # one cvxpy solve per budget: the loop, not the exact pass
+    exact = sweep(HAND, budgets, objective=objective, solver="exact")
+    assert solved == budgets  # the exact path never calls cvxpy
+    assert table[["budget", "language"]].equals(exact[["budget", "language"]])
+    # the constraint x_a >= 1 does not bind (x_a >= 2.3 here), so both paths solve one program
+    np.testing.assert_allclose(table["objective_value"], exact["objective_value"], rtol=1e-6)
+    np.testing.assert_allclose(table.groupby("budget")["size"].sum(), budgets, rtol=1e-6)
+    # cvxpy's maxmin tie-break relaxes the worst score by 1e-7 relative, which moves the sizes of
+    # this steep pair by ~1e-3; "sum" has no tie-break
+    np.testing.assert_allclose(table["size"], exact["size"], rtol=1e-4 if objective == "sum" else 5e-3)
+    if objective == "sum":
+        np.testing.assert_allclose(table["score"], exact["score"], rtol=1e-7)  # hand-solved: (8, 16) at budget 24 with multiplier 1/64
+        at24 = table[table["budget"] == 24.0].set_index("language")
+        np.testing.assert_allclose(at24.loc[["a", "b"], "size"], [8.0, 16.0], rtol=1e-5)
+        np.testing.assert_allclose(table["marginal_value"], exact["marginal_value"], rtol=1e-4)
+        assert at24["marginal_value"].iloc[0] == pytest.approx(1 / 64, rel=1e-4)
+
+
+def test_sweep_takes_the_keywords_of_allocate_only():
+    with pytest.raises(TypeError, match="budget_share"):
+        sweep(HAND, [24.0], budget_share=0.5)
+    with pytest.raises(InputError, match="level"):
+        sweep(HAND, [24.0], level=1.5)
+
+
+def test_a_cvxpy_failure_is_a_solver_error_not_an_input_error(monkeypatch):
+    import cvxpy as cp
+
+    from budgetlaw.errors import BudgetlawError, SolverError
+
+    def broken(self, *args, **kwargs):
+        raise cp.error.SolverError("simulated breakdown")
+
+    monkeypatch.setattr(cp.Problem, "solve", broken)
+    with pytest.raises(SolverError, match="could not solve the allocation") as err:
+        allocate(HAND, 24.0, solver="cvxpy")
+    assert isinstance(err.value, BudgetlawError) and not isinstance(err.value, InputError)
+    assert allocate(HAND, 24.0).solver["method"] == "exact"  # the exact path needs no cvxpy
 
 
 @pytest.mark.parametrize(
@@ -319,3 +368,17 @@ def test_unknown_language_in_a_limit_is_named_briefly():
         allocate(laws, 1000, available={"l1": 100, **{f"x{i}": 5 for i in range(7)}})
     msg = str(err.value)
     assert "x0, x1, x2, x3, x4 and 2 more" in msg and "(20 in all)" in msg and "l19" not in msg
+
+
+def test_level_is_checked_in_one_place_with_one_message():
+    from budgetlaw.bands import check_level
+
+    for bad in (0, 1, 1.5, -0.1, "x", None, float("nan")):
+        with pytest.raises(InputError, match=r"^who: level is .*; give the interval coverage as a number in \(0, 1\)"):
+            check_level(bad, "who")
+    assert check_level("0.8", "who") == 0.8
+    for call, who in [(lambda: allocate(HAND, 24.0, level=1.0), "allocate"),
+                      (lambda: uniform(HAND, 24.0, level=1.0), "uniform"),
+                      (lambda: sweep(HAND, [24.0], level=1.0), "sweep")]:
+        with pytest.raises(InputError, match=f"^{who}: level is 1.0"):
+            call()

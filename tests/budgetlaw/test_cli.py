@@ -239,6 +239,23 @@ def test_console_entry_point_prints_one_line_error(tmp_path):
     assert help_result.returncode == 0 and "demo" in help_result.stdout
 
 
+def test_solver_choices_and_a_solver_failure_is_one_line(tmp_path, laws_json, capsys, monkeypatch):
+    out = tmp_path / "plan.json"
+    status, err = run_err(["allocate", str(laws_json), "--budget", "1M", "--solver", "gurobi", "-o", str(out)], capsys)
+    assert status == 2 and "--solver" in err and "cvxpy" in err  # argparse lists the choices
+    import cvxpy as cp
+
+    def broken(self, *args, **kwargs):
+        raise cp.error.SolverError("simulated breakdown")
+
+    monkeypatch.setattr(cp.Problem, "solve", broken)
+    status, err = run_err(["allocate", str(laws_json), "--budget", "1M", "--solver", "cvxpy", "-o", str(out)], capsys)
+    assert status == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("budgetlaw allocate: error: cvxpy could not solve")
+    assert not out.exists()
+
+
 def test_bundled_demo_pilots_match_their_generator():
     """The shipped CSV is exactly what `python -m budgetlaw.synthetic` writes, every row is marked
     synthetic, and the scatter around the generating laws matches the stated noise model."""

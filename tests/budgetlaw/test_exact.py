@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.optimize import brentq
 
-from budgetlaw.exact import pad_draws, solve_maxmin, solve_robust, solve_sum
+from budgetlaw.allocation.exact import pad_draws, solve_maxmin, solve_robust, solve_sum
 
 K2 = np.array([1.0, 2.0])
 C2 = np.array([1.0, 0.5])

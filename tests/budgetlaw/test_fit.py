@@ -14,7 +14,7 @@ import pytest
 from scipy.optimize import least_squares
 
 import budgetlaw
-from budgetlaw.bootstrap import C_BOUNDS, Problem, fit_batch
+from budgetlaw.fitting.engine import C_BOUNDS, FitProblem, fit_batch
 from budgetlaw.errors import InputError
 from budgetlaw.fitting import LAWS_FORMAT, FittedLaw, LawSet, fit, load_laws
 from budgetlaw.law import PowerLaw
@@ -123,7 +123,7 @@ def test_engine_matches_multistart_scipy():
     K, c, C = 300.0, 0.3, 100.0
     ys = C - K * x**-c + rng.normal(0, 0.5, (12, x.size))
     ys[3, 4] -= 8.0
-    prob = Problem(t=t, free=False, ceiling_lo=np.array([[C]]), ceiling_hi=np.array([[C]]), a_min=1e-7,
+    prob = FitProblem(t=t, free=False, ceiling_lo=np.array([[C]]), ceiling_hi=np.array([[C]]), a_min=1e-7,
                    loss="soft_l1", f_scale=0.6)
     theta, cost = fit_batch(prob, ys)
     for row, y in enumerate(ys):
@@ -147,7 +147,7 @@ def test_engine_matches_multistart_scipy_free_ceiling():
     K, c, C = 30 * 1e3**0.35, 0.35, 91.0
     ys = C - K * x**-c + rng.normal(0, 0.3, (8, x.size))
     lower = ys.max(axis=1, keepdims=True)
-    prob = Problem(t=t, free=True, ceiling_lo=lower, ceiling_hi=np.array([[100.0]]), a_min=1e-7,
+    prob = FitProblem(t=t, free=True, ceiling_lo=lower, ceiling_hi=np.array([[100.0]]), a_min=1e-7,
                    loss="soft_l1", f_scale=0.4)
     theta, cost = fit_batch(prob, ys)
     for row, y in enumerate(ys):
@@ -331,3 +331,36 @@ def test_lawset_mapping_frame_and_package_entry_point():
     assert "loss:soft_l1" in laws.signature_string()
     with pytest.raises(KeyError, match="no law for language 'hi'"):
         laws["hi"]
+
+
+def test_fit_options_check_every_setting_once_at_the_door():
+    import dataclasses
+
+    from budgetlaw.fitting import FitOptions
+
+    # defaults resolve as documented: ceiling 100, max_score = ceiling, two parameters
+    s = FitOptions()
+    assert (s.ceiling, s.max_score, s.free, s.n_params, s.fit_ceiling, s.fit_max_score) == (100.0, 100.0, False, 2, 100.0, 100.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        s.loss = "linear"
+    # a loss law: the negated losses' ceiling -E is free in [-smallest median, 0]
+    loss = FitOptions(lower_is_better=True)
+    assert (loss.ceiling, loss.free, loss.n_params, loss.fit_ceiling, loss.fit_max_score) == (None, True, 3, 0.0, 0.0)
+    assert FitOptions(ceiling=95, free_ceiling=True).signature()["ceiling"] == "free<=95"
+    # each bad setting names its key and the fix, whether given to fit or to FitOptions
+    for kwargs, needle in [(dict(loss="l2"), "loss='l2' is unknown; choose one of soft_l1"),
+                           (dict(n_boot=1.5), "n_boot=1.5 must be a whole number"),
+                           (dict(n_boot=True), "n_boot=True"),
+                           (dict(seed=-1), "seed=-1 must be a whole number >= 0"),
+                           (dict(f_scale="x"), "f_scale='x' must be a number > 0"),
+                           (dict(c_bounds=(2.0, 1.0)), "c_bounds=(2.0, 1.0) must be (low, high)"),
+                           (dict(c_bounds=3), "c_bounds=3"),
+                           (dict(ceiling="high"), "ceiling='high'"),
+                           (dict(lower_is_better="yes"), "lower_is_better='yes' must be True or False"),
+                           (dict(lower_is_better=True, ceiling=1.0), "do not apply to a loss")]:
+        with pytest.raises(InputError) as err:
+            FitOptions(**kwargs)
+        assert needle in str(err.value)
+        with pytest.raises(InputError) as again:
+            fit(pd.DataFrame({"language": ["xx"] * 3, "size": [1, 2, 3], "score": [1.0, 2, 3]}), **kwargs)
+        assert str(again.value) == str(err.value)  # fit checks through FitOptions, not a copy of it

@@ -1,8 +1,12 @@
 """The allocation as a cvxpy program: the modelling layer for extra linear constraints.
 
-`budgetlaw.allocation` calls :func:`solve_cvxpy` when a user adds constraints or asks for
-solver="cvxpy"; without them the exact path in `budgetlaw.exact` solves the same program.
-The exact path and this one are tested to agree (relative objective gap <= 1e-6).
+`budgetlaw.allocation.optimise` calls :func:`solve_cvxpy` when a user adds constraints or asks
+for solver="cvxpy"; without them the exact path in `budgetlaw.allocation.exact` solves the same
+program. The exact path and this one are tested to agree (relative objective gap <= 1e-6).
+
+Failures: extra constraints that cannot hold together with the floors, caps and budget are the
+user's input (InputError); a solver that returns no usable optimum for an accepted problem is a
+SolverError.
 """
 
 from __future__ import annotations
@@ -13,11 +17,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from budgetlaw import exact
-from budgetlaw.errors import InputError
+from budgetlaw.allocation.exact import pad_draws
+from budgetlaw.errors import BudgetlawError, InputError, SolverError
 
 if TYPE_CHECKING:
-    from budgetlaw.allocation import Problem
+    from budgetlaw.allocation.problem import AllocationProblem
 
 __all__ = ["solve_cvxpy", "run"]
 
@@ -31,8 +35,7 @@ _TOLERANCES = {
 }
 
 
-
-def solve_cvxpy(problem: Problem, objective: str, extras: list):
+def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
     """cvxpy model in y_i = n*cost_i*x_i/budget (mean 1 whatever the units and the number of
     languages; budget shares themselves, ~1/n, stall CLARABEL at a few hundred languages), with
     the objective divided by the total weight so it stays O(100).
@@ -53,7 +56,7 @@ def solve_cvxpy(problem: Problem, objective: str, extras: list):
     if capped.any():
         cons.append(y[np.flatnonzero(capped)] <= problem.cap[capped] / unit[capped])
     if objective == "robust":
-        Kd, cd, counts = exact.pad_draws(problem.draws)
+        Kd, cd, counts = pad_draws(problem.draws)
         coef = problem.weights[:, None] * Kd * unit[:, None] ** (-cd) / counts[:, None]
         S = cp.reshape(s, (n, 1), order="F") @ np.ones((1, Kd.shape[1]))
         top = sum(float(problem.weights[i] * d[:, 2].mean()) for i, d in enumerate(problem.draws))
@@ -94,7 +97,7 @@ def solve_cvxpy(problem: Problem, objective: str, extras: list):
             if run(cp, second, len(extras))[0] in ("optimal", "optimal_inaccurate"):
                 y_best = np.asarray(y.value, dtype=float)
                 iterations += second.solver_stats.num_iters
-        except InputError:
+        except BudgetlawError:
             log.warning("maxmin: the tie-breaking second solve failed; keeping the first solution")
     x = np.clip(unit * y_best, problem.floor[0], problem.cap)
     info = {"method": "cvxpy", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
@@ -103,7 +106,11 @@ def solve_cvxpy(problem: Problem, objective: str, extras: list):
 
 
 def run(cp, problem_cp, n_extra: int):
-    """Solve with CLARABEL, then SCS; InputError explaining why when neither gives an optimum."""
+    """Solve with CLARABEL, then SCS; return (status, solver used).
+
+    Raises InputError when the problem is infeasible (the extra constraints contradict the
+    floors, caps and budget) and SolverError when neither solver gives a usable optimum.
+    """
     status, used = None, None
     for name in ("CLARABEL", "SCS"):
         try:
@@ -118,12 +125,12 @@ def run(cp, problem_cp, n_extra: int):
         raise InputError(f"the allocation is infeasible: the {n_extra} extra constraint(s) cannot hold together with "
                          "the floors, caps and budget; relax a constraint or raise the budget")
     if status not in ("optimal", "optimal_inaccurate"):
-        raise InputError(f"cvxpy could not solve the allocation (status {status!r}); check the extra constraints "
-                         "and that the laws' K and c are of ordinary size")
+        raise SolverError(f"cvxpy could not solve the allocation (status {status!r}); check the extra constraints "
+                          "and that the laws' K and c are of ordinary size")
     if status == "optimal_inaccurate":
         worst = max(float(np.max(con.violation())) for con in problem_cp.constraints)
         if worst > 1e-6:
-            raise InputError(f"cvxpy ({used}) stopped at an inaccurate point that breaks a constraint by {worst:.2g}; "
-                             "check that the extra constraints can hold together with the floors, caps and budget")
+            raise SolverError(f"cvxpy ({used}) stopped at an inaccurate point that breaks a constraint by {worst:.2g}; "
+                              "check that the extra constraints can hold together with the floors, caps and budget")
         log.warning("cvxpy (%s) reports an inaccurate optimum; check the plan", used)
     return status, used

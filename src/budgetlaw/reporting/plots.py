@@ -1,8 +1,9 @@
 """The report's figures, drawn from plain tables (no law or plan objects needed).
 
 Every function takes pandas/NumPy data plus an output path and writes one PNG with
-matplotlib's Agg canvas (no pyplot, no display, no global backend switch). report.py computes
-the tables; these functions only draw, so they can be reused on any numbers.
+matplotlib's Agg canvas (no pyplot, no display, no global backend switch).
+budgetlaw.reporting.build computes the tables; these functions only draw, so they can be reused
+on any numbers.
 """
 
 from __future__ import annotations

@@ -1,51 +1,38 @@
-"""Fit one saturating power law per language to pilot runs, with bootstrap uncertainty.
+"""Fitted laws and the laws.json file: FittedLaw (one language), LawSet (all of them), load_laws.
 
-    score(x) = ceiling - K * x ** (-c)        fitted: K > 0, c in C_BOUNDS, ceiling fixed or free
-    loss(x)  = E + K * x ** (-c)              lower_is_better=True: 0 <= E <= smallest median loss
+laws.json (format "budgetlaw-laws/1", docs/formats/laws.md)::
 
-Fit, per language (engine in budgetlaw.bootstrap):
-  * robust loss (soft_l1 by default) with f_scale = 1.345 * sigma, sigma a MAD estimate of the
-    noise from a plain least-squares fit, refined once from the robust fit's residuals;
-  * a grid over c with closed-form bounded solves for the linear parameters, then damped
-    Gauss-Newton and a scipy least_squares polish, so no fit depends on a starting guess;
-  * a free ceiling lies between the largest per-size median score and ``max_score``;
-  * a residual bootstrap (n_boot draws, all refitted at once in numpy) gives ``draws``;
-  * a leave-the-largest-size-out refit checks extrapolation (``holdout``).
-Reporting convention: b = 1 / x_ref with x_ref the smallest pilot size, so ``a`` is the fitted
-gap to the ceiling at the smallest pilot size (see docs/formats/laws.md). A loss is fitted as
-the score law of the negated losses and mirrored back (budgetlaw.direction).
+    {"format": "budgetlaw-laws/1", "metric": ..., "lower_is_better": false,
+     "signature": {every setting of the fit, versions, the pilots' sha256},
+     "laws": {language: {"law": {a, b, c, ceiling, lower_is_better, K, x_ref}, "points", "draws",
+                         "holdout", "flags", "r2", "rmse", ...}}}
+
+A law is reported with b = 1 / x_ref, x_ref the smallest pilot size, so ``a`` is the fitted gap
+to the ceiling at the smallest pilot size; the draws are (K, c, ceiling) rows, the third column
+the floor E for a loss law.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import math
-import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import scipy
-from tqdm.auto import tqdm
 
-from budgetlaw import __version__
-from budgetlaw.bootstrap import (C_BOUNDS, LOSSES, Settings, fit_batch, fit_points, make_problem, resample,
-                                 top_median)
-from budgetlaw.direction import direction_of, mirror_fitted
+from budgetlaw._io import read_json, write_text_atomic
+from budgetlaw.bands import check_level
+from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
-from budgetlaw.fileio import write_text_atomic
-from budgetlaw.fit_flags import FLAG_HELP, fit_flags
 from budgetlaw.law import PowerLaw
-from budgetlaw.pilots import read_pilots
 
-__all__ = ["fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT"]
+__all__ = ["FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT", "DRAW_COLUMNS"]
 
 LAWS_FORMAT = "budgetlaw-laws/1"
 DRAW_COLUMNS = ("K", "c", "ceiling")
-log = logging.getLogger(__name__)
 
 
 def _nan_to_none(value):
@@ -103,8 +90,7 @@ class FittedLaw:
         """Percentile bootstrap band of the mean value at x: (lower, upper), NaN without draws.
 
         Draw curves: ceiling - K * x**(-c) for a score, E + K * x**(-c) for a loss."""
-        if not 0 < level < 1:
-            raise InputError(f"interval: level={level!r} must be between 0 and 1, e.g. 0.9")
+        check_level(level, "interval")
         xs = np.asarray(x, dtype=float)
         if len(self.draws) == 0:
             nan = np.full(xs.shape, np.nan)
@@ -283,121 +269,5 @@ class LawSet(Mapping):
 
 def load_laws(path) -> LawSet:
     """Read a laws.json written by LawSet.save (format budgetlaw-laws/1)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: laws file not found; create it with `budgetlaw fit pilots.csv -o {path}`")
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
-        reason = str(err)[:200] if not isinstance(err, RecursionError) else "nested too deeply"
-        raise InputError(f"{path}: not valid JSON ({reason}); regenerate it with `budgetlaw fit`") from None
+    data = read_json(path, what="laws file", fix=f"create it with `budgetlaw fit pilots.csv -o {path}`")
     return LawSet.from_dict(data, name=str(path))
-
-
-# -- fitting ------------------------------------------------------------------------------------
-def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: Settings, n_boot: int, seed: int) -> FittedLaw:
-    law, prob, cost, info = fit_points(x, y, s)
-    pred = law.predict(x)
-    flags = fit_flags(law, x, y, prob, s)
-    for flag in flags:
-        log.warning("%s: %s: %s", language, flag, FLAG_HELP[flag].format(bounds=s.c_bounds))
-
-    holdout = None
-    largest = x.max()
-    keep = x < largest
-    if len(np.unique(x[keep])) >= s.n_params:
-        held, _, _, _ = fit_points(x[keep], y[keep], s)
-        observed = float(y[~keep].mean())
-        predicted = float(held.predict(largest))
-        holdout = {"size": float(largest), "observed": observed, "predicted": predicted,
-                   "error": predicted - observed, "law": held.to_dict()}
-
-    draws = np.empty((0, 3))
-    if n_boot > 0:
-        rng = np.random.default_rng([seed, zlib.crc32(language.encode("utf-8"))])
-        ystar = resample(pred, y - pred, s.n_params, n_boot, rng)
-        boot = make_problem(s, prob.t, top_median(x, ystar), prob.f_scale)
-        theta, _ = fit_batch(boot, ystar)
-        draws = np.column_stack([np.exp(theta[:, 0]) * law.x_ref ** theta[:, 1], theta[:, 1], theta[:, 2]])
-    return FittedLaw(language=language, law=law, x=x, y=y, draws=draws, holdout=holdout, flags=flags,
-                     free_ceiling=s.free, f_scale=float(prob.f_scale), cost=float(cost), solver=info)
-
-
-def fit(pilots, ceiling: float | None = None, *, free_ceiling: bool = False, max_score: float | None = None,
-        loss: str = "soft_l1", n_boot: int = 1000, seed: int = 0, metric: str | None = None,
-        f_scale: float | None = None, c_bounds: tuple[float, float] = C_BOUNDS,
-        lower_is_better: bool = False) -> LawSet:
-    """Fit score = ceiling - K * x**(-c) (or loss = E + K * x**(-c)) per language of ``pilots``.
-
-    pilots: CSV path or DataFrame. ceiling: fixed ceiling (default 100), or with
-    ``free_ceiling=True`` fitted in [largest per-size median score, max_score] (max_score
-    defaults to ceiling). lower_is_better: the scores are a loss (e.g. nll); the floor E is
-    always fitted, 0 <= E <= smallest per-size median loss (ceiling and max_score do not apply).
-    loss: soft_l1 | huber | cauchy | linear (plain least squares). f_scale: robust-loss scale,
-    None = 1.345 * MAD noise estimate. n_boot: residual-bootstrap draws (0 = none). Needs >= 3
-    distinct sizes per language (4 with a free ceiling or a loss).
-    """
-    if not isinstance(lower_is_better, (bool, np.bool_)):
-        raise InputError(f"fit: lower_is_better={lower_is_better!r} must be True or False")
-    if lower_is_better:
-        if ceiling is not None or max_score is not None:
-            raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} do not apply to a loss "
-                             "(lower_is_better=True): its floor E is fitted in [0, smallest median loss]; drop them")
-        ceiling, max_score, free_ceiling = 0.0, 0.0, True  # the negated losses' ceiling -E lies in [-min median, 0]
-    else:
-        try:
-            ceiling = 100.0 if ceiling is None else float(ceiling)
-            max_score = ceiling if max_score is None else float(max_score)
-        except (TypeError, ValueError):
-            raise InputError(f"fit: ceiling={ceiling!r} / max_score={max_score!r} must be numbers, e.g. 100") from None
-        if not (math.isfinite(ceiling) and math.isfinite(max_score)) or max_score <= 0 or ceiling <= 0:
-            raise InputError(f"fit: ceiling={ceiling} and max_score={max_score} must be finite and > 0, e.g. 100 for COMET x 100")
-    if loss not in LOSSES:
-        raise InputError(f"fit: loss={loss!r} is unknown; choose one of {', '.join(LOSSES)}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 0:
-        raise InputError(f"fit: n_boot={n_boot!r} must be a whole number >= 0 (0 = no bootstrap)")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise InputError(f"fit: seed={seed!r} must be a whole number >= 0")
-    if f_scale is not None:
-        try:
-            ok = math.isfinite(float(f_scale)) and float(f_scale) > 0
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            raise InputError(f"fit: f_scale={f_scale!r} must be a number > 0, or None to estimate it")
-    c_lo, c_hi = (float(v) for v in c_bounds)
-    if not 0 < c_lo < c_hi < math.inf:
-        raise InputError(f"fit: c_bounds={c_bounds!r} must be (low, high) with 0 < low < high, e.g. {C_BOUNDS}")
-
-    frame = read_pilots(pilots, metric=metric, max_score=max_score if free_ceiling else min(ceiling, max_score),
-                        min_sizes=4 if free_ceiling else 3, lower_is_better=bool(lower_is_better))
-    s = Settings(ceiling=ceiling, free=bool(free_ceiling), max_score=max_score, loss=loss,
-                  f_scale=None if f_scale is None else float(f_scale), c_bounds=(c_lo, c_hi))
-    laws = {}
-    groups = list(frame.groupby("language", sort=False))
-    for language, group in tqdm(groups, desc="fitting laws", unit="language", disable=None):
-        x, y = group["size"].to_numpy(float), group["score"].to_numpy(float)
-        if lower_is_better:  # fit -loss = (-E) - K x^-c as a score law, then mirror it back
-            laws[language] = mirror_fitted(_fit_language(language, x, -y, s, int(n_boot), int(seed)), y)
-        else:
-            laws[language] = _fit_language(language, x, y, s, int(n_boot), int(seed))
-    source = frame.attrs.get("source") or None
-    signature = {
-        "metric": frame.attrs.get("metric"),
-        "direction": "lower_is_better" if lower_is_better else "higher_is_better",
-        "loss": loss,
-        "f_scale": "auto" if f_scale is None else float(f_scale),
-        "ceiling": ("floor free in [0, smallest median]" if lower_is_better
-                    else f"free<={max_score:g}" if free_ceiling else f"fixed={ceiling:g}"),
-        "max_score": None if lower_is_better else max_score,
-        "c_bounds": [c_lo, c_hi],
-        "x_ref": "smallest pilot size",
-        "bootstrap": "residual",
-        "n_boot": int(n_boot),
-        "seed": int(seed),
-        "version": __version__,
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "source": source,
-    }
-    return LawSet(laws, metric=frame.attrs.get("metric"), signature=signature)

@@ -6,16 +6,20 @@
 
 Computed on the fitted problem's own orientation (for a loss: the negated losses, so that
 "improve" means "rise" here too).
+
+FLAG_TEXT is the one wording of what each flag means and what to do about it: the fit's log
+warnings and the report's Warnings section (report.md) both use it.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from budgetlaw.bootstrap import Problem, Settings
+from budgetlaw.fitting.engine import FitProblem
+from budgetlaw.fitting.options import FitOptions
 from budgetlaw.law import PowerLaw
 
-__all__ = ["FLAG_HELP", "fit_flags"]
+__all__ = ["FLAG_TEXT", "fit_flags"]
 
 
 def _flat(x: np.ndarray, y: np.ndarray) -> bool:
@@ -38,7 +42,7 @@ def _flat(x: np.ndarray, y: np.ndarray) -> bool:
     return bool(slope <= 2 * se)
 
 
-def fit_flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: Problem, s: Settings) -> tuple[str, ...]:
+def fit_flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: FitProblem, s: FitOptions) -> tuple[str, ...]:
     """The flags of a fitted (score-oriented) law on data (x, y) under problem ``prob``."""
     flags = []
     if _flat(x, y):
@@ -47,17 +51,19 @@ def fit_flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: Problem, s: Set
     if law.c <= lo_c * (1 + 1e-6) or law.c >= hi_c * (1 - 1e-6):
         flags.append("c_at_bound")
     if s.free:
-        tol = 1e-6 * max(1.0, abs(s.max_score))
+        tol = 1e-6 * max(1.0, abs(s.fit_max_score))
         if law.ceiling - float(prob.ceiling_lo.ravel()[0]) <= tol or float(prob.ceiling_hi.ravel()[0]) - law.ceiling <= tol:
             flags.append("ceiling_at_bound")
     return tuple(flags)
 
 
-FLAG_HELP = {
-    "flat_data": "scores do not rise (a loss does not fall) significantly with size (slope on log size <= 2 "
-                 "standard errors); "
-                 "the law is not determined: add larger pilot sizes or seeds",
-    "c_at_bound": "the exponent c sits at a bound of {bounds}; add pilot sizes further apart",
-    "ceiling_at_bound": "the free ceiling sits at a bound (largest median score or max_score; for a loss the floor E "
-                        "at 0 or at the smallest median loss); fix the ceiling instead, or add larger pilots",
+#: What each flag means for the reader, and what to do about it (logged by ``fit``, listed in
+#: report.md's Warnings).
+FLAG_TEXT = {
+    "c_at_bound": "the exponent c hit its search bound, so the curve's shape is not pinned down by the pilots; "
+    "add pilots at more sizes before trusting the plan",
+    "flat_data": "the scores barely change across pilot sizes, so slope and noise cannot be told apart; "
+    "use a wider range of pilot sizes",
+    "ceiling_at_bound": "the free ceiling (for a loss: the floor E) hit its bound; fit with a fixed --ceiling "
+    "or add larger pilots",
 }

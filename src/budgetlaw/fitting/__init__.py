@@ -1,0 +1,15 @@
+"""Stage 1 of the pipeline, pilots.csv -> laws.json: one saturating power law per language.
+
+    options.py   FitOptions: every setting of a fit, checked once
+    engine.py    the robust batch curve fitter (grid + IRLS + Levenberg-Marquardt, scipy polish)
+    flags.py     diagnostics of a fit and the one wording of their advice
+    laws.py      FittedLaw, LawSet and the laws.json format (load_laws)
+    fitter.py    fit(): pilots -> LawSet, with holdout refits and bootstrap draws
+"""
+
+from budgetlaw.fitting.fitter import fit
+from budgetlaw.fitting.laws import DRAW_COLUMNS, LAWS_FORMAT, FittedLaw, LawSet, load_laws
+from budgetlaw.fitting.options import C_BOUNDS, LOSSES, FitOptions
+
+__all__ = ["fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT", "DRAW_COLUMNS", "FitOptions", "LOSSES",
+           "C_BOUNDS"]

@@ -1,0 +1,397 @@
+"""The Markdown summary of a report (report.md): tables, warnings and provenance.
+
+Number formats, fixed so a reader (and a test) can check them: pair counts are whole numbers
+with thousands commas (``123,456``), scores and score gains have 2 decimals (losses and loss
+improvements 3, as they move by hundredths), R^2 and RMSE 3, law parameters 4 significant digits.
+
+Loss laws (lower is better) are reported in their own units; every "gain" is an improvement,
+positive when the optimised plan is better (for a loss: baseline loss - optimised loss).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from budgetlaw.allocation.problem import law_arrays, objective_at
+from budgetlaw.direction import direction_of, improvement, value_label
+from budgetlaw.fitting.flags import FLAG_TEXT
+from budgetlaw.reporting.plots import format_count
+
+__all__ = [
+    "FLAG_TEXT",
+    "objective_value",
+    "plan_objective",
+    "fmt_size",
+    "fmt_score",
+    "markdown_table",
+    "law_rows",
+    "plan_rows",
+    "comparison_rows",
+    "gain_rows",
+    "plan_warnings",
+    "render_summary",
+]
+
+# A leave-largest-out miss above this many score points is reported as a warning; for a loss,
+# a miss above this share of the observed loss (2% of an nll of 1.65 is 0.033 nats/token).
+HOLDOUT_WARN = 1.0
+HOLDOUT_WARN_LOSS = 0.02
+
+
+def _finite(value) -> bool:
+    try:
+        return value is not None and math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def fmt_size(value) -> str:
+    return f"{float(value):,.0f}" if _finite(value) else "-"
+
+
+def fmt_score(value, signed: bool = False, digits: int = 2) -> str:
+    if not _finite(value):
+        return "-"
+    return f"{float(value):+.{digits}f}" if signed else f"{float(value):.{digits}f}"
+
+
+def _digits(lower_is_better: bool) -> int:
+    """Decimals of a value: 2 for scores (0-100), 3 for losses (~1-4)."""
+    return 3 if lower_is_better else 2
+
+
+def _fmt(value, spec: str) -> str:
+    return format(float(value), spec) if _finite(value) else "-"
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    """A GitHub pipe table of ``frame`` (cells used as given; the index is not written)."""
+    header = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v).replace("|", "/") for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body])
+
+
+def law_rows(laws) -> pd.DataFrame:
+    """language, a, b, c, K, ceiling (floor E for loss laws), R^2, RMSE, holdout error, points,
+    largest pilot, flags."""
+    asymptote = "floor E" if direction_of(laws) else "ceiling"
+    d = _digits(asymptote == "floor E")
+    rows = []
+    for language, item in laws.items():
+        law = getattr(item, "law", item)
+        holdout = getattr(item, "holdout", None) or {}
+        flags = tuple(getattr(item, "flags", ()) or ())
+        rows.append(
+            {
+                "language": language,
+                "a": _fmt(law.a, ".4g"),
+                "b": _fmt(law.b, ".4g"),
+                "c": _fmt(law.c, ".4g"),
+                "K": _fmt(law.K, ".4g"),
+                asymptote: _fmt(law.ceiling, ".4g"),
+                "R^2": _fmt(getattr(item, "r2", None), ".3f"),
+                "RMSE": _fmt(getattr(item, "rmse", None), ".3f"),
+                "holdout error": fmt_score(holdout.get("error"), signed=True, digits=d),
+                "points": str(getattr(item, "n_points", "-")),
+                "largest pilot": fmt_size(getattr(item, "max_pilot_size", None)),
+                "flags": ", ".join(f"**{f}**" for f in flags) if flags else "none",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float]) -> pd.DataFrame:
+    """language, pairs, share of pairs, cap, predicted, lower, upper, x largest pilot."""
+    total = float(plan.sizes.sum())
+    d = _digits(bool(getattr(plan, "lower_is_better", False)))
+    rows = []
+    predicted = plan.predicted.reindex(plan.sizes.index)  # whole columns, not a .loc per language
+    columns = {col: (predicted[col].tolist() if col in predicted else [None] * len(predicted))
+               for col in ("score", "lower", "upper")}
+    for k, (language, size) in enumerate(plan.sizes.items()):
+        pred = {col: values[k] for col, values in columns.items()}
+        largest = largest_pilot.get(language)
+        rows.append(
+            {
+                "language": language,
+                "pairs": fmt_size(size),
+                "share": f"{100 * float(size) / total:.1f}%" if total > 0 else "-",
+                "cap": fmt_size(caps.get(language)),
+                "predicted": fmt_score(pred.get("score"), digits=d),
+                "lower": fmt_score(pred.get("lower"), digits=d),
+                "upper": fmt_score(pred.get("upper"), digits=d),
+                "x largest pilot": f"{float(size) / float(largest):.1f}x" if _finite(largest) and largest else "-",
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _weights(plan, languages) -> np.ndarray:
+    weights = (plan.constraints or {}).get("weights") or {}
+    return np.array([float(weights.get(lang, 1.0)) for lang in languages])
+
+
+def plan_objective(laws, plan):
+    """A function ``value(sizes, draws=False)``: ``plan``'s objective at any plan's ``sizes``, so
+    every plan is judged alike (see ``objective_value``). The laws' arrays are read once, so a
+    report that judges many plans and budgets does not read thousands of laws each time."""
+    languages = list(plan.sizes.index)
+    chosen = laws if list(laws) == languages else {lang: laws[lang] for lang in languages}
+    _, K, c, ceiling, _, lower = law_arrays(chosen, with_draws=False)
+    args = dict(K=K, c=c, ceiling=ceiling, weights=_weights(plan, languages), sign=-1.0 if lower else 1.0)
+    drawn: list = []  # filled on first use: stacking every law's draws is the expensive part
+
+    def value(sizes, *, draws: bool = False):
+        x = pd.Series(sizes).reindex(languages).to_numpy(dtype=float)
+        if draws or plan.objective == "robust":
+            if not drawn:
+                drawn.append(law_arrays(chosen)[4])
+            if drawn[0] is None:
+                return None if draws else math.nan
+            if draws:
+                return objective_at(plan.objective, x, per_draw=True, draws=drawn[0], **args)
+            return float(objective_at(plan.objective, x[None], draws=drawn[0], **args)[0])
+        with np.errstate(divide="ignore"):  # a size of 0 is -inf for a score, as PowerLaw.predict gives
+            return float(objective_at(plan.objective, x[None], **args)[0])
+
+    return value
+
+
+def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
+    """``plan``'s objective evaluated at ``sizes`` (any plan's), so every plan is judged alike;
+    the objective is budgetlaw.allocation.problem.objective_at, the allocator's own.
+
+    sum: sum_i w_i score_i;  maxmin: min_i score_i;  robust: mean over draws of sum_i w_i score_i.
+    Loss laws: the same in losses, maxmin the largest loss (value = E + K x**(-c)).
+    With ``draws=True`` returns the value under each bootstrap draw (draw j of every language
+    taken together, as the laws' draws are indexed alike), or None when a law has no draws.
+    """
+    return plan_objective(laws, plan)(sizes, draws=draws)
+
+
+def comparison_rows(plans: Sequence, laws, level: float = 0.9) -> pd.DataFrame:
+    """One row per plan (the optimised plan first): its value of the optimised plan's objective,
+    sum / mean / worst predicted score, pairs used, unused budget and, when the laws carry
+    bootstrap draws, the optimised plan's gain in that objective over the row's plan with its
+    interval over the draws, and the share of draws in which the optimised plan is better.
+    For loss laws the gain is the row's value minus the optimised plan's (a lower loss is a
+    gain) and the worst language is the one with the largest loss."""
+    first = plans[0]
+    lower = direction_of(laws)
+    d = _digits(lower)
+    total = "sum of losses" if lower else "sum of scores"
+    judge = plan_objective(laws, first)
+    mine = judge(first.sizes, draws=True)
+    rows = []
+    for p in plans:
+        scores = p.predicted["score"].astype(float)
+        gain_text = better = "-"
+        if mine is not None and p is not first:
+            theirs = judge(p.sizes, draws=True)
+            gain = improvement(mine, theirs, lower)
+            point = float(improvement(judge(first.sizes), judge(p.sizes), lower))
+            low, high = np.quantile(gain, [(1 - level) / 2, (1 + level) / 2])
+            gain_text = f"{point:+.{d}f} [{low:+.{d}f}, {high:+.{d}f}]"
+            better = f"{100 * np.mean(gain > 0):.0f}% of draws"
+        rows.append(
+            {
+                "plan": p.name,
+                "objective value": _fmt(judge(p.sizes), f".{d}f"),
+                total: fmt_score(scores.sum(), digits=d),
+                "mean loss" if lower else "mean score": fmt_score(scores.mean(), digits=d),
+                "worst language": (f"{fmt_score(scores.max(), digits=d)} ({scores.idxmax()})" if lower
+                                   else f"{fmt_score(scores.min())} ({scores.idxmin()})"),
+                "pairs used": fmt_size(p.sizes.sum()),
+                "unused budget": fmt_size(p.unused_budget),
+                f"optimised gain ({level:.0%} interval)": gain_text,
+                "optimised better in": better,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def gain_rows(plan, baselines: Sequence) -> pd.DataFrame:
+    """language, then one column per baseline: optimised minus baseline predicted score (for a
+    loss plan: baseline minus optimised loss, so positive always means optimised is better)."""
+    languages = list(plan.sizes.index)
+    frame = pd.DataFrame({"language": languages})
+    lower = bool(getattr(plan, "lower_is_better", False))
+    mine = plan.predicted["score"].reindex(languages).astype(float)
+    diffs = {b.name: pd.Series(improvement(mine, b.predicted["score"].reindex(languages).astype(float), lower),
+                               index=languages) for b in baselines}
+    d = _digits(lower)
+    for b in baselines:
+        frame[f"vs {b.name}"] = [fmt_score(v, signed=True, digits=d) for v in diffs[b.name]]
+    if baselines:
+        means = {f"vs {b.name}": fmt_score(diffs[b.name].mean(), signed=True, digits=d) for b in baselines}
+        frame = pd.concat([frame, pd.DataFrame([{"language": "**mean**", **means}])], ignore_index=True)
+    return frame
+
+
+def plan_warnings(laws, plan, flags: Mapping[str, tuple], extrapolate_from: Mapping[str, float]) -> list[str]:
+    """Plain-language warnings: degenerate fits, extrapolation, unused budget, solver trouble."""
+    out = []
+    lower = direction_of(laws)
+    for language, bad in flags.items():
+        for flag in bad:
+            out.append(f"**{language}: {flag}** - {FLAG_TEXT.get(flag, 'see docs/reports.md')}.")
+    for language, item in laws.items():
+        holdout = getattr(item, "holdout", None) or {}
+        if not _finite(holdout.get("error")):
+            continue
+        error = float(holdout["error"])
+        observed = float(holdout["observed"]) if _finite(holdout.get("observed")) else math.nan
+        if lower and abs(error) > HOLDOUT_WARN_LOSS * abs(observed):
+            out.append(
+                f"**{language}: holdout miss {error:+.3f}** - fitted without its largest pilot size "
+                f"({fmt_size(holdout.get('size'))}), the law missed the loss there by more than "
+                f"{HOLDOUT_WARN_LOSS:.0%}; its extrapolation is uncertain."
+            )
+        elif not lower and abs(error) > HOLDOUT_WARN:
+            out.append(
+                f"**{language}: holdout miss {error:+.2f}** - fitted without its largest pilot size "
+                f"({fmt_size(holdout.get('size'))}), the law missed that size by more than {HOLDOUT_WARN:g} point; "
+                "its extrapolation is uncertain."
+            )
+    far = []
+    for language, size in plan.sizes.items():
+        edge = extrapolate_from.get(language)
+        if _finite(edge) and edge > 0 and float(size) > edge:
+            far.append(f"{language} {format_count(float(size))} = {float(size) / edge:.1f}x")
+    if far:
+        out.append(
+            "**Extrapolation** - planned sizes beyond the largest pilot run: " + ", ".join(far)
+            + f". Predicted {'losses' if lower else 'scores'} there rest on the law's shape, not on data (shaded region in laws.png)."
+        )
+    if _finite(plan.unused_budget) and plan.unused_budget > 1e-3 * plan.budget:
+        out.append(
+            f"**Unused budget {fmt_size(plan.unused_budget)}** - every language is at its cap "
+            "(available x max_epochs); raise the caps or lower the budget."
+        )
+    status = str((plan.solver or {}).get("status", "optimal"))
+    if status.lower() not in ("optimal", "ok", "converged"):
+        out.append(f"**Solver status {status!r}** - the optimiser did not report an optimal solution.")
+    if any(getattr(item, "draws", None) is None for item in laws.values()):
+        out.append("Some laws carry no bootstrap draws, so their predictions have no uncertainty band.")
+    return out
+
+
+def _json_block(data) -> str:
+    return "```json\n" + json.dumps(data, indent=2, sort_keys=True, default=str) + "\n```"
+
+
+def render_summary(
+    *,
+    title: str,
+    laws,
+    plan,
+    baselines: Sequence,
+    law_table: str,
+    warnings: Sequence[str],
+    notes: Sequence[str],
+    synthetic: bool,
+    figures: Mapping[str, str],
+    metric: str,
+    level: float,
+    caps: Mapping[str, float],
+    largest_pilot: Mapping[str, float],
+    version: str,
+) -> str:
+    """The whole report.md text; see docs/reports.md for its sections."""
+    lower = direction_of(laws)
+    d = _digits(lower)
+    label = value_label(metric, lower)
+    lines = [f"# {title}", ""]
+    if synthetic:
+        lines += [
+            "> **Synthetic data.** The pilot scores behind these laws are synthetic: drawn from known laws "
+            "by `budgetlaw.synthetic`, not measured. Use the numbers to learn the tool, not to plan a real run.",
+            "",
+        ]
+    lines += ["## Warnings", ""]
+    lines += [f"- {w}" for w in [*warnings, *notes]] or ["None: every fit is healthy and the plan stays within its data."]
+    marginal = float(plan.marginal_value) if _finite(plan.marginal_value) else math.nan
+    lines += [
+        "",
+        "## Plan",
+        "",
+        (f"- Objective: **{plan.objective}**, value {_fmt(plan.objective_value, f'.{d}f')} ({metric}, minimised: "
+         "lower is better)" if lower else
+         f"- Objective: **{plan.objective}**, value {_fmt(plan.objective_value, '.2f')} ({metric} points)"),
+        f"- Budget: {fmt_size(plan.budget)}; used {fmt_size(plan.used_budget)}; unused {fmt_size(plan.unused_budget)}",
+        (f"- Marginal value: {_fmt(marginal, '.3g')} {metric} shed from the objective per extra budget unit "
+         f"(about {_fmt(marginal * 100_000, f'.{d}f')} per 100k more)" if lower else
+         f"- Marginal value: {_fmt(marginal, '.3g')} objective points per extra budget unit "
+         f"(about {_fmt(marginal * 100_000, '.2f')} per 100k more)"),
+        f"- Solver: {(plan.solver or {}).get('method', '-')} ({(plan.solver or {}).get('status', '-')})",
+        "",
+        f"Predicted {label} with its {level:.0%} bootstrap interval (lower, upper); `cap` = available x max_epochs; "
+        "`x largest pilot` > 1 means extrapolation.",
+        "",
+        markdown_table(plan_rows(plan, caps, largest_pilot)),
+        "",
+    ]
+    if baselines:
+        lines += [
+            "## Comparison with baselines",
+            "",
+            f"All plans spend the same budget under the same caps and floors; {'losses' if lower else 'scores'} are "
+            "predicted by the fitted laws. "
+            f"`objective value` = each plan judged by the optimised plan's objective (**{plan.objective}**); "
+            + ("`optimised gain` = that plan minus optimised in this objective (a lower loss is a gain), with its "
+               "interval over the bootstrap " if lower else
+               "`optimised gain` = optimised minus that plan in this objective, with its interval over the bootstrap ")
+            + "draws (laws refitted to resampled pilots); `optimised better in` = share of draws in which the "
+            "optimised plan is better.",
+            "",
+            markdown_table(comparison_rows([plan, *baselines], laws, level)),
+            "",
+            (f"Predicted {metric} improvement of the optimised plan over each baseline, baseline minus optimised "
+             "(positive: optimised is better):" if lower else
+             f"Predicted {metric} gain of the optimised plan over each baseline (positive: optimised is better):"),
+            "",
+            markdown_table(gain_rows(plan, baselines)),
+            "",
+        ]
+    lines += [
+        "## Fitted laws",
+        "",
+        (f"{metric} = E + a * (b * x) ** (-c) = E + K * x ** (-c) (lower is better; E = `floor E`, the "
+         "irreducible loss, fitted in [0, smallest median loss]); only K, c and E are identified "
+         if lower else
+         f"{metric} = ceiling - a * (b * x) ** (-c) = ceiling - K * x ** (-c); only K and c are identified ")
+        + "by data, b is a reporting convention (docs/formats/laws.md). `holdout error` = predicted - observed mean "
+        f"{'loss' if lower else 'score'} at the largest pilot size, by the law refitted without that size.",
+        "",
+        law_table,
+        "",
+    ]
+    if figures:
+        lines += ["## Figures", ""]
+        captions = {
+            "laws_plot": "Fitted laws with pilot points; shaded: beyond the largest pilot",
+            "allocation_plot": "Allocation per language, optimised against baselines",
+            "gains_plot": "Predicted gain over each baseline",
+            "frontier_plot": "Budget frontier",
+        }
+        for key, name in figures.items():
+            lines += [f"![{captions.get(key, key)}]({name})", ""]
+    lines += [
+        "## How this was made",
+        "",
+        f"budgetlaw {version}. Laws:",
+        "",
+        _json_block(getattr(laws, "signature", None) or {"laws": "plain PowerLaw objects"}),
+        "",
+        "Plan:",
+        "",
+        _json_block({"signature": getattr(plan, "signature", None), "constraints": plan.constraints, "solver": plan.solver}),
+        "",
+    ]
+    return "\n".join(lines)
