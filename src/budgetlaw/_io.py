@@ -75,7 +75,14 @@ def _move_into(tmp: Path, out: Path) -> None:
     if not out.is_dir():
         raise InputError(f"{out}: exists and is not a folder; give a folder for the output (-o DIR)")
     for item in tmp.iterdir():
-        os.replace(item, out / item.name)
+        target = out / item.name
+        if item.is_dir() and target.is_dir():  # a folder the command wrote before (demo's report/)
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=out))
+            os.replace(target, old / target.name)  # set aside, so the new one goes in with one rename
+            os.replace(item, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(item, target)
     tmp.rmdir()
 
 

@@ -16,17 +16,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 from budgetlaw import __version__
 from budgetlaw.allocation.baselines import NAMES as BASELINES
 from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS
 from budgetlaw.errors import BudgetlawError, InputError
-from budgetlaw.fileio import check_output, dir_mode, run_command, sigterm_as_interrupt
+from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt, staged_folder
 from budgetlaw.limits import parse_size
 
 __all__ = ["main", "build_parser"]
@@ -240,10 +238,7 @@ def cmd_demo(args) -> int:
     out = check_output(args.output, kind="dir", names=DEMO_NAMES)
     if not 0 <= args.n_boot <= MAX_N_BOOT:
         raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
-    try:
-        os.chmod(tmp, dir_mode())  # mkdtemp makes 0700; the demo folder is an ordinary one
+    with staged_folder(out) as tmp:  # every file lands at once, or none does
         shutil.copyfile(demo.pilots_path, tmp / "pilots.csv")
         shutil.copyfile(demo.limits_path, tmp / "limits.csv")
         laws = fit(demo.pilots_path, metric=demo.metric, lower_is_better=demo.lower_is_better,
@@ -255,16 +250,6 @@ def cmd_demo(args) -> int:
         pilots = pd.read_csv(tmp / "pilots.csv")
         report(laws, plan, None, out=tmp / "report", pilots=pilots,
                title=f"Data budget report (demo: {demo.label})")
-        for item in tmp.iterdir():  # move finished files in; each rename is atomic
-            target = out / item.name
-            out.mkdir(mode=dir_mode(), exist_ok=True)
-            if target.is_dir():
-                shutil.rmtree(target)
-            os.replace(item, target)
-        tmp.rmdir()
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     print(f"budgetlaw demo: {demo.what} pilots ({len(pilots)} runs, {len(laws)} languages) -> laws -> plan at budget "
           f"{budget_text} -> report")
     print(f"  pilots: {demo.label}")
