@@ -45,7 +45,7 @@ class TrainConfig:
     adam_beta2: float = 0.999
     adam_eps: float = 1e-8
     max_grad_norm: float = 1.0  # 0 disables clipping (the norm is still logged)
-    packing: bool = True
+    packing: Optional[bool] = None  # None: chosen per run (train.data.choose_packing)
     activation_checkpointing: bool = False
     attn_implementation: str = "sdpa"  # one of _CHOICES["attn_implementation"] below
     dtype: str = "auto"  # parameter dtype in compute: auto (bf16 on GPU, fp32 on CPU), bf16, fp32

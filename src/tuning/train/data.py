@@ -23,7 +23,12 @@ for every example. The model is called with ``attention_mask=None``: transformer
 reads a restart of ``position_ids`` as a new sequence and builds a block-diagonal causal mask
 (sdpa, eager, flex), so attention never crosses examples; the padding tail is its own block.
 flash_attention_2 only detects packing when the batch has one row, so for it the micro-batch
-is flattened to shape (1, tokens) with no padding at all (``flatten=True``).
+is flattened to shape (1, tokens) with no padding at all (``flatten=True``). A micro-batch whose
+rows each hold one example needs no block mask: padding sits on the right, where no real token
+looks, so the trainer passes no ``position_ids`` and sdpa runs its causal kernel.
+
+Packing or not is chosen per run when the config leaves it open (``choose_packing``): an
+estimate of each layout's compute (positions x weights, attention squares, optimiser steps).
 """
 
 from __future__ import annotations
@@ -144,7 +149,8 @@ def collate(
 
     Returns ``input_ids``, ``position_ids``, ``targets`` (LongTensors of shape (rows, length), or
     (1, tokens) when ``flatten``), ``n_targets`` (tokens with a loss), ``n_tokens`` (non-pad
-    input tokens) and ``n_examples``. An empty ``rows`` gives a one-token dummy batch with no
+    input tokens), ``n_examples`` and ``one_per_row`` (every row one example: the caller may drop
+    ``position_ids`` and let the model use a plain causal mask). An empty ``rows`` gives a one-token dummy batch with no
     targets, so every rank runs the same number of forward passes.
     """
     seqs = []
@@ -185,11 +191,53 @@ def collate(
         "n_targets": int((targets != IGNORE_INDEX).sum()),
         "n_tokens": n_tokens,
         "n_examples": n_examples,
+        # one example per row, padding on the right: a plain causal mask is exact for every real
+        # token, so the model can take its fast path (no mask built, is_causal kernels)
+        "one_per_row": not flatten and all(len(r) == 1 for r in rows),
     }
+
+
+def layout_cost(lengths: Sequence[int], seq_len: int, packing: bool, *, batch_size: int, world: int, grad_accum: int,
+                seed: int, n_params: int, attn_width: int) -> float:
+    """Estimated compute of one epoch in one layout, in FLOP-equivalents (for comparing layouts).
+
+    For every micro-batch of epoch 0 (its rows padded to the longest, rounded up to 8, as
+    ``collate`` does): ``6 * n_params`` per position, padding included (forward and backward of
+    every weight), plus ``12 * attn_width`` per query-key pair (attn_width = layers x heads x
+    head_dim: QK^T and AV, forward and backward) over the full width x width square, since the
+    sdpa kernels on CPU do not skip masked blocks; plus ``12 * n_params`` per optimiser step
+    (AdamW reads and writes four fp32 tensors per parameter: memory-bound, a rough weight).
+    """
+    rows = make_rows_from_lengths(lengths, seq_len, packing)
+    row_lengths = tuple(sum(lengths[i] for i in row) for row in rows)
+    plan = StepPlan(row_lengths, batch_size, world, grad_accum, seed, group_by_length=not packing)
+    total = 0.0
+    for mb in plan.epoch_micro_batches(0):
+        width = -(-max(row_lengths[r] for r in mb) // 8) * 8
+        total += len(mb) * width * (6.0 * n_params + 12.0 * attn_width * width)
+    return total + plan.steps_per_epoch * 12.0 * n_params
+
+
+def choose_packing(lengths: Sequence[int], seq_len: int, **kwargs) -> tuple[bool, dict[str, float]]:
+    """Packing or length-grouped rows, whichever ``layout_cost`` estimates cheaper (packing on a tie).
+
+    Packing removes padding but computes full seq_len x seq_len attention for every row; one
+    example per row, grouped by length, pads a little and computes attention only as wide as the
+    examples. Short examples favour grouping, a long tail of long ones favours packing.
+    Returns (packing, {"packed": cost, "grouped": cost}).
+    """
+    costs = {"packed": layout_cost(lengths, seq_len, True, **kwargs),
+             "grouped": layout_cost(lengths, seq_len, False, **kwargs)}
+    return costs["packed"] <= costs["grouped"], costs
+
+
+def make_rows_from_lengths(lengths: Sequence[int], seq_len: int, packing: bool) -> list[list[int]]:
+    """Rows of example indices from the examples' token counts: packed, or one example per row."""
+    if packing:
+        return pack(lengths, seq_len)
+    return [[i] for i in range(len(lengths))]
 
 
 def make_rows(examples: Sequence[Any], seq_len: int, packing: bool) -> list[list[int]]:
     """Rows of example indices: packed, or one example per row."""
-    if packing:
-        return pack([len(ex.input_ids) for ex in examples], seq_len)
-    return [[i] for i in range(len(examples))]
+    return make_rows_from_lengths([len(ex.input_ids) for ex in examples], seq_len, packing)

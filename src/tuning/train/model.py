@@ -7,14 +7,15 @@ The recipe (as in torchtitan / torchtune):
 3. ``fully_shard`` each decoder block, then the root, so parameters are sharded across ranks
    and gathered one block at a time. On GPU the policy computes in bf16 and reduces gradients
    in fp32 (``MixedPrecisionPolicy(param_dtype=bf16, reduce_dtype=fp32)``); the sharded master
-   weights and the optimiser stay fp32. On CPU everything is fp32;
+   weights and the optimiser stay fp32. On CPU everything is fp32. A world of one in fp32 is
+   not wrapped at all: there is nothing to shard and FSDP2 would only slow every step;
 4. ``to_empty`` allocates the local shards, then rank 0 reads the Hugging Face checkpoint and
    ``set_model_state_dict(..., full_state_dict=True, broadcast_from_rank0=True)`` scatters it,
    so only rank 0 ever holds a full copy. Non-persistent buffers (rotary ``inv_freq``) are not
    in any checkpoint: rank 0 takes them from its loaded copy and broadcasts them.
 
 A single process without torchrun gets a world of one (a gloo/nccl group over a HashStore), so
-the same code path runs everywhere.
+the same loop, checkpoints and collectives run everywhere.
 """
 
 from __future__ import annotations
@@ -122,7 +123,11 @@ def build_model(model_dir: str, dist_info: Dist, *, attn_implementation: str = "
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32, attn_implementation=attn_implementation)
     if activation_checkpointing:
         apply_activation_checkpointing(model)
-    shard(model, compute_dtype(dtype, dist_info.device), dist_info.device)
+    param_dtype = compute_dtype(dtype, dist_info.device)
+    if dist_info.world > 1 or param_dtype != torch.float32:
+        shard(model, param_dtype, dist_info.device)
+    # else: one process in fp32 has nothing to shard and no mixed precision to apply; FSDP2
+    # would only add DTensor dispatch to every optimiser and gradient-norm op (the same numbers)
     model.to_empty(device=dist_info.device)
     set_model_state_dict(model, full_sd, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
     persistent = set(model.state_dict().keys())
@@ -160,6 +165,13 @@ def apply_activation_checkpointing(model: nn.Module) -> None:
     """
     model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     model.config.use_cache = False
+
+
+def is_sharded(model: nn.Module) -> bool:
+    """Whether ``build_model`` wrapped the model with FSDP2 (its parameters are DTensors)."""
+    from torch.distributed.tensor import DTensor
+
+    return any(isinstance(p, DTensor) for p in model.parameters())
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -3,12 +3,14 @@
 One call of ``train(config)`` is one rank of a job (torchrun starts one per GPU; a plain
 ``python -m tuning train`` is a world of one). The steps:
 
-1. join the process group; tokenise the mixture; pack it into rows; fix the step plan;
-2. build the FSDP2-sharded model, AdamW and the warmup + cosine schedule;
-3. resume from the newest complete checkpoint when ``resume`` is true;
-4. for each step: ``grad_accum`` micro-batches of forward/backward, clip, update, log;
+1. join the process group; tokenise the mixture;
+2. build the model (FSDP2-sharded when there is more than one rank or mixed precision) and AdamW;
+3. lay the examples out in rows (packed, or one per row grouped by length: chosen by estimated
+   compute when ``packing`` is null), fix the step plan and the warmup + cosine schedule;
+4. resume from the newest complete checkpoint when ``resume`` is true;
+5. for each step: ``grad_accum`` micro-batches of forward/backward, clip, update, log;
    checkpoint every ``save_every`` steps and on SIGTERM;
-5. write ``final/`` (a Hugging Face directory) and ``run.json``.
+6. write ``final/`` (a Hugging Face directory) and ``run.json``.
 
 The loss of a step is a token mean over the whole step::
 
@@ -49,9 +51,9 @@ from tuning.train import checkpoint as ckpt
 from tuning.train.config import TrainConfig, check_paths
 from tuning.data.files import sha256_file, write_json
 from tuning.data.mixture import read_mixture
-from tuning.train.data import IGNORE_INDEX, StepPlan, collate, make_rows
+from tuning.train.data import IGNORE_INDEX, StepPlan, choose_packing, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
-from tuning.train.model import build_model, count_parameters, init_distributed, load_tokenizer
+from tuning.train.model import build_model, count_parameters, init_distributed, is_sharded, load_tokenizer
 from tuning.train.state import TrainState, checkpoint_states
 
 log = logging.getLogger(__name__)
@@ -125,33 +127,50 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     d = init_distributed()
     torch.manual_seed(config.seed)
 
-    # ---- 1. data: tokenise, pack, plan the steps --------------------------------------------
+    # ---- 1. data: tokenise -------------------------------------------------------------------
     tokenizer = load_tokenizer(config.model)
     records = read_mixture(config.data)
     examples, tok_stats = tokenize_mixture(records, tokenizer, config, progress=d.is_main)
-    rows = make_rows(examples, config.seq_len, config.packing)
-    row_lengths = tuple(sum(len(examples[i].input_ids) for i in row) for row in rows)
     grad_accum = config.grad_accum or max(1, math.ceil(config.global_batch_size / (config.batch_size * d.world)))
-    plan = StepPlan(row_lengths, config.batch_size, d.world, grad_accum, config.seed, group_by_length=not config.packing)
-    total_steps = config.max_steps or max(1, math.ceil(config.epochs * plan.steps_per_epoch))
-    n_targets = [sum(t != IGNORE_INDEX for t in ex.labels[1:]) for ex in examples]
-    row_targets = [sum(n_targets[i] for i in row) for row in rows]
-    flatten = config.attn_implementation == "flash_attention_2"
-    log.info(
-        "%d examples in %d rows (%.1f%% of row tokens used), %d steps/epoch, %d steps, world %d x batch %d x accum %d",
-        len(examples), len(rows), 100 * sum(row_lengths) / (len(rows) * config.seq_len),
-        plan.steps_per_epoch, total_steps, d.world, config.batch_size, grad_accum,
-    )
 
-    # ---- 2. model, optimiser, schedule ------------------------------------------------------
+    # ---- 2. model, optimiser ----------------------------------------------------------------
     model = build_model(
         config.model, d, attn_implementation=config.attn_implementation, dtype=config.dtype,
         activation_checkpointing=config.activation_checkpointing, vocab_size=len(tokenizer),
     )
     n_params = count_parameters(model)
+    sharded = is_sharded(model)
+    # fused AdamW (one kernel for all parameters) on plain tensors; foreach on FSDP2's DTensors
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=config.lr, betas=(config.adam_beta1, config.adam_beta2),
-        eps=config.adam_eps, weight_decay=config.weight_decay,
+        eps=config.adam_eps, weight_decay=config.weight_decay, **({"foreach": True} if sharded else {"fused": True}),
+    )
+
+    # ---- 3. rows and the step plan (packing chosen here when the config leaves it open) -----
+    lengths = [len(ex.input_ids) for ex in examples]
+    layout_costs = None
+    packing = config.packing
+    if packing is None:
+        cfg = model.config
+        head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+        attn_width = cfg.num_hidden_layers * cfg.num_attention_heads * head_dim
+        packing, layout_costs = choose_packing(lengths, config.seq_len, batch_size=config.batch_size, world=d.world,
+                                               grad_accum=grad_accum, seed=config.seed, n_params=n_params,
+                                               attn_width=attn_width)
+    rows = make_rows(examples, config.seq_len, packing)
+    row_lengths = tuple(sum(lengths[i] for i in row) for row in rows)
+    plan = StepPlan(row_lengths, config.batch_size, d.world, grad_accum, config.seed, group_by_length=not packing)
+    total_steps = config.max_steps or max(1, math.ceil(config.epochs * plan.steps_per_epoch))
+    n_targets = [sum(t != IGNORE_INDEX for t in ex.labels[1:]) for ex in examples]
+    row_targets = [sum(n_targets[i] for i in row) for row in rows]
+    flatten = config.attn_implementation == "flash_attention_2"
+    log.info(
+        "%d examples in %d rows (%s%s; %.1f%% of row tokens used), %d steps/epoch, %d steps, world %d x batch %d x accum %d",
+        len(examples), len(rows), "packed" if packing else "one per row, grouped by length",
+        "" if layout_costs is None else (", chosen: estimated compute grouped/packed = "
+                                         f"{layout_costs['grouped'] / layout_costs['packed']:.2f}"),
+        100 * sum(row_lengths) / (len(rows) * config.seq_len), plan.steps_per_epoch, total_steps, d.world,
+        config.batch_size, grad_accum,
     )
     warmup = math.ceil(config.warmup_ratio * total_steps)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
@@ -160,7 +179,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     state = TrainState()
     states = checkpoint_states(model, optimizer, scheduler, state, rank=d.rank)
 
-    # ---- 3. resume -----------------------------------------------------------------------------
+    # ---- 4. resume -----------------------------------------------------------------------------
     if config.resume:
         latest = ckpt.latest_checkpoint(out)
         if latest is None:
@@ -182,10 +201,12 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     metrics = MetricsLog(out / "metrics.jsonl", enabled=d.is_main, truncate_after=start,
                          tensorboard=config.tensorboard)
     record = _run_record(config, d, tokenizer, tok_stats, plan, total_steps, grad_accum, n_params, len(rows), start)
+    record["packing"] = {"packed": packing, "chosen": layout_costs is not None,
+                         **({"estimated_cost": layout_costs} if layout_costs else {})}
     if d.is_main:
         write_json(out / "run.json", record, default=str)
 
-    # ---- 4. the loop ---------------------------------------------------------------------------
+    # ---- 5. the loop ---------------------------------------------------------------------------
     model.train()
     cache: dict = {}
     stopped_early = False
@@ -199,13 +220,13 @@ def _train(config: TrainConfig) -> dict[str, Any]:
             n_tokens = n_examples = 0
             for m, rows_mb in enumerate(micro[d.rank]):
                 batch = collate([rows[r] for r in rows_mb], examples, tokenizer.pad_token_id, flatten=flatten)
-                # Reduce-scatter gradients only after the last micro-batch of the step.
-                model.set_requires_gradient_sync(m == grad_accum - 1)
-                logits = model(
-                    input_ids=batch["input_ids"].to(d.device),
-                    position_ids=batch["position_ids"].to(d.device),
-                    use_cache=False,
-                ).logits
+                if sharded:  # reduce-scatter gradients only after the last micro-batch of the step
+                    model.set_requires_gradient_sync(m == grad_accum - 1)
+                # position_ids restarting at 0 mark the examples of a packed row (block mask);
+                # rows of one example need none: the causal kernel is exact for them
+                position_ids = None if batch["one_per_row"] else batch["position_ids"].to(d.device)
+                logits = model(input_ids=batch["input_ids"].to(d.device), position_ids=position_ids,
+                               use_cache=False).logits
                 token_loss = F.cross_entropy(
                     logits.float().flatten(0, 1), batch["targets"].to(d.device).flatten(),
                     ignore_index=IGNORE_INDEX, reduction="sum",
@@ -255,7 +276,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
     bar.close()
     metrics.close()
 
-    # ---- 5. final model --------------------------------------------------------------------
+    # ---- 6. final model --------------------------------------------------------------------
     if config.save_final and not stopped_early:
         ckpt.save_final(model, tokenizer, out / "final", rank=d.rank)
     record.update(finished=not stopped_early, steps_done=state.step, examples_seen=state.examples,

@@ -17,7 +17,8 @@ def full_batch_runs(tiny_model_dir, records_factory, tmp_path_factory):
     records = records_factory(9, seed=7)
     data = write_jsonl(tmp / "mix.jsonl", records)
     runs = {}
-    for name, packing, ac in (("packed", True, False), ("unpacked", False, False), ("packed+ac", True, True)):
+    for name, packing, ac in (("packed", True, False), ("unpacked", False, False), ("packed+ac", True, True),
+                              ("auto", None, False)):
         # 9 examples: batch 3 x accum 3 = 9 rows per step, so one step = one epoch, packed or not.
         cfg = TrainConfig(model=str(tiny_model_dir), data=str(data), output_dir=str(tmp / name),
                           seq_len=320, batch_size=3, grad_accum=3, max_steps=3, lr=1e-3, warmup_ratio=0.0,
@@ -26,6 +27,7 @@ def full_batch_runs(tiny_model_dir, records_factory, tmp_path_factory):
     stopped = TrainConfig(**{**cfg.to_dict(), "output_dir": str(tmp / "stopped"), "stop_after": 2,
                              "activation_checkpointing": False, "save_final": True})
     runs["stopped"] = run_inprocess(stopped)
+    runs["auto_record"] = json.loads((tmp / "auto" / "run.json").read_text())
     runs["stopped_dir"] = tmp / "stopped"
     return runs, full_data_mean_loss(tiny_model_dir, records, 320)
 
@@ -46,6 +48,18 @@ def test_packing_does_not_change_what_is_optimised(full_batch_runs):
         assert a["grad_norm"] == pytest.approx(b["grad_norm"], rel=1e-3)
         assert a["target_tokens"] == b["target_tokens"]
     assert packed[-1]["loss"] < packed[0]["loss"]
+
+
+def test_packing_left_open_is_chosen_and_recorded(full_batch_runs):
+    runs, _ = full_batch_runs
+    choice = runs["auto_record"]["packing"]
+    assert choice["chosen"] is True and set(choice["estimated_cost"]) == {"packed", "grouped"}
+    cheaper = min(choice["estimated_cost"], key=choice["estimated_cost"].get)
+    assert choice["packed"] is (cheaper == "packed")
+    same = runs["packed" if choice["packed"] else "unpacked"]
+    for a, b in zip(runs["auto"], same):
+        assert a["loss"] == b["loss"] and a["grad_norm"] == b["grad_norm"]
+    assert runs["auto_record"]["config"]["packing"] is None
 
 
 def test_activation_checkpointing_recomputes_the_same_step(full_batch_runs):

@@ -21,9 +21,12 @@ def _alone_losses(model, examples):
     return torch.tensor(out, dtype=torch.float64)
 
 
-def _packed_losses(model, examples, rows, pad_id, *, flatten=False, restart_positions=True):
+def _packed_losses(model, examples, rows, pad_id, *, flatten=False, restart_positions=True, causal=False):
     b = collate(rows, examples, pad_id, flatten=flatten)
     pos = b["position_ids"] if restart_positions else torch.arange(b["input_ids"].shape[1]).expand_as(b["input_ids"])
+    if causal:  # what the trainer does for rows of one example: no position_ids, the plain causal path
+        assert b["one_per_row"]
+        pos = None
     # use_cache=False matters: with a KV cache transformers ignores the packing in position_ids.
     logits = model(input_ids=b["input_ids"], position_ids=pos, use_cache=False).logits
     tok = F.cross_entropy(logits.flatten(0, 1), b["targets"].flatten(), ignore_index=IGNORE_INDEX, reduction="none")
@@ -58,10 +61,12 @@ def test_packed_equals_alone(tiny_model_dir, setup, attn):
         alone = _alone_losses(model, examples)
         packed = _packed_losses(model, examples, rows, pad)
         unpacked = _packed_losses(model, examples, [[i] for i in range(len(examples))], pad)  # right-padded rows
+        causal = _packed_losses(model, examples, [[i] for i in range(len(examples))], pad, causal=True)
         flat = _packed_losses(model, examples, rows, pad, flatten=True)
         leaky = _packed_losses(model, examples, rows, pad, restart_positions=False)
     torch.testing.assert_close(packed, alone, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(unpacked, alone, rtol=1e-4, atol=1e-3)
+    torch.testing.assert_close(causal, alone, rtol=1e-4, atol=1e-3)
     torch.testing.assert_close(flat, alone, rtol=1e-4, atol=1e-3)
     # Control: one causal mask over the whole row lets later examples see earlier ones.
     later = [i for row in rows for i in row[1:]]
@@ -76,3 +81,10 @@ def test_prompt_tokens_carry_no_loss(setup, tiny_tokenizer, records_factory):
         response = tiny_tokenizer(rec["output"], add_special_tokens=False)["input_ids"] + [tiny_tokenizer.eos_token_id]
         targets = [t for t in b["targets"][i].tolist() if t != IGNORE_INDEX]
         assert targets == response  # exactly the response and EOS, nothing of the prompt
+
+
+def test_one_per_row_flag(setup):
+    examples, rows, pad = setup
+    assert collate([[0], [1], [2]], examples, pad)["one_per_row"] is True
+    assert collate([[0], [1, 2]], examples, pad)["one_per_row"] is False
+    assert collate([[0], [1]], examples, pad, flatten=True)["one_per_row"] is False  # flash: one flat row
