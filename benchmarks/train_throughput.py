@@ -1,19 +1,30 @@
-"""Training throughput: this trainer (packing, FSDP2) vs Hugging Face ``Trainer`` (padded batches).
+"""Training throughput: this trainer (its defaults) vs Hugging Face ``Trainer`` (padded batches).
 
-Both train one epoch, in this one process, on the same mixture and the same tiny Llama (built
-here from tests/_builders.py's ``build_tiny_llama``; no hub): short gettext translation
-pairs (English -> Chinese from /usr/share/locale/zh_CN) mixed with long English instructions.
-The baseline is the usual peer setup: ``transformers.Trainer`` with right-padded batches from
+Both train one epoch, in this one process, on the same mixture and the same model. The baseline
+is the usual peer setup: ``transformers.Trainer`` with right-padded batches from
 ``DataCollatorForSeq2Seq`` (labels padded with -100), no packing, no length grouping, the same
-tokenised examples (tuning.data.tokenize), batch size, lr schedule and seq_len. Each side is
-timed end to end from the model directory and the tokenised examples (model load, wrapping,
-one epoch); examples/second is mixture records / wall seconds. Also printed: the share of the
-positions computed that are real tokens (the rest is padding; for ours, of the packed rows at
-seq_len, an upper bound on the positions computed since micro-batches are cut to their longest
-row). Prints ratios.
+tokenised examples (tuning.data.tokenize), batch size, lr schedule and seq_len. Ours is
+``tuning.train.train`` with its defaults (packing chosen per run). Each side is timed end to
+end from the model directory and the tokenised examples (model load, wrapping, one epoch);
+examples/second is mixture records / wall seconds. Runs alternate ABBA and the best of each
+side is kept. Also printed: the share of the positions computed that are real tokens.
 
-    .venv/bin/python benchmarks/train_throughput.py                  # CPU defaults (~2-4 min)
-    .venv/bin/python benchmarks/train_throughput.py --records 2000 --hidden 256 --layers 4
+Mixtures (a tiny random Llama built here from tests/_builders.py, a BPE tokenizer trained on the
+mixture; no hub), English -> Chinese gettext pairs from /usr/share/locale/zh_CN:
+
+- ``short``: translation pairs only;
+- ``ordinary``: three records in four are pairs, one in four an English instruction whose answer
+  is 80-200 words;
+- ``long``: one record in five an instruction whose answer is 1.5-3k characters (long-tailed).
+
+``--smollm2 DIR`` adds the real model of docs/results/smollm2-gettext (a model directory made by
+``tuning convert``): 200 pairs with its chat template, batch 4, seq_len 192, tokens/s of each
+side against the machine's limit (6 x parameters FLOPs per token at the measured peak of a
+large float32 matmul).
+
+    .venv/bin/python benchmarks/train_throughput.py --threads 1                   # ~5 min
+    .venv/bin/python benchmarks/train_throughput.py --threads 1 --mixtures long --hidden 256
+    .venv/bin/python benchmarks/train_throughput.py --threads 2 --mixtures none --smollm2 DIR
 """
 
 from __future__ import annotations
@@ -56,16 +67,27 @@ def catalog_pairs(limit: int = 20000) -> list[tuple[str, str]]:
     return pairs
 
 
-def build_mixture(n: int, long_share: float, seed: int) -> list[dict]:
-    """Short translations, and long instructions whose answers are ~1.5-3k characters of English."""
+MIXTURES = {  # name: (share of instructions, answer length as (lo, hi), unit)
+    "short": (0.0, (0, 0), "chars"),
+    "ordinary": (0.25, (80, 200), "words"),
+    "long": (0.2, (1500, 3000), "chars"),
+}
+
+
+def build_mixture(n: int, kind: str, seed: int) -> list[dict]:
+    """Short translations, and instructions whose answers are English gettext messages strung
+    together to the mixture's length (characters or words)."""
+    share, (lo, hi), unit = MIXTURES[kind]
     rng = random.Random(seed)
     pairs = catalog_pairs()
     english = [en for en, _ in pairs]
     records = []
     for i in range(n):
-        if rng.random() < long_share:
-            out = []
-            while sum(len(s) for s in out) < rng.randint(1500, 3000):
+        if rng.random() < share:
+            out, target = [], rng.randint(lo, hi)
+            size = (lambda parts: sum(len(p) for p in parts)) if unit == "chars" else (
+                lambda parts: sum(len(p.split()) for p in parts))
+            while size(out) < target:
                 out.append(rng.choice(english))
             records.append(dict(id=f"i{i}", language="en", task="instruction", source="bench",
                                 instruction="Write release notes that mention each of these messages.",
@@ -96,36 +118,51 @@ def build_model_dir(out: Path, records: list[dict], vocab: int, layers: int, hid
     return out
 
 
-def run_ours(model_dir: Path, data: Path, examples, out: Path, args) -> dict:
+def positions_computed(lengths, seq_len: int, packed: bool, batch: int, seed: int) -> int:
+    """Positions our trainer computes in one epoch (rows padded to the micro-batch's longest, to 8)."""
+    from tuning.train.data import StepPlan, make_rows_from_lengths
+
+    rows = make_rows_from_lengths(lengths, seq_len, packed)
+    row_lengths = tuple(sum(lengths[i] for i in r) for r in rows)
+    plan = StepPlan(row_lengths, batch, 1, 1, seed, group_by_length=not packed)
+    return sum(len(mb) * -(-max(row_lengths[r] for r in mb) // 8) * 8 for mb in plan.epoch_micro_batches(0))
+
+
+def run_ours(model_dir: Path, data: Path, examples, out: Path, seq_len: int, batch: int, chat: bool = False) -> dict:
     import torch.distributed as dist
 
     from tuning.train import TrainConfig, train
 
-    cfg = TrainConfig(model=str(model_dir), data=str(data), output_dir=str(out), epochs=1.0, seq_len=args.seq_len,
-                      batch_size=args.batch, grad_accum=1, lr=2e-4, packing=True, save_final=False, seed=0)
+    cfg = TrainConfig(model=str(model_dir), data=str(data), output_dir=str(out), epochs=1.0, seq_len=seq_len,
+                      batch_size=batch, grad_accum=1, lr=2e-4, save_final=False, seed=0, chat_template=chat)
     t0 = time.perf_counter()
     train(cfg)
     wall = time.perf_counter() - t0
     dist.destroy_process_group()
     rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
-    from tuning.train.data import pack
-
+    packed = json.loads((out / "run.json").read_text())["packing"]["packed"]
     lengths = [len(e.input_ids) for e in examples]
-    n_rows = len(pack(lengths, args.seq_len))
-    return {"wall_s": wall, "loop_s": sum(r["step_time_s"] for r in rows), "steps": len(rows),
-            "last_loss": rows[-1]["loss"], "fill": sum(lengths) / (n_rows * args.seq_len)}
+    tokens = sum(r["tokens"] for r in rows)
+    loop = sum(r["step_time_s"] for r in rows)
+    return {"wall_s": wall, "loop_s": loop, "steps": len(rows), "last_loss": rows[-1]["loss"], "tokens": tokens,
+            "fill": sum(lengths) / positions_computed(lengths, seq_len, packed, batch, 0),
+            "layout": "packed" if packed else "grouped"}
 
 
-def run_hf(model_dir: Path, examples, out: Path, args) -> dict:
+def run_hf(model_dir: Path, examples, out: Path, seq_len: int, batch: int) -> dict:
     from transformers import (AutoModelForCausalLM, AutoTokenizer, DataCollatorForSeq2Seq, Trainer,
                               TrainingArguments)
 
     t0 = time.perf_counter()
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
-    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token  # the peer's usual fix; padding carries no loss
+    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa", dtype=torch.float32)
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        model.resize_token_embeddings(len(tokenizer))
     dataset = [{"input_ids": e.input_ids, "labels": e.labels} for e in examples]
     targs = TrainingArguments(
-        output_dir=str(out), per_device_train_batch_size=args.batch, gradient_accumulation_steps=1,
+        output_dir=str(out), per_device_train_batch_size=batch, gradient_accumulation_steps=1,
         num_train_epochs=1, learning_rate=2e-4, lr_scheduler_type="cosine", warmup_ratio=0.03,
         max_grad_norm=1.0, weight_decay=0.0, save_strategy="no", logging_strategy="no", report_to=[],
         use_cpu=True, dataloader_pin_memory=False, disable_tqdm=True, seed=0, group_by_length=False,
@@ -134,22 +171,113 @@ def run_hf(model_dir: Path, examples, out: Path, args) -> dict:
     seen = {"positions": 0, "tokens": 0}
 
     def collator(features):  # count the positions computed, padding included
-        batch = pad(features)
-        seen["positions"] += batch["input_ids"].numel()
-        seen["tokens"] += int(batch["attention_mask"].sum())
-        return batch
+        batch_ = pad(features)
+        seen["positions"] += batch_["input_ids"].numel()
+        seen["tokens"] += int(batch_["attention_mask"].sum())
+        return batch_
 
     trainer = Trainer(model=model, args=targs, train_dataset=dataset, data_collator=collator)
     result = trainer.train()
     wall = time.perf_counter() - t0
     return {"wall_s": wall, "loop_s": result.metrics["train_runtime"], "steps": result.global_step,
-            "last_loss": result.training_loss, "fill": seen["tokens"] / seen["positions"]}
+            "last_loss": result.training_loss, "fill": seen["tokens"] / seen["positions"], "tokens": seen["tokens"],
+            "layout": "padded"}
+
+
+def abba(run_a, run_b, repeats: int) -> tuple[dict, dict]:
+    """Alternate the two sides (A B, B A, ...) and keep each side's best times: load from other
+    jobs on a shared machine only ever slows a run down, so the minimum is the least disturbed."""
+    runs: dict[str, list[dict]] = {"a": [], "b": []}
+    for r in range(repeats):
+        for side in (("a", "b") if r % 2 == 0 else ("b", "a")):
+            cpu0 = time.process_time()
+            res = (run_a if side == "a" else run_b)(r)
+            res["cpu_s"] = time.process_time() - cpu0
+            runs[side].append(res)
+            print(f"    run {r} {'HF' if side == 'a' else 'ours'}: wall {res['wall_s']:.1f}s, cpu {res['cpu_s']:.1f}s",
+                  flush=True)
+    best = {}
+    for side in ("a", "b"):
+        best[side] = dict(runs[side][0])
+        for k in ("wall_s", "loop_s", "cpu_s"):
+            best[side][k] = min(x[k] for x in runs[side])
+    return best["a"], best["b"]
+
+
+def matmul_peak(n: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of the best of ``repeats`` float32 n x n matmuls with torch's current threads."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm up
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def _timed(fn) -> float:
+    t0 = time.perf_counter()
+    fn()
+    return time.perf_counter() - t0
+
+
+def tiny_mixture(kind: str, args, tmp: Path) -> dict:
+    from transformers import AutoTokenizer
+
+    from tuning.data.mixture import read_mixture
+    from tuning.data.tokenize import tokenize_records
+
+    records = build_mixture(args.records, kind, seed=0)
+    data = tmp / f"{kind}.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    model_dir = build_model_dir(tmp / f"model-{kind}", records, args.vocab, args.layers, args.hidden)
+    examples, stats = tokenize_records(read_mixture(data), AutoTokenizer.from_pretrained(model_dir), args.seq_len,
+                                       progress=False)
+    lengths = sorted(len(e.input_ids) for e in examples)
+    n = len(examples)
+    print(f"  {kind}: {n} examples, tokens/example median {lengths[n // 2]}, max {lengths[-1]}, mean "
+          f"{sum(lengths) / n:.0f}; truncated {stats['truncated']}", flush=True)
+    hf, ours = abba(lambda r: run_hf(model_dir, examples, tmp / f"hf-{kind}-{r}", args.seq_len, args.batch),
+                    lambda r: run_ours(model_dir, data, examples, tmp / f"ours-{kind}-{r}", args.seq_len, args.batch),
+                    args.repeats)
+    return {"name": kind, "n": n, "hf": hf, "ours": ours}
+
+
+def smollm2(model_dir: Path, args, tmp: Path) -> dict:
+    from tuning.data.mixture import read_mixture
+    from tuning.data.tokenize import tokenize_records
+    from tuning.train.model import load_tokenizer
+
+    rng = random.Random(0)
+    pairs = rng.sample(catalog_pairs(), args.smollm2_pairs)
+    records = [dict(id=f"t{i}", language="zh", task="translation", source="bench",
+                    instruction="Translate the following text from English to Chinese.", input=en, output=zh)
+               for i, (en, zh) in enumerate(pairs)]
+    data = tmp / "smollm2.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    tokenizer = load_tokenizer(str(model_dir))  # the trainer's own tokenizer (pad token added if missing)
+    examples, _ = tokenize_records(read_mixture(data), tokenizer, 192, chat_template=True, progress=False)
+    lengths = sorted(len(e.input_ids) for e in examples)
+    print(f"  smollm2: {len(examples)} pairs with the chat template, tokens/example median "
+          f"{lengths[len(lengths) // 2]}, max {lengths[-1]}", flush=True)
+    hf, ours = abba(lambda r: run_hf(model_dir, examples, tmp / f"hf-smol-{r}", 192, 4),
+                    lambda r: run_ours(model_dir, data, examples, tmp / f"ours-smol-{r}", 192, 4, chat=True),
+                    args.smollm2_repeats)
+    from transformers import AutoConfig
+
+    cfg = AutoConfig.from_pretrained(model_dir)
+    params = sum(p.numel() for p in _meta_model(cfg).parameters())
+    return {"name": "smollm2", "n": len(examples), "hf": hf, "ours": ours, "params": params}
+
+
+def _meta_model(cfg):
+    from transformers import AutoModelForCausalLM
+
+    with torch.device("meta"):
+        return AutoModelForCausalLM.from_config(cfg)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--records", type=int, default=400)
-    p.add_argument("--long-share", type=float, default=0.2, help="share of long instructions")
+    p.add_argument("--mixtures", default="short,ordinary,long", help="comma list of short, ordinary, long; or none")
+    p.add_argument("--records", type=int, default=600)
     p.add_argument("--seq-len", type=int, default=512)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--vocab", type=int, default=4000)
@@ -157,58 +285,48 @@ def main() -> None:
     p.add_argument("--hidden", type=int, default=128)
     p.add_argument("--repeats", type=int, default=2, help="runs of each side, alternating")
     p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--smollm2", metavar="DIR", help="also the real model: a directory made by `tuning convert`")
+    p.add_argument("--smollm2-pairs", type=int, default=200)
+    p.add_argument("--smollm2-repeats", type=int, default=1)
     args = p.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
-    from tuning.data.tokenize import tokenize_records
-    from tuning.data.mixture import read_mixture
-
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__} "
+          f"threads {torch.get_num_threads()}, Python {platform.python_version()}; load average "
+          f"{os.getloadavg()[0]:.1f}")
+    kinds = [k for k in args.mixtures.split(",") if k and k != "none"]
+    results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        records = build_mixture(args.records, args.long_share, seed=0)
-        data = tmp / "mixture.jsonl"
-        data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-        model_dir = build_model_dir(tmp / "model", records, args.vocab, args.layers, args.hidden)
-        from transformers import AutoTokenizer
-
-        examples, stats = tokenize_records(read_mixture(data), AutoTokenizer.from_pretrained(model_dir),
-                                           args.seq_len, progress=False)
-        lengths = sorted(len(e.input_ids) for e in examples)
-        n = len(examples)
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"torch {torch.__version__} threads {torch.get_num_threads()}, {platform.python_version()}")
-        print(f"mixture: {n} examples ({args.long_share:.0%} long), tokens/example median {lengths[n // 2]}, "
-              f"max {lengths[-1]}, mean {sum(lengths) / n:.0f}; truncated {stats['truncated']}; seq_len {args.seq_len}")
-        print(f"model: Llama {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}; batch {args.batch} rows")
-
-        # ABBA order over repeats, best of each: other load on a shared machine only ever slows a
-        # run down, so the minimum is the least disturbed measurement of each side.
-        runs: dict[str, list[dict]] = {"hf": [], "ours": []}
-        for r in range(args.repeats):
-            for side in (("hf", "ours") if r % 2 == 0 else ("ours", "hf")):
-                cpu0 = time.process_time()
-                if side == "hf":
-                    res = run_hf(model_dir, examples, tmp / f"hf{r}", args)
-                else:
-                    res = run_ours(model_dir, data, examples, tmp / f"ours{r}", args)
-                res["cpu_s"] = time.process_time() - cpu0
-                runs[side].append(res)
-                print(f"  run {r} {side}: wall {res['wall_s']:.1f}s, cpu {res['cpu_s']:.1f}s", flush=True)
-        hf, ours = dict(runs["hf"][0]), dict(runs["ours"][0])
-        for best, side in ((hf, "hf"), (ours, "ours")):
-            for k in ("wall_s", "loop_s", "cpu_s"):
-                best[k] = min(x[k] for x in runs[side])
-
-    print(f"best of {args.repeats} runs each (ABBA order); load average now {os.getloadavg()[0]:.1f}")
-    print(f"{'':24s}{'wall s':>8s}{'loop s':>8s}{'cpu s':>8s}{'steps':>7s}{'examples/s':>12s}{'non-pad share':>15s}")
-    for name, r in (("HF Trainer (padded)", hf), ("tuning train (packed)", ours)):
-        print(f"{name:24s}{r['wall_s']:8.1f}{r['loop_s']:8.1f}{r['cpu_s']:8.1f}{r['steps']:7d}"
-              f"{n / r['wall_s']:12.1f}{r['fill']:15.1%}")
-    print(f"speed-up, examples/s end to end: {hf['wall_s'] / ours['wall_s']:.2f}x; "
-          f"training loop only: {hf['loop_s'] / ours['loop_s']:.2f}x; CPU seconds: {hf['cpu_s'] / ours['cpu_s']:.2f}x")
+        if kinds:
+            print(f"tiny Llama: {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}; batch {args.batch}, "
+                  f"seq_len {args.seq_len}; {args.records} records per mixture; best of {args.repeats} (ABBA)")
+        for kind in kinds:
+            results.append(tiny_mixture(kind, args, tmp))
+        if args.smollm2:
+            peak = matmul_peak()
+            print(f"  peak of a 2048^3 float32 matmul: {peak / 1e9:.1f} GFLOP/s", flush=True)
+            results.append({**smollm2(Path(args.smollm2), args, tmp), "peak": peak})
+    print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+    print("| mixture | side | layout | wall s | loop s | cpu s | steps | examples/s | non-pad share | speed-up |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        for side in ("hf", "ours"):
+            x = r[side]
+            up = f"**{r['hf']['wall_s'] / x['wall_s']:.2f}x**" if side == "ours" else ""
+            print(f"| {r['name']} | {'HF Trainer' if side == 'hf' else 'tuning train'} | {x['layout']} | "
+                  f"{x['wall_s']:.1f} | {x['loop_s']:.1f} | {x['cpu_s']:.1f} | {x['steps']} | {r['n'] / x['wall_s']:.1f} | "
+                  f"{x['fill']:.1%} | {up} |")
+    for r in results:
+        print(f"{r['name']}: speed-up end to end {r['hf']['wall_s'] / r['ours']['wall_s']:.2f}x, training loop "
+              f"{r['hf']['loop_s'] / r['ours']['loop_s']:.2f}x, CPU seconds {r['hf']['cpu_s'] / r['ours']['cpu_s']:.2f}x")
+        if "peak" in r:
+            for side in ("hf", "ours"):
+                tps = r[side]["tokens"] / r[side]["loop_s"]
+                print(f"  {side}: {tps:.0f} tokens/s in the loop = {6 * r['params'] * tps / 1e9:.2f} GFLOP/s, "
+                      f"{6 * r['params'] * tps / r['peak']:.1%} of the matmul peak")
 
 
 if __name__ == "__main__":

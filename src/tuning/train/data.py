@@ -14,8 +14,9 @@ index) each go to the open row with the least room that still fits them. Row ord
 reshuffled every epoch with ``torch.Generator`` seeded by ``(seed, epoch)``, so the order of
 the whole run is a pure function of (seed, epoch, step): resuming needs only the step number.
 Without packing, rows (one example each) are grouped by length like transformers'
-LengthGroupedSampler: shuffle, cut into mega-batches of 64 micro-batches, sort each mega-batch
-by length, cut into micro-batches, shuffle the micro-batches.
+LengthGroupedSampler: shuffle, cut into mega-batches of 64 steps, sort each mega-batch by
+length, cut into steps, shuffle the steps, cut each step into micro-batches. Grouping whole
+steps keeps the rows of a step independent of the number of ranks and of grad_accum.
 
 Collation shifts the labels so ``targets[t]`` is the token position t must predict (-100 at
 the last token of every example and on padding), and gives ``position_ids`` that restart at 0
@@ -107,13 +108,21 @@ class StepPlan:
         bs = self.batch_size
         if not self.group_by_length:
             return [perm[i : i + bs] for i in range(0, len(perm), bs)]
-        window = bs * _MEGABATCH
-        micro = []
+        # Group whole steps, not micro-batches, so that a step reads the same rows whatever the
+        # split into ranks and micro-batches (with one micro-batch per step the two coincide).
+        step_rows = bs * self.micro_per_step
+        window = step_rows * _MEGABATCH
+        steps = []
         for start in range(0, len(perm), window):
             chunk = sorted(perm[start : start + window], key=lambda r: (-self.row_lengths[r], r))
-            micro.extend(chunk[i : i + bs] for i in range(0, len(chunk), bs))
-        shuffle = torch.randperm(len(micro), generator=g).tolist()
-        return [micro[j] for j in shuffle]
+            steps.extend(chunk[i : i + step_rows] for i in range(0, len(chunk), step_rows))
+        shuffle = torch.randperm(len(steps), generator=g).tolist()
+        micro = []
+        for j in shuffle:
+            group = steps[j]
+            parts = [group[i : i + bs] for i in range(0, len(group), bs)]
+            micro.extend(parts + [[]] * (self.micro_per_step - len(parts)))  # a short last step: empty ones
+        return micro
 
     def step_micro_batches(self, step: int, cache: dict | None = None) -> list[list[list[int]]]:
         """Micro-batches of global step ``step`` (0-based): a list over ranks of ``grad_accum``
@@ -213,6 +222,8 @@ def layout_cost(lengths: Sequence[int], seq_len: int, packing: bool, *, batch_si
     plan = StepPlan(row_lengths, batch_size, world, grad_accum, seed, group_by_length=not packing)
     total = 0.0
     for mb in plan.epoch_micro_batches(0):
+        if not mb:
+            continue
         width = -(-max(row_lengths[r] for r in mb) // 8) * 8
         total += len(mb) * width * (6.0 * n_params + 12.0 * attn_width * width)
     return total + plan.steps_per_epoch * 12.0 * n_params

@@ -154,8 +154,10 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         cfg = model.config
         head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
         attn_width = cfg.num_hidden_layers * cfg.num_attention_heads * head_dim
-        packing, layout_costs = choose_packing(lengths, config.seq_len, batch_size=config.batch_size, world=d.world,
-                                               grad_accum=grad_accum, seed=config.seed, n_params=n_params,
+        # estimated on whole steps (rows per step as one batch), so that how a step is split
+        # across ranks and micro-batches never changes the choice, hence what is optimised
+        packing, layout_costs = choose_packing(lengths, config.seq_len, batch_size=config.batch_size * d.world * grad_accum,
+                                               world=1, grad_accum=1, seed=config.seed, n_params=n_params,
                                                attn_width=attn_width)
     rows = make_rows(examples, config.seq_len, packing)
     row_lengths = tuple(sum(lengths[i] for i in row) for row in rows)

@@ -58,6 +58,20 @@ def test_step_plan_reads_every_row_once_per_epoch(group):
     assert plan.epoch_micro_batches(0) != plan.epoch_micro_batches(1)
 
 
+@pytest.mark.parametrize("group", [False, True])
+def test_a_step_reads_the_same_rows_however_it_is_split(group):
+    # 2 ranks x 3 micro-batches x 2 rows and 1 rank x 1 micro-batch x 12 rows: 12 rows per step
+    g = torch.Generator().manual_seed(1)
+    lengths = tuple(torch.randint(1, 300, (101,), generator=g).tolist())
+    split = StepPlan(lengths, 2, 2, 3, 7, group)
+    whole = StepPlan(lengths, 12, 1, 1, 7, group)
+    assert split.steps_per_epoch == whole.steps_per_epoch == 9
+    for step in range(2 * split.steps_per_epoch):
+        a = sorted(r for rank in split.step_micro_batches(step) for mb in rank for r in mb)
+        b = sorted(r for rank in whole.step_micro_batches(step) for mb in rank for r in mb)
+        assert a == b, step
+
+
 def test_length_grouping_cuts_padding():
     g = torch.Generator().manual_seed(0)
     lengths = tuple(torch.randint(10, 500, (640,), generator=g).tolist())

@@ -44,7 +44,7 @@ def job(tiny_model_dir, records_factory, tmp_path_factory):
     cfg.write_text(
         f"model: {tiny_model_dir}\ndata: {data}\noutput_dir: {tmp / 'a'}\n"
         "seq_len: 320\nbatch_size: 2\ngrad_accum: 2\nmax_steps: 8\nsave_every: 4\nkeep_checkpoints: 0\n"
-        "lr: 3.0e-3\nwarmup_ratio: 0.1\n"
+        "lr: 3.0e-3\nwarmup_ratio: 0.1\npacking: true\n"  # the thresholds below were measured packed
     )
     launch([str(cfg)])
     return {"tmp": tmp, "cfg": cfg, "records": records, "a": tmp / "a", "metrics": read_metrics(tmp / "a" / "metrics.jsonl")}
