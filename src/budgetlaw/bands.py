@@ -61,11 +61,12 @@ def intervals(items: Sequence, x, level: float = 0.9) -> tuple[np.ndarray, np.nd
     native = _fitted_interval()
     groups: dict[int, list[int]] = {}
     for i, item in enumerate(items):
-        if getattr(item, "draws", None) is None or not hasattr(item, "interval"):
+        draws = getattr(item, "draws", None)
+        if draws is None or not hasattr(item, "interval"):
             continue
-        if native is not None and getattr(type(item), "interval", None) is native and np.ndim(item.draws) == 2:
-            if len(item.draws):  # no draws: NaN, as FittedLaw.interval gives
-                groups.setdefault(len(item.draws), []).append(i)
+        if native is not None and getattr(type(item), "interval", None) is native and getattr(draws, "ndim", 0) == 2:
+            if len(draws):  # no draws: NaN, as FittedLaw.interval gives
+                groups.setdefault(len(draws), []).append(i)
             continue
         lo, hi = item.interval(np.array([x[i]]), level=level)
         lower[i], upper[i] = np.ravel(lo)[0], np.ravel(hi)[0]

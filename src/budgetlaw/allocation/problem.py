@@ -17,7 +17,8 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -50,7 +51,7 @@ class AllocationProblem:
     K: np.ndarray
     c: np.ndarray
     ceiling: np.ndarray
-    draws: list | None  # per language (D_i, 3) arrays of (K, c, ceiling), or None
+    draw_laws: list = field(repr=False)  # the laws in the order of `languages`, for `draws`
     weights: np.ndarray
     cost: np.ndarray
     floor: np.ndarray
@@ -60,6 +61,13 @@ class AllocationProblem:
     max_epochs: float
     floor_given: bool
     lower_is_better: bool = False
+
+    @cached_property
+    def draws(self) -> list | None:
+        """Per language (D_i, 3) arrays of (K, c, utility ceiling) bootstrap draws, or None when a
+        law has none. Stacked on first use: only the robust objective needs them, and stacking
+        thousands of draw arrays costs more than the solve."""
+        return _draws(self.languages, self.draw_laws, self.sign)
 
     @property
     def sign(self) -> float:
@@ -186,7 +194,8 @@ def _draws(languages, items, sign):
 
 def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None, weights=None) -> AllocationProblem:
     """Validate everything once, at the door. `budget` may be a number or a sequence of budgets."""
-    languages, K, c, C, draws, lower = law_arrays(laws)
+    languages, K, c, C, _, lower = law_arrays(laws, with_draws=False)
+    items = list(laws.values())  # the order of `languages`
     budgets = np.atleast_1d(np.asarray(budget, dtype=object))
     if budgets.ndim != 1 or budgets.size == 0:
         raise InputError(f"budget: expected a number or a 1-D list of numbers, got {budget!r}")
@@ -224,7 +233,7 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
         avail_d = None
     else:
         avail_d = {lang: float(a) for lang, a in zip(languages, avail_a) if math.isfinite(a)}
-    return AllocationProblem(laws, languages, K, c, C, draws, weight_a, cost_a, np.ascontiguousarray(floors), cap, budgets,
+    return AllocationProblem(laws, languages, K, c, C, items, weight_a, cost_a, np.ascontiguousarray(floors), cap, budgets,
                              avail_d, epochs, floor is not None, lower)
 
 
@@ -263,4 +272,4 @@ def objective_at(objective: str, x, *, K, c, ceiling, weights, sign: float, draw
 def objective_values(problem: AllocationProblem, x: np.ndarray, objective: str) -> np.ndarray:
     """Objective (see objective_at) at sizes x of shape (nb, n) -> (nb,), in the laws' units."""
     return objective_at(objective, x, K=problem.K, c=problem.c, ceiling=problem.ceiling, weights=problem.weights,
-                        sign=problem.sign, draws=problem.draws)
+                        sign=problem.sign, draws=problem.draws if objective == "robust" else None)
