@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 from pathlib import Path
+
+from tuning.data.files import atomic_write  # a temp file beside the target, renamed on success
 
 METRICS = ("nll", "chrf", "bleu", "off_target")
 LAWS = {"nll": ("laws_plan.json", "laws.json"), "chrf": ("laws_plan_chrf.json", "laws_chrf.json")}
@@ -288,9 +289,8 @@ def write_summary(results: Path, frame, records, laws) -> Path:
     if t is not None:
         parts += ["## Time on 2 CPU cores", "", _md(t), ""]
     out = results / "summary.md"
-    tmp = out.with_name(".summary.md.tmp")
-    tmp.write_text("\n".join(parts), encoding="utf-8")
-    os.replace(tmp, out)
+    with atomic_write(out) as fh:
+        fh.write("\n".join(parts))
     return out
 
 
@@ -300,10 +300,9 @@ def write_summary(results: Path, frame, records, laws) -> Path:
 def _save(fig, path: Path):
     import matplotlib.pyplot as plt
 
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    with atomic_write(path, "wb") as fh:
+        fig.savefig(fh, dpi=110, format="png")
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def plot_laws(frame, laws, metric: str, out: Path):
@@ -452,9 +451,8 @@ def write_report(results) -> None:
     frame = results_frame(results, records, laws)
     if frame.empty:
         return
-    tmp = results / ".results.csv.tmp"
-    frame.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
-    os.replace(tmp, results / "results.csv")
+    with atomic_write(results / "results.csv") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
     write_summary(results, frame, records, laws)
     figs = results / "figures"
     figs.mkdir(exist_ok=True)
@@ -475,17 +473,15 @@ def bundle_demo(results, data_dir) -> None:
     pilots = pd.read_csv(results / "pilots_plan.csv")
     pilots = pilots[pilots["metric"] == "nll"].assign(source="measured")
     pilots = pilots[["language", "size", "score", "seed", "metric", "source"]].sort_values(["language", "size", "seed"])
-    tmp = data_dir / ".smollm2_gettext_pilots.csv.tmp"
-    pilots.to_csv(tmp, index=False, lineterminator="\n")
-    os.replace(tmp, data_dir / "smollm2_gettext_pilots.csv")
+    with atomic_write(data_dir / "smollm2_gettext_pilots.csv") as fh:
+        pilots.to_csv(fh, index=False, lineterminator="\n")
     available = json.loads((results / "available.json").read_text())
     lines = ["# Limits for the measured demo pilots (LANGS.csv format, docs/formats/limits.md).",
              "# available: the en->X gettext pairs under /usr/share/locale left after removing the",
              f"#            held-out messages ({results.as_posix()}/available.json).",
              "language,available", *(f"{lang},{available[lang]}" for lang in sorted(available))]
-    tmp = data_dir / ".smollm2_gettext_limits.csv.tmp"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, data_dir / "smollm2_gettext_limits.csv")
+    with atomic_write(data_dir / "smollm2_gettext_limits.csv") as fh:
+        fh.write("\n".join(lines) + "\n")
 
 
 if __name__ == "__main__":

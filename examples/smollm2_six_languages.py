@@ -37,7 +37,6 @@ import importlib.util
 import json
 import logging
 import math
-import os
 import shutil
 import signal
 import subprocess
@@ -91,17 +90,18 @@ SMOKE = Setup(languages=("hi", "zh"), heldout=6, pilot_generate=4, pilot_sizes=(
 # small helpers
 # ---------------------------------------------------------------------------------------------
 def write_json(path: Path, data) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    from tuning.data.files import atomic_write  # temp file beside the target, renamed on success
+
+    with atomic_write(path) as fh:
+        fh.write(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def write_jsonl(path: Path, rows) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+    from tuning.data.files import atomic_write
+
+    with atomic_write(path) as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
 
 
 def find_gguf() -> Path:
@@ -155,10 +155,11 @@ def build_heldout(lang: str, n: int, out: Path) -> list[dict]:
     if len(rows) < n:
         sys.exit(f"{lang}: only {len(rows)} usable held-out messages in {LOCALE}, {n} wanted")
     write_jsonl(out / f"{lang}.jsonl", rows)
-    with open(out / f".{lang}.tsv.tmp", "w", encoding="utf-8", newline="\n") as fh:
+    from tuning.data.files import atomic_write
+
+    with atomic_write(out / f"{lang}.tsv") as fh:
         for r in rows:
             fh.write(f"{r['input']}\t{r['reference']}\n")
-    os.replace(out / f".{lang}.tsv.tmp", out / f"{lang}.tsv")
     return rows
 
 
@@ -429,10 +430,10 @@ class Experiment:
             f = alignment(path, pairs, batch_size=16)
             f.insert(0, "model", name)
             frames.append(f)
-        out = self.results / "alignment.csv"
-        tmp = out.with_name(".alignment.csv.tmp")
-        pd.concat(frames).to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
-        os.replace(tmp, out)
+        from tuning.data.files import atomic_write
+
+        with atomic_write(self.results / "alignment.csv") as fh:
+            pd.concat(frames).to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
         return {"alignment_s": round(time.perf_counter() - t, 1)}
 
 
