@@ -142,7 +142,8 @@ def law_arrays(laws, *, with_draws: bool = True):
         raise InputError("laws: expected a LawSet or a non-empty dict language -> PowerLaw; fit pilots first (budgetlaw.fit)")
     languages = [str(k) for k in laws]
     items = list(laws.values())
-    lower = direction_of(laws)
+    known = getattr(laws, "lower_is_better", None)  # a LawSet checked its direction when it was made
+    lower = known if isinstance(known, bool) else direction_of(laws)
     sign = -1.0 if lower else 1.0
     try:  # one pass per attribute; the checks below run on whole arrays
         K = np.array([float(law.K) for law in items])

@@ -96,7 +96,13 @@ class FittedLaw:
             nan = np.full(xs.shape, np.nan)
             return _out(nan, x), _out(nan, x)
         K, c, ceil = (self.draws[:, i].reshape((-1,) + (1,) * xs.ndim) for i in range(3))
-        curves = ceil - self.law.sign * K * xs[None] ** (-c)
+        # x**-c as exp(-c log x), in the order budgetlaw.bands.intervals uses for many laws at
+        # once, so that both give the same numbers to the last bit
+        curves = np.multiply(c, -np.log(xs)[None])
+        np.exp(curves, out=curves)
+        curves *= K
+        curves *= self.law.sign
+        curves = np.subtract(ceil, curves)
         lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return _out(lower, x), _out(upper, x)
 
