@@ -4,6 +4,7 @@ benchmarks/allocation.py."""
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -138,3 +139,16 @@ def test_report_on_150_languages_draws_bounded_figures(tmp_path):
     assert len(drawn) == MAX_LAW_PANELS and drawn[0] in plan.sizes.nlargest(MAX_LAW_PANELS).index
     # every language is still in the tables
     assert all(f"| {lang} |" in text for lang in list(laws)[::17])
+
+
+def test_bands_from_a_lawsets_stacked_draws_are_the_same_numbers():
+    ragged = _fitted(40)  # draw counts differ between languages: nothing to stack
+    assert ragged.stacked_draws is None
+    laws = LawSet({lang: dataclasses.replace(f, draws=f.draws[:20]) for lang, f in ragged.items()})
+    assert laws.stacked_draws.shape == (40, 20, 3)
+    x = np.geomspace(1e2, 1e6, 40)
+    items = list(laws.values())
+    plain = intervals(items, x, 0.9)
+    fast = intervals(items, x, 0.9, stacked=laws.stacked_draws)
+    assert np.array_equal(plain[0], fast[0]) and np.array_equal(plain[1], fast[1])
+    assert not np.isnan(plain[0]).any()

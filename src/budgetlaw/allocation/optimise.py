@@ -36,7 +36,8 @@ def make_plan(problem: AllocationProblem, x, *, name, objective, marginal_value,
     x = np.asarray(x, dtype=float)
     langs = problem.languages
     score = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))  # the law's value (a loss for loss laws)
-    lower, upper = intervals(list(problem.laws.values()), x, level)  # one pass, not a quantile per language
+    lower, upper = intervals(list(problem.laws.values()), x, level,  # one pass, not a quantile per language
+                             stacked=getattr(problem.laws, "stacked_draws", None))
     budget = float(problem.budget[row])
     used = float((problem.cost * x).sum())
     unused = budget - used

@@ -18,6 +18,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -208,6 +209,16 @@ class LawSet(Mapping):
     def __repr__(self) -> str:
         loss = ", lower_is_better=True" if self.lower_is_better else ""
         return f"LawSet(metric={self.metric!r}, languages={list(self._laws)}{loss})"
+
+    @cached_property
+    def stacked_draws(self) -> np.ndarray | None:
+        """Every law's bootstrap draws as one (languages, draws, 3) array, in the set's order, or
+        None unless every law has the same number of draws (some). Made once: the laws of a set
+        do not change, and stacking thousands of small arrays at every call is not free."""
+        draws = [f.draws for f in self._laws.values()]
+        if not draws or any(np.ndim(d) != 2 or len(d) == 0 or len(d) != len(draws[0]) for d in draws):
+            return None
+        return np.stack(draws)
 
     def power_laws(self) -> dict[str, PowerLaw]:
         return {lang: fitted.law for lang, fitted in self._laws.items()}
