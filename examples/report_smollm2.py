@@ -428,6 +428,38 @@ def plot_optimized_vs_uniform(frame, out: Path):
     _save(fig, out)
 
 
+def plot_gains(frame, out: Path):
+    """Optimised minus uniform per language (NLL sign flipped: up = the optimised plan is better),
+    measured seed by seed (dots; bar = mean) beside what the plan's laws predicted (hatched)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    sub = frame[(frame.metric == "nll") & frame.allocation.isin(["optimized", "uniform"])]
+    meas = sub.pivot_table(index=["seed", "language"], columns="allocation", values="measured")
+    pred = sub.pivot_table(index="language", columns="allocation", values="predicted")
+    if "optimized" not in meas or "uniform" not in meas:
+        return
+    gain = -(meas["optimized"] - meas["uniform"]).dropna()
+    if gain.empty:
+        return
+    langs = sorted(gain.index.get_level_values("language").unique())
+    pgain = -(pred["optimized"] - pred["uniform"]).reindex(langs)
+    mean = gain.groupby(level="language").mean().reindex(langs)
+    xs = np.arange(len(langs))
+    fig, ax = plt.subplots(figsize=(7, 4), constrained_layout=True)
+    ax.bar(xs - 0.2, pgain, 0.4, label="predicted by the plan's laws", color="white", edgecolor="C0", hatch="//")
+    ax.bar(xs + 0.2, mean, 0.4, label="measured (mean over seeds)", color="C1")
+    for (seed, lang), v in gain.items():
+        ax.plot(langs.index(lang) + 0.2, v, "k.", ms=6)
+    ax.axhline(0, color="grey", lw=1)
+    ax.set_xticks(xs, langs)
+    seeds = sorted(gain.index.get_level_values("seed").unique())
+    ax.set(ylabel="NLL(uniform) - NLL(optimised), nats/token",
+           title=f"optimised vs uniform plan, 900 pairs (seeds {', '.join(map(str, seeds))}; dots = seeds)")
+    ax.legend(fontsize=8)
+    _save(fig, out)
+
+
 def plot_alignment(results: Path, out: Path):
     import matplotlib.pyplot as plt
     import pandas as pd
@@ -467,6 +499,7 @@ def write_report(results) -> None:
     plot_pilots(frame, figs / "pilots.png")
     plot_measured_vs_predicted(frame, figs / "measured_vs_predicted.png")
     plot_optimized_vs_uniform(frame, figs / "optimized_vs_uniform.png")
+    plot_gains(frame, figs / "gains.png")
     plot_alignment(results, figs / "alignment.png")
 
 
