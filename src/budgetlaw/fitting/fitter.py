@@ -44,7 +44,8 @@ def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: FitOptions) ->
     pred = law.predict(x)
     flags = fit_flags(law, x, y, prob, s)
     for flag in flags:
-        log.warning("%s: %s: %s (c_bounds %s)", language, flag, FLAG_TEXT[flag], s.c_bounds)
+        bounds = f" (c_bounds {s.c_bounds})" if flag == "c_at_bound" else ""  # the bounds explain only that flag
+        log.warning("%s: %s: %s%s", language, flag, FLAG_TEXT[flag], bounds)
 
     holdout = None
     largest = x.max()
