@@ -120,12 +120,10 @@ def build_model_dir(out: Path, records: list[dict], vocab: int, layers: int, hid
 
 def positions_computed(lengths, seq_len: int, packed: bool, batch: int, seed: int) -> int:
     """Positions our trainer computes in one epoch (rows padded to the micro-batch's longest, to 8)."""
-    from tuning.train.data import StepPlan, make_rows_from_lengths
+    from tuning.train.data import epoch_shapes
 
-    rows = make_rows_from_lengths(lengths, seq_len, packed)
-    row_lengths = tuple(sum(lengths[i] for i in r) for r in rows)
-    plan = StepPlan(row_lengths, batch, 1, 1, seed, group_by_length=not packed)
-    return sum(len(mb) * -(-max(row_lengths[r] for r in mb) // 8) * 8 for mb in plan.epoch_micro_batches(0))
+    shapes, _ = epoch_shapes(lengths, seq_len, packed, batch_size=batch, world=1, grad_accum=1, seed=seed)
+    return sum(n_rows * width for n_rows, width in shapes)
 
 
 def run_ours(model_dir: Path, data: Path, examples, out: Path, seq_len: int, batch: int, chat: bool = False) -> dict:

@@ -42,7 +42,8 @@ from typing import Any, Sequence
 import torch
 
 from tuning.data.tokenize import IGNORE_INDEX  # one definition: the labels are masked where they are made
-_MEGABATCH = 64  # micro-batches per length-grouping window
+_MEGABATCH = 64  # steps per length-grouping window
+PAD_MULTIPLE = 8  # collate pads every micro-batch to a multiple of this many positions
 
 
 def pack(lengths: Sequence[int], seq_len: int) -> list[list[int]]:
@@ -152,7 +153,7 @@ def collate(
     pad_id: int,
     *,
     flatten: bool = False,
-    multiple_of: int = 8,
+    multiple_of: int = PAD_MULTIPLE,
 ) -> dict[str, torch.Tensor | int]:
     """Build one micro-batch from rows of example indices.
 
@@ -217,16 +218,22 @@ def layout_cost(lengths: Sequence[int], seq_len: int, packing: bool, *, batch_si
     sdpa kernels on CPU do not skip masked blocks; plus ``12 * n_params`` per optimiser step
     (AdamW reads and writes four fp32 tensors per parameter: memory-bound, a rough weight).
     """
-    rows = make_rows_from_lengths(lengths, seq_len, packing)
+    shapes, steps = epoch_shapes(lengths, seq_len, packing, batch_size=batch_size, world=world,
+                                 grad_accum=grad_accum, seed=seed)
+    total = sum(n_rows * width * (6.0 * n_params + 12.0 * attn_width * width) for n_rows, width in shapes)
+    return total + steps * 12.0 * n_params
+
+
+def epoch_shapes(lengths: Sequence[int], seq_len: int, packing: bool, *, batch_size: int, world: int,
+                 grad_accum: int, seed: int) -> tuple[list[tuple[int, int]], int]:
+    """(rows, width) of every non-empty micro-batch of epoch 0, rows padded as ``collate`` pads
+    them (to the longest, rounded up to ``PAD_MULTIPLE``), and the epoch's number of steps."""
+    rows = make_rows(lengths, seq_len, packing)
     row_lengths = tuple(sum(lengths[i] for i in row) for row in rows)
     plan = StepPlan(row_lengths, batch_size, world, grad_accum, seed, group_by_length=not packing)
-    total = 0.0
-    for mb in plan.epoch_micro_batches(0):
-        if not mb:
-            continue
-        width = -(-max(row_lengths[r] for r in mb) // 8) * 8
-        total += len(mb) * width * (6.0 * n_params + 12.0 * attn_width * width)
-    return total + plan.steps_per_epoch * 12.0 * n_params
+    shapes = [(len(mb), -(-max(row_lengths[r] for r in mb) // PAD_MULTIPLE) * PAD_MULTIPLE)
+              for mb in plan.epoch_micro_batches(0) if mb]
+    return shapes, plan.steps_per_epoch
 
 
 def choose_packing(lengths: Sequence[int], seq_len: int, **kwargs) -> tuple[bool, dict[str, float]]:
@@ -242,13 +249,8 @@ def choose_packing(lengths: Sequence[int], seq_len: int, **kwargs) -> tuple[bool
     return costs["packed"] <= costs["grouped"], costs
 
 
-def make_rows_from_lengths(lengths: Sequence[int], seq_len: int, packing: bool) -> list[list[int]]:
+def make_rows(lengths: Sequence[int], seq_len: int, packing: bool) -> list[list[int]]:
     """Rows of example indices from the examples' token counts: packed, or one example per row."""
     if packing:
         return pack(lengths, seq_len)
     return [[i] for i in range(len(lengths))]
-
-
-def make_rows(examples: Sequence[Any], seq_len: int, packing: bool) -> list[list[int]]:
-    """Rows of example indices: packed, or one example per row."""
-    return make_rows_from_lengths([len(ex.input_ids) for ex in examples], seq_len, packing)

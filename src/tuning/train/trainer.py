@@ -159,7 +159,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         packing, layout_costs = choose_packing(lengths, config.seq_len, batch_size=config.batch_size * d.world * grad_accum,
                                                world=1, grad_accum=1, seed=config.seed, n_params=n_params,
                                                attn_width=attn_width)
-    rows = make_rows(examples, config.seq_len, packing)
+    rows = make_rows(lengths, config.seq_len, packing)
     row_lengths = tuple(sum(lengths[i] for i in row) for row in rows)
     plan = StepPlan(row_lengths, config.batch_size, d.world, grad_accum, config.seed, group_by_length=not packing)
     total_steps = config.max_steps or max(1, math.ceil(config.epochs * plan.steps_per_epoch))
