@@ -71,18 +71,8 @@ def intervals(items: Sequence, x, level: float = 0.9, *, stacked=None) -> tuple[
             lower[rows], upper[rows] = _band(stacked[rows], x[rows], sign[rows], q)
         return lower, upper
     groups: dict[int, list[int]] = {}
-    all_draws = [getattr(item, "draws", None) for item in items]
-    if native is not None and n and all(getattr(type(item), "interval", None) is native for item in items):
-        # the common case (laws from fit): group by number of draws without per-item checks
-        for i, d in enumerate(all_draws):
-            if d is not None and len(d):
-                groups.setdefault(len(d), []).append(i)
-        items_left = []
-    else:
-        items_left = range(n)
-    for i in items_left:
-        item = items[i]
-        draws = all_draws[i]
+    for i, item in enumerate(items):
+        draws = getattr(item, "draws", None)
         if draws is None or not hasattr(item, "interval"):
             continue
         if native is not None and getattr(type(item), "interval", None) is native and getattr(draws, "ndim", 0) == 2:
@@ -97,7 +87,7 @@ def intervals(items: Sequence, x, level: float = 0.9, *, stacked=None) -> tuple[
         step = max(1, CHUNK // width)
         for start in range(0, len(members), step):
             rows = members[start:start + step]
-            draws = np.stack([all_draws[i] for i in rows])  # (m, D, 3)
+            draws = np.stack([items[i].draws for i in rows])  # (m, D, 3)
             sign = np.array([items[i].law.sign for i in rows])[:, None]
             lower[rows], upper[rows] = _band(draws, x[rows], sign, q)
     return lower, upper
