@@ -228,6 +228,7 @@ def cmd_demo(args) -> int:
 
     from budgetlaw.allocation import allocate
     from budgetlaw.demo_data import MEASURED, SYNTHETIC
+    from budgetlaw.direction import sign_of
     from budgetlaw.fitting import fit
     from budgetlaw.limits import limits_to_constraints, read_limits
     from budgetlaw.reporting import report
@@ -261,7 +262,7 @@ def cmd_demo(args) -> int:
     _print_plan(plan)
     # the report's plans.csv holds every baseline's predicted scores: sum them per plan
     totals = pd.read_csv(out / "report" / "plans.csv").groupby("plan", sort=False)["score"].sum()
-    sign = -1.0 if demo.lower_is_better else 1.0  # a gain is a lower summed loss
+    sign = sign_of(demo.lower_is_better)  # a gain is a lower summed loss
     gains = ", ".join(f"{name} {sign * (totals['optimised'] - total):+.3f}" for name, total in totals.items()
                       if name != "optimised")
     if gains:

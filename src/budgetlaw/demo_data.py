@@ -36,11 +36,16 @@ class DemoData:
 
     @property
     def pilots_path(self) -> Path:
-        return Path(str(resources.files("budgetlaw") / "data" / self.pilots_file))
+        return _data_file(self.pilots_file)
 
     @property
     def limits_path(self) -> Path:
-        return Path(str(resources.files("budgetlaw") / "data" / self.limits_file))
+        return _data_file(self.limits_file)
+
+
+def _data_file(name: str) -> Path:
+    """A file of the installed package's ``budgetlaw/data`` folder."""
+    return Path(str(resources.files("budgetlaw") / "data" / name))
 
 
 MEASURED = DemoData(

@@ -17,12 +17,12 @@ variations (lower c = flatter curve, smaller a = closer to the ceiling). Every r
 from __future__ import annotations
 
 import sys
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from budgetlaw.demo_data import SYNTHETIC
 from budgetlaw.law import PowerLaw
 
 __all__ = [
@@ -90,18 +90,14 @@ def generate_pilots(
     return pd.DataFrame(rows, columns=["language", "size", "score", "seed", "metric", "source"])
 
 
-def _data_file(name: str) -> Path:
-    return Path(str(resources.files("budgetlaw") / "data" / name))
-
-
 def demo_pilots_path() -> Path:
     """Path of the bundled synthetic pilots, ``budgetlaw/data/demo_pilots.csv``."""
-    return _data_file("demo_pilots.csv")
+    return SYNTHETIC.pilots_path
 
 
 def demo_limits_path() -> Path:
     """Path of the bundled demo limits, ``budgetlaw/data/demo_limits.csv`` (LANGS.csv format)."""
-    return _data_file("demo_limits.csv")
+    return SYNTHETIC.limits_path
 
 
 if __name__ == "__main__":  # pragma: no cover - regeneration helper
