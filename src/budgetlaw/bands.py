@@ -11,6 +11,10 @@ at thousands of languages dominated `allocate` and the baselines. Here the langu
 FittedLaw's own ``interval`` are grouped by their number of draws, stacked, and their quantiles
 taken along one axis: the same element-wise arithmetic, so the same numbers. Any other object
 with ``draws`` and ``interval`` is asked one at a time, as before.
+
+The quantiles are numpy's default ("linear") quantiles taken from a full sort
+(``quantiles``): numpy 1.26's sort is vectorised and its partition is not, so for 200 draws
+the sort is about 4x faster than ``np.quantile``'s partition, for the same numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import numpy as np
 
 from budgetlaw.errors import InputError
 
-__all__ = ["intervals", "check_level"]
+__all__ = ["intervals", "check_level", "quantiles"]
 
 # Languages x draws per stacked chunk: bounds the temporary arrays (~16 MB of float64 each).
 CHUNK = 2_000_000
@@ -43,6 +47,35 @@ def check_level(level, who: str = "level") -> float:
     return value
 
 
+def quantiles(values, q, axis: int = -1) -> np.ndarray:
+    """``np.quantile(values, q, axis=axis)`` (method "linear"), the same numbers, from a sort.
+
+    q: a sequence of levels in [0, 1]; the result has q's length first, as numpy's. The virtual
+    index (n - 1) * q, its bounds, and the interpolation a + (b - a) * t (b - (b - a) * (1 - t)
+    for t >= 0.5) are numpy's own steps, so the result agrees to the last bit (tested); a slice
+    holding a NaN gives NaN, as in numpy.
+    """
+    ordered = np.sort(np.asarray(values, dtype=float), axis=axis)
+    ordered = np.moveaxis(ordered, axis, 0)
+    n = ordered.shape[0]
+    virtual = (n - 1) * np.asarray(q, dtype=float)
+    previous = np.floor(virtual)
+    following = previous + 1
+    above = virtual >= n - 1
+    previous[above] = following[above] = -1
+    below = virtual < 0
+    previous[below] = following[below] = 0
+    gamma = (virtual - previous).reshape((-1,) + (1,) * (ordered.ndim - 1))
+    a, b = ordered[previous.astype(np.intp)], ordered[following.astype(np.intp)]
+    diff = np.subtract(b, a)
+    out = np.add(a, diff * gamma)
+    np.subtract(b, diff * (1 - gamma), out=out, where=np.broadcast_to(gamma >= 0.5, out.shape))
+    nan = np.isnan(ordered[-1])  # NaN sorts last
+    if nan.any():
+        out[:, nan] = np.nan
+    return out
+
+
 def _fitted_interval():
     """FittedLaw.interval when its module is loaded (no FittedLaw can exist otherwise); looked up
     instead of imported so that budgetlaw.fitting (scipy) is not loaded for plain PowerLaws."""
@@ -54,21 +87,21 @@ def intervals(items: Sequence, x, level: float = 0.9, *, stacked=None) -> tuple[
     """(lower, upper), each (n,): the interval of items[i] at x[i]; NaN where an item has no draws.
 
     Same numbers as ``items[i].interval(np.array([x[i]]), level)`` for every i. ``stacked``: the
-    items' draws already stacked as one (n, D, 3) array (``LawSet.stacked_draws``), which saves
-    stacking thousands of small arrays at every call.
+    items' draws already stacked as one (3, n, D) array, the K, c and ceiling of every draw
+    (``LawSet.stacked_draws``), which saves stacking thousands of small arrays at every call.
     """
     x = np.asarray(x, dtype=float).reshape(-1)
     n = len(items)
     lower, upper = np.full(n, np.nan), np.full(n, np.nan)
     native = _fitted_interval()
     q = [(1 - level) / 2, (1 + level) / 2]
-    if stacked is not None and native is not None and len(stacked) == n and n:
+    if stacked is not None and native is not None and stacked.shape[1] == n and n:
         check_level(level, "interval")
         sign = np.array([items[i].law.sign for i in range(n)])[:, None]
-        step = max(1, CHUNK // stacked.shape[1])
+        step = max(1, CHUNK // stacked.shape[2])
         for start in range(0, n, step):
             rows = slice(start, start + step)
-            lower[rows], upper[rows] = _band(stacked[rows], x[rows], sign[rows], q)
+            lower[rows], upper[rows] = _band(stacked[:, rows], x[rows], sign[rows], q)
         return lower, upper
     groups: dict[int, list[int]] = {}
     for i, item in enumerate(items):
@@ -87,15 +120,18 @@ def intervals(items: Sequence, x, level: float = 0.9, *, stacked=None) -> tuple[
         step = max(1, CHUNK // width)
         for start in range(0, len(members), step):
             rows = members[start:start + step]
-            draws = np.stack([items[i].draws for i in rows])  # (m, D, 3)
+            draws = np.stack([items[i].draws for i in rows], axis=2)  # (D, 3, m)
+            draws = np.ascontiguousarray(draws.transpose(1, 2, 0))  # (3, m, D)
             sign = np.array([items[i].law.sign for i in rows])[:, None]
             lower[rows], upper[rows] = _band(draws, x[rows], sign, q)
     return lower, upper
 
 
 def _band(draws, x, sign, q):
-    """Quantiles q over the draw curves of m laws, each at its own x: draws (m, D, 3), x (m,)."""
-    K, c, ceil = draws[..., 0], draws[..., 1], draws[..., 2]
+    """Quantiles q over the draw curves of m laws, each at its own x: draws (3, m, D), x (m,).
+
+    Each parameter is one contiguous (m, D) array: strided (m, D, 3) views took twice as long."""
+    K, c, ceil = draws
     # ceil - sign * K * x**-c, written as exp(-c log x) in place: a third of the time of the
     # power and its temporaries at thousands of languages; FittedLaw.interval does the same
     curves = np.multiply(c, -np.log(x)[:, None])
@@ -103,5 +139,5 @@ def _band(draws, x, sign, q):
     curves *= K
     curves *= sign
     np.subtract(ceil, curves, out=curves)
-    lo, hi = np.quantile(curves, q, axis=1)
+    lo, hi = quantiles(curves, q, axis=1)
     return lo, hi

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from budgetlaw.allocation import allocate, sweep
-from budgetlaw.bands import intervals
+from budgetlaw.bands import intervals, quantiles
 from budgetlaw.baselines import sizes_at, uniform, unimax
 from budgetlaw.direction import mirror_fitted
 from budgetlaw.fitting import FittedLaw, LawSet
@@ -145,10 +145,34 @@ def test_bands_from_a_lawsets_stacked_draws_are_the_same_numbers():
     ragged = _fitted(40)  # draw counts differ between languages: nothing to stack
     assert ragged.stacked_draws is None
     laws = LawSet({lang: dataclasses.replace(f, draws=f.draws[:20]) for lang, f in ragged.items()})
-    assert laws.stacked_draws.shape == (40, 20, 3)
+    stacked = laws.stacked_draws
+    assert stacked.shape == (3, 40, 20) and stacked.flags.c_contiguous
+    first = next(iter(laws.values()))
+    assert np.array_equal(stacked[:, 0].T, first.draws)  # (K, c, ceiling) of language 0's draws
     x = np.geomspace(1e2, 1e6, 40)
     items = list(laws.values())
     plain = intervals(items, x, 0.9)
     fast = intervals(items, x, 0.9, stacked=laws.stacked_draws)
     assert np.array_equal(plain[0], fast[0]) and np.array_equal(plain[1], fast[1])
     assert not np.isnan(plain[0]).any()
+
+
+@pytest.mark.parametrize("shape,axis", [((1000, 200), 1), ((200, 7), 0), ((1, 5), 0), ((4, 1), 1), ((3, 2, 9), 2)])
+@pytest.mark.parametrize("level", [0.9, 0.5, 0.999, 1e-9])
+def test_quantiles_from_a_sort_are_numpys_quantiles_to_the_bit(shape, axis, level):
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=shape) * 10.0 ** rng.integers(-3, 4, size=shape)
+    values.flat[::11] = values.flat[1]  # ties
+    q = [(1 - level) / 2, (1 + level) / 2, 0.0, 1.0, 0.25]
+    got = quantiles(values, q, axis=axis)
+    want = np.quantile(values, q, axis=axis)
+    assert got.shape == want.shape and np.array_equal(got, want)
+
+
+def test_quantiles_of_a_slice_with_nan_or_inf_are_numpys():
+    values = np.array([[1.0, np.nan, 3.0, 0.5], [np.inf, 2.0, -1.0, 4.0], [-np.inf, np.inf, 0.0, 1.0]])
+    with np.errstate(invalid="ignore"):  # inf - inf, as in numpy
+        got = quantiles(values, [0.05, 0.95], axis=1)
+        want = np.quantile(values, [0.05, 0.95], axis=1)
+    assert np.array_equal(got, want, equal_nan=True)
+    assert np.isnan(got[:, 0]).all() and got[0, 1] == pytest.approx(-1 + 3 * 0.15)  # a NaN in the slice: NaN; else interpolated

@@ -145,10 +145,10 @@ def law_arrays(laws, *, with_draws: bool = True):
     known = getattr(laws, "lower_is_better", None)  # a LawSet checked its direction when it was made
     lower = known if isinstance(known, bool) else direction_of(laws)
     sign = -1.0 if lower else 1.0
-    try:  # one pass per attribute; the checks below run on whole arrays
-        K = np.array([float(law.K) for law in items])
-        c = np.array([float(law.c) for law in items])
-        C = np.array([float(law.ceiling) for law in items])
+    try:  # one pass per attribute (read once by a LawSet); the checks below run on whole arrays
+        cached = getattr(laws, "law_parameters", None)
+        K, c, C = cached if isinstance(cached, tuple) else (
+            np.array([float(getattr(law, key)) for law in items]) for key in ("K", "c", "ceiling"))
     except (AttributeError, TypeError, ValueError):
         for lang, law in zip(languages, items):
             try:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw._io import read_json, write_text_atomic
-from budgetlaw.bands import check_level
+from budgetlaw.bands import check_level, quantiles
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
@@ -104,7 +104,7 @@ class FittedLaw:
         curves *= K
         curves *= self.law.sign
         curves = np.subtract(ceil, curves)
-        lower, upper = np.quantile(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
+        lower, upper = quantiles(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
         return _out(lower, x), _out(upper, x)
 
     # -- diagnostics ------------------------------------------------------------------------------
@@ -210,15 +210,34 @@ class LawSet(Mapping):
         loss = ", lower_is_better=True" if self.lower_is_better else ""
         return f"LawSet(metric={self.metric!r}, languages={list(self._laws)}{loss})"
 
+    def values(self):  # the dict's own views: Mapping's go through __getitem__ once per language
+        return self._laws.values()
+
+    def items(self):
+        return self._laws.items()
+
     @cached_property
     def stacked_draws(self) -> np.ndarray | None:
-        """Every law's bootstrap draws as one (languages, draws, 3) array, in the set's order, or
-        None unless every law has the same number of draws (some). Made once: the laws of a set
-        do not change, and stacking thousands of small arrays at every call is not free."""
+        """Every law's bootstrap draws as one (3, languages, draws) array, in the set's order: the
+        K, c and ceiling (floor E for a loss law) of each draw, each a contiguous (languages,
+        draws) block; None unless every law has the same number of draws (some). Made once: the
+        laws of a set do not change, and stacking thousands of small arrays at every call is not
+        free."""
         draws = [f.draws for f in self._laws.values()]
         if not draws or any(np.ndim(d) != 2 or len(d) == 0 or len(d) != len(draws[0]) for d in draws):
             return None
-        return np.stack(draws)
+        flat = np.concatenate(draws)  # (languages * draws, 3): one copy, then a column each
+        columns = np.empty((3, len(flat)))
+        for k in range(3):
+            columns[k] = flat[:, k]
+        return columns.reshape(3, len(draws), len(draws[0]))
+
+    @cached_property
+    def law_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(K, c, ceiling) of every law as arrays in the set's order (ceiling: the floor E of a
+        loss law), read once; the allocation reads them at every call."""
+        laws = [f.law for f in self._laws.values()]
+        return tuple(np.array([float(getattr(law, key)) for law in laws]) for key in ("K", "c", "ceiling"))
 
     def power_laws(self) -> dict[str, PowerLaw]:
         return {lang: fitted.law for lang, fitted in self._laws.items()}
