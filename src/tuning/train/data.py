@@ -208,19 +208,22 @@ def collate(
 
 
 def layout_cost(lengths: Sequence[int], seq_len: int, packing: bool, *, batch_size: int, world: int, grad_accum: int,
-                seed: int, n_params: int, attn_width: int) -> float:
+                seed: int, n_params: int, attn_width: int, position_params: int | None = None) -> float:
     """Estimated compute of one epoch in one layout, in FLOP-equivalents (for comparing layouts).
 
     For every micro-batch of epoch 0 (its rows padded to the longest, rounded up to 8, as
-    ``collate`` does): ``6 * n_params`` per position, padding included (forward and backward of
-    every weight), plus ``12 * attn_width`` per query-key pair (attn_width = layers x heads x
+    ``collate`` does): ``6 * position_params`` per position, padding included (forward and
+    backward of every weight applied at every position: all but the embeddings and the output
+    layer, which the trainer runs at target positions only, the same in every layout; default
+    ``n_params``), plus ``12 * attn_width`` per query-key pair (attn_width = layers x heads x
     head_dim: QK^T and AV, forward and backward) over the full width x width square, since the
     sdpa kernels on CPU do not skip masked blocks; plus ``12 * n_params`` per optimiser step
     (AdamW reads and writes four fp32 tensors per parameter: memory-bound, a rough weight).
     """
     shapes, steps = epoch_shapes(lengths, seq_len, packing, batch_size=batch_size, world=world,
                                  grad_accum=grad_accum, seed=seed)
-    total = sum(n_rows * width * (6.0 * n_params + 12.0 * attn_width * width) for n_rows, width in shapes)
+    per_position = 6.0 * (n_params if position_params is None else position_params)
+    total = sum(n_rows * width * (per_position + 12.0 * attn_width * width) for n_rows, width in shapes)
     return total + steps * 12.0 * n_params
 
 

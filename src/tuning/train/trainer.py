@@ -53,7 +53,8 @@ from tuning.data.files import sha256_file, write_json
 from tuning.data.mixture import read_mixture
 from tuning.train.data import IGNORE_INDEX, StepPlan, choose_packing, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
-from tuning.train.model import build_model, count_parameters, init_distributed, is_sharded, load_tokenizer
+from tuning.train.model import (TargetLogits, build_model, count_parameters, init_distributed, is_sharded, load_tokenizer,
+                                position_parameters)
 from tuning.train.state import TrainState, checkpoint_states
 
 log = logging.getLogger(__name__)
@@ -158,7 +159,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
         # across ranks and micro-batches never changes the choice, hence what is optimised
         packing, layout_costs = choose_packing(lengths, config.seq_len, batch_size=config.batch_size * d.world * grad_accum,
                                                world=1, grad_accum=1, seed=config.seed, n_params=n_params,
-                                               attn_width=attn_width)
+                                               attn_width=attn_width, position_params=position_parameters(model))
     rows = make_rows(lengths, config.seq_len, packing)
     row_lengths = tuple(sum(lengths[i] for i in row) for row in rows)
     plan = StepPlan(row_lengths, config.batch_size, d.world, grad_accum, config.seed, group_by_length=not packing)
@@ -210,6 +211,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
 
     # ---- 5. the loop ---------------------------------------------------------------------------
     model.train()
+    head = TargetLogits(model)
     cache: dict = {}
     stopped_early = False
     bar = tqdm(total=total_steps, initial=start, desc="train", disable=not d.is_main, dynamic_ncols=True)
@@ -227,12 +229,12 @@ def _train(config: TrainConfig) -> dict[str, Any]:
                 # position_ids restarting at 0 mark the examples of a packed row (block mask);
                 # rows of one example need none: the causal kernel is exact for them
                 position_ids = None if batch["one_per_row"] else batch["position_ids"].to(d.device)
-                logits = model(input_ids=batch["input_ids"].to(d.device), position_ids=position_ids,
-                               use_cache=False).logits
-                token_loss = F.cross_entropy(
-                    logits.float().flatten(0, 1), batch["targets"].to(d.device).flatten(),
-                    ignore_index=IGNORE_INDEX, reduction="sum",
-                )
+                # the output layer runs at target positions only (TargetLogits): same loss, less compute
+                targets = batch["targets"].flatten()
+                index = (targets != IGNORE_INDEX).nonzero().squeeze(1)
+                logits = head.logits(model, index.to(d.device), input_ids=batch["input_ids"].to(d.device),
+                                     position_ids=position_ids, use_cache=False)
+                token_loss = F.cross_entropy(logits.float(), targets[index].to(d.device), reduction="sum")
                 (token_loss * (d.world / step_targets)).backward()
                 loss_sum += token_loss.detach()
                 n_tokens += batch["n_tokens"]
@@ -277,6 +279,7 @@ def _train(config: TrainConfig) -> dict[str, Any]:
                 break
     bar.close()
     metrics.close()
+    head.remove()
 
     # ---- 6. final model --------------------------------------------------------------------
     if config.save_final and not stopped_early:
