@@ -149,6 +149,17 @@ def scale(sizes, fit_max: int, repeats: int) -> None:
         }
         for name, call in calls.items():
             times.setdefault(name, []).append(best_time(call, repeats)[0])
+        # the first call on a LawSet pays for stacking its draws and reading its parameters once
+        # (LawSet.stacked_draws, LawSet.law_parameters); each repeat gets a new set of the same laws
+        fresh = []
+        for _ in range(repeats):
+            new_set = LawSet(dict(laws.items()), metric=laws.metric)
+            fresh.append(best_time(lambda: allocate(new_set, budget, available=available), 1)[0])
+        times.setdefault("allocate, first call on a new LawSet", []).append(min(fresh))
+        # the call as issue 9 made it: a plain dict of PowerLaws (no draws, so no intervals)
+        plain = {lang: fitted.law for lang, fitted in laws.items()}
+        times.setdefault("allocate, dict of PowerLaws", []).append(
+            best_time(lambda: allocate(plain, budget, available=available), repeats)[0])
         name = "fit, n_boot=20"
         if n <= fit_max:
             pilots = pilots_frame(n)

@@ -29,8 +29,9 @@ from budgetlaw.errors import InputError
 
 __all__ = ["intervals", "check_level", "quantiles"]
 
-# Languages x draws per stacked chunk: bounds the temporary arrays (~16 MB of float64 each).
-CHUNK = 2_000_000
+# Languages x draws per stacked chunk: bounds the temporary arrays (2 MB of float64 each, so
+# they stay in cache: 16 MB chunks made 10,000 languages ~15% slower per language than 1,000).
+CHUNK = 250_000
 
 
 def check_level(level, who: str = "level") -> float:
