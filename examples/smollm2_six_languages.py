@@ -398,9 +398,9 @@ class Experiment:
         bl.fit(pilots, metric="nll", lower_is_better=True, seed=0).save(self.results / "laws.json")
         bl.fit(pilots, metric="chrf", free_ceiling=True, max_score=100.0, seed=0).save(self.results / "laws_chrf.json")
 
-    def multilingual(self, plans, seed: int):
+    def multilingual(self, plans, seed: int, names=None):
         s = self.s
-        for name in s.plans:
+        for name in s.plans if names is None else [n for n in s.plans if n in names]:
             if seed in s.plan_seeds[name]:
                 sizes = _round_sizes(plans[name].sizes, s.budget)
                 # the first optimised model also gives the alignment plot, before it is deleted
@@ -476,8 +476,9 @@ def main(argv=None) -> int:
     if args.stop_after == "base":
         return 0
     # The order puts the headline comparison first: the first seed's pilot ladder, the plans
-    # made from it, one model per plan and seed (the comparison with its own noise); then the
-    # pilots' second seeds (the laws' noise), then extrapolation.
+    # made from it, the optimised and uniform models at every seed (the comparison with its own
+    # noise); then the pilots' second seeds (the laws' noise), extrapolation, and last the other
+    # baselines' models.
     first, *others = setup.seeds
     ex.pilots(first)
     if args.stop_after == "pilots":
@@ -485,14 +486,19 @@ def main(argv=None) -> int:
     plans = ex.fit_and_plan()
     if args.stop_after == "plan":
         return 0
+    headline = ("optimized", "uniform")
     for seed in setup.seeds:
-        ex.multilingual(plans, seed)
+        ex.multilingual(plans, seed, names=headline)
     for seed in others:
         ex.pilots(seed)
     ex.refit()
     if args.stop_after == "multilingual":
         return 0
     ex.extrapolation()
+    if args.stop_after == "extrapolation":
+        return 0
+    for seed in setup.seeds:
+        ex.multilingual(plans, seed, names=[name for name in setup.plans if name not in headline])
     from report_smollm2 import write_report  # examples/report_smollm2.py: tables and figures
 
     write_report(results)
