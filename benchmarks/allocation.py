@@ -18,8 +18,10 @@ Second part, scale: the public calls end to end as a user makes them - a dict of
 (with bootstrap draws) and a per-language ``available`` dict - at 100 / 1,000 / 10,000
 languages, next to the named baseline "solver alone" (budgetlaw.exact.solve_sum on arrays
 prepared beforehand): allocate, sweep (13 budgets), each baseline, Plan.to_frame / compare /
-to_dict / save, the report's tables (its summary part, no figures) and fit on synthetic pilots
-with a small n_boot. For each call it prints the time at every size and the growth
+to_dict / save, the report's tables (its summary part, no figures), the whole report with its
+figures (up to ``--report-max`` languages; the figures' pixel sizes are printed) and fit on
+synthetic pilots with a small n_boot. Also allocate's first call on a new LawSet (which stacks
+its draws once) and allocate on a plain dict of PowerLaws (no draws). For each call it prints the time at every size and the growth
 t(largest) / t(previous size): linear growth is ~10x per factor 10 of languages.
 
     .venv/bin/python benchmarks/allocation.py            # 6, 60, 600 languages + a 100-budget sweep, then scale
@@ -32,6 +34,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import struct
 import tempfile
 import time
 import warnings
@@ -45,6 +48,7 @@ from budgetlaw import baselines, exact
 from budgetlaw.allocation import allocate, prepare, sweep
 from budgetlaw.fitting import FittedLaw, LawSet, fit
 from budgetlaw.law import PowerLaw
+from budgetlaw.reporting import report
 from budgetlaw.report_summary import comparison_rows, gain_rows, law_rows, plan_rows, plan_warnings
 
 
@@ -121,10 +125,17 @@ def report_tables(laws, plan, others):
             law_rows(laws), plan_warnings(laws, plan, flags, largest))
 
 
-def scale(sizes, fit_max: int, repeats: int) -> None:
+def _png_size(path: Path) -> tuple[int, int]:
+    """(width, height) in pixels from a PNG's header."""
+    head = path.read_bytes()[:24]
+    return struct.unpack(">II", head[16:24])
+
+
+def scale(sizes, fit_max: int, repeats: int, report_max: int = 1000) -> None:
     """Public calls at each size against the solver alone; prints times and growth ratios."""
     folder = Path(tempfile.mkdtemp(prefix="budgetlaw-bench-"))
     times: dict[str, list[float]] = {}
+    figures: dict[int, str] = {}
     for n in sizes:
         laws, budget, available = fitted_problem(n)
         problem = prepare(laws, budget, available=available)
@@ -160,6 +171,16 @@ def scale(sizes, fit_max: int, repeats: int) -> None:
         plain = {lang: fitted.law for lang, fitted in laws.items()}
         times.setdefault("allocate, dict of PowerLaws", []).append(
             best_time(lambda: allocate(plain, budget, available=available), repeats)[0])
+        # the whole report as a user makes it: default baselines, frontier, every table and figure
+        name = "report, with figures"
+        if n <= report_max:
+            seconds, paths = best_time(lambda: report(laws, plan, out=folder / f"report-{n}"), 1)
+            times.setdefault(name, []).append(seconds)
+            pngs = sorted(v for v in paths.values() if str(v).endswith(".png"))
+            figures[n] = ", ".join(f"{v.stem} {'x'.join(map(str, _png_size(v)))} px {v.stat().st_size // 1024} KB"
+                                   for v in pngs)
+        else:
+            times.setdefault(name, []).append(float("nan"))
         name = "fit, n_boot=20"
         if n <= fit_max:
             pilots = pilots_frame(n)
@@ -175,6 +196,8 @@ def scale(sizes, fit_max: int, repeats: int) -> None:
         ratio = f"{row[-1] / row[-2]:>15.1f}x" if len(row) > 1 and np.isfinite(row[-1]) else ""
         print(f"{name:<28}{cells}{ratio}")
     print("growth = time at the largest size / time at the size before it (linear: the factor in languages)")
+    for n, text in figures.items():
+        print(f"report figures at {n:,} languages: {text}")
 
 
 def main(argv=None) -> int:
@@ -182,6 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="one repeat of the slow baseline runs")
     parser.add_argument("--sizes", default="100,1000,10000", help="numbers of languages for the scale part")
     parser.add_argument("--fit-max", type=int, default=10_000, help="largest size at which fit is timed")
+    parser.add_argument("--report-max", type=int, default=1000, help="largest size at which the whole report is timed")
     parser.add_argument("--no-cvxpy", action="store_true", help="skip the comparison with cvxpy")
     args = parser.parse_args(argv)
     sizes = [int(v) for v in args.sizes.split(",") if v.strip()]
@@ -191,7 +215,7 @@ def main(argv=None) -> int:
     if not args.no_cvxpy:
         cvxpy_part(args.quick)
     if sizes:
-        scale(sizes, args.fit_max, 1 if args.quick else 3)
+        scale(sizes, args.fit_max, 1 if args.quick else 3, args.report_max)
     return 0
 
 
