@@ -355,7 +355,12 @@ def plot_laws(frame, laws, metric: str, out: Path):
         ax.set_ylabel(LABEL[metric])
     for ax in list(axes.flat)[len(langs):]:
         ax.axis("off")
-    axes.flat[0].legend(fontsize=7)
+    # one legend with every kind of mark, wherever it was drawn (extrapolation only on some panels)
+    entries = {}
+    for ax in axes.flat:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    axes.flat[0].legend(entries.values(), entries.keys(), fontsize=7)
     _save(fig, out)
 
 
