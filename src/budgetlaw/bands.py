@@ -27,7 +27,7 @@ import numpy as np
 
 from budgetlaw.errors import InputError
 
-__all__ = ["intervals", "check_level", "quantiles"]
+__all__ = ["intervals", "check_level", "quantiles", "draw_columns"]
 
 # Languages x draws per stacked chunk: bounds the temporary arrays (2 MB of float64 each, so
 # they stay in cache: 16 MB chunks made 10,000 languages ~15% slower per language than 1,000).
@@ -77,6 +77,16 @@ def quantiles(values, q, axis: int = -1) -> np.ndarray:
     return out
 
 
+def draw_columns(draws: Sequence[np.ndarray]) -> np.ndarray:
+    """m (D, 3) draw arrays of (K, c, ceiling) rows as one (3, m, D) array: each parameter one
+    contiguous (m, D) block, the layout ``_band`` reads (strided views took twice as long)."""
+    flat = np.concatenate(draws)  # (m * D, 3): one copy, then a column each
+    columns = np.empty((3, len(flat)))
+    for k in range(3):
+        columns[k] = flat[:, k]
+    return columns.reshape(3, len(draws), len(draws[0]))
+
+
 def _fitted_interval():
     """FittedLaw.interval when its module is loaded (no FittedLaw can exist otherwise); looked up
     instead of imported so that budgetlaw.fitting (scipy) is not loaded for plain PowerLaws."""
@@ -121,8 +131,7 @@ def intervals(items: Sequence, x, level: float = 0.9, *, stacked=None) -> tuple[
         step = max(1, CHUNK // width)
         for start in range(0, len(members), step):
             rows = members[start:start + step]
-            draws = np.stack([items[i].draws for i in rows], axis=2)  # (D, 3, m)
-            draws = np.ascontiguousarray(draws.transpose(1, 2, 0))  # (3, m, D)
+            draws = draw_columns([items[i].draws for i in rows])  # (3, m, D)
             sign = np.array([items[i].law.sign for i in rows])[:, None]
             lower[rows], upper[rows] = _band(draws, x[rows], sign, q)
     return lower, upper

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw._io import read_json, write_text_atomic
-from budgetlaw.bands import check_level, quantiles
+from budgetlaw.bands import check_level, draw_columns, quantiles
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
@@ -226,11 +226,7 @@ class LawSet(Mapping):
         draws = [f.draws for f in self._laws.values()]
         if not draws or any(np.ndim(d) != 2 or len(d) == 0 or len(d) != len(draws[0]) for d in draws):
             return None
-        flat = np.concatenate(draws)  # (languages * draws, 3): one copy, then a column each
-        columns = np.empty((3, len(flat)))
-        for k in range(3):
-            columns[k] = flat[:, k]
-        return columns.reshape(3, len(draws), len(draws[0]))
+        return draw_columns(draws)
 
     @cached_property
     def law_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
