@@ -35,7 +35,7 @@ import numpy as np
 
 from budgetlaw.errors import InputError
 
-__all__ = ["PowerLaw"]
+__all__ = ["PowerLaw", "parameter_arrays"]
 
 
 def _positive_finite(name: str, value: Any, where: str) -> float:
@@ -200,3 +200,10 @@ class PowerLaw:
         raise InputError(
             f"PowerLaw.from_dict: keys {sorted(data)} are not a law; give a, b, c (and ceiling) or K, c (and ceiling)"
         )
+
+
+def parameter_arrays(laws) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(K, c, ceiling) of laws (anything with those attributes, e.g. PowerLaw or FittedLaw) as
+    three float arrays in their order; AttributeError, TypeError or ValueError for a non-law."""
+    laws = list(laws)
+    return tuple(np.array([float(getattr(law, key)) for law in laws]) for key in ("K", "c", "ceiling"))

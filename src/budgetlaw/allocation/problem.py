@@ -25,6 +25,7 @@ import pandas as pd
 
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
+from budgetlaw.law import parameter_arrays
 from budgetlaw.limits import parse_size
 
 __all__ = ["OBJECTIVES", "SOLVERS", "DEFAULT_FLOOR_SHARE", "AllocationProblem", "prepare", "law_arrays",
@@ -147,8 +148,7 @@ def law_arrays(laws, *, with_draws: bool = True):
     sign = -1.0 if lower else 1.0
     try:  # one pass per attribute (read once by a LawSet); the checks below run on whole arrays
         cached = getattr(laws, "law_parameters", None)
-        K, c, C = cached if isinstance(cached, tuple) else (
-            np.array([float(getattr(law, key)) for law in items]) for key in ("K", "c", "ceiling"))
+        K, c, C = cached if isinstance(cached, tuple) else parameter_arrays(items)
     except (AttributeError, TypeError, ValueError):
         for lang, law in zip(languages, items):
             try:

@@ -28,7 +28,7 @@ from budgetlaw._io import read_json, write_text_atomic
 from budgetlaw.bands import check_level, draw_columns, quantiles
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
-from budgetlaw.law import PowerLaw
+from budgetlaw.law import PowerLaw, parameter_arrays
 
 __all__ = ["FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT", "DRAW_COLUMNS"]
 
@@ -232,8 +232,7 @@ class LawSet(Mapping):
     def law_parameters(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(K, c, ceiling) of every law as arrays in the set's order (ceiling: the floor E of a
         loss law), read once; the allocation reads them at every call."""
-        laws = [f.law for f in self._laws.values()]
-        return tuple(np.array([float(getattr(law, key)) for law in laws]) for key in ("K", "c", "ceiling"))
+        return parameter_arrays(f.law for f in self._laws.values())
 
     def power_laws(self) -> dict[str, PowerLaw]:
         return {lang: fitted.law for lang, fitted in self._laws.items()}
