@@ -78,12 +78,25 @@ class Setup:
     max_new_tokens: int = 160
     gen_batch: int = 50
     align_pairs: int = 100
+    # transfer pilots (issue 16): multilingual models scored by NLL only, which pin how much a
+    # pair of one language teaches the others. Leave-one-out models at transfer_loo_budget pairs
+    # split evenly over the other languages (pure transfer into the one left out), random splits
+    # (budget, seed; Dirichlet(1) shares), and repetition: repeat_unique distinct pairs of each
+    # repeat language seen repeat_epochs times, beside repeat_distinct distinct pairs seen once.
+    transfer_loo_budget: int = 450
+    transfer_random: tuple[tuple[int, int], ...] = ((450, 1), (450, 2), (1800, 1))
+    repeat_languages: tuple[str, ...] = ("hi", "ar")
+    repeat_unique: int = 100
+    repeat_epochs: tuple[int, ...] = (2, 4)
+    repeat_distinct: tuple[int, ...] = (400,)
 
 
 FULL = Setup()
 SMOKE = Setup(languages=("hi", "zh"), heldout=6, pilot_generate=4, pilot_sizes=(4, 8, 12, 16), seed_sizes=(8,), budget=24,
               plans=("optimized", "uniform"), plan_seeds={"optimized": (1,), "uniform": (1,)},
-              extrapolate=("zh",), extrapolate_factors=(2,), max_new_tokens=16, align_pairs=6)
+              extrapolate=("zh",), extrapolate_factors=(2,), max_new_tokens=16, align_pairs=6,
+              transfer_loo_budget=8, transfer_random=((12, 1),), repeat_languages=("hi",), repeat_unique=4,
+              repeat_epochs=(2,), repeat_distinct=())
 
 
 # ---------------------------------------------------------------------------------------------
@@ -211,12 +224,12 @@ class Experiment:
         log.info("%s: mixture of %d records; %d pairs dropped as held-out", run, manifest["output"]["records"], hits)
         return path, manifest
 
-    def train(self, run: str, data: Path, seed: int) -> tuple[Path, dict]:
+    def train(self, run: str, data: Path, seed: int, epochs: int = 1) -> tuple[Path, dict]:
         out = self.work / "models" / run
         if out.exists():
             shutil.rmtree(out)  # an interrupted run starts again: runs are minutes long
         config = {
-            "model": str(self.base), "data": str(data), "output_dir": str(out), "epochs": 1,
+            "model": str(self.base), "data": str(data), "output_dir": str(out), "epochs": epochs,
             "seq_len": self.s.seq_len, "batch_size": self.s.batch_size, "global_batch_size": self.s.batch_size,
             "lr": self.s.lr, "warmup_ratio": self.s.warmup_ratio, "packing": False, "chat_template": True,
             "seed": seed, "log_every": 1,
@@ -241,7 +254,8 @@ class Experiment:
     def evaluate(self, run: str, model_dir: Path, languages, generate_n: int | None = None) -> dict:
         """Reference NLL on each language's held-out set, and generation (chrF++, BLEU, off-target)
         on its first ``generate_n`` messages (all when None; then also scored on the first
-        ``pilot_generate`` as metric@N, to compare with the pilots like for like)."""
+        ``pilot_generate`` as metric@N, to compare with the pilots like for like; none when 0:
+        the transfer pilots need NLL only)."""
         from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
         from tuning.evaluation.tasks import load_task, score_task
         from tuning.generation import generate, load_model
@@ -257,6 +271,14 @@ class Experiment:
             # an untrained model's rambling from costing minutes per language.
             longest = max(len(tok(r, add_special_tokens=False)["input_ids"]) for r in refs)
             max_new = min(self.s.max_new_tokens, max(16, int(1.5 * longest) + 8))
+            if generate_n == 0:
+                nll = reference_nll(model, tok, task.prompts, refs, add_special_tokens=False, progress=False)
+                scores[lang] = {"nll": mean_nll(nll), "generated": 0, "signatures": {"nll": nll_signature("chat")}}
+                write_jsonl(self.results / "predictions" / f"{run}.{lang}.jsonl",
+                            ({"id": it.id, "prediction": None, "reference": it.reference, "source": it.source,
+                              "nll": round(v, 4), "ref_tokens": n} for it, (v, n) in zip(task.items, nll)))
+                log.info("%s %s: nll %.3f", run, lang, scores[lang]["nll"])
+                continue
             items = task.items[:generate_n] if generate_n else task.items
             hyps = generate(model, [it.prompt for it in items], tokenizer=tok, batch_size=self.s.gen_batch,
                             max_new_tokens=max_new, add_special_tokens=False, progress=False)
@@ -288,16 +310,24 @@ class Experiment:
         rows = score_task(dataclasses.replace(task, items=tuple(task.items[:k])), hyps[:k])
         return {f"{r.metric}@{k}": r.score for r in rows}
 
-    def run(self, run: str, kind: str, sizes: dict[str, int], seed: int, eval_langs, *, after=None, **extra):
+    def run(self, run: str, kind: str, sizes: dict[str, int], seed: int, eval_langs, *, after=None, epochs: int = 1,
+            generate_n: int | None = None, **extra):
         if self.done(run):
             return json.loads(self.record_path(run).read_text(encoding="utf-8"))
         t = stage(run)
-        data, manifest = self.mixture(run, sizes, seed)
-        model_dir, train_info = self.train(run, data, seed)
-        ev = self.evaluate(run, model_dir, eval_langs, self.s.pilot_generate if kind == "pilot" else None)
+        data, manifest = self.mixture(run, {k: v for k, v in sizes.items() if v > 0}, seed)
+        model_dir, train_info = self.train(run, data, seed, epochs)
+        if generate_n is None and kind == "pilot":
+            generate_n = self.s.pilot_generate
+        ev = self.evaluate(run, model_dir, eval_langs, generate_n)
         if after is not None:
             ev.update(after(model_dir))
-        record = {"run": run, "kind": kind, "seed": seed, "sizes": {lang: manifest["counts"][lang]["translation"] for lang in sizes},
+        # sizes are pairs seen in training (repeats included); a language given 0 pairs is kept
+        # as 0 (a leave-one-out model's pure-transfer language)
+        seen = {lang: manifest["counts"][lang]["translation"] * epochs if lang in manifest["counts"] else 0 for lang in sizes}
+        if epochs != 1:
+            extra = {**extra, "epochs": epochs, "unique": {lang: manifest["counts"][lang]["translation"] for lang in sizes}}
+        record = {"run": run, "kind": kind, "seed": seed, "sizes": seen,
                   "available_pairs": manifest["available_pairs"], "heldout_hits": manifest["heldout_hits"],
                   "mixture_sha256": manifest["output"]["sha256"], "train": train_info, **ev, **extra,
                   "total_s": round(time.perf_counter() - t, 1)}
@@ -414,6 +444,27 @@ class Experiment:
             for f in s.extrapolate_factors:
                 self.run(f"extrap-{lang}-{f * top:05d}-s{s.seeds[0]}", "extrapolation", {lang: f * top}, s.seeds[0], [lang])
 
+    def transfer_pilots(self):
+        """The multilingual pilots that pin transfer (NLL only, every language scored), then the
+        repetition pilots (one language, repeat_unique distinct pairs seen several times)."""
+        s = self.s
+        langs = s.languages
+        for left in langs:
+            others = [x for x in langs if x != left]
+            sizes = {x: 0 if x == left else s.transfer_loo_budget // len(others) for x in langs}
+            self.run(f"xfer-loo-{left}-{sum(sizes.values()):05d}-s{s.seeds[0]}", "transfer", sizes, s.seeds[0], langs,
+                     generate_n=0, design="leave-one-out")
+        for lang in s.repeat_languages:
+            for epochs in s.repeat_epochs:
+                self.run(f"rep-{lang}-{s.repeat_unique:05d}x{epochs}-s{s.seeds[0]}", "repetition",
+                         {lang: s.repeat_unique}, s.seeds[0], [lang], epochs=epochs, generate_n=0)
+            for n in s.repeat_distinct:
+                self.run(f"rep-{lang}-{n:05d}x1-s{s.seeds[0]}", "repetition", {lang: n}, s.seeds[0], [lang],
+                         generate_n=0)
+        for budget, seed in s.transfer_random:
+            self.run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", random_split(langs, budget, seed), seed, langs,
+                     generate_n=0, design="random split")
+
     def alignment(self, tuned: Path) -> dict:
         """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
         import pandas as pd
@@ -447,12 +498,22 @@ def _round_sizes(sizes: dict[str, float], budget: int) -> dict[str, int]:
     return floor
 
 
+def random_split(languages, budget: int, seed: int) -> dict[str, int]:
+    """Dirichlet(1) shares of ``budget`` whole pairs (at least 1 each), from a seeded generator:
+    the random mixtures of the transfer design, the same on every machine."""
+    import numpy as np
+
+    rng = np.random.default_rng([budget, seed, 16])
+    shares = rng.dirichlet(np.ones(len(languages)))
+    return _round_sizes(dict(zip(languages, shares * budget)), budget)
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--smoke", action="store_true", help="tiny sizes: the same steps in minutes")
     p.add_argument("-o", "--results", default="docs/results/smollm2-gettext", help="results folder (committed)")
     p.add_argument("--work", default=None, help="scratch folder for models and mixtures (default .work/NAME)")
-    p.add_argument("--stop-after", choices=("heldout", "base", "pilots", "plan", "multilingual", "extrapolation"),
+    p.add_argument("--stop-after", choices=("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines"),
                    default=None, help="stop after this stage")
     args = p.parse_args(argv)
     # SIGTERM raises SystemExit like Ctrl-C raises KeyboardInterrupt, so subprocess.run kills the
@@ -499,6 +560,9 @@ def main(argv=None) -> int:
         return 0
     for seed in setup.seeds:
         ex.multilingual(plans, seed, names=[name for name in setup.plans if name not in headline])
+    if args.stop_after == "baselines":
+        return 0
+    ex.transfer_pilots()
     from report_smollm2 import write_report  # examples/report_smollm2.py: tables and figures
 
     write_report(results)
