@@ -80,7 +80,7 @@ def check_output(path, inputs: Iterable = (), *, kind: str = "file", option: str
         _writable_folder(out.parent, out, option, create=False)
     else:
         if out.exists() and not out.is_dir():
-            raise InputError(f"{option} {out}: exists and is not a folder; give a folder (-o DIR)")
+            raise InputError(f"{option} {out}: is an existing file, not a folder; give a folder ({option} DIR)")
         names = list(names)
         for item in given:
             if not item.exists():

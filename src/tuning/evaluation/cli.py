@@ -6,7 +6,9 @@ No torch at module level: `tuning --help` stays fast.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
+import os
 import re
 from pathlib import Path
 
@@ -85,10 +87,45 @@ def register(subparsers) -> None:
 
 
 def prediction_file_name(task_name: str) -> str:
-    """A task's predictions file: its name with every character that is not a letter, digit,
-    '.', '-' or '_' turned into '_' (so ``jsonl:x/../../y`` stays inside the predictions folder)."""
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", task_name).lstrip(".")
-    return (name or "task") + ".jsonl"
+    """A task's predictions file: its name with every character that is not an ASCII letter,
+    digit, '.', '-' or '_' turned into '_' (so ``jsonl:x/../../y`` stays inside the predictions
+    folder). Only the family's ':' is replaced silently; a name that loses any other character
+    gets '-' and 8 hex digits of its sha256, so ``jsonl:a/b`` and ``jsonl:a\\b`` never share a file."""
+    family, sep, arg = task_name.partition(":")
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", task_name).lstrip(".") or "task"
+    if re.fullmatch(r"[A-Za-z0-9._-]*", family + arg) is None or name != f"{family}{'_' if sep else ''}{arg}":
+        name += "-" + hashlib.sha256(task_name.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+    return name + ".jsonl"
+
+
+def _items(task) -> list[tuple[str, str]]:
+    return [(it.id, it.prompt) for it in task.items]
+
+
+def _check_task_names(specs: list[str], names: list[str]) -> None:
+    """Two --task giving the same predictions file would resume each other's predictions."""
+    seen: dict[str, str] = {}
+    for spec, task_name in zip(specs, names):
+        name = prediction_file_name(task_name)
+        if name in seen:
+            raise InputError(f"--task {spec}: given twice (or the same name as --task {seen[name]}); "
+                             "give each task once, naming two data sets differently (jsonl:NAME)")
+        seen[name] = spec
+
+
+def _check_prediction_dir(args, out: Path) -> Path:
+    """The predictions folder is checked before the model loads: not the results file, not an
+    existing file, not one of the inputs, in a folder that can be written."""
+    from tuning.data.files import check_output
+
+    pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
+    if pred_dir.is_dir():
+        return pred_dir
+    if os.path.abspath(pred_dir) == os.path.abspath(out):
+        raise InputError(f"--predictions-dir {pred_dir}: the same path as -o {out}; give the predictions "
+                         "folder another name")
+    check_output(pred_dir, [*args.data, args.model, out], kind="dir", option="--predictions-dir")
+    return pred_dir
 
 
 def cmd_generate(args) -> int:
@@ -106,7 +143,7 @@ def cmd_generate(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from tuning.evaluation.predictions import generate_to_file, read_predictions
+    from tuning.evaluation.predictions import check_resume, generate_to_file, read_predictions
     from tuning.evaluation.results import write_results
     from tuning.evaluation.tasks import load_task, score_task
 
@@ -130,28 +167,33 @@ def cmd_eval(args) -> int:
     from tuning.data.files import check_output
 
     out = check_output(args.output, [*args.data, *(args.predictions or []), args.model])
+    pred_dir = None
+    if args.predictions is None:
+        pred_dir = _check_prediction_dir(args, out)
     model = tokenizer = None
     if args.predictions is None or args.nll:  # generation and --nll both need the model
         from tuning.generation import load_model
 
         model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
-    if args.predictions is None:
-        pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
+    tasks = [load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
+                       chat_template=args.chat_template) for spec, data in zip(args.task, args.data)]
+    _check_task_names(args.task, [task.name for task in tasks])
+    if pred_dir is not None:  # every resume is checked before the first new prediction
+        for task in tasks:
+            check_resume(_items(task), pred_dir / prediction_file_name(task.name), task=task.name)
         _claim_prediction_dir(pred_dir, {"model": str(args.model), "settings": settings.decoding()})
     rows = []
-    for k, (spec, data) in enumerate(zip(args.task, args.data)):
-        task = load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
-                         chat_template=args.chat_template)
+    for k, task in enumerate(tasks):
         ids = [it.id for it in task.items]
-        if args.predictions is None:
+        if pred_dir is not None:
             path = pred_dir / prediction_file_name(task.name)
-            done = generate_to_file(model, list(zip(ids, task.prompts)), path, tokenizer=tokenizer,
+            done = generate_to_file(model, _items(task), path, tokenizer=tokenizer, task=task.name,
                                     add_special_tokens=not args.chat_template, **settings.generate_kwargs())
         else:
             path = Path(args.predictions[k])
             if not path.is_file():
                 raise InputError(f"predictions file {path} does not exist")
-            done = read_predictions(path)
+            done = read_predictions(path, prompts=dict(_items(task)))
             if not done:
                 raise InputError(f"predictions file {path} is empty; generate it with `tuning generate`")
         missing = [i for i in ids if i not in done]

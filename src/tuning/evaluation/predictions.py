@@ -4,11 +4,19 @@ prompts JSONL: one object per line with ``prompt`` (or ``instruction`` [+ ``inpu
 with the Alpaca template) and optional ``id`` (default: the line number).
 predictions JSONL: one object per line ``{"id", "prompt", "prediction"}``. Lines are appended
 and flushed after every batch; on restart the finished ids are skipped. A torn last line (the
-run was killed mid-write) is cut off before appending.
+run was killed mid-write) is cut off before appending. A recorded prompt that differs from the
+prompt of the same id now (other data, other prompt settings) is refused, never resumed.
+
+items sidecar (``tuning eval``'s predictions folder, ``NAME.items.json`` beside ``NAME.jsonl``):
+``{"format": "tuning-prediction-items/1", "task": NAME, "n_items": N, "items_sha256": HEX}``
+where HEX is :func:`items_digest` of the (id, prompt) items the predictions are made from. A
+resume whose items have another digest (another ``--data``, ``--limit``, ``--split`` or prompt
+template) is refused.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -46,8 +54,29 @@ def read_prompts(path: str | Path) -> list[tuple[str, str]]:
     return out
 
 
-def read_predictions(path: str | Path, *, repair: bool = False) -> dict[str, str]:
-    """id -> prediction from a predictions file; a torn last line is ignored (cut off if repair)."""
+ITEMS_FORMAT = "tuning-prediction-items/1"
+
+
+def items_digest(items: Sequence[tuple[str, str]]) -> str:
+    """sha256 (hex) of the UTF-8 JSON list ``[[id, prompt], ...]`` in item order (compact separators)."""
+    text = json.dumps([[str(i), str(p)] for i, p in items], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def items_sidecar(predictions: str | Path) -> Path:
+    """``NAME.jsonl`` -> ``NAME.items.json``."""
+    path = Path(predictions)
+    return path.with_name(path.name.removesuffix(".jsonl") + ".items.json")
+
+
+def read_predictions(path: str | Path, *, repair: bool = False,
+                     prompts: dict[str, str] | None = None) -> dict[str, str]:
+    """id -> prediction from a predictions file; a torn last line is ignored (cut off if repair).
+
+    With ``prompts`` (id -> the prompt asked now), a record whose ``prompt`` differs from the
+    prompt of its id is refused: it was made from other data or other prompt settings. A record
+    without a prompt (or with ``""``, files made by hand) is not checked.
+    """
     path = Path(path)
     if not path.is_file():
         return {}
@@ -71,6 +100,11 @@ def read_predictions(path: str | Path, *, repair: bool = False) -> dict[str, str
             if not isinstance(prediction, str):
                 raise InputError(f"{path}, line {k + 1}: prediction of id {pid!r} is {type(prediction).__name__}, "
                                  "not a string; write the model's output text as a JSON string")
+            if prompts is not None and rec.get("prompt") not in (None, "") and pid in prompts \
+                    and rec["prompt"] != prompts[pid]:
+                raise InputError(f"{path}, line {k + 1}: the prompt recorded for id {pid!r} differs from the "
+                                 "task's prompt for that id (other data or prompt settings); delete the file "
+                                 "or regenerate it for this data")
             if pid in done:
                 raise InputError(f"{path}, line {k + 1}: id {pid!r} appears again (first on line {first_line[pid]}); "
                                  "keep one prediction per id")
@@ -85,15 +119,77 @@ def read_predictions(path: str | Path, *, repair: bool = False) -> dict[str, str
     return done
 
 
+def check_resume(items: Sequence[tuple[str, str]], out: str | Path, *, task: str | None = None) -> None:
+    """Refuse to resume ``out`` from other items: ids must be unique, recorded prompts must be
+    the prompts of their ids and, with ``task`` (``tuning eval``), the items sidecar must hold
+    these items' digest. An old file without a sidecar is taken only when every recorded id is
+    one of the items with exactly its prompt; the sidecar is then written. Reads only."""
+    out = Path(out)
+    prompts: dict[str, str] = {}
+    for pid, prompt in items:
+        if pid in prompts:
+            raise InputError(f"{task or out}: item id {pid!r} appears twice; ids must be unique "
+                             "(one prediction is scored against one reference)")
+        prompts[pid] = prompt
+    if task is None or not out.exists():
+        if out.exists():
+            read_predictions(out, prompts=prompts)
+        return
+    side = items_sidecar(out)
+    if side.is_file():
+        from tuning.data.files import read_json
+
+        meta = read_json(side, lambda exc: f"{side}: unreadable ({str(exc)[:120]}); delete {out} and {side} "
+                                           "to regenerate")
+        if not isinstance(meta, dict) or meta.get("items_sha256") != items_digest(items):
+            raise InputError(f"{out}: made from other items than {task} has now (another --data, --limit, "
+                             f"--split or prompt template; {side.name} records their digest); delete {out} "
+                             f"and {side.name}, or pass another --predictions-dir")
+        read_predictions(out, prompts=prompts)
+        return
+    done = _recorded_prompts(out)
+    strange = [pid for pid, prompt in done.items() if prompts.get(pid) != prompt]
+    if strange:
+        raise InputError(f"{out}: an older predictions file without {side.name} (the digest of the items it was "
+                         f"made from) whose id {strange[0]!r} is not an item of {task} with the same prompt; "
+                         f"delete it (or regenerate into another --predictions-dir)")
+
+
+def _recorded_prompts(path: Path) -> dict[str, str | None]:
+    """id -> recorded prompt (None when a line has none) of a predictions file; torn last line skipped."""
+    read_predictions(path)  # the file's own checks first
+    out: dict[str, str | None] = {}
+    for raw in path.read_bytes().split(b"\n"):
+        try:
+            rec = json.loads(raw.decode("utf-8"))
+            out[str(rec["id"])] = rec.get("prompt")
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, AttributeError, RecursionError):
+            continue  # blank or the torn last line: read_predictions accepted the file
+    return out
+
+
+def write_items_sidecar(items: Sequence[tuple[str, str]], out: str | Path, task: str) -> None:
+    from tuning.data.files import write_json
+
+    write_json(items_sidecar(out), {"format": ITEMS_FORMAT, "task": task, "n_items": len(items),
+                                    "items_sha256": items_digest(items)}, indent=1, sort_keys=False)
+
+
 def generate_to_file(model_or_dir, items: Sequence[tuple[str, str]], out: str | Path, *,
-                     tokenizer=None, **generate_kwargs) -> dict[str, str]:
-    """Generate predictions for (id, prompt) ``items`` into ``out``, resuming; return id -> prediction."""
+                     tokenizer=None, task: str | None = None, **generate_kwargs) -> dict[str, str]:
+    """Generate predictions for (id, prompt) ``items`` into ``out``, resuming; return id -> prediction.
+
+    A resume is checked by :func:`check_resume`; with ``task`` the items sidecar is written.
+    """
     from tuning.generation import generate
 
     out = Path(out)
     if not out.parent.is_dir():
         raise InputError(f"output {out}: the directory {out.parent} does not exist; create it first")
-    done = read_predictions(out, repair=True)
+    check_resume(items, out, task=task)
+    if task is not None:
+        write_items_sidecar(items, out, task)
+    done = read_predictions(out, repair=True, prompts=dict(items))
     todo = [(pid, p) for pid, p in items if pid not in done]
     if done:
         log.info("%s: %d of %d already done, resuming", out, len(items) - len(todo), len(items))

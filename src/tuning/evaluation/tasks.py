@@ -188,8 +188,14 @@ def load_jsonl(family: str, name: str, data, *, render=None, limit=None) -> Task
         raise InputError(f"task {family}:{name}: data file {path} does not exist")
     render = render or _renderer(None, False)
     items = []
+    first_line: dict[str, int] = {}
     for lineno, rec in iter_jsonl(path):
         where = f"{path}, line {lineno}"
+        item_id = str(rec.get("id", lineno))
+        if item_id in first_line:
+            raise InputError(f"{where}: id {item_id!r} appears again (first on line {first_line[item_id]}); ids "
+                             "must be unique (one prediction is scored against one reference)")
+        first_line[item_id] = lineno
         try:
             lang = _canonical(str(rec["language"]), where)
             ref = rec["reference"]
@@ -205,7 +211,7 @@ def load_jsonl(family: str, name: str, data, *, render=None, limit=None) -> Task
             refs = (refs,)
         if family == "jsonl" and not isinstance(refs, str):
             raise InputError(f"{where}: 'reference' must be one string for jsonl (lists are for jsonl-qa)")
-        items.append(EvalItem(str(rec.get("id", lineno)), prompt, refs, str(rec.get("source", "")), lang))
+        items.append(EvalItem(item_id, prompt, refs, str(rec.get("source", "")), lang))
     if not items:
         raise InputError(f"{path}: no records; the file is empty")
     items = items[:limit]

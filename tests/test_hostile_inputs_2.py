@@ -1,0 +1,175 @@
+"""Hostile input, second table (issue 19): the newest surfaces. Each class of bad input the
+issue found gets several instances here, fed through the command line with the house rules of
+docs/guarantees.md checked by ``_hostile.check_refused`` (exit 2, one line, nothing changed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from _hostile import check_refused, random_bytes, run_in, snapshot
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# -- tuning eval: predictions tied to the items they were made from ------------------------------
+def _jsonl(path: Path, records: list[dict]) -> None:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+
+
+def _task_records(sentences: list[str]) -> list[dict]:
+    return [{"id": str(i), "prompt": f"Translate to Chinese: {s}", "reference": "打开文件", "language": "zh",
+             "source": s} for i, s in enumerate(sentences)]
+
+
+@pytest.fixture()
+def ev_ws(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    _jsonl(ws / "a.jsonl", _task_records(["Open the file", "Save the document"]))
+    _jsonl(ws / "b.jsonl", _task_records(["Close the window", "Print the page"]))
+    _jsonl(ws / "dup.jsonl", [*_task_records(["Open the file", "Save the document"]),
+                              {"id": "0", "prompt": "again", "reference": "x", "language": "zh"}])
+    _jsonl(ws / "implicit_dup.jsonl", [{"id": "2", "prompt": "p", "reference": "x", "language": "zh"},
+                                       {"prompt": "q", "reference": "y", "language": "zh"}])  # line 2 -> id "2"
+    (ws / "squad_dup.json").write_text(json.dumps({"version": "1.1", "data": [{"title": "t", "paragraphs": [
+        {"context": "Paris is in France.", "qas": [
+            {"id": "q1", "question": "Where is Paris?", "answers": [{"text": "France", "answer_start": 12}]},
+            {"id": "q1", "question": "What is in France?", "answers": [{"text": "Paris", "answer_start": 0}]}]}]}]}))
+    _jsonl(ws / "preds_a.jsonl", [{"id": "0", "prompt": "Translate to Chinese: Open the file", "prediction": "打开"},
+                                  {"id": "1", "prompt": "Translate to Chinese: Save the document", "prediction": "保存"}])
+    _jsonl(ws / "preds_other.jsonl", [{"id": "0", "prompt": "Translate to Chinese: Close the window", "prediction": "x"},
+                                      {"id": "1", "prompt": "Translate to Chinese: Print the page", "prediction": "y"}])
+    _jsonl(ws / "preds_bare.jsonl", [{"id": "0", "prediction": "打开"}, {"id": "1", "prediction": "保存"}])
+    (ws / "afile").write_text("not a folder\n")
+    return ws
+
+
+EVAL_A = ["eval", "--task", "jsonl:t", "--data", "a.jsonl"]
+EVAL_CASES = [
+    # duplicate item ids in the task data: one prediction would be scored for several references
+    (["eval", "--task", "jsonl:t", "--data", "dup.jsonl", "--predictions", "preds_a.jsonl", "-o", "r.csv"],
+     "id '0' appears again"),
+    (["eval", "--task", "jsonl:t", "--data", "implicit_dup.jsonl", "--predictions", "preds_a.jsonl", "-o", "r.csv"],
+     "id '2' appears again"),
+    (["eval", "--task", "jsonl-qa:t", "--data", "dup.jsonl", "--predictions", "preds_a.jsonl", "-o", "r.csv"],
+     "appears again"),
+    (["eval", "--task", "xquad:en", "--data", "squad_dup.json", "--predictions", "preds_a.jsonl", "-o", "r.csv"],
+     "duplicate question id 'q1'"),
+    # predictions whose recorded prompts are not the task's
+    ([*EVAL_A, "--predictions", "preds_other.jsonl", "-o", "r.csv"], "differs from the task's prompt"),
+    (["eval", "--task", "jsonl:t", "--data", "b.jsonl", "--predictions", "preds_a.jsonl", "-o", "r.csv"],
+     "differs from the task's prompt"),
+    (["eval", "--task", "jsonl:t", "--data", "a.jsonl", "--task", "jsonl:u", "--data", "b.jsonl",
+      "--predictions", "preds_a.jsonl", "--predictions", "preds_a.jsonl", "-o", "r.csv"], "differs from"),
+    # the predictions folder checked before the model loads (no model here: it must not get that far)
+    ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "r.csv"], "the same path as -o"),
+    ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "./r.csv"], "the same path as -o"),
+    ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "afile"], "is an existing file"),
+    ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "a.jsonl"], "a.jsonl"),
+    ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "afile/p"], "is not a folder"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", EVAL_CASES, ids=[" ".join(c[0]) for c in EVAL_CASES])
+def test_eval_refuses(ev_ws, capsys, argv, needle):
+    from tuning.cli import main
+
+    check_refused(main, "tuning", argv, ev_ws, needle, capsys)
+
+
+def test_eval_scores_predictions_whose_prompts_match(ev_ws):
+    from tuning.cli import main
+
+    for preds in ("preds_a.jsonl", "preds_bare.jsonl"):  # recorded prompts equal, or none recorded
+        assert run_in(ev_ws, main, [*EVAL_A, "--predictions", preds, "-o", "r.csv"]) == 0
+        assert set(pd.read_csv(ev_ws / "r.csv")["language"]) == {"zh"}
+
+
+def test_prediction_file_names_never_collide():
+    from tuning.evaluation.cli import prediction_file_name
+
+    names = ["jsonl:a/b", "jsonl:a\\b", "jsonl:a_b", "jsonl:a:b", "jsonl:日本", "jsonl:中文", "jsonl:ab",
+             "jsonl:a b", "jsonl:a\x00b", "jsonl-qa:a/b", "jsonl:..", "jsonl:.a"]
+    files = [prediction_file_name(n) for n in names]
+    assert len(set(files)) == len(names), files
+    for f in files:
+        assert "/" not in f and "\\" not in f and not f.startswith(".") and f.isascii() and f.endswith(".jsonl")
+    assert prediction_file_name("flores:en-zh") == "flores_en-zh.jsonl"  # ordinary names are unchanged
+    assert prediction_file_name("jsonl:my_test.v2") == "jsonl_my_test.v2.jsonl"
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    from _builders import build_tiny_llama, build_tokenizer
+
+    out = tmp_path_factory.mktemp("tiny-llama")
+    tok = build_tokenizer()
+    build_tiny_llama(tok).save_pretrained(out, safe_serialization=True)
+    tok.save_pretrained(out)
+    return out
+
+
+GEN = ["--max-new-tokens", "3", "--device", "cpu", "--dtype", "float32", "--batch-size", "2"]
+
+
+def test_eval_resume_is_tied_to_its_items(ev_ws, tiny_model, capsys):
+    """A resume from other data, another --limit or another task's file is refused; the same
+    items resume (nothing regenerated); an old file without the digest is taken only when its
+    prompts are exactly the task's."""
+    from tuning.cli import main
+
+    model = ["--model", str(tiny_model), *GEN]
+    assert run_in(ev_ws, main, [*EVAL_A, *model, "-o", "r.csv"]) == 0
+    pred_dir = ev_ws / "r.predictions"
+    side = json.loads((pred_dir / "jsonl_t.items.json").read_text())
+    assert side["n_items"] == 2 and side["task"] == "jsonl:t"
+    # the digest, worked out here from its documented definition
+    import hashlib
+
+    items = [[r["id"], r["prompt"]] for r in _task_records(["Open the file", "Save the document"])]
+    text = json.dumps(items, ensure_ascii=False, separators=(",", ":"))
+    assert side["items_sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    capsys.readouterr()
+
+    for argv, needle in [
+        (["eval", "--task", "jsonl:t", "--data", "b.jsonl", *model, "-o", "r.csv"], "made from other items"),
+        ([*EVAL_A, "--limit", "1", *model, "-o", "r.csv"], "made from other items"),
+        (["eval", "--task", "jsonl:u", "--data", "a.jsonl", "--task", "jsonl:t", "--data", "b.jsonl",
+          *model, "-o", "r.csv"], "made from other items"),  # checked before the first new prediction
+        ([*EVAL_A, "--task", "jsonl:t", "--data", "a.jsonl", *model, "-o", "r.csv"], "given twice"),
+    ]:
+        check_refused(main, "tuning", argv, ev_ws, needle, capsys)
+    before = (pred_dir / "jsonl_t.jsonl").read_bytes()
+    assert run_in(ev_ws, main, [*EVAL_A, *model, "-o", "r.csv"]) == 0
+    assert (pred_dir / "jsonl_t.jsonl").read_bytes() == before  # resumed: nothing generated again
+
+    # an older predictions file (no sidecar): prompts equal -> taken, sidecar written
+    (pred_dir / "jsonl_t.items.json").unlink()
+    assert run_in(ev_ws, main, [*EVAL_A, *model, "-o", "r.csv"]) == 0
+    assert (pred_dir / "jsonl_t.items.json").is_file()
+    # ... prompts of other data -> refused with what to do
+    (pred_dir / "jsonl_t.items.json").unlink()
+    capsys.readouterr()
+    check_refused(main, "tuning", ["eval", "--task", "jsonl:t", "--data", "b.jsonl", *model, "-o", "r.csv"],
+                  ev_ws, "delete it", capsys)
+    # ... a line without its prompt cannot be tied to anything -> refused
+    shutil.copy(ev_ws / "preds_bare.jsonl", pred_dir / "jsonl_t.jsonl")
+    check_refused(main, "tuning", [*EVAL_A, *model, "-o", "r.csv"], ev_ws, "without jsonl_t.items.json", capsys)
+
+
+def test_generate_resume_refuses_other_prompts(ev_ws, tiny_model, capsys):
+    from tuning.cli import main
+
+    _jsonl(ev_ws / "p.jsonl", [{"id": "0", "prompt": "Translate to Chinese: Open the file"}])
+    _jsonl(ev_ws / "q.jsonl", [{"id": "0", "prompt": "Something else"}])
+    assert run_in(ev_ws, main, ["generate", "--model", str(tiny_model), "--prompts", "p.jsonl", "-o", "o.jsonl",
+                                *GEN]) == 0
+    capsys.readouterr()
+    check_refused(main, "tuning", ["generate", "--model", str(tiny_model), "--prompts", "q.jsonl", "-o", "o.jsonl",
+                                   *GEN], ev_ws, "differs from the task's prompt", capsys)
