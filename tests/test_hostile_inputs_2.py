@@ -173,3 +173,79 @@ def test_generate_resume_refuses_other_prompts(ev_ws, tiny_model, capsys):
     capsys.readouterr()
     check_refused(main, "tuning", ["generate", "--model", str(tiny_model), "--prompts", "q.jsonl", "-o", "o.jsonl",
                                    *GEN], ev_ws, "differs from the task's prompt", capsys)
+
+
+# -- tuning pilots --append: metric, size, scale, direction, repeats ------------------------------
+@pytest.fixture()
+def pi_ws(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    header = "language,task,metric,score,n,signature,model\n"
+    (ws / "comet.csv").write_text(header + "zh,flores:en-zh,comet,81.5,3,sig,m\n")
+    (ws / "comet01.csv").write_text(header + "zh,flores:en-zh,comet,0.815,3,sig,m\nar,flores:en-ar,comet,0.7,3,sig,m\n")
+    (ws / "comet01_one.csv").write_text(header + "zh,flores:en-zh,comet,1.0,3,sig,m\n")
+    (ws / "nll.csv").write_text(header + "zh,flores:en-zh,nll,1.25,3,sig,m\n")
+    (ws / "loss.csv").write_text(header + "zh,flores:en-zh,loss,2.5,3,sig,m\n")
+    (ws / "loss_neg.csv").write_text(header + "zh,flores:en-zh,loss,-2.5,3,sig,m\n")
+    manifest = {"format": "tuning-mixture-manifest/1", "seed": 0, "counts": {"zh": {"translation": 3}}}
+    (ws / "m.json").write_text(json.dumps(manifest))
+    for name, value in (("nan", "NaN"), ("inf", "Infinity"), ("str", '"3"'), ("bool", "true"), ("half", "2.5"),
+                        ("null", "null")):
+        (ws / f"m_{name}.json").write_text(json.dumps(manifest).replace('"translation": 3', f'"translation": {value}'))
+    (ws / "nometric.csv").write_text("language,size,score,seed\nzh,3,80.0,0\n")
+    (ws / "nometric_noseed.csv").write_text("Language,Size,Score\nzh,3,80.0\n")
+    (ws / "with_metric.csv").write_text("language,size,score,seed,metric\nzh,3.0,81.5,0,comet\n")
+    (ws / "hand.csv").write_text("language,size,score,seed,metric\nzh_CN,3,70,0,COMET\n")
+    return ws
+
+
+def _pilots(results: str, metric: str, out: str, *extra: str, manifest: str = "m.json") -> list[str]:
+    return ["pilots", "--results", results, "--manifest", manifest, "--metric", metric, "-o", out, *extra]
+
+
+PILOTS_CASES = [
+    # a file without a metric column would mix metrics
+    (_pilots("nll.csv", "nll", "nometric.csv", "--append"), "has no metric column"),
+    (_pilots("comet.csv", "comet", "nometric.csv", "--append"), "has no metric column"),
+    (_pilots("nll.csv", "nll", "nometric_noseed.csv", "--append"), "has no metric column"),
+    # sizes that are not a whole number of pairs
+    (_pilots("comet.csv", "comet", "new.csv", manifest="m_nan.json"), "nan, not a whole number"),
+    (_pilots("comet.csv", "comet", "new.csv", manifest="m_inf.json"), "not a whole number"),
+    (_pilots("comet.csv", "comet", "new.csv", manifest="m_str.json"), "'3', not a whole number"),
+    (_pilots("comet.csv", "comet", "new.csv", manifest="m_bool.json"), "True, not a whole number"),
+    (_pilots("comet.csv", "comet", "new.csv", manifest="m_half.json"), "2.5, not a whole number"),
+    (_pilots("comet.csv", "comet", "new.csv", manifest="m_null.json"), "None, not a whole number"),
+    # COMET on 0..1
+    (_pilots("comet01.csv", "comet", "new.csv"), "0..1 scale"),
+    (_pilots("comet01_one.csv", "comet", "new.csv"), "0..1 scale"),
+    (_pilots("comet01.csv", "COMET", "new.csv"), "0..1 scale"),
+    # `loss` is a loss here as in budgetlaw
+    (_pilots("loss_neg.csv", "loss", "new.csv"), "is not a loss"),
+    # the same run appended twice
+    (_pilots("comet.csv", "comet", "with_metric.csv", "--append"), "already holds this run"),
+    (_pilots("comet.csv", "comet", "hand.csv", "--append"), "already holds this run"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", PILOTS_CASES, ids=[" ".join(c[0]) for c in PILOTS_CASES])
+def test_pilots_refuses(pi_ws, capsys, argv, needle):
+    from tuning.cli import main
+
+    check_refused(main, "tuning", argv, pi_ws, needle, capsys)
+
+
+def test_pilots_loss_is_a_loss_and_appending_twice_is_refused(pi_ws, capsys):
+    """`loss` 2.5 is not a 0..100 score: it passes as a loss; budgetlaw then refuses it as a score."""
+    from budgetlaw.cli import main as bl_main
+    from tuning.cli import main
+
+    assert run_in(pi_ws, main, _pilots("loss.csv", "loss", "p.csv")) == 0
+    assert pd.read_csv(pi_ws / "p.csv").to_dict("records") == [
+        {"language": "zh", "size": 3.0, "score": 2.5, "seed": 0, "metric": "loss"}]
+    capsys.readouterr()
+    check_refused(main, "tuning", _pilots("loss.csv", "loss", "p.csv", "--append"), pi_ws, "already holds", capsys)
+    # another seed is another run
+    assert run_in(pi_ws, main, _pilots("loss.csv", "loss", "p.csv", "--append", "--seed", "1")) == 0
+    assert pd.read_csv(pi_ws / "p.csv")["seed"].tolist() == [0, 1]
+    capsys.readouterr()
+    check_refused(bl_main, "budgetlaw", ["fit", "p.csv", "-o", "laws.json"], pi_ws, "loss", capsys)

@@ -20,6 +20,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
+from budgetlaw.direction import LOSS_METRICS
 from tuning.data.files import atomic_write, read_json
 from tuning.errors import InputError
 
@@ -27,8 +28,8 @@ log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["language", "task", "metric", "score", "n", "signature", "model"]
 PILOT_COLUMNS = ["language", "size", "score", "seed", "metric"]
-# Metrics where lower is better and the scale is open: budgetlaw fits them with --lower-is-better.
-LOSS_METRICS = ("nll",)
+# LOSS_METRICS (imported above): lower is better and the scale is open; budgetlaw fits them with
+# --lower-is-better. budgetlaw's own list, so a metric taken here as a score is never a loss there.
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,9 +159,13 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
             log.warning("%s: not in %s (a zero-shot evaluation?); no pilot row written", lang, manifest_path)
             continue
         try:
-            size = float(counts[lang]["translation"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is missing or not a number") from None
+            value = counts[lang]["translation"]
+        except (KeyError, TypeError):
+            value = None
+        size = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+        if not math.isfinite(size) or size != int(size):
+            raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is {value!r}, not a whole number "
+                             "of pairs; use the manifest `tuning mix` wrote for the evaluated mixture")
         if size <= 0:
             # A law is a function of x > 0: a zero-pair point would make the whole pilots file
             # unreadable for budgetlaw, and it says nothing about the slope anyway.
@@ -171,6 +176,9 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
         score = float(group["score"].mean())
         if metric not in LOSS_METRICS and (100.0 < score <= 100.0 + 1e-9 or -1e-9 <= score < 0.0):
             score = min(100.0, max(0.0, score))  # floating-point rounding (sacrebleu's perfect BLEU), not a scale error
+        if metric.startswith("comet") and 0.0 < score <= 1.0:
+            raise InputError(f"{lang}: {metric} score {score:g} looks like COMET on its 0..1 scale; pilots use "
+                             "0..100 (tuning eval writes COMET x100): multiply the scores by 100 in the results file")
         if metric in LOSS_METRICS:
             if not (math.isfinite(score) and score >= 0.0):
                 raise InputError(f"{lang}: {metric} {score:g} is not a loss (a finite number >= 0); "
@@ -239,6 +247,10 @@ def _like_file(pilots, old, path: Path):
             continue  # a language tuning does not know: nothing of ours can be it
     new["language"] = [spelling.get(lang, lang) for lang in new["language"]]
     dropped = [c for c in new.columns if c not in by_name]
+    if "metric" in dropped:
+        raise InputError(f"pilots file {path} has no metric column, so the appended {new['metric'].iloc[0]} rows could "
+                         "not be told from its rows (budgetlaw would fit them as one metric); add a metric column "
+                         "naming every row's metric, or write the new rows to a new file")
     if dropped:
         log.info("%s tracks no %s column; leaving it out of the appended rows", path, "/".join(dropped))
     absent = [by_name[c] for c in by_name if c not in new.columns]
@@ -246,4 +258,27 @@ def _like_file(pilots, old, path: Path):
         raise InputError(f"pilots file {path} has a seed column but the new rows have no seed (the manifest "
                          "records none); pass --seed N")
     new = new[[c for c in new.columns if c in by_name]].rename(columns=by_name)
-    return new.astype(str).reindex(columns=old.columns, fill_value="")
+    new = new.astype(str).reindex(columns=old.columns, fill_value="")
+    _refuse_repeats(old, new, [by_name[c] for c in ("language", "size", "seed", "metric") if c in by_name], path)
+    return new
+
+
+def _refuse_repeats(old, new, keys: list[str], path: Path) -> None:
+    """A run already in the file (same language, size, seed and metric) appended again would count
+    as a second pilot run: budgetlaw's intervals would narrow without new evidence."""
+    def key(row) -> tuple:
+        out = []
+        for col in keys:
+            text = str(row[col]).strip()
+            try:
+                out.append(float(text))  # 3 and 3.0 are one size
+            except ValueError:
+                out.append(text.lower())
+        return tuple(out)
+
+    seen = {key(row): k + 2 for k, (_, row) in enumerate(old.iterrows())}  # header is line 1
+    for _, row in new.iterrows():
+        if key(row) in seen:
+            raise InputError(f"pilots file {path}, line {seen[key(row)]}: already holds this run "
+                             f"({', '.join(f'{c}={row[c]}' for c in keys)}); it is appended once (pass --seed N "
+                             "for another seed's run)")

@@ -171,7 +171,8 @@ def test_pilots_from_results(tmp_path):
     from budgetlaw.pilots import read_pilots
 
     assert len(read_pilots(out, min_sizes=1)) == 2  # budgetlaw accepts what we write
-    assert main(argv + ["--append", "--task", "flores:en-"]) == 0
+    assert main(argv + ["--append", "--task", "flores:en-"]) == 2  # the same run (seed 7) again: refused
+    assert main(argv + ["--append", "--task", "flores:en-", "--seed", "8"]) == 0  # another seed's run
     again = pd.read_csv(out)
     assert len(again) == 4
     assert again[again.language == "zh"]["score"].tolist() == pytest.approx([82.0, 80.0])
