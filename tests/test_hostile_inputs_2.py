@@ -249,3 +249,34 @@ def test_pilots_loss_is_a_loss_and_appending_twice_is_refused(pi_ws, capsys):
     assert pd.read_csv(pi_ws / "p.csv")["seed"].tolist() == [0, 1]
     capsys.readouterr()
     check_refused(bl_main, "budgetlaw", ["fit", "p.csv", "-o", "laws.json"], pi_ws, "loss", capsys)
+
+
+# -- budgetlaw fit: rows of an unnamed metric beside named ones -----------------------------------
+BLANK_METRIC = [
+    ("language,size,score,metric\n" + "".join(f"zh,{s},{2 - s / 1e6},nll\n" for s in (1e4, 2e4, 5e4))
+     + "zh,1e5,1.0,\n", "--lower-is-better", "line 5: metric is empty while other rows are 'nll'"),
+    ("language,size,score,metric\nzh,1e4,40,\n" + "".join(f"zh,{s},{50 + s / 1e4},comet\n" for s in (2e4, 5e4, 1e5)),
+     None, "line 2: metric is empty"),
+    ("language,size,score,metric,seed\n" + "".join(f"zh,{s},{2 - s / 1e6},nll,0\n" for s in (1e4, 2e4, 5e4))
+     + "zh,1e4,1.5,  ,1\n", "--lower-is-better", "line 5: metric is empty"),
+]
+
+
+@pytest.mark.parametrize("text, flag, needle", BLANK_METRIC)
+def test_fit_refuses_a_blank_metric_beside_named_ones(tmp_path, capsys, text, flag, needle):
+    from budgetlaw.cli import main
+
+    (tmp_path / "p.csv").write_text(text)
+    check_refused(main, "budgetlaw", ["fit", "p.csv", "-o", "laws.json", *([flag] if flag else [])], tmp_path,
+                  needle, capsys)
+
+
+def test_read_pilots_blank_metric_in_a_frame():
+    from budgetlaw import InputError
+    from budgetlaw.pilots import read_pilots
+
+    frame = pd.DataFrame({"language": ["zh"] * 3, "size": [1e4, 2e4, 5e4], "score": [2.0, 1.8, 1.6],
+                          "metric": ["nll", None, "nll"]})
+    with pytest.raises(InputError, match="metric is empty"):
+        read_pilots(frame, lower_is_better=True)
+    assert len(read_pilots(frame, lower_is_better=True, metric="nll", min_sizes=2)) == 2  # picked: kept rows

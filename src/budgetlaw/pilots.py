@@ -155,8 +155,12 @@ def read_pilots(
     language = language.str.strip()
 
     if "metric" in frame.columns:
-        metrics = frame["metric"].astype(str).str.strip()
+        metrics = frame["metric"].astype(str).str.strip().where(~frame["metric"].isna(), "")
         present = list(dict.fromkeys(metrics[metrics != ""].tolist()))
+        blank = metrics == ""
+        if metric is None and present and blank.any():  # an unnamed row could be of any metric
+            raise InputError(f"{name}, {label} {blank.idxmax()}: metric is empty while other rows are "
+                             f"{present[0]!r}; name every row's metric, or pick one with metric= (command line: --metric)")
         if metric is None and len(present) > 1:
             raise InputError(
                 f"{name}: the file holds several metrics ({', '.join(present)}); choose one with metric= "
