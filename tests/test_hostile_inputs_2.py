@@ -280,3 +280,50 @@ def test_read_pilots_blank_metric_in_a_frame():
     with pytest.raises(InputError, match="metric is empty"):
         read_pilots(frame, lower_is_better=True)
     assert len(read_pilots(frame, lower_is_better=True, metric="nll", min_sizes=2)) == 2  # picked: kept rows
+
+
+# -- budgetlaw demo: a budget allocate refuses, a folder of the user's files, same bytes ----------
+@pytest.fixture()
+def demo_ws(tmp_path):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for name, text in (("pilots.csv", "language,size,score\nmine,1,2\n"), ("laws.json", '{"mine": true}\n'),
+                       ("plan.json", '{"mine": true}\n'), ("limits.csv", "language,available\nmine,1\n")):
+        (ws / "own" / name).parent.mkdir(exist_ok=True)
+        (ws / "own" / name).write_text(text)
+    (ws / "own_report" / "report").mkdir(parents=True)
+    (ws / "own_report" / "report" / "notes.md").write_text("mine\n")
+    return ws
+
+
+DEMO_CASES = [
+    # the measured demo has 6 languages: fewer than 6 pairs cannot pay one of each (allocate refuses it too)
+    (["demo", "-o", "out", "--budget", "3"], "cannot pay one pair of each of the 6 languages"),
+    (["demo", "-o", "out", "--budget", "5.9"], "cannot pay one pair"),
+    (["demo", "-o", "out", "--budget", "1e-3"], "cannot pay one pair"),
+    (["demo", "--synthetic", "-o", "out", "--budget", "5"], "cannot pay one pair"),
+    # a folder holding files the demo writes: the user's own files are never replaced
+    (["demo", "-o", "own"], "already holds pilots.csv, limits.csv, laws.json, plan.json"),
+    (["demo", "-o", "own_report"], "already holds report"),
+    (["demo", "-o", "own", "--synthetic"], "would replace"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", DEMO_CASES, ids=[" ".join(c[0]) for c in DEMO_CASES])
+def test_demo_refuses(demo_ws, capsys, argv, needle):
+    from budgetlaw.cli import main
+
+    check_refused(main, "budgetlaw", argv, demo_ws, needle, capsys)
+
+
+def test_demo_twice_gives_the_same_bytes_and_refuses_its_own_folder(tmp_path, capsys):
+    """report.md held the solver's time (from the in-memory plan): two demos differed in bytes."""
+    from budgetlaw.cli import main
+
+    for k in (1, 2):
+        assert run_in(tmp_path, main, ["demo", "-o", f"d{k}", "--n-boot", "5"]) == 0
+    for name in ("laws.json", "plan.json", "report/report.md", "report/plans.csv"):
+        assert (tmp_path / "d1" / name).read_bytes() == (tmp_path / "d2" / name).read_bytes(), name
+    assert "time_s" not in (tmp_path / "d1" / "report" / "report.md").read_text()
+    capsys.readouterr()
+    check_refused(main, "budgetlaw", ["demo", "-o", "d1", "--n-boot", "5"], tmp_path, "already holds", capsys)

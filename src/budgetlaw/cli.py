@@ -231,6 +231,7 @@ def cmd_demo(args) -> int:
     from budgetlaw.direction import sign_of
     from budgetlaw.fitting import fit
     from budgetlaw.limits import limits_to_constraints, read_limits
+    from budgetlaw.plan import load_plan
     from budgetlaw.reporting import report
 
     demo = SYNTHETIC if args.synthetic else MEASURED
@@ -239,6 +240,13 @@ def cmd_demo(args) -> int:
     out = check_output(args.output, kind="dir", names=DEMO_NAMES)
     if not 0 <= args.n_boot <= MAX_N_BOOT:
         raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,}")
+    held = [name for name in DEMO_NAMES if (out / name).exists()]
+    if held:  # the demo never replaces a file it did not make in this run (they may be the user's own)
+        raise InputError(f"-o {out}: already holds {', '.join(held)}, which the demo would replace; give a new "
+                         "folder (or delete those files first)")
+    languages = sorted(set(pd.read_csv(demo.pilots_path)["language"].astype(str)))
+    _check_budget_pays_one_each(budget, budget_text, languages, limits_to_constraints(
+        read_limits(demo.limits_path), languages, source="limits.csv"))  # as `allocate` checks it
     with staged_folder(out) as tmp:  # every file lands at once, or none does
         shutil.copyfile(demo.pilots_path, tmp / "pilots.csv")
         shutil.copyfile(demo.limits_path, tmp / "limits.csv")
@@ -248,6 +256,7 @@ def cmd_demo(args) -> int:
         constraints = limits_to_constraints(read_limits(tmp / "limits.csv"), list(laws), source="limits.csv")
         plan = allocate(laws, budget, **constraints)
         plan.save(tmp / "plan.json")
+        plan = load_plan(tmp / "plan.json")  # as `report` reads it: no solver timings in report.md
         pilots = pd.read_csv(tmp / "pilots.csv")
         report(laws, plan, None, out=tmp / "report", pilots=pilots,
                title=f"Data budget report (demo: {demo.label})")
