@@ -31,7 +31,8 @@ __all__ = ["main", "build_parser"]
 MAX_N_BOOT = 100_000  # 1e5 refits already give intervals to the third digit; more only fills memory
 EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
-REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png")
+REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png",
+                "transfer.png")
 DEMO_NAMES = ("pilots.csv", "limits.csv", "laws.json", "plan.json", "report")
 
 
@@ -183,7 +184,9 @@ def cmd_report(args) -> int:
     from budgetlaw.fitting import load_laws
     from budgetlaw.plan import load_plan
     from budgetlaw.reporting import report
+    from budgetlaw.reporting.worth import parse_seed_sd
 
+    seed_sd = None if args.seed_sd is None else parse_seed_sd(args.seed_sd)
     laws_path, plan_path = _input_file(args.laws, "laws file"), _input_file(args.plan, "plan file")
     check_output(args.output, [laws_path, plan_path, args.languages, args.pilots], kind="dir", names=REPORT_NAMES)
     laws = load_laws(laws_path)
@@ -200,7 +203,8 @@ def cmd_report(args) -> int:
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
         raise InputError(f"--baselines: unknown {unknown}; choose from {','.join(BASELINES)} (or 'none')")
-    paths = report(laws, plan, baselines, out=args.output, budgets=budgets, pilots=pilots, constraints=constraints)
+    paths = report(laws, plan, baselines, out=args.output, budgets=budgets, pilots=pilots, constraints=constraints,
+                   seed_sd=seed_sd)
     print(f"wrote {paths['summary']} and {sum(k.endswith('_plot') for k in paths)} figures")
     return 0
 
@@ -324,6 +328,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baselines", default=",".join(BASELINES), help="comma list, or 'none' (default: all four)")
     p.add_argument("--pilots", metavar="PILOTS.csv", help="draw the pilot points on the law panels")
     p.add_argument("--budgets", help="frontier budgets, e.g. 300k,600k,1.2M,2.4M, or 'none' (default: budget/8 to 4x)")
+    p.add_argument("--seed-sd", metavar="SD", help="one model's seed standard deviation, e.g. 0.02 or ar=0.03,hi=0.02, "
+                   "for the seeds a gain needs (default: the spread of repeated pilots)")
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("demo", help="fit, allocate and report on the bundled measured pilots -> DIR")

@@ -7,11 +7,13 @@ warnings) and ``write_report`` draws and writes them. Files written into ``out``
 appears at once: it is built in a temporary folder beside ``out`` and moved in at the end,
 budgetlaw._io.staged_folder):
 
-    report.md        summary: warnings, plan, comparison with baselines, fitted laws, provenance
+    report.md        summary: warnings, plan, comparison with baselines, is the plan worth it (gain,
+                     its paired interval, seeds to see it: reporting.worth), fitted laws, provenance
     laws.png         one panel per language: fitted curve, bootstrap band, pilots, extrapolation
     allocation.png   pairs per language, optimised plan against each baseline
     gains.png        predicted score gain of the optimised plan over each baseline, per language
     frontier.png     objective value and allocation as the budget grows (budgetlaw.sweep)
+    transfer.png     the laws' transfer matrix as a heat map (only when the laws carry one)
     plans.csv        language, plan, size, score, lower, upper (one row per plan and language)
     frontier.csv     the sweep in long form (budget, language, size, score, objective_value, ...)
 
@@ -24,7 +26,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,56 +41,19 @@ from budgetlaw.bands import intervals
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.pilots import read_pilots
-from budgetlaw.reporting.plots import MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws
+from budgetlaw.reporting.compare import DEFAULT_BASELINES, constraint_kwargs, resolve_baselines
+from budgetlaw.reporting.plots import (MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws,
+                                       plot_transfer)
 from budgetlaw.reporting.summary import law_rows, markdown_table, plan_objective, plan_warnings, render_summary
+from budgetlaw.reporting.worth import seed_spread, transfer_of, worth, worth_section
 
 __all__ = ["report", "build_report", "write_report", "ReportContent", "DEFAULT_BASELINES", "MAX_LAW_PANELS",
            "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BASELINES = baseline_module.NAMES
 #: Law panels drawn in laws.png when a report covers more than plots.MANY languages.
 MAX_LAW_PANELS = 12
-
-
-def constraint_kwargs(plan) -> dict:
-    """The plan's constraints as allocate()/baselines keyword arguments (None entries dropped)."""
-    constraints = dict(getattr(plan, "constraints", None) or {})
-    if constraints.get("floor_default"):  # floors the allocator chose itself, not the user's
-        constraints.pop("floor", None)
-    kwargs = {}
-    for key in ("available", "max_epochs", "floor", "cost", "weights"):
-        value = constraints.get(key)
-        if value is not None:
-            kwargs[key] = value
-    return kwargs
-
-
-def resolve_baselines(laws, plan, baselines, constraints: Mapping | None = None) -> tuple[list, list[str]]:
-    """Turn ``baselines`` (None = all four, names, or Plan objects) into Plans at the plan's budget.
-
-    Returns (plans, notes); a baseline that cannot be built under the constraints becomes a note.
-    """
-    if baselines is None:
-        baselines = DEFAULT_BASELINES
-    if isinstance(baselines, str):
-        baselines = [b.strip() for b in baselines.split(",") if b.strip()]
-    kwargs = constraint_kwargs(plan) if constraints is None else dict(constraints)
-    plans, notes = [], []
-    for item in baselines:
-        if not isinstance(item, str):
-            plans.append(item)
-            continue
-        function = getattr(baseline_module, item, None) if item in DEFAULT_BASELINES else None
-        if function is None:
-            raise InputError(f"unknown baseline {item!r}; choose from {', '.join(DEFAULT_BASELINES)}")
-        try:
-            plans.append(function(laws, plan.budget, **kwargs))
-        except InputError as exc:
-            notes.append(f"baseline {item} could not be built: {exc}")
-            log.warning("baseline %s skipped: %s", item, exc)
-    return plans, notes
 
 
 def frontier_budgets(plan, n: int = 13) -> np.ndarray:
@@ -230,6 +195,8 @@ class ReportContent:
     plans_table: pd.DataFrame
     frontier: pd.DataFrame | None = None
     baseline_frontier: pd.DataFrame | None = None
+    worth: list = field(default_factory=list)  # reporting.worth.Worth per baseline
+    transfer: tuple | None = None  # (matrix, languages) when the laws carry a transfer matrix (worth.transfer_of)
 
 
 def _pilots_of_laws(laws) -> pd.DataFrame | None:
@@ -268,7 +235,7 @@ def _frontier(laws, plan, budgets, baseline_plans, kwargs, notes: list):
 
 def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level: float = 0.9,
                  constraints: Mapping | None = None, notes: Sequence[str] = (), title: str = "Data budget report",
-                 synthetic: bool | None = None) -> ReportContent:
+                 synthetic: bool | None = None, seed_sd=None) -> ReportContent:
     """Compute every table of the report (arguments as for ``report``); writes nothing."""
     languages = list(plan.sizes.index)
     missing = [lang for lang in languages if lang not in laws]
@@ -315,8 +282,10 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
         gains=gains, curves=_curves(laws, plan, pilots, level, drawn),
         shown_pilots=pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)],
         sizes=pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans}), caps=caps,
-        plans_table=_plans_table(all_plans, laws, level),
+        plans_table=_plans_table(all_plans, laws, level), transfer=transfer_of(laws),
     )
+    spread = seed_spread(pilots, [str(k) for k in languages], seed_sd)  # once for every baseline
+    content.worth = [worth(laws, plan, b, level=level, spread=spread) for b in baseline_plans]
     budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
     if len(budgets):
         content.frontier, content.baseline_frontier = _frontier(laws, plan, budgets, baseline_plans, kwargs, notes)
@@ -337,6 +306,8 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
         files["allocation_plot"] = plot_allocation(c.sizes, tmp / "allocation.png", available=c.caps, budget=plan.budget)
         if c.baselines:
             files["gains_plot"] = plot_gains(c.gains, tmp / "gains.png", metric=c.metric, lower_is_better=direction_of(c.laws))
+        if c.transfer is not None:
+            files["transfer_plot"] = plot_transfer(c.transfer[0], c.transfer[1], tmp / "transfer.png")
         c.plans_table.to_csv(tmp / "plans.csv", index=False)
         files["plans_csv"] = tmp / "plans.csv"
         if c.frontier is not None:
@@ -361,6 +332,7 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
             caps=c.caps,
             largest_pilot=c.extrapolate_from,
             version=__version__,
+            worth=worth_section(c.worth, markdown_table=markdown_table),
         )
         (tmp / "report.md").write_text(text, encoding="utf-8")
         files["summary"] = tmp / "report.md"
@@ -381,6 +353,7 @@ def report(
     notes: Sequence[str] = (),
     title: str = "Data budget report",
     synthetic: bool | None = None,
+    seed_sd=None,
 ) -> dict[str, Path]:
     """Write the report for ``plan`` (made from ``laws``) into folder ``out``; return name -> path.
 
@@ -390,10 +363,12 @@ def report(
     points; rows with ``source == "synthetic"`` make the report say the data are synthetic.
     constraints: keyword arguments for the baselines and the sweep (default: the plan's own).
     synthetic: say in the summary that the pilots are synthetic (default: detected from the
-    pilots' ``source`` column). notes: extra lines for the Warnings section.
+    pilots' ``source`` column). notes: extra lines for the Warnings section. seed_sd: one model's
+    seed standard deviation (a number, or language -> number) for "Is the plan worth it?"
+    (default: the spread of repeated pilots; reporting.worth).
 
     Two steps: ``build_report`` computes every table, ``write_report`` writes the files.
     """
     content = build_report(laws, plan, baselines, budgets, pilots, level=level, constraints=constraints, notes=notes,
-                           title=title, synthetic=synthetic)
+                           title=title, synthetic=synthetic, seed_sd=seed_sd)
     return write_report(content, out)

@@ -17,7 +17,10 @@ import pandas as pd
 from matplotlib.figure import Figure  # Figure.savefig renders PNG with Agg; pyplot is never touched
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-__all__ = ["plot_laws", "plot_allocation", "plot_gains", "plot_frontier", "format_count", "plan_colors", "MANY", "TOP"]
+from budgetlaw.reporting.heatmap import plot_transfer  # its own module: plots.py is full
+
+__all__ = ["plot_laws", "plot_allocation", "plot_gains", "plot_frontier", "plot_transfer", "format_count",
+           "plan_colors", "MANY", "TOP"]
 
 #: Above this many languages a bar per language and plan is unreadable (100 languages drew a
 #: 14,508-pixel strip): the figures switch to the TOP languages as sorted horizontal bars, next

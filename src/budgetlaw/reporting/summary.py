@@ -302,6 +302,7 @@ def render_summary(
     caps: Mapping[str, float],
     largest_pilot: Mapping[str, float],
     version: str,
+    worth: Sequence[str] = (),
 ) -> str:
     """The whole report.md text; see docs/reports.md for its sections."""
     lower = direction_of(laws)
@@ -359,6 +360,7 @@ def render_summary(
             markdown_table(gain_rows(plan, baselines)),
             "",
         ]
+    lines += list(worth)  # "Is the plan worth it?" (reporting.worth.worth_section)
     lines += [
         "## Fitted laws",
         "",
@@ -379,6 +381,7 @@ def render_summary(
             "allocation_plot": "Allocation per language, optimised against baselines",
             "gains_plot": "Predicted gain over each baseline",
             "frontier_plot": "Budget frontier",
+            "transfer_plot": "Transfer matrix: rows receive, columns give",
         }
         for key, name in figures.items():
             lines += [f"![{captions.get(key, key)}]({name})", ""]
