@@ -4,6 +4,10 @@
     laws = bl.fit("pilots.csv")                 # LawSet: language -> FittedLaw
     plan = bl.allocate(laws, budget=1.2e6)      # Plan: sizes, predicted scores, marginal value
     plan.compare(bl.baselines.uniform(laws, budget=1.2e6))
+    bl.predict(laws, {"ar": 90, "el": 90})      # any mixture: every language's value and interval
+
+A table with multilingual rows (docs/formats/pilots.md) also gives how languages share data:
+``laws.transfer`` (budgetlaw.transfer), which allocate, the baselines and predict all use.
 
 Names are imported lazily so that `import budgetlaw` stays fast (no cvxpy, no matplotlib).
 """
@@ -24,6 +28,8 @@ _LAZY = {
     "FitOptions": "budgetlaw.fitting",
     "load_laws": "budgetlaw.fitting",
     "read_pilots": "budgetlaw.pilots",
+    "predict": "budgetlaw.transfer.prediction",
+    "Transfer": "budgetlaw.transfer.law",
     "allocate": "budgetlaw.allocation",
     "sweep": "budgetlaw.allocation",
     "Plan": "budgetlaw.plan",

@@ -1,6 +1,7 @@
 """`budgetlaw` command line: a thin layer over the Python API (docs/cli.md).
 
     budgetlaw fit PILOTS.csv -o laws.json [--lower-is-better]     (a loss such as nll: lower is better)
+                                        [--transfer auto|none|pooled|source|full]
     budgetlaw allocate laws.json --budget 1.2M [--languages LANGS.csv] -o plan.json
     budgetlaw report laws.json plan.json -o DIR
     budgetlaw demo -o DIR
@@ -26,8 +27,10 @@ from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt, staged_folder
 from budgetlaw.limits import parse_size
+from budgetlaw.transfer.law import FORMS as TRANSFER_FORMS
 
 __all__ = ["main", "build_parser"]
+TRANSFER_CHOICES = ("auto", *TRANSFER_FORMS)
 MAX_N_BOOT = 100_000  # 1e5 refits already give intervals to the third digit; more only fills memory
 EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
@@ -141,6 +144,21 @@ def _print_laws(laws, stream=None) -> None:
               file=stream)
 
 
+def _print_transfer(laws, stream=None) -> None:
+    """The transfer matrix of a transfer-aware fit (rows receive, columns give) and R*."""
+    transfer = getattr(laws, "transfer", None)
+    if transfer is None:
+        return
+    stream = stream or sys.stdout
+    fitted = transfer.fitted_on
+    selection = fitted.get("selection", {})
+    models = fitted.get("models", {})
+    print(f"transfer: form {transfer.form} ({selection.get('criterion', '')}) from {models.get('multilingual', 0)} "
+          f"multilingual model(s); R* = {transfer.rstar:.3g} ({'fitted' if transfer.rstar_fitted else 'default'}); "
+          f"d_i = x_i + sum_j T_ij x_j", file=stream)
+    print(transfer.frame().round(4).to_string(), file=stream)
+
+
 # -- sub-commands ------------------------------------------------------------------------------
 def cmd_fit(args) -> int:
     from budgetlaw.fitting import fit
@@ -153,9 +171,11 @@ def cmd_fit(args) -> int:
     laws = fit(
         pilots, args.ceiling, free_ceiling=args.free_ceiling, max_score=args.max_score,
         n_boot=args.n_boot, seed=args.seed, metric=args.metric, lower_is_better=args.lower_is_better,
+        transfer=args.transfer,
     )
     path = laws.save(args.output)
     _print_laws(laws)
+    _print_transfer(laws)
     print(f"wrote {path}")
     return 0
 
@@ -306,6 +326,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-boot", type=int, default=1000, help="bootstrap refits for intervals (default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--metric", default=None, help="which metric to fit when the file holds several")
+    p.add_argument("--transfer", choices=TRANSFER_CHOICES, default="auto",
+                   help="form of the transfer matrix fitted from multilingual rows (run, mixture columns): auto "
+                        "(default: by leave-one-model-out error; none without multilingual rows), none, pooled, "
+                        "source or full")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("allocate", help="spend a budget across languages -> plan.json")

@@ -12,11 +12,19 @@ loss (``lower_is_better=True``, e.g. metric ``nll`` in nats/token), any finite v
 several metrics needs ``metric=`` to pick one, and a known loss metric (``nll``, ``loss``) is
 refused unless ``lower_is_better=True``. Rows are identified in messages by their CSV line
 (header = line 1) for files, by their 1-based data row for DataFrames.
+
+Multilingual models (optional columns, budgetlaw.transfer): ``run`` names the model a row was
+scored on (rows sharing a run are one model), ``mixture`` lists every language's pairs in that
+model as ``ar=90;el=90;hi=0`` (the scored language's entry equals ``size``, which may then be 0:
+a point of pure transfer), and ``unique`` is the number of distinct pairs of the scored language
+(default ``size``; less than ``size`` means pairs were repeated). A file without these columns
+reads exactly as before.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from pathlib import Path
 from typing import Union
@@ -27,10 +35,13 @@ import pandas as pd
 from budgetlaw.direction import check_metric
 from budgetlaw.errors import InputError
 
-__all__ = ["read_pilots", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS"]
+__all__ = ["read_pilots", "parse_mixture", "one_language", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "MIXTURE_COLUMNS"]
 
 REQUIRED_COLUMNS = ("language", "size", "score")
 OPTIONAL_COLUMNS = ("seed", "metric")
+#: Columns of multilingual and repetition rows (docs/formats/pilots.md); any one of them present
+#: adds all three to what read_pilots returns.
+MIXTURE_COLUMNS = ("run", "mixture", "unique")
 
 Source = Union[str, os.PathLike, pd.DataFrame]
 
@@ -109,6 +120,7 @@ def _check_duplicates(out: pd.DataFrame, name: str, label: str) -> None:
     keys = ["language", "size", "seed"] if "seed" in out.columns else ["language", "size", "score"]
     if "metric" in out.columns:
         keys.append("metric")
+    keys += [key for key in ("run", "mixture") if key in out.columns]  # another model is another run
     repeated = out.duplicated(subset=keys, keep=False)
     if repeated.any():
         rows = list(out.index[repeated])
@@ -117,6 +129,101 @@ def _check_duplicates(out: pd.DataFrame, name: str, label: str) -> None:
         what = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in zip(keys, first))
         raise InputError(f"{name}, {label}s {same[0]} and {same[1]}: the same pilot run ({what}) appears twice "
                          f"({int(repeated.sum())} rows are repeats); keep one row per run, or give each run its own seed")
+
+
+def parse_mixture(text: str, where: str = "mixture") -> dict[str, float]:
+    """``"ar=90;el=90;hi=0"`` -> {"ar": 90.0, "el": 90.0, "hi": 0.0}: every language's pairs in one
+    model, each a finite number >= 0, each language once (``,`` also separates entries)."""
+    out: dict[str, float] = {}
+    for item in str(text).replace(",", ";").split(";"):
+        if not item.strip():
+            continue
+        lang, sep, value = item.partition("=")
+        lang = lang.strip()
+        if not sep or not lang:
+            raise InputError(f"{where}: entry {item.strip()!r} is not language=pairs; write the mixture as "
+                             "ar=90;el=90;hi=0 (every language's pairs in the model)")
+        try:
+            number = float(value)
+        except ValueError:
+            number = math.nan
+        if not (math.isfinite(number) and number >= 0):
+            raise InputError(f"{where}: {lang}={value.strip()!r} must be a finite number of pairs >= 0")
+        if lang in out:
+            raise InputError(f"{where}: language {lang!r} appears twice; give each language's pairs once")
+        out[lang] = number
+    if not out:
+        raise InputError(f"{where}: the mixture is empty; write it as ar=90;el=90;hi=0 or leave the cell empty "
+                         "for a one-language pilot")
+    return out
+
+
+def one_language(pilots: pd.DataFrame) -> pd.Series:
+    """Rows that pin a language's own law: no other language's pairs in the model and no repeated
+    pairs (True for every row of a table without the mixture columns)."""
+    if "mixture" not in pilots.columns:
+        return pd.Series(True, index=pilots.index)
+    alone = [text == "" or not any(v > 0 for k, v in parse_mixture(text).items() if k != lang)
+             for text, lang in zip(pilots["mixture"], pilots["language"])]
+    return pd.Series(alone, index=pilots.index) & (pilots["unique"] >= pilots["size"])
+
+
+def _mixture_columns(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: str) -> pd.DataFrame:
+    """Add run (str, "" when not given), mixture (canonical ``lang=pairs;...`` in the table's
+    language order, "" for a one-language row) and unique (float) to ``out``, checked."""
+    known = list(dict.fromkeys(out["language"]))
+    order = {lang: k for k, lang in enumerate(known)}
+    texts = frame["mixture"].astype(str).str.strip() if "mixture" in frame.columns else pd.Series("", index=out.index)
+    mixtures = []
+    for row, text, lang, size in zip(out.index, texts, out["language"], out["size"]):
+        if text in ("", "nan"):
+            mixtures.append("")
+            continue
+        where = f"{name}, {label} {row}: mixture"
+        parts = parse_mixture(text, where)
+        unknown = [k for k in parts if k not in order]
+        if unknown:
+            raise InputError(f"{where} names {', '.join(map(repr, unknown))}, not a language of this table "
+                             f"({', '.join(known)}); spell it as the language column does, or add its pilots")
+        if lang not in parts:
+            raise InputError(f"{where} has no entry for the scored language {lang!r}; add {lang}={size:g}")
+        if not math.isclose(parts[lang], size, rel_tol=1e-9, abs_tol=1e-9):
+            raise InputError(f"{where} gives {lang}={parts[lang]:g} but size is {size:g}; the scored language's "
+                             f"entry must equal the row's size (its own pairs in the model)")
+        others = any(v > 0 for k, v in parts.items() if k != lang)
+        if not others and size == 0:
+            raise InputError(f"{where} has no pairs at all; a model needs some language's pairs")
+        ordered = sorted(parts.items(), key=lambda kv: order[kv[0]])
+        mixtures.append(";".join(f"{k}={v:.15g}" for k, v in ordered))
+    out["mixture"] = mixtures
+    if "unique" in frame.columns and (frame["unique"].astype(str).str.strip() != "").any():
+        raw = frame["unique"].astype(str).str.strip()
+        filled = frame[["unique"]].assign(unique=raw.where(raw != "", out["size"].map(repr)))
+        unique = _numeric(filled, "unique", name, label)
+        bad = (unique < 0) | (unique > out["size"] * (1 + 1e-12)) | ((unique == 0) & (out["size"] > 0))
+        if bad.any():
+            row = bad.idxmax()
+            raise InputError(f"{name}, {label} {row}: unique={frame['unique'][row]!r} must be > 0 and at most size="
+                             f"{out['size'][row]:g} (the distinct pairs among those seen); leave it empty for no repeats")
+        out["unique"] = unique.where(out["size"] > 0, 0.0)
+    else:
+        out["unique"] = out["size"].astype(float)
+    runs = frame["run"].astype(str).str.strip().replace("nan", "") if "run" in frame.columns else pd.Series(
+        "", index=out.index)
+    # rows with a mixture and no run id: rows sharing mixture and seed are one model
+    seeds = out["seed"].astype(str) if "seed" in out.columns else pd.Series("", index=out.index)
+    implied = "mixture " + out["mixture"] + (" seed " + seeds if "seed" in out.columns else "")
+    out["run"] = runs.where((runs != "") | (out["mixture"] == ""), implied)
+    for run, group in out[out["run"] != ""].groupby("run", sort=False):
+        if group["mixture"].nunique() > 1:
+            rows = ", ".join(str(r) for r in group.index[:4])
+            raise InputError(f"{name}, {label}s {rows}: run {run!r} has different mixtures; rows of one model "
+                             "must give the same mixture (every language's pairs in it)")
+        if group["language"].duplicated().any() and "metric" not in group.columns:
+            lang = group["language"][group["language"].duplicated()].iloc[0]
+            raise InputError(f"{name}, run {run!r}: language {lang!r} is scored twice; keep one row per language "
+                             "and model")
+    return out[[col for col in out.columns if col not in MIXTURE_COLUMNS] + list(MIXTURE_COLUMNS)]
 
 
 def read_pilots(
@@ -174,7 +281,9 @@ def read_pilots(
         check_metric(set(metrics[metrics != ""]) if metric is None else [metric], lower_is_better, name)
 
     size = _numeric(frame, "size", name, label)
-    bad = size <= 0
+    mixed = "mixture" in frame.columns
+    own_zero_ok = frame["mixture"].astype(str).str.strip() != "" if mixed else False  # pure transfer
+    bad = (size < 0) | ((size == 0) & ~own_zero_ok)
     if bad.any():
         row = bad.idxmax()
         raise InputError(f"{name}, {label} {row}: size={frame['size'][row]!r} must be > 0 (number of training pairs or tokens)")
@@ -203,14 +312,25 @@ def read_pilots(
     if "metric" in frame.columns:
         out["metric"] = frame["metric"].astype(str).str.strip()
 
-    _check_duplicates(out, name, label)
-    counts = out.groupby("language", sort=False)["size"].nunique()
+    single = pd.Series(True, index=out.index)
+    if any(col in frame.columns for col in MIXTURE_COLUMNS):
+        given_run = "run" in frame.columns
+        out = _mixture_columns(frame, out, name, label)
+        single = one_language(out)
+        keyed = out if given_run else out.drop(columns="run")
+        _check_duplicates(keyed, name, label)
+        out["run"] = out["run"].where(out["run"] != "", [f"{label} {r}" for r in out.index])
+    else:
+        _check_duplicates(out, name, label)
+    counts = out[single].groupby("language", sort=False)["size"].nunique().reindex(
+        list(dict.fromkeys(out["language"])), fill_value=0)
     for lang, n_sizes in counts.items():
         if n_sizes < min_sizes:
-            sizes = ", ".join(f"{s:g}" for s in sorted(out.loc[out["language"] == lang, "size"].unique()))
+            sizes = ", ".join(f"{s:g}" for s in sorted(out.loc[single & (out["language"] == lang), "size"].unique()))
+            kind = "" if single.all() else " one-language (no other language, no repeats)"
             raise InputError(
-                f"{name}: language {lang!r} has {n_sizes} distinct pilot size(s) ({sizes}); a law needs at least "
-                f"{min_sizes}: add pilot runs at other sizes for {lang!r} or drop its rows"
+                f"{name}: language {lang!r} has {n_sizes} distinct{kind} pilot size(s) ({sizes or 'none'}); a law "
+                f"needs at least {min_sizes}: add pilot runs at other sizes for {lang!r} or drop its rows"
             )
     synthetic = provenance.pop("synthetic", False)
     out.attrs["source"] = provenance

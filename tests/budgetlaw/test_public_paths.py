@@ -17,7 +17,7 @@ KEPT = {
     "budgetlaw.report_summary": (("comparison_rows", "gain_rows", "law_rows", "plan_rows", "plan_warnings",
                                   "objective_value", "fmt_size", "fmt_score"), "budgetlaw.reporting.summary"),
     "budgetlaw.fitting": (("fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT"),
-                          "budgetlaw.fitting.laws budgetlaw.fitting.fitter"),
+                          "budgetlaw.fitting.laws budgetlaw.transfer.fit"),
     "budgetlaw.allocation": (("allocate", "sweep", "prepare", "make_plan", "OBJECTIVES"),
                              "budgetlaw.allocation.optimise budgetlaw.allocation.problem"),
     "budgetlaw.reporting": (("report", "MAX_LAW_PANELS", "focus_languages"), "budgetlaw.reporting.build"),

@@ -2,7 +2,8 @@
 (the frontier over many budgets) and ``make_plan`` (shared with the baselines).
 
 The exact path (budgetlaw.allocation.exact) solves every objective without extra constraints;
-extra constraints, or solver="cvxpy", go through budgetlaw.allocation.convex. See
+extra constraints, or solver="cvxpy", go through budgetlaw.allocation.convex; a transfer law
+with T != 0 (or with repeats beyond `available`) through budgetlaw.allocation.transfer. See
 budgetlaw.allocation for the program.
 """
 
@@ -16,11 +17,14 @@ import pandas as pd
 
 from budgetlaw import __version__
 from budgetlaw.allocation.convex import solve_cvxpy
+from budgetlaw.allocation.effective import active
 from budgetlaw.allocation.exact import ExactSolution, pad_draws, solve_maxmin, solve_robust, solve_sum
 from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS, AllocationProblem, objective_values, prepare
+from budgetlaw.allocation.transfer import solve_transfer
 from budgetlaw.bands import check_level, intervals
 from budgetlaw.errors import InputError
 from budgetlaw.plan import Plan
+from budgetlaw.transfer.prediction import predict
 
 __all__ = ["allocate", "sweep", "make_plan", "ROBUST_CHUNK"]
 
@@ -35,9 +39,13 @@ def make_plan(problem: AllocationProblem, x, *, name, objective, marginal_value,
     objective value, budget accounting and a signature."""
     x = np.asarray(x, dtype=float)
     langs = problem.languages
-    score = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))  # the law's value (a loss for loss laws)
-    lower, upper = intervals(list(problem.laws.values()), x, level,  # one pass, not a quantile per language
-                             stacked=getattr(problem.laws, "stacked_draws", None))
+    if active(problem):  # every language at its effective data, the interval over draws of the laws and T
+        table = predict(problem.laws, dict(zip(langs, x)), unique=problem.available, level=level)
+        score, lower, upper = (table[col].to_numpy() for col in ("predicted", "lower", "upper"))
+    else:
+        score = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))  # the law's value (a loss for loss laws)
+        lower, upper = intervals(list(problem.laws.values()), x, level,  # one pass, not a quantile per language
+                                 stacked=getattr(problem.laws, "stacked_draws", None))
     budget = float(problem.budget[row])
     used = float((problem.cost * x).sum())
     unused = budget - used
@@ -81,7 +89,10 @@ def _check_choice(objective, solver, constraints, problem):
     if objective == "maxmin" and np.ptp(problem.weights) > 0:
         raise InputError("weights do not apply to objective 'maxmin' (it improves the worst language); drop weights or use 'sum'")
     extras = _constraint_list(constraints)
-    use_exact = not extras
+    use_exact = not extras and not active(problem)
+    if solver == "exact" and active(problem):
+        raise InputError("solver 'exact' solves laws without transfer or repeats only; this law has a transfer "
+                         "matrix (or repeats beyond `available`): use solver='cvxpy' or 'auto'")
     if solver == "exact" and not use_exact:
         raise InputError("solver 'exact' does not take extra constraints; use solver='cvxpy' or 'auto'")
     return extras, (use_exact if solver == "auto" else solver == "exact")
@@ -136,6 +147,8 @@ def allocate(laws, budget, *, available=None, max_epochs=1, floor=None, cost=Non
     if use_exact:
         x, lam, info = _solve_exact(problem, objective)
         x, lam = x[0], float(lam[0])
+    elif active(problem):
+        x, lam, info = solve_transfer(problem, objective, extras)
     else:
         x, lam, info = solve_cvxpy(problem, objective, extras)
     plan = make_plan(problem, x, name="optimised", objective=objective, marginal_value=lam, solver=info,
@@ -171,7 +184,10 @@ def sweep(laws, budgets, *, available=None, max_epochs=1, floor=None, cost=None,
         lam = np.array([p.marginal_value for p in plans])
         values = np.array([p.objective_value for p in plans])
     nb, n = x.shape
-    scores = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))
+    if use_exact:
+        scores = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))
+    else:  # the plans' own predictions: under a transfer law, at the effective data
+        scores = np.array([p.predicted["score"].to_numpy() for p in plans])
     return pd.DataFrame({
         "budget": np.repeat(problem.budget, n),
         "language": np.tile(problem.languages, nb),

@@ -23,6 +23,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
+from budgetlaw.allocation.effective import active, effective_sizes
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.law import parameter_arrays
@@ -62,6 +63,8 @@ class AllocationProblem:
     max_epochs: float
     floor_given: bool
     lower_is_better: bool = False
+    # the laws' budgetlaw.transfer.law.Transfer in the order of `languages`, or None (T = 0)
+    transfer: object | None = None
 
     @cached_property
     def draws(self) -> list | None:
@@ -234,8 +237,11 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
         avail_d = None
     else:
         avail_d = {lang: float(a) for lang, a in zip(languages, avail_a) if math.isfinite(a)}
+    transfer = getattr(laws, "transfer", None)
+    if transfer is not None:  # a language the transfer law never scored is refused here
+        transfer = transfer.reorder(languages, where="allocate")
     return AllocationProblem(laws, languages, K, c, C, items, weight_a, cost_a, np.ascontiguousarray(floors), cap, budgets,
-                             avail_d, epochs, floor is not None, lower)
+                             avail_d, epochs, floor is not None, lower, transfer)
 
 
 def objective_at(objective: str, x, *, K, c, ceiling, weights, sign: float, draws=None,
@@ -251,11 +257,15 @@ def objective_at(objective: str, x, *, K, c, ceiling, weights, sign: float, draw
     x: (nb, n) -> (nb,). With ``per_draw`` x is (n,) and the result (D,), D = min_i D_i: the
     objective under draw d of every language taken together (the laws' draws are indexed
     alike), "robust" scored as "sum" per draw; this is what a gain's interval is taken over.
+    x may also be (D', n), one row per draw (a transfer law's effective data under each draw,
+    budgetlaw.allocation.transfer.effective_sizes): then D = min(D', min_i D_i).
     """
     if per_draw:
-        n = min(len(d) for d in draws)
+        xs = np.asarray(x, dtype=float)
+        n = min(min(len(d) for d in draws), len(xs) if xs.ndim == 2 else np.inf)
+        n = int(n)
         Kd, cd, Cd = (np.stack([d[:n, k] for d in draws], axis=1) for k in range(3))  # (D, n)
-        utility = Cd - Kd * np.asarray(x, dtype=float)[None, :] ** (-cd)
+        utility = Cd - Kd * (xs[:n] if xs.ndim == 2 else xs[None, :]) ** (-cd)
         if objective == "maxmin":
             return sign * utility.min(axis=1)
         return sign * (utility @ weights)
@@ -271,6 +281,15 @@ def objective_at(objective: str, x, *, K, c, ceiling, weights, sign: float, draw
 
 
 def objective_values(problem: AllocationProblem, x: np.ndarray, objective: str) -> np.ndarray:
-    """Objective (see objective_at) at sizes x of shape (nb, n) -> (nb,), in the laws' units."""
+    """Objective (see objective_at) at sizes x of shape (nb, n) -> (nb,), in the laws' units;
+    under a transfer law at the effective data (budgetlaw.allocation.transfer)."""
+    if active(problem):  # every law at its effective data; "robust" pairs draw d of the laws and of T
+        if objective != "robust":
+            x = effective_sizes(problem, x)
+        else:
+            return np.array([objective_at("sum", effective_sizes(problem, row, per_draw=True), K=problem.K,
+                                          c=problem.c, ceiling=problem.ceiling, weights=problem.weights,
+                                          sign=problem.sign, draws=problem.draws, per_draw=True).mean()
+                             for row in np.atleast_2d(x)])
     return objective_at(objective, x, K=problem.K, c=problem.c, ceiling=problem.ceiling, weights=problem.weights,
                         sign=problem.sign, draws=problem.draws if objective == "robust" else None)

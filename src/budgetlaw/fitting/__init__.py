@@ -4,12 +4,15 @@
     engine.py    the robust batch curve fitter (grid + IRLS + Levenberg-Marquardt, scipy polish)
     flags.py     diagnostics of a fit and the one wording of their advice
     laws.py      FittedLaw, LawSet and the laws.json format (load_laws)
-    fitter.py    fit(): pilots -> LawSet, with holdout refits and bootstrap draws
+    fitter.py    the one-language fit: pilots -> LawSet, with holdout refits and bootstrap draws
+
+``fit`` is budgetlaw.transfer.fit.fit: the one-language fit for a table of one-language pilots
+(exactly fitter.fit), and the transfer-aware law for a table with multilingual rows.
 """
 
-from budgetlaw.fitting.fitter import fit
 from budgetlaw.fitting.laws import DRAW_COLUMNS, LAWS_FORMAT, FittedLaw, LawSet, load_laws
 from budgetlaw.fitting.options import C_BOUNDS, LOSSES, FitOptions
+from budgetlaw.transfer.fit import fit
 
 __all__ = ["fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT", "DRAW_COLUMNS", "FitOptions", "LOSSES",
            "C_BOUNDS"]

@@ -29,6 +29,7 @@ from budgetlaw.bands import check_level, draw_columns, quantiles
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw, parameter_arrays
+from budgetlaw.transfer.law import Transfer
 
 __all__ = ["FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT", "DRAW_COLUMNS"]
 
@@ -188,11 +189,14 @@ class LawSet(Mapping):
     Every law has the same direction (``lower_is_better``); a mix is refused.
     """
 
-    def __init__(self, laws: Mapping[str, FittedLaw], metric: str | None = None, signature: dict | None = None):
+    def __init__(self, laws: Mapping[str, FittedLaw], metric: str | None = None, signature: dict | None = None,
+                 transfer: Transfer | None = None):
         self._laws = dict(laws)
         self.metric = metric
         self.signature = dict(signature or {})
         self.lower_is_better = direction_of(self._laws, name="LawSet")
+        # how the languages share data (budgetlaw.transfer); None: each language on its own pairs
+        self.transfer = None if transfer is None else transfer.reorder(list(self._laws), where="LawSet")
 
     def __getitem__(self, language: str) -> FittedLaw:
         try:
@@ -262,8 +266,11 @@ class LawSet(Mapping):
         return pd.DataFrame(rows).set_index("language")
 
     def to_dict(self) -> dict:
-        return {"format": LAWS_FORMAT, "metric": self.metric, "lower_is_better": self.lower_is_better,
+        data = {"format": LAWS_FORMAT, "metric": self.metric, "lower_is_better": self.lower_is_better,
                 "signature": self.signature, "laws": {lang: f.to_dict() for lang, f in self._laws.items()}}
+        if self.transfer is not None:  # absent: T = 0, the file of a one-language fit is unchanged
+            data["transfer"] = self.transfer.to_dict()
+        return data
 
     @classmethod
     def from_dict(cls, data: dict, *, name: str = "laws") -> "LawSet":
@@ -275,7 +282,8 @@ class LawSet(Mapping):
             laws = {lang: FittedLaw.from_dict(entry) for lang, entry in data["laws"].items()}
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{name}: malformed law entry ({err!r}); regenerate the file with `budgetlaw fit`") from None
-        result = cls(laws, metric=data.get("metric"), signature=data.get("signature"))
+        transfer = Transfer.from_dict(data["transfer"], name=name) if data.get("transfer") is not None else None
+        result = cls(laws, metric=data.get("metric"), signature=data.get("signature"), transfer=transfer)
         declared = data.get("lower_is_better", result.lower_is_better if laws else False)
         if declared is not result.lower_is_better:
             raise InputError(f"{name}: key 'lower_is_better' is {declared!r} but the laws are "
@@ -292,6 +300,10 @@ class LawSet(Mapping):
             token = f"@@draws-{len(compact)}@@"
             compact[f'"{token}"'] = json.dumps(entry["draws"]["values"], separators=(",", ":"))
             entry["draws"]["values"] = token
+        if "transfer" in data:
+            token = f"@@draws-{len(compact)}@@"
+            compact[f'"{token}"'] = json.dumps(data["transfer"]["draws"]["values"], separators=(",", ":"))
+            data["transfer"]["draws"]["values"] = token
         text = json.dumps(data, indent=2, allow_nan=False)
         for token, values in compact.items():
             text = text.replace(token, values, 1)

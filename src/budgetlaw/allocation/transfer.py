@@ -1,0 +1,141 @@
+"""The allocation on a transfer-aware law (budgetlaw.transfer.law), as one cvxpy program.
+
+Language i's utility is its own law at its effective data (utility = value for a score, -value
+for a loss; C the utility ceiling, budgetlaw.allocation.problem):
+
+    utility_i(x) = C_i - K_i d_i(x)^(-c_i),   d_i = e_i + sum_{j != i} T_ij e_j,   e_j = eff_j(x_j)
+
+with e_j = x_j, or, where repeats are possible (a language with ``available`` U_j whose cap
+U_j * max_epochs exceeds U_j), the data-constrained value written with an auxiliary u_j:
+
+    e_j = u_j + U_j R* (1 - exp(-(x_j - u_j) / (U_j R*))),    u_j <= x_j,  u_j <= U_j
+
+which is jointly concave in (x_j, u_j) and equals eff_j(x_j) at its maximum over u_j (u_j =
+min(x_j, U_j)), so maximising over u_j as well is exact. d_i is a non-negative combination of
+concave terms (T >= 0), K d^-c = K exp(-c s) with s <= log d is convex and decreasing, so every
+objective stays a convex program (DCP: exponential cones, the exponents c_i exact):
+
+    sum      max  sum_i w_i utility_i(x)
+    maxmin   max  min_i utility_i(x)            (then the plain sum, as the exact path breaks ties)
+    robust   max  mean_d sum_i w_i utility_id(x) over the bootstrap draws d of the laws and of T, R*
+
+under the budget, floors, caps and extra linear constraints of budgetlaw.allocation. The
+variables are scaled as in budgetlaw.allocation.convex (y_i = n cost_i x_i / budget, pairs in
+units of budget / n). A law with T = 0 and no repeats possible is left to the exact path.
+"""
+
+from __future__ import annotations
+
+import time
+import numpy as np
+
+from budgetlaw.allocation.convex import run
+from budgetlaw.allocation.effective import repeats, unique_of
+from budgetlaw.errors import BudgetlawError, InputError
+
+__all__ = ["solve_transfer"]
+
+
+def _draw_arrays(problem):
+    """(K, c, C) each (D, n) and T (D, n, n), R* (D,): draw d of every law and of the transfer."""
+    draws, tr = problem.draws, problem.transfer
+    D = min(min(len(d) for d in draws), len(tr.draws))
+    if D == 0:
+        raise InputError("objective 'robust' needs bootstrap draws of the transfer law; fit with n_boot > 0")
+    K, c, C = (np.stack([d[:D, k] for d in draws], axis=1) for k in range(3))
+    return K, c, C, tr.draw_T[:D], tr.draw_rstar[:D]
+
+
+def solve_transfer(problem, objective: str, extras: list):
+    """Solve the program of the module docstring; returns (x (n,), marginal value, solver info)."""
+    import cvxpy as cp
+
+    t0 = time.perf_counter()
+    B, n = float(problem.budget[0]), len(problem.languages)
+    unit = B / (n * problem.cost)  # x_i = unit_i * y_i
+    scale_d = B / n  # pairs of every language in one unit, so that d is O(1)
+    weights_total = 1.0 if objective == "maxmin" else float(problem.weights.sum())
+    y = cp.Variable(n)
+    budget_con = cp.sum(y) <= n
+    cons = [budget_con, y >= problem.floor[0] / unit]
+    capped = np.isfinite(problem.cap)
+    if capped.any():
+        cons.append(y[np.flatnonzero(capped)] <= problem.cap[capped] / unit[capped])
+    xn = cp.multiply(1.0 / problem.cost, y)  # x / scale_d
+    rep = np.flatnonzero(repeats(problem))
+    Un = unique_of(problem) / scale_d
+    u = None
+    if rep.size:
+        u = cp.Variable(rep.size)
+        cons += [u <= xn[rep], u <= Un[rep]]
+
+    def eff(rstar: float):
+        """e (n,) as a cvxpy expression: x, or the data-constrained value where repeats are possible."""
+        if u is None:
+            return xn
+        ur = Un[rep] * rstar
+        value = u + ur - cp.multiply(ur, cp.exp(cp.multiply(-1.0 / ur, xn[rep] - u)))
+        pick = np.zeros((n, rep.size))
+        pick[rep, np.arange(rep.size)] = 1.0
+        keep = np.ones(n)
+        keep[rep] = 0.0
+        return cp.multiply(keep, xn) + pick @ value
+
+    def gaps(e, T, K, c):
+        """K_i d_i^-c_i for d = e + T e, through s <= log(d) (an exponential cone each)."""
+        s = cp.Variable(n)
+        cons.append(s <= cp.log(e + T @ e))
+        return cp.multiply(K * scale_d ** (-c), cp.exp(cp.multiply(-c, s)))
+
+    tr = problem.transfer
+    if objective == "robust":
+        Kd, cd, Cd, Td, Rd = _draw_arrays(problem)
+        D = len(Rd)
+        same = np.allclose(Rd, Rd[0]) or u is None
+        shared = eff(float(Rd[0])) if same else None
+        terms = []
+        for k in range(D):
+            e = shared if same else eff(float(Rd[k]))
+            terms.append(problem.weights @ (Cd[k] - gaps(e, Td[k], Kd[k], cd[k])))
+        goal = cp.Maximize(cp.sum(cp.hstack(terms)) / (D * weights_total))
+    else:
+        gap = gaps(eff(tr.rstar), tr.T, problem.K, problem.c)
+        utility = problem.ceiling - gap
+        if objective == "maxmin":
+            t = cp.Variable()
+            cons_worst = utility >= t
+            cons.append(cons_worst)
+            goal = cp.Maximize(t)
+        else:
+            goal = cp.Maximize(problem.weights @ utility / weights_total)
+    xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
+    for i, make in enumerate(extras):
+        made = make(xs)
+        made = list(made) if isinstance(made, (list, tuple)) else [made]
+        for item in made:
+            if not isinstance(item, cp.constraints.constraint.Constraint):
+                raise InputError(f"constraints[{i}] returned {type(item).__name__}, not a cvxpy constraint; "
+                                 "return e.g. x['ar'] >= 2 * x['tr']")
+            if not item.is_dcp():
+                raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
+        cons.extend(made)
+    program = cp.Problem(goal, cons)
+    status, used = run(cp, program, len(extras))
+    lam = max(float(budget_con.dual_value) * weights_total * n / B, 0.0)
+    iterations = program.solver_stats.num_iters
+    y_best = np.asarray(y.value, dtype=float)
+    if objective == "maxmin":
+        worst = float(t.value) - 1e-7 * max(1.0, abs(float(t.value)))
+        kept = [con for con in cons if con is not cons_worst]
+        second = cp.Problem(cp.Maximize(-cp.sum(gap) / n), kept + [utility >= worst])
+        try:
+            if run(cp, second, len(extras))[0] in ("optimal", "optimal_inaccurate"):
+                y_best = np.asarray(y.value, dtype=float)
+                iterations += second.solver_stats.num_iters
+        except BudgetlawError:
+            pass  # keep the first solution: its worst language is already optimal
+    x = np.clip(unit * y_best, problem.floor[0], problem.cap)
+    info = {"method": "cvxpy (transfer law)", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
+            "iterations": iterations, "cvxpy": cp.__version__, "transfer": tr.form,
+            "repeats": [problem.languages[i] for i in rep]}
+    return x, lam, info

@@ -1,0 +1,13 @@
+"""The law across languages: every language learns from every language's pairs.
+
+    law.py      Transfer: the matrix T, the repetition constant R*, their bootstrap draws, and
+                effective data d_i = eff_i(x_i) + sum_{j != i} T_ij eff_j(x_j)
+    table.py    a mixed pilots table as arrays: one-language rows, multilingual and repetition points
+    fit.py      fit(): one-language pilots pin K, c, E; multilingual rows pin T (and R*);
+                form choice by leave-one-model-out error; a bootstrap over whole models
+    prediction.py  predict(laws, sizes): every language's value and interval for any mixture
+    plan.py     the allocation on a transfer law (cvxpy), used by budgetlaw.allocation
+
+Nothing is imported here: budgetlaw.fitting.laws reads ``law`` and budgetlaw.allocation reads
+``plan`` without loading the fitting code (docs/formats/laws.md gives the formulas).
+"""

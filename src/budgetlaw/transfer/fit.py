@@ -1,0 +1,268 @@
+"""Fit a transfer-aware law from a mixed pilots table: two stages, a form choice, a model bootstrap.
+
+Stage 1: the one-language pilots of each language pin its own law (K_i, c_i and C_i or E_i) by
+the ordinary fit (budgetlaw.fitting.fitter). Stage 2: with those held fixed, the multilingual
+points pin T and the repetition points pin R* (budgetlaw.transfer.law), by bounded least squares
+(scipy.optimize.least_squares, trf) on
+
+    r_k = y_k - value_i(d_i(X_k; T, R*)),      0 <= theta <= T_MAX,  R* in RSTAR_BOUNDS
+
+from three starts (every theta 0.05, 0.3, 1), keeping the lowest cost. A parameter no point
+informs (pooled tau_i when i is never scored beside other languages' pairs; full T_ij when j
+never has pairs where i is scored) is held at 0 and listed as unidentified. R* is fitted only
+when some point repeats pairs; otherwise it stays at DEFAULT_RSTAR.
+
+The form (transfer="auto") is the one with the lowest leave-one-model-out RMSE over the
+multilingual models (each left out in turn, stage 2 refitted on the rest, its points predicted);
+with a single multilingual model, the lowest AICc. A form with more free parameters than
+multilingual points is never fitted: asked for by name it is refused, naming a form that fits.
+
+Bootstrap (n_boot draws): each draw resamples whole models with replacement within three
+strata (each language's one-language models; the multilingual models; the repetition models),
+refits stage 1 (the robust scale kept from the point fit; a resample with too few distinct
+sizes is drawn again) and then stage 2 of the chosen form, started at the point estimate. Draw
+d of every language's law and of T come from the same resample.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import zlib
+
+import numpy as np
+from scipy.optimize import least_squares
+from tqdm.auto import tqdm
+
+from budgetlaw.errors import InputError
+from budgetlaw.fitting.engine import fit_points
+from budgetlaw.fitting.fitter import fit as fit_one_language
+from budgetlaw.fitting.laws import LawSet
+from budgetlaw.fitting.options import C_BOUNDS, FitOptions
+from budgetlaw.pilots import read_pilots
+from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, T_MAX, Transfer, matrix, n_params,
+                                    parameter_names, repeated)
+from budgetlaw.transfer.table import Points, split_table
+
+__all__ = ["fit", "fit_stage2", "TRANSFER_CHOICES"]
+
+log = logging.getLogger(__name__)
+
+TRANSFER_CHOICES = ("auto", *FORMS)
+STARTS = (0.05, 0.3, 1.0)
+
+
+def _free(form: str, pts: Points) -> np.ndarray:
+    """Which parameters of ``form`` some multilingual point informs (bool, (p,))."""
+    n = len(pts.languages)
+    seen = np.zeros((n, n), dtype=bool)  # seen[i, j]: i scored with pairs of j > 0 in its model
+    for i, x in zip(pts.lang, pts.X):
+        seen[i] |= x > 0
+    np.fill_diagonal(seen, False)
+    if form == "pooled":
+        return seen.any(axis=1)
+    if form == "source":
+        return seen.any(axis=0)
+    if form == "full":
+        return seen[~np.eye(n, dtype=bool)]
+    return np.zeros(0, dtype=bool)
+
+
+def _values(base, pts: Points, T, rstar) -> np.ndarray:
+    """The laws' values at each point's effective data: base = (K, c, asymptote, sign)."""
+    K, c, top, sign = base
+    e = repeated(pts.X, pts.U, rstar)
+    di = (e + e @ T.T)[np.arange(len(pts)), pts.lang]
+    with np.errstate(divide="ignore"):  # d = 0 (pure transfer under T = 0): the law says +-inf
+        return top[pts.lang] - sign * K[pts.lang] * di ** (-c[pts.lang])
+
+
+def fit_stage2(base, pts: Points, form: str, *, fit_rstar: bool, start=None, rstar0: float = DEFAULT_RSTAR):
+    """Least-squares theta (p,), R* and the sum of squared residuals of ``form`` on ``pts``."""
+    n = len(pts.languages)
+    p = n_params(form, n)
+    free = _free(form, pts) if len(pts) else np.zeros(p, dtype=bool)
+    k = int(free.sum())
+
+    def unpack(q):
+        theta = np.zeros(p)
+        theta[free] = q[:k]
+        return theta, (q[k] if fit_rstar else rstar0)
+
+    def fun(q):
+        theta, rstar = unpack(q)
+        return pts.y - _values(base, pts, matrix(form, theta, n), rstar)
+
+    if k + fit_rstar == 0 or len(pts) == 0:
+        theta = np.zeros(p)
+        r = fun(np.zeros(0)) if len(pts) else np.zeros(0)
+        return theta, rstar0, float(r @ r)
+    lo = np.r_[np.zeros(k), [RSTAR_BOUNDS[0]] * fit_rstar]
+    hi = np.r_[np.full(k, T_MAX), [RSTAR_BOUNDS[1]] * fit_rstar]
+    starts = [np.r_[np.full(k, v), [rstar0] * fit_rstar] for v in STARTS] if start is None else [
+        np.clip(np.r_[np.asarray(start[0])[free], [start[1]] * fit_rstar], lo, hi)]
+    best = None
+    for q0 in starts:
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            res = least_squares(fun, q0, bounds=(lo, hi), method="trf", x_scale=1.0, ftol=1e-12, xtol=1e-12,
+                                gtol=1e-12, max_nfev=400)
+        if best is None or res.cost < best.cost:
+            best = res
+    theta, rstar = unpack(best.x)
+    return theta, float(rstar), float(2 * best.cost)
+
+
+def _lomo(base, pts: Points, form: str, fit_rstar: bool) -> float:
+    """Leave-one-model-out RMSE over the multilingual models."""
+    errors = []
+    for run in pts.models():
+        out = pts.run == run
+        theta, rstar, _ = fit_stage2(base, pts.take(~out), form, fit_rstar=fit_rstar)
+        held = pts.take(out)
+        errors.append(held.y - _values(base, held, matrix(form, theta, len(pts.languages)), rstar))
+    e = np.concatenate(errors)
+    return float(np.sqrt(np.mean(e**2)))
+
+
+def _aicc(rss: float, m: int, p: int) -> float:
+    if m - p - 1 <= 0:
+        return math.inf
+    return m * math.log(max(rss, 1e-300) / m) + 2 * p + 2 * p * (p + 1) / (m - p - 1)
+
+
+def choose_form(base, pts: Points, requested: str, fit_rstar: bool) -> tuple[str, dict]:
+    """The form to fit and how it was chosen: {"criterion", "scores", "parameters"}."""
+    multi = pts.take(pts.multilingual)
+    m = len(multi)
+    sizes = {form: int(_free(form, multi).sum()) if m else 0 for form in FORMS}
+    fits = [form for form in FORMS if sizes[form] <= m and (form == "none" or sizes[form] > 0)]
+    if requested != "auto":
+        if requested not in fits:
+            best = max(fits, key=lambda f: sizes[f])
+            raise InputError(f"pilots: transfer={requested!r} has {sizes[requested]} free parameters but the table "
+                             f"has {m} multilingual point(s) ({len(multi.models())} model(s)); use transfer={best!r} "
+                             f"({sizes[best]} parameters) or add multilingual models")
+        return requested, {"criterion": "requested", "scores": {}, "parameters": sizes}
+    models = multi.models()
+    if not models:
+        return "none", {"criterion": "no multilingual models", "scores": {}, "parameters": sizes}
+    if len(models) >= 2:
+        criterion = "leave-one-model-out RMSE"
+        scores = {form: _lomo(base, pts, form, fit_rstar) for form in fits}
+    else:
+        criterion = "AICc"
+        scores = {form: _aicc(fit_stage2(base, pts, form, fit_rstar=fit_rstar)[2], m, sizes[form] + fit_rstar)
+                  for form in fits}
+    chosen = min(fits, key=lambda f: (round(scores[f], 12), sizes[f]))
+    log.info("transfer form %s chosen by %s: %s", chosen, criterion,
+             ", ".join(f"{f} {v:.4g}" for f, v in scores.items()))
+    return chosen, {"criterion": criterion, "scores": scores, "parameters": sizes}
+
+
+def _resample_rows(groups: list[np.ndarray], rng, enough) -> np.ndarray:
+    """Row indices of a resample of whole models (groups of rows) with replacement; drawn again
+    (up to 100 times) until ``enough(rows)`` holds, else the original rows."""
+    for _ in range(100):
+        pick = rng.integers(0, len(groups), size=len(groups))
+        rows = np.concatenate([groups[k] for k in pick])
+        if enough(rows):
+            return rows
+    return np.concatenate(groups)
+
+
+def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, theta, rstar, fit_rstar: bool,
+               n_boot: int, seed: int):
+    """Draws (D, 3) per language (K, c, ceiling or floor E) and (D, p + 1) of (theta, R*)."""
+    langs = list(laws)
+    n = len(langs)
+    rng = np.random.default_rng([seed, zlib.crc32(b"transfer")])
+    stage1 = {}
+    for lang in langs:
+        rows = single[single["language"] == lang]
+        runs = rows["run"].to_numpy(str) if "run" in rows.columns else np.arange(len(rows)).astype(str)
+        groups = [np.flatnonzero(runs == r) for r in dict.fromkeys(runs.tolist())]
+        opts = dataclasses.replace(s, f_scale=laws[lang].f_scale, n_boot=0)
+        stage1[lang] = (rows["size"].to_numpy(float), rows["score"].to_numpy(float), groups, opts)
+    model_groups = [[np.flatnonzero(pts.run == r) for r in pts.models(flag)] for flag in (True, False)]
+    law_draws = {lang: np.empty((n_boot, 3)) for lang in langs}
+    t_draws = np.empty((n_boot, n_params(form, n) + 1))
+    sign = -1.0 if s.lower_is_better else 1.0
+    for b in tqdm(range(n_boot), desc="bootstrap (whole models)", unit="draw", disable=None):
+        K, c, top = np.empty(n), np.empty(n), np.empty(n)
+        for k, lang in enumerate(langs):
+            x, y, groups, opts = stage1[lang]
+            rows = _resample_rows(groups, rng, lambda r, x=x, p=opts.n_params: np.unique(x[r]).size >= p)
+            law = fit_points(x[rows], sign * y[rows], opts)[0]  # a loss is fitted as the score law of -y
+            K[k], c[k], top[k] = law.K, law.c, sign * law.ceiling
+            law_draws[lang][b] = (K[k], c[k], top[k])
+        picks = [np.concatenate([g[i] for i in rng.integers(0, len(g), len(g))]) if g else np.zeros(0, int)
+                 for g in model_groups]
+        drawn = pts.take(np.concatenate(picks).astype(int))
+        th, rs, _ = fit_stage2((K, c, top, sign), drawn, form, fit_rstar=fit_rstar, start=(theta, rstar),
+                               rstar0=rstar)
+        t_draws[b] = np.r_[th, rs]
+    return law_draws, t_draws
+
+
+def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ceiling: bool = False,
+        max_score: float | None = None, loss: str = "soft_l1", n_boot: int = 1000, seed: int = 0,
+        metric: str | None = None, f_scale: float | None = None, c_bounds: tuple[float, float] = C_BOUNDS,
+        lower_is_better: bool = False) -> LawSet:
+    """Fit every language's law and, from multilingual and repetition rows, how languages share data.
+
+    pilots: CSV path or DataFrame (docs/formats/pilots.md). transfer: "auto" (chosen by
+    leave-one-model-out error; "none" when the table has no multilingual rows), "none",
+    "pooled", "source" or "full" (budgetlaw.transfer.law). A table without multilingual or
+    repetition rows gives exactly the one-language fit (budgetlaw.fitting.fitter.fit, whose
+    arguments these are); otherwise the LawSet carries ``transfer`` (a Transfer) and its laws'
+    draws come from the bootstrap over whole models.
+    """
+    if transfer not in TRANSFER_CHOICES:
+        raise InputError(f"fit: transfer={transfer!r} is unknown; choose one of {', '.join(TRANSFER_CHOICES)}")
+    settings = dict(free_ceiling=free_ceiling, max_score=max_score, loss=loss, seed=seed, metric=metric,
+                    f_scale=f_scale, c_bounds=c_bounds, lower_is_better=lower_is_better)
+    s = FitOptions(ceiling=ceiling, free_ceiling=free_ceiling, max_score=max_score, loss=loss, n_boot=n_boot,
+                   seed=seed, f_scale=f_scale, c_bounds=c_bounds, lower_is_better=lower_is_better)
+    top = s.fit_max_score if s.free else min(s.fit_ceiling, s.fit_max_score)
+    frame = read_pilots(pilots, metric=metric, max_score=top, min_sizes=4 if s.free else 3,
+                        lower_is_better=s.lower_is_better)
+    languages = list(dict.fromkeys(frame["language"]))
+    single, pts = split_table(frame, languages)
+    if len(pts) == 0:
+        if transfer not in ("auto", "none"):
+            raise InputError(f"pilots: transfer={transfer!r} needs multilingual rows (run, mixture columns: "
+                             "docs/formats/pilots.md) and the table has none; use transfer='none'")
+        return fit_one_language(pilots, ceiling, n_boot=n_boot, **settings)
+    plain = single[[col for col in ("language", "size", "score", "seed", "metric") if col in single.columns]]
+    laws = fit_one_language(plain.reset_index(drop=True), ceiling, n_boot=0, **settings)
+    sign = -1.0 if s.lower_is_better else 1.0
+    K, c, asym = (np.array([getattr(laws[lang], key) for lang in languages]) for key in ("K", "c", "ceiling"))
+    base = (K, c, asym, sign)
+    fit_rstar = pts.has_repeats
+    form, selection = choose_form(base, pts, transfer, fit_rstar)
+    theta, rstar, rss = fit_stage2(base, pts, form, fit_rstar=fit_rstar)
+    free = _free(form, pts.take(pts.multilingual))
+    names = parameter_names(form, languages)
+    draws = {lang: np.empty((0, 3)) for lang in languages}
+    t_draws = np.empty((0, len(names) + 1))
+    if s.n_boot > 0:
+        draws, t_draws = _bootstrap(single, pts, laws, s, form, theta, rstar, fit_rstar, s.n_boot, s.seed)
+    fitted_on = {
+        "models": {"one_language": int(single["run"].nunique()) if "run" in single.columns else len(single),
+                   "multilingual": len(pts.models(True)), "repetition": len(pts.models(False))},
+        "points": {"multilingual": int(pts.multilingual.sum()), "repetition": int((~pts.multilingual).sum())},
+        "selection": {"requested": transfer, "chosen": form, **selection,
+                      "scores": {f: (v if math.isfinite(v) else None) for f, v in selection["scores"].items()}},
+        "unidentified": [name for name, f in zip(names, free) if not f],
+        "rmse": math.sqrt(rss / len(pts)),
+        "stage2": "scipy least_squares (trf), bounds 0 <= theta <= %g, R* in [%g, %g]" % (T_MAX, *RSTAR_BOUNDS),
+    }
+    result = Transfer(form, tuple(languages), theta, rstar, fit_rstar, t_draws, fitted_on)
+    fitted = {lang: dataclasses.replace(laws[lang], draws=draws[lang]) for lang in languages}
+    signature = {**laws.signature, "n_boot": s.n_boot, "source": frame.attrs.get("source") or None,
+                 "bootstrap": "whole models (strata: each language's one-language models, multilingual, repetition)",
+                 "transfer": {"form": form, "requested": transfer, "criterion": selection["criterion"],
+                              "rstar": "fitted" if fit_rstar else f"default={DEFAULT_RSTAR:g}",
+                              "stage2": "least squares, K c E fixed from the one-language fit"}}
+    return LawSet(fitted, metric=laws.metric, signature=signature, transfer=result)

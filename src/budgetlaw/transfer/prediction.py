@@ -1,0 +1,96 @@
+"""What the laws predict for any mixture: ``predict(laws, sizes)``, for transfer laws and plain ones.
+
+For every language i of the laws, with x the pairs of every language in the model (0 where
+``sizes`` leaves a language out) and U the distinct pairs (``unique``; none given: no repeats):
+
+    effective_i = eff_i(x_i) + sum_{j != i} T_ij eff_j(x_j)      (budgetlaw.transfer.law)
+    predicted_i = C_i - K_i effective_i^-c_i   (loss: E_i + K_i effective_i^-c_i)
+
+A LawSet without a transfer section (or a dict of PowerLaws) has T = 0 and R* = DEFAULT_RSTAR.
+The interval is the percentile band over the bootstrap draws: draw d of every law together
+with draw d of T and R* (one resample of whole models), NaN when the laws carry no draws.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+from budgetlaw.bands import check_level, quantiles
+from budgetlaw.errors import InputError
+from budgetlaw.transfer.law import DEFAULT_RSTAR, Transfer
+
+__all__ = ["predict", "per_language"]
+
+
+def per_language(name: str, values, languages: list[str], default: float, *, positive: bool = False) -> np.ndarray:
+    """A dict/Series language -> number as an array in ``languages`` order (``default`` where
+    absent); InputError for an unknown language or a value that is negative or not finite."""
+    if values is None:
+        return np.full(len(languages), default)
+    if isinstance(values, pd.Series):
+        values = values.to_dict()
+    if not isinstance(values, Mapping):
+        raise InputError(f"{name}: expected a dict language -> pairs, got {type(values).__name__}")
+    known = set(languages)
+    unknown = [str(k) for k in values if str(k) not in known]
+    if unknown:
+        raise InputError(f"{name}: {', '.join(unknown)} has no law (laws cover {', '.join(languages)}); drop it or "
+                         "fit pilots that score it")
+    out = np.full(len(languages), default)
+    for k, lang in enumerate(languages):
+        if lang in values:
+            try:
+                number = float(values[lang])
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isfinite(number) or number < 0 or (positive and number == 0):
+                need = "> 0" if positive else ">= 0"
+                raise InputError(f"{name}[{lang}] is {values[lang]!r}; give a finite number of pairs {need}")
+            out[k] = number
+    return out
+
+
+def _transfer(laws, languages) -> Transfer:
+    found = getattr(laws, "transfer", None)
+    if found is None:
+        return Transfer("none", tuple(languages), np.zeros(0), DEFAULT_RSTAR)
+    return found.reorder(languages)
+
+
+def predict(laws, sizes, unique=None, level: float = 0.9) -> pd.DataFrame:
+    """Every language's predicted value for the mixture ``sizes`` (dict language -> pairs).
+
+    Returns a DataFrame with columns language, size, effective, predicted, lower, upper: one row
+    per language of the laws, in their order. unique: dict language -> distinct pairs (repeats
+    beyond them count at the data-constrained value); level: the interval's coverage.
+    """
+    if not isinstance(laws, Mapping) or len(laws) == 0:
+        raise InputError("predict: expected a LawSet or a dict language -> PowerLaw; fit pilots first (budgetlaw.fit)")
+    check_level(level, "predict")
+    languages = [str(k) for k in laws]
+    x = per_language("sizes", sizes, languages, 0.0)
+    U = None if unique is None else per_language("unique", unique, languages, math.inf, positive=True)
+    transfer = _transfer(laws, languages)
+    d = transfer.effective(x, U)
+    items = list(laws.values())
+    with np.errstate(divide="ignore"):
+        value = np.array([float(item.predict(float(di))) for item, di in zip(items, d)])
+    lower = upper = np.full(len(languages), np.nan)
+    draws = [getattr(item, "draws", None) for item in items]
+    if all(dr is not None and len(dr) for dr in draws):
+        D = min(len(dr) for dr in draws)
+        if len(transfer.draws) >= D:
+            dd = transfer.effective_draws(x, U)[:D]
+        else:  # a plain LawSet has no T draws: T = 0, the point R*
+            dd = np.broadcast_to(transfer.effective(x, U), (D, len(x)))
+        stacked = np.stack([np.asarray(dr, dtype=float)[:D] for dr in draws], axis=1)  # (D, n, 3)
+        sign = np.array([-1.0 if getattr(item, "lower_is_better", False) else 1.0 for item in items])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            curves = stacked[..., 2] - sign * stacked[..., 0] * dd ** (-stacked[..., 1])
+        lower, upper = quantiles(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    return pd.DataFrame({"language": languages, "size": x, "effective": d, "predicted": value,
+                         "lower": lower, "upper": upper})
