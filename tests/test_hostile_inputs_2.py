@@ -327,3 +327,138 @@ def test_demo_twice_gives_the_same_bytes_and_refuses_its_own_folder(tmp_path, ca
     assert "time_s" not in (tmp_path / "d1" / "report" / "report.md").read_text()
     capsys.readouterr()
     check_refused(main, "budgetlaw", ["demo", "-o", "d1", "--n-boot", "5"], tmp_path, "already holds", capsys)
+
+
+# -- budgetlaw report/allocate: laws.json and plan.json checked on the way in --------------------
+SIZES = (10_000, 20_000, 50_000, 100_000, 200_000)
+SCORE_LAWS = {"ar": (42.5, 0.04, 0.11), "hi": (52.0, 0.03, 0.14), "zh": (40.0, 0.04, 0.085)}
+
+
+@pytest.fixture(scope="module")
+def law_master(tmp_path_factory):
+    from budgetlaw.cli import main
+
+    ws = tmp_path_factory.mktemp("laws")
+    rows = [(lang, s, round(100 - a * (b * s) ** (-c), 6)) for lang, (a, b, c) in SCORE_LAWS.items() for s in SIZES]
+    pd.DataFrame(rows, columns=["language", "size", "score"]).to_csv(ws / "pilots.csv", index=False)
+    losses = [(lang, s, round(1.0 + 30 * s ** -(c * 3), 6), "nll") for lang, (_, _, c) in SCORE_LAWS.items() for s in SIZES]
+    pd.DataFrame(losses, columns=["language", "size", "score", "metric"]).to_csv(ws / "nll.csv", index=False)
+    for argv in (["fit", "pilots.csv", "-o", "laws.json", "--n-boot", "10"],
+                 ["fit", "nll.csv", "-o", "loss_laws.json", "--n-boot", "10", "--lower-is-better"],
+                 ["allocate", "laws.json", "--budget", "300k", "-o", "plan.json"],
+                 ["allocate", "loss_laws.json", "--budget", "300k", "-o", "loss_plan.json"]):
+        assert run_in(ws, main, argv) == 0
+    return ws
+
+
+def _edit(src: Path, dst: Path, change) -> None:
+    data = json.loads(src.read_text())
+    change(data)
+    dst.write_text(json.dumps(data))
+
+
+def _set(path: str, value):
+    """A change that sets data[a][b]... (path 'a.b') to value, or deletes it for value ...."""
+    def change(data):
+        *head, last = path.split(".")
+        for key in head:
+            data = data[key]
+        if value is ...:
+            del data[last]
+        else:
+            data[last] = value
+    return change
+
+
+def _flip_every_law(data):
+    for entry in data["laws"].values():
+        entry["law"]["lower_is_better"] = False
+    data["lower_is_better"] = False
+
+
+LAW_EDITS = {  # laws file -> (source, change)
+    "laws_list.json": ("laws.json", _set("laws", [])),
+    "laws_empty.json": ("laws.json", _set("laws", {})),
+    "laws_str.json": ("laws.json", _set("laws", "ar")),
+    "laws_negsize.json": ("laws.json", _set("laws.ar.points.size", [-10000, 20000, 50000, 100000, 200000])),
+    "laws_short.json": ("laws.json", _set("laws.ar.points.score", [60.0, 61.0])),
+    "laws_strscore.json": ("laws.json", _set("laws.hi.points.score", ["60", 61, 62, 63, 64])),
+    "laws_nopoints.json": ("laws.json", _set("laws.zh.points", ...)),
+    "laws_negloss.json": ("loss_laws.json", _set("laws.ar.points.score", [-1.0, 1.2, 1.1, 1.05, 1.0])),
+    "laws_sig_list.json": ("laws.json", _set("signature", ["x"])),
+    "loss_flipped.json": ("loss_laws.json", _flip_every_law),  # per-law flags contradict the signature
+    "loss_nosig.json": ("loss_laws.json", _set("signature", ...)),
+}
+PLAN_EDITS = {
+    "plan_strsize.json": ("plan.json", _set("sizes.ar", "100000")),
+    "plan_strbudget.json": ("plan.json", _set("budget", "300000")),
+    "plan_boolbudget.json": ("plan.json", _set("budget", True)),
+    "plan_epochs_two.json": ("plan.json", _set("constraints.max_epochs", "two")),
+    "plan_epochs_zero.json": ("plan.json", _set("constraints.max_epochs", 0)),
+    "plan_avail_str.json": ("plan.json", _set("constraints.available", {"ar": "lots"})),
+    "plan_cost_neg.json": ("plan.json", _set("constraints.cost", {"ar": -1})),
+    "plan_sig_list.json": ("plan.json", _set("signature", [1])),
+    "plan_score_str.json": ("plan.json", _set("predicted.ar.score", "55")),
+    "loss_plan_flipped.json": ("loss_plan.json", _set("lower_is_better", False)),
+    "loss_plan_nosig.json": ("loss_plan.json", _set("signature", ...)),
+}
+
+
+@pytest.fixture()
+def law_ws(law_master, tmp_path):
+    ws = tmp_path / "ws"
+    shutil.copytree(law_master, ws)
+    for name, (src, change) in {**LAW_EDITS, **PLAN_EDITS}.items():
+        _edit(ws / src, ws / name, change)
+    return ws
+
+
+def _report(laws: str, plan: str) -> list[str]:
+    return ["report", laws, plan, "-o", "rep", "--budgets", "none", "--baselines", "uniform"]
+
+
+LAW_CASES = [
+    # laws.json the loader refused with a traceback or read wrongly
+    (["allocate", "laws_list.json", "--budget", "1M", "-o", "p.json"], "key 'laws' must be a non-empty object"),
+    (["allocate", "laws_empty.json", "--budget", "1M", "-o", "p.json"], "key 'laws' must be a non-empty object"),
+    (["allocate", "laws_str.json", "--budget", "1M", "-o", "p.json"], "key 'laws' must be a non-empty object"),
+    (["allocate", "laws_negsize.json", "--budget", "1M", "-o", "p.json"], "points.size[0] is -10000"),
+    (["allocate", "laws_short.json", "--budget", "1M", "-o", "p.json"], "points.score 2"),
+    (["allocate", "laws_strscore.json", "--budget", "1M", "-o", "p.json"], "points.score[0] is '60'"),
+    (["allocate", "laws_nopoints.json", "--budget", "1M", "-o", "p.json"], "'points' must hold two lists"),
+    (["allocate", "laws_negloss.json", "--budget", "1M", "-o", "p.json"], "expected a finite number >= 0"),
+    (["allocate", "laws_sig_list.json", "--budget", "1M", "-o", "p.json"], "key 'signature' is list"),
+    (["allocate", "loss_flipped.json", "--budget", "1M", "-o", "p.json"], "signature says they were fitted"),
+    (_report("loss_flipped.json", "loss_plan.json"), "signature says"),
+    (_report("laws_empty.json", "plan.json"), "non-empty object"),
+    # plan.json: numbers that are strings, constraints that are not numbers
+    (_report("laws.json", "plan_strsize.json"), "key 'sizes.ar' is '100000'"),
+    (_report("laws.json", "plan_strbudget.json"), "key 'budget' is '300000'"),
+    (_report("laws.json", "plan_boolbudget.json"), "key 'budget' is True"),
+    (_report("laws.json", "plan_epochs_two.json"), "key 'constraints.max_epochs' is 'two'"),
+    (_report("laws.json", "plan_epochs_zero.json"), "constraints.max_epochs"),
+    (_report("laws.json", "plan_avail_str.json"), "constraints.available.ar"),
+    (_report("laws.json", "plan_cost_neg.json"), "constraints.cost.ar"),
+    (_report("laws.json", "plan_sig_list.json"), "key 'signature' is list"),
+    (_report("laws.json", "plan_score_str.json"), "predicted.ar.score"),
+    # a plan shown under laws of the other direction, or laws whose signature was removed
+    (_report("loss_laws.json", "loss_plan_flipped.json"), "fitted 'lower_is_better'"),
+    (_report("laws.json", "loss_plan_nosig.json"), "predicts losses (lower is better) but laws.json holds laws of scores"),
+    (_report("loss_laws.json", "plan.json"), "predicts scores (higher is better) but loss_laws.json"),
+    (_report("loss_nosig.json", "loss_plan.json"), "has no signature to compare"),
+    (_report("loss_nosig.json", "plan.json"), "predicts scores"),
+]
+
+
+@pytest.mark.parametrize("argv, needle", LAW_CASES, ids=[" ".join(c[0][:4]) for c in LAW_CASES])
+def test_laws_and_plans_are_checked(law_ws, capsys, argv, needle):
+    from budgetlaw.cli import main
+
+    check_refused(main, "budgetlaw", argv, law_ws, needle, capsys)
+
+
+def test_unchanged_laws_and_plans_still_report(law_ws):
+    from budgetlaw.cli import main
+
+    assert run_in(law_ws, main, _report("loss_laws.json", "loss_plan.json")) == 0
+    assert "lower is better" in (law_ws / "rep" / "report.md").read_text()

@@ -234,10 +234,22 @@ def _check_plan_made_from(plan, laws, plan_path, laws_path) -> None:
     not these laws: the report would show the plan's predictions under laws that did not make them."""
     import json
 
+    if bool(plan.lower_is_better) is not bool(laws.lower_is_better):
+        kinds = {True: "losses (lower is better)", False: "scores (higher is better)"}
+        raise InputError(f"{plan_path}: predicts {kinds[bool(plan.lower_is_better)]} but {laws_path} holds laws of "
+                         f"{kinds[bool(laws.lower_is_better)]}; pass the laws the plan was made from, or make a new "
+                         f"plan with `budgetlaw allocate {laws_path} ...`")
+    if sorted(plan.languages) != sorted(map(str, laws)):
+        raise InputError(f"{plan_path}: plans {', '.join(sorted(plan.languages))} but {laws_path} has laws for "
+                         f"{', '.join(sorted(map(str, laws)))}; pass the laws the plan was made from")
     recorded = (getattr(plan, "signature", None) or {}).get("laws")
     current = getattr(laws, "signature", None)
+    if recorded and not current:
+        raise InputError(f"{plan_path}: records the laws it was made from, but {laws_path} has no signature to compare "
+                         "(removed or edited?); regenerate the laws with `budgetlaw fit` and the plan with "
+                         "`budgetlaw allocate`")
     if not recorded or not current:
-        return  # a hand-made plan or laws without a signature: nothing to compare
+        return  # a hand-made plan: nothing to compare
     canon = lambda d: json.dumps(d, sort_keys=True, default=str)  # noqa: E731
     if canon(recorded) != canon(json.loads(json.dumps(current, default=str))):
         src = (recorded.get("source") or {}).get("sha256") if isinstance(recorded.get("source"), dict) else None

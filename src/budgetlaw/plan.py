@@ -232,10 +232,8 @@ class Plan:
             raise InputError(f"{where}: key 'sizes' must be a non-empty object language -> size")
         clean = {}
         for lang, value in sizes.items():
-            try:
-                number = float(value)
-            except (TypeError, ValueError):
-                number = float("nan")
+            # a JSON number only: "1e5" in quotes is a hand edit, not what Plan.save writes
+            number = float(value) if _is_number(value) else float("nan")
             if not math.isfinite(number) or number < 0:
                 raise InputError(f"{where}: key 'sizes.{lang}' is {value!r}; sizes must be finite numbers >= 0")
             clean[str(lang)] = number
@@ -252,12 +250,18 @@ class Plan:
         constraints = data["constraints"]
         if not isinstance(constraints, dict) or "max_epochs" not in constraints:
             raise InputError(f"{where}: key 'constraints' must be an object with at least 'max_epochs'")
-        available = constraints.get("available")
-        if available is not None and not isinstance(available, dict):
-            raise InputError(f"{where}: key 'constraints.available' must be null or an object language -> size")
+        _check_constraints(constraints, where)
         lower = data.get("lower_is_better", False)
         if not isinstance(lower, bool):
             raise InputError(f"{where}: key 'lower_is_better' is {lower!r}; expected true or false")
+        for key in ("solver", "signature"):
+            if not isinstance(data.get(key) or {}, dict):
+                raise InputError(f"{where}: key '{key}' is {type(data[key]).__name__}; expected an object or null")
+        recorded = (data.get("signature") or {}).get("laws")
+        direction = recorded.get("direction") if isinstance(recorded, dict) else None
+        if direction is not None and (direction == "lower_is_better") is not lower:
+            raise InputError(f"{where}: key 'lower_is_better' is {str(lower).lower()} but the laws it records were "
+                             f"fitted {direction!r}; make the plan again with `budgetlaw allocate`")
         langs = list(clean)
         return cls(
             name=str(data["name"]),
@@ -278,13 +282,37 @@ class Plan:
         return write_text_atomic(path, json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n")
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _read_float(value: Any, where: str, key: str) -> float:
     if value is None:
         return float("nan")
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: key '{key}' is {value!r}; expected a number or null") from None
+    if not _is_number(value):
+        raise InputError(f"{where}: key '{key}' is {value!r}; expected a number or null")
+    return float(value)
+
+
+def _check_constraints(constraints: dict, where: str) -> None:
+    """max_epochs a number >= 1; available, floor, cost and weights null or objects language ->
+    number >= 0 (available may give null: no cap). Checked here so that a hand edit is one line,
+    not a traceback in the report."""
+    epochs = constraints["max_epochs"]
+    if not _is_number(epochs) or not (math.isfinite(epochs) and epochs >= 1):
+        raise InputError(f"{where}: key 'constraints.max_epochs' is {epochs!r}; expected a number >= 1 "
+                         "(how often a pair may be repeated)")
+    for key in ("available", "floor", "cost", "weights"):
+        table = constraints.get(key)
+        if table is None:
+            continue
+        if not isinstance(table, dict):
+            raise InputError(f"{where}: key 'constraints.{key}' must be null or an object language -> number")
+        for lang, value in table.items():
+            if value is None and key == "available":
+                continue
+            if not _is_number(value) or not (math.isfinite(value) and value >= 0):
+                raise InputError(f"{where}: key 'constraints.{key}.{lang}' is {value!r}; expected a finite number >= 0")
 
 
 def load_plan(path) -> Plan:

@@ -278,6 +278,7 @@ class LawSet(Mapping):
             found = data.get("format") if isinstance(data, dict) else type(data).__name__
             raise InputError(f"{name}: not a laws file (format {found!r}, expected {LAWS_FORMAT!r}); "
                              f"create one with `budgetlaw fit` or budgetlaw.fit(...).save(path)")
+        _check_law_entries(data, name)
         try:
             laws = {lang: FittedLaw.from_dict(entry) for lang, entry in data["laws"].items()}
         except (KeyError, TypeError, ValueError) as err:
@@ -288,6 +289,10 @@ class LawSet(Mapping):
         if declared is not result.lower_is_better:
             raise InputError(f"{name}: key 'lower_is_better' is {declared!r} but the laws are "
                              f"{'loss' if result.lower_is_better else 'score'} laws; regenerate the file with `budgetlaw fit`")
+        direction = result.signature.get("direction")
+        if direction is not None and (direction == "lower_is_better") is not result.lower_is_better:
+            raise InputError(f"{name}: the laws are {'loss' if result.lower_is_better else 'score'} laws but the "
+                             f"signature says they were fitted {direction!r}; regenerate the file with `budgetlaw fit`")
         return result
 
     def save(self, path) -> Path:
@@ -314,3 +319,31 @@ def load_laws(path) -> LawSet:
     """Read a laws.json written by LawSet.save (format budgetlaw-laws/1)."""
     data = read_json(path, what="laws file", fix=f"create it with `budgetlaw fit pilots.csv -o {path}`")
     return LawSet.from_dict(data, name=str(path))
+
+
+def _check_law_entries(data: dict, name: str) -> None:
+    """What LawSet.from_dict needs of a laws.json before it builds anything (docs/formats/laws.md):
+    'laws' a non-empty object, 'signature' an object or null, each entry an object whose points
+    are two lists of one length, sizes finite and > 0, scores finite (>= 0 for a loss law)."""
+    laws, signature = data.get("laws"), data.get("signature")
+    if not isinstance(laws, dict) or not laws:
+        raise InputError(f"{name}: key 'laws' must be a non-empty object language -> law; regenerate the file "
+                         "with `budgetlaw fit`")
+    if signature is not None and not isinstance(signature, dict):
+        raise InputError(f"{name}: key 'signature' is {type(signature).__name__}; expected an object (or null)")
+    for lang, entry in laws.items():
+        where = f"{name}: laws.{lang}"
+        points = entry.get("points") if isinstance(entry, dict) else None
+        if not isinstance(points, dict) or not all(isinstance(points.get(k), list) for k in ("size", "score")):
+            raise InputError(f"{where}: 'points' must hold two lists, size and score; regenerate the file")
+        sizes, scores = points["size"], points["score"]
+        if len(sizes) != len(scores) or not sizes:
+            raise InputError(f"{where}: points.size has {len(sizes)} values but points.score {len(scores)}; "
+                             "each pilot point needs both (regenerate the file)")
+        lower = isinstance(entry.get("law"), dict) and entry["law"].get("lower_is_better") is True
+        for key, values, low in (("size", sizes, "> 0"), ("score", scores, ">= 0" if lower else None)):
+            for k, value in enumerate(values):
+                number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else np.nan
+                if not np.isfinite(number) or (low == "> 0" and number <= 0) or (low == ">= 0" and number < 0):
+                    raise InputError(f"{where}: points.{key}[{k}] is {value!r}; expected a finite number"
+                                     f"{' ' + low if low else ''}")
