@@ -38,10 +38,12 @@ def check_scores(results: Path) -> int:
             generated = [p for p in preds if p["prediction"] is not None]
             # generation covers the first `generated` messages (pilots: the first 100)
             assert len(generated) == scores["generated"] and generated == preds[: len(generated)]
-            tok = dict(kv.split(":", 1) for kv in scores["signatures"]["bleu"].split("|") if ":" in kv)["tok"]
+            if not generated:  # a transfer or repetition pilot: scored by NLL only
+                assert not {"chrf", "bleu", "off_target"} & set(scores), f"{rec['run']} {lang}: scores without predictions"
+            tok = "13a" if not generated else dict(kv.split(":", 1) for kv in scores["signatures"]["bleu"].split("|") if ":" in kv)["tok"]
             parts = {"": generated}
             parts.update({f"@{k}": generated[:k] for k in (int(m.split("@")[1]) for m in scores if m.startswith("chrf@"))})
-            for suffix, part in parts.items():
+            for suffix, part in parts.items() if generated else ():
                 hyps, refs = [p["prediction"] for p in part], [[p["reference"] for p in part]]
                 chrf = sacrebleu.CHRF(word_order=2).corpus_score(hyps, refs).score
                 assert scores["chrf" + suffix] == pytest.approx(chrf, abs=1e-9), f"{rec['run']} {lang} chrF++{suffix}"
@@ -57,7 +59,8 @@ def check_scores(results: Path) -> int:
 def check_results_csv(results: Path) -> None:
     frame = pd.read_csv(results / "results.csv")
     assert {"language", "allocation", "seed", "metric", "predicted", "measured"} <= set(frame.columns)
-    assert set(frame["allocation"]) <= {"base", "pilot", "optimized", "uniform", "proportional", "extrapolation"}
+    assert set(frame["allocation"]) <= {"base", "pilot", "optimized", "uniform", "proportional", "extrapolation",
+                                          "transfer", "repetition"}
     for rec_path in sorted((results / "runs").glob("*.json")):
         rec = json.loads(rec_path.read_text(encoding="utf-8"))
         for lang, scores in rec["scores"].items():

@@ -43,8 +43,16 @@ def test_smoke_experiment(tmp_path):
 
     records = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (results / "runs").glob("*.json")}
     kinds = sorted(r["kind"] for r in records.values())
-    # 2 languages x 4 sizes, plus a second seed at one size; 2 plans; 1 extrapolation run
-    assert kinds == ["base", "extrapolation"] + ["optimized"] + ["pilot"] * 10 + ["uniform"]
+    # 2 languages x 4 sizes, plus a second seed at one size; 2 plans; 1 extrapolation run;
+    # transfer pilots: 2 leave-one-out models and 1 random split; 1 repetition model
+    assert kinds == (["base", "extrapolation"] + ["optimized"] + ["pilot"] * 10 + ["repetition"]
+                     + ["transfer"] * 3 + ["uniform"])
+    loo = records["xfer-loo-hi-00008-s1"]
+    assert loo["sizes"] == {"hi": 0, "zh": 8} and set(loo["scores"]) == {"hi", "zh"}
+    assert set(loo["scores"]["hi"]) == {"nll", "generated", "signatures"} and loo["scores"]["hi"]["generated"] == 0
+    rep = records["rep-hi-00004x2-s1"]
+    assert rep["sizes"] == {"hi": 8} and rep["unique"] == {"hi": 4} and rep["epochs"] == 2
+    assert rep["train"]["steps"] == 2  # 4 distinct pairs seen twice in batches of 4
     for r in records.values():
         if r["kind"] != "base":
             assert sum(r["sizes"].values()) > 0 and r["train"]["steps"] >= 1
@@ -64,7 +72,8 @@ def test_smoke_experiment(tmp_path):
             rec = json.loads(line)
             assert normalize(rec["input"]) not in held and normalize(rec["output"]) not in held, mix.name
 
-    assert checks.check_scores(results) == 10 + 2 * 2 + 1 + 2  # pilots, multilingual x 2 langs, extrap, base
+    # pilots, multilingual x 2 langs, extrap, base, transfer x 2 langs, repetition
+    assert checks.check_scores(results) == 10 + 2 * 2 + 1 + 2 + 3 * 2 + 1
     checks.check_results_csv(results)
     checks.check_laws_refit(results)
     checks.check_plan_optimal(results)
