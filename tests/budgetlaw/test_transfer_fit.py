@@ -1,0 +1,129 @@
+"""Fitting a transfer-aware law: a synthetic case with known K, c, E, T and R* is recovered,
+the form choice and its refusals, the whole-model bootstrap, and the plain table unchanged."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import budgetlaw as bl
+from budgetlaw.errors import InputError
+from budgetlaw.fitting.fitter import fit as fit_one_language
+
+LANGS = ["ar", "el", "hi"]
+K, C, E = np.array([3.0, 2.0, 4.0]), np.array([0.5, 0.4, 0.6]), np.array([1.5, 1.2, 1.0])
+MIXES = [(100, 100, 100), (40, 200, 60), (0, 150, 150), (150, 0, 150), (150, 150, 0), (300, 50, 20)]
+
+
+def truth(x, T, U=None, rstar=3.0):
+    """Loss of every language for pairs x, written out here (not the library's code)."""
+    x = np.asarray(x, dtype=float)
+    e = x.copy()
+    if U is not None:
+        U = np.asarray(U, dtype=float)
+        over = x > U
+        e[over] = U[over] + U[over] * rstar * (1 - np.exp(-(x[over] / U[over] - 1) / rstar))
+    d = np.array([e[i] + sum(T[i][j] * e[j] for j in range(3) if j != i) for i in range(3)])
+    with np.errstate(divide="ignore"):  # a language without pairs and T = 0: infinite loss, unused
+        return E + K * d ** (-C)
+
+
+def table(T, noise=0.0, seed=0, repeats=False, rstar=3.0):
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, lang in enumerate(LANGS):
+        for x in (25, 50, 100, 200, 400):
+            rows.append({"language": lang, "size": x, "score": E[i] + K[i] * x ** -C[i] + noise * rng.normal(),
+                         "run": f"pilot-{lang}-{x}", "mixture": "", "unique": ""})
+    for m, mix in enumerate(MIXES):
+        y = truth(mix, T)
+        for i, lang in enumerate(LANGS):
+            rows.append({"language": lang, "size": mix[i], "score": y[i] + noise * rng.normal(), "run": f"multi-{m}",
+                         "mixture": ";".join(f"{a}={b}" for a, b in zip(LANGS, mix)), "unique": ""})
+    if repeats:  # ar: 100 distinct pairs seen 2x and 4x; hi: 50 seen 3x
+        for i, x, u in ((0, 200, 100), (0, 400, 100), (2, 150, 50)):
+            xs, us = np.zeros(3), np.full(3, np.inf)
+            xs[i], us[i] = x, u
+            rows.append({"language": LANGS[i], "size": x, "score": truth(xs, np.zeros((3, 3)), us, rstar)[i],
+                         "run": f"rep-{i}-{x}", "mixture": "", "unique": u})
+    return pd.DataFrame(rows)
+
+
+POOLED = [[0, 0.2, 0.2], [0.1, 0, 0.1], [0.3, 0.3, 0]]
+FULL = [[0, 0.05, 0.4], [0.2, 0, 0.1], [0.3, 0.02, 0]]
+
+
+def test_pooled_transfer_is_recovered_and_chosen_noiseless():
+    laws = bl.fit(table(POOLED), lower_is_better=True, n_boot=0)
+    tr = laws.transfer
+    assert tr.form == "pooled"  # the lowest leave-one-model-out error; full fits as well but has more parameters
+    assert tr.fitted_on["selection"]["criterion"] == "leave-one-model-out RMSE"
+    np.testing.assert_allclose(tr.T, POOLED, atol=1e-6)
+    for i, lang in enumerate(LANGS):
+        assert (laws[lang].K, laws[lang].c, laws[lang].ceiling) == pytest.approx((K[i], C[i], E[i]), rel=1e-6)
+    assert not tr.rstar_fitted and tr.rstar == 5.0
+
+
+def test_full_transfer_is_recovered_when_asked():
+    laws = bl.fit(table(FULL), lower_is_better=True, n_boot=0, transfer="full")
+    np.testing.assert_allclose(laws.transfer.T, FULL, atol=1e-6)
+    auto = bl.fit(table(FULL), lower_is_better=True, n_boot=0)
+    assert auto.transfer.form == "full"  # pooled cannot express it: its held-out error is larger
+
+
+def test_repetition_constant_is_recovered():
+    laws = bl.fit(table(POOLED, repeats=True, rstar=3.0), lower_is_better=True, n_boot=0, transfer="pooled")
+    assert laws.transfer.rstar_fitted
+    assert laws.transfer.rstar == pytest.approx(3.0, rel=1e-4)
+    np.testing.assert_allclose(laws.transfer.T, POOLED, atol=1e-6)
+
+
+def test_lightly_noisy_fit_and_whole_model_bootstrap():
+    laws = bl.fit(table(POOLED, noise=0.003, seed=3), lower_is_better=True, n_boot=60, transfer="pooled", seed=1)
+    tr = laws.transfer
+    np.testing.assert_allclose(tr.params, [0.2, 0.1, 0.3], atol=0.05)
+    assert tr.draws.shape == (60, 4)
+    lo, hi = np.quantile(tr.draws[:, :3], [0.05, 0.95], axis=0)
+    assert (hi - lo > 0).all() and (hi - lo < 0.5).all()
+    for lang in LANGS:  # draw d of every law comes with draw d of T: one count each
+        assert laws[lang].draws.shape == (60, 3)
+    assert laws.signature["bootstrap"].startswith("whole models")
+    table_ = bl.predict(laws, {"ar": 100, "el": 100, "hi": 100})
+    assert (table_["lower"] < table_["predicted"]).all() and (table_["predicted"] < table_["upper"]).all()
+
+
+def test_too_many_parameters_are_refused_naming_a_form_that_fits():
+    small = table(FULL)
+    small = small[~small["run"].isin([f"multi-{m}" for m in range(1, 6)])]  # one model: 3 points
+    with pytest.raises(InputError, match=r"transfer='full' has 6 free parameters .* 3 multilingual point.*"
+                                         r"use transfer='pooled'"):
+        bl.fit(small, lower_is_better=True, n_boot=0, transfer="full")
+    one = bl.fit(small, lower_is_better=True, n_boot=0)
+    assert one.transfer.fitted_on["selection"]["criterion"] == "AICc"
+
+
+def test_plain_table_gives_the_one_language_fit():
+    plain = table(POOLED)
+    plain = plain[plain["mixture"] == ""][["language", "size", "score"]]
+    laws = bl.fit(plain, lower_is_better=True, n_boot=20)
+    assert laws.transfer is None
+    assert laws.to_dict() == fit_one_language(plain, lower_is_better=True, n_boot=20).to_dict()
+    with pytest.raises(InputError, match="needs multilingual rows"):
+        bl.fit(plain, lower_is_better=True, n_boot=0, transfer="pooled")
+    with pytest.raises(InputError, match="transfer='diag' is unknown"):
+        bl.fit(plain, lower_is_better=True, transfer="diag")
+
+
+def test_cli_fit_with_transfer(tmp_path, capsys):
+    from budgetlaw.cli import main
+
+    path = tmp_path / "pilots.csv"
+    table(POOLED).to_csv(path, index=False)
+    assert main(["fit", str(path), "-o", str(tmp_path / "laws.json"), "--lower-is-better", "--n-boot", "0",
+                 "--transfer", "pooled"]) == 0
+    out = capsys.readouterr().out
+    assert "transfer: form pooled" in out
+    laws = bl.load_laws(tmp_path / "laws.json")
+    np.testing.assert_allclose(laws.transfer.T, POOLED, atol=1e-6)
+    assert main(["fit", str(path), "-o", str(tmp_path / "bad.json"), "--lower-is-better", "--transfer", "x"]) == 2
+    assert main(["allocate", str(tmp_path / "laws.json"), "--budget", "900", "-o", str(tmp_path / "plan.json")]) == 0
+    assert bl.load_plan(tmp_path / "plan.json").solver["method"] == "cvxpy (transfer law)"
