@@ -506,6 +506,9 @@ def write_report(results) -> None:
     plot_optimized_vs_uniform(frame, figs / "optimized_vs_uniform.png")
     plot_gains(frame, figs / "gains.png")
     plot_alignment(results, figs / "alignment.png")
+    from report_transfer import write_transfer_report  # the transfer-aware law, once transfer pilots exist
+
+    write_transfer_report(results)
 
 
 def bundle_demo(results, data_dir) -> None:
