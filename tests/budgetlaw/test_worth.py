@@ -159,6 +159,11 @@ def test_worth_round_trips_and_refuses_a_bad_seed_sd():
     assert again.to_dict() == w.to_dict()
     with pytest.raises(InputError, match=r"seed_sd\[hi\]"):
         worth(laws, make_plan("optimised", PLAN, laws), make_plan("uniform", BASE, laws), seed_sd={"ar": 0.1})
+    with pytest.raises(InputError, match="seed_sd: xx is not a planned language"):
+        worth(laws, make_plan("optimised", PLAN, laws), make_plan("uniform", BASE, laws),
+              seed_sd={"ar": 0.1, "hi": 0.1, "xx": 0.1})
+    with pytest.raises(InputError, match=r"seed_sd\[ar\]"):
+        worth(laws, make_plan("optimised", PLAN, laws), make_plan("uniform", BASE, laws), seed_sd=-0.1)
     with pytest.raises(InputError, match="--seed-sd"):
         parse_seed_sd("ar=x")
     assert parse_seed_sd("ar=0.03,hi=0.02") == {"ar": 0.03, "hi": 0.02} and parse_seed_sd("0.5") == 0.5
@@ -170,7 +175,7 @@ def png_size(path):
     return struct.unpack(">II", data[16:24])  # IHDR width, height
 
 
-@pytest.mark.parametrize("n", [3, 30])
+@pytest.mark.parametrize("n", [3, 30, 100])
 def test_transfer_heat_map_has_a_fixed_size(tmp_path, n):
     languages = [f"l{k}" for k in range(n)]
     matrix = np.arange(n * n, dtype=float).reshape(n, n) / (n * n)

@@ -6,6 +6,7 @@ i's own (effective data d_i = x_i + sum_j T_ij x_j). Rows receive, columns give.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,8 @@ TRANSFER_SIZE = (7.0, 6.0)
 TRANSFER_DPI = 110
 #: Above this many languages the cells are too small for their numbers: colours only.
 ANNOTATE_MAX = 16
+#: Above this many languages only every k-th name is written on the axes.
+LABELS_MAX = 40
 
 
 def plot_transfer(matrix, languages: Sequence[str], path: str | Path, *, title: str | None = None) -> Path:
@@ -30,8 +33,8 @@ def plot_transfer(matrix, languages: Sequence[str], path: str | Path, *, title: 
     cell's value written in it (up to ANNOTATE_MAX languages) and a colour bar; write ``path``.
 
     Colours: white to blue for weights >= 0; a matrix with negative weights (interference) is
-    drawn red-white-blue around 0. The diagonal is drawn as given (own data counts 1 through
-    x_i; a transfer law keeps T_ii = 0)."""
+    drawn red-white-blue around 0. A zero diagonal (a transfer law's: own pairs count through
+    x_i, not through T) is marked "-"."""
     values = np.asarray(matrix, dtype=float)
     languages = [str(lang) for lang in languages]
     n = len(languages)
@@ -48,19 +51,22 @@ def plot_transfer(matrix, languages: Sequence[str], path: str | Path, *, title: 
         image = ax.imshow(values, cmap="RdBu", norm=norm)
     else:
         image = ax.imshow(values, cmap="Blues", vmin=0.0, vmax=max(high, 1e-12))
-    ax.set_xticks(range(n), labels=languages, rotation=90 if n > 10 else 0)
-    ax.set_yticks(range(n), labels=languages)
+    ticks = list(range(0, n, max(1, math.ceil(n / LABELS_MAX))))  # every k-th name above LABELS_MAX
+    names, font = [languages[k] for k in ticks], 10 if len(ticks) <= 20 else 7
+    ax.set_xticks(ticks, labels=names, rotation=90 if n > 10 else 0, fontsize=font)
+    ax.set_yticks(ticks, labels=names, fontsize=font)
     ax.set_xlabel("source language j (its pairs)")
     ax.set_ylabel("receiving language i")
     ax.set_title(title or "Transfer: one pair of j is worth T[i, j] pairs of i")
     if n <= ANNOTATE_MAX:
         size = 9 if n <= 8 else 7
+        own = not np.diag(values).any()  # T_ii = 0: a language's own pairs count through x_i, not T
         for i in range(n):
             for j in range(n):
                 shade = image.cmap(image.norm(values[i, j]))
                 dark = 0.299 * shade[0] + 0.587 * shade[1] + 0.114 * shade[2] < 0.5  # white text on dark cells
-                ax.text(j, i, f"{values[i, j]:.2f}", ha="center", va="center", fontsize=size,
-                        color="white" if dark else "black")
+                ax.text(j, i, "-" if own and i == j else f"{values[i, j]:.2f}", ha="center", va="center",
+                        fontsize=size, color="white" if dark else "black")
     fig.colorbar(image, ax=ax, label="T[i, j] (pairs of i per pair of j)", shrink=0.85)
     path = Path(path)
     fig.savefig(path, dpi=TRANSFER_DPI)  # no bbox_inches="tight": a fixed pixel size

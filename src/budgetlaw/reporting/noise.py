@@ -94,6 +94,10 @@ def seed_spread(pilots: pd.DataFrame | None, languages: Sequence[str], seed_sd=N
     languages = [str(lang) for lang in languages]
     if seed_sd is not None:
         given = seed_sd if isinstance(seed_sd, Mapping) else {lang: seed_sd for lang in languages}
+        unknown = [str(k) for k in given if str(k) not in languages]
+        if unknown:
+            raise InputError(f"seed_sd: {', '.join(unknown)} is not a planned language ({', '.join(languages)}); "
+                             "spell the languages as the plan does")
         values = {}
         for lang in languages:
             value = given.get(lang)
