@@ -69,7 +69,7 @@ def pilots_table(records, languages) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["language", "size", "score", "seed", "metric", "run", "mixture", "unique"])
 
 
-def _fit(frame: pd.DataFrame, n_boot: int, transfer: str = "auto"):
+def fit_transfer(frame: pd.DataFrame, n_boot: int, transfer: str = "auto"):
     import budgetlaw as bl
 
     return bl.fit(frame, metric="nll", lower_is_better=True, transfer=transfer, n_boot=n_boot, seed=0)
@@ -118,7 +118,7 @@ def lomo_table(records, frame: pd.DataFrame, languages, form: str) -> pd.DataFra
     quiet = logging.getLogger("budgetlaw")
     level, quiet.level = quiet.level, logging.ERROR  # the same flags as the full fit, once per refit
     try:
-        laws_left_out = [_fit(pool[pool["run"] != r["run"]], n_boot=0, transfer=form) for r in multi]
+        laws_left_out = [fit_transfer(pool[pool["run"] != r["run"]], n_boot=0, transfer=form) for r in multi]
     finally:
         quiet.setLevel(level)
     for r, laws in zip(multi, laws_left_out):
@@ -191,7 +191,7 @@ def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
         return False
     languages = sorted({lang for r in records if r["kind"] == "transfer" for lang in r["sizes"]})
     frame = pilots_table(records, languages)
-    laws = _fit(frame, n_boot)
+    laws = fit_transfer(frame, n_boot)
     independent = bl.load_laws(results / "laws.json")
     held = heldout_table(records, independent, laws, languages, set(frame["run"]))
     lomo = lomo_table(records, frame, languages, laws.transfer.form if laws.transfer is not None else "none")

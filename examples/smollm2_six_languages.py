@@ -89,6 +89,10 @@ class Setup:
     repeat_unique: int = 100
     repeat_epochs: tuple[int, ...] = (2, 4)
     repeat_distinct: tuple[int, ...] = (400,)
+    # the plan made on the transfer-aware law (fitted on pilots, transfer and repetition models,
+    # never on a plan model), trained at these seeds beside uniform at the same seeds
+    transfer_plan_seeds: tuple[int, ...] = (1, 2, 3)
+    transfer_n_boot: int = 400
 
 
 FULL = Setup()
@@ -96,7 +100,7 @@ SMOKE = Setup(languages=("hi", "zh"), heldout=6, pilot_generate=4, pilot_sizes=(
               plans=("optimized", "uniform"), plan_seeds={"optimized": (1,), "uniform": (1,)},
               extrapolate=("zh",), extrapolate_factors=(2,), max_new_tokens=16, align_pairs=6,
               transfer_loo_budget=8, transfer_random=((12, 1),), repeat_languages=("hi",), repeat_unique=4,
-              repeat_epochs=(2,), repeat_distinct=())
+              repeat_epochs=(2,), repeat_distinct=(), transfer_plan_seeds=(1,), transfer_n_boot=50)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -465,6 +469,44 @@ class Experiment:
             self.run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", random_split(langs, budget, seed), seed, langs,
                      generate_n=0, design="random split")
 
+    def transfer_plan(self):
+        """The plan made on the transfer-aware law, and uniform judged under the same law: fitted
+        on every pilot, transfer and repetition model present now, then written once and frozen
+        (plan_transfer.json, plan_transfer_uniform.json, laws_transfer_plan.json,
+        pilots_transfer_plan.csv), as the first plans are."""
+        import budgetlaw as bl
+        from report_transfer import fit_transfer, pilots_table
+        from tuning.data.files import atomic_write
+
+        path = self.results / "plan_transfer.json"
+        if path.is_file():
+            return bl.load_plan(path)
+        t = stage("transfer law and plan")
+        frame = pilots_table(self.records(), self.s.languages)
+        with atomic_write(self.results / "pilots_transfer_plan.csv") as fh:
+            frame.to_csv(fh, index=False, lineterminator="\n")
+        laws = fit_transfer(frame, self.s.transfer_n_boot)
+        laws.save(self.results / "laws_transfer_plan.json")
+        available = json.loads((self.results / "available.json").read_text(encoding="utf-8"))
+        available = {lang: available[lang] for lang in self.s.languages}
+        bl.baselines.uniform(laws, self.s.budget, available=available).save(self.results / "plan_transfer_uniform.json")
+        plan = bl.allocate(laws, self.s.budget, available=available)
+        plan.save(path)
+        log.info("transfer law (%s) and plan in %.0f s: %s", laws.transfer.form if laws.transfer is not None else "none",
+                 time.perf_counter() - t, {k: round(v) for k, v in plan.sizes.items()})
+        return plan
+
+    def transfer_models(self, plan):
+        """The transfer plan's models and uniform's at the same seeds (uniform's earlier seeds
+        are already trained): the paired comparison of the transfer-aware plan."""
+        s = self.s
+        sizes = _round_sizes(plan.sizes, s.budget)
+        uniform = _round_sizes({lang: s.budget / len(s.languages) for lang in s.languages}, s.budget)
+        for seed in s.transfer_plan_seeds:
+            self.run(f"multi-transfer-s{seed}", "transfer-plan", sizes, seed, s.languages, plan="transfer")
+            if seed not in s.plan_seeds["uniform"]:
+                self.run(f"multi-uniform-s{seed}", "uniform", uniform, seed, s.languages, plan="uniform")
+
     def alignment(self, tuned: Path) -> dict:
         """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
         import pandas as pd
@@ -513,7 +555,8 @@ def main(argv=None) -> int:
     p.add_argument("--smoke", action="store_true", help="tiny sizes: the same steps in minutes")
     p.add_argument("-o", "--results", default="docs/results/smollm2-gettext", help="results folder (committed)")
     p.add_argument("--work", default=None, help="scratch folder for models and mixtures (default .work/NAME)")
-    p.add_argument("--stop-after", choices=("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines"),
+    p.add_argument("--stop-after", choices=("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines",
+                                              "transfer-pilots"),
                    default=None, help="stop after this stage")
     args = p.parse_args(argv)
     # SIGTERM raises SystemExit like Ctrl-C raises KeyboardInterrupt, so subprocess.run kills the
@@ -563,6 +606,9 @@ def main(argv=None) -> int:
     if args.stop_after == "baselines":
         return 0
     ex.transfer_pilots()
+    if args.stop_after == "transfer-pilots":
+        return 0
+    ex.transfer_models(ex.transfer_plan())
     from report_smollm2 import write_report  # examples/report_smollm2.py: tables and figures
 
     write_report(results)
