@@ -4,6 +4,7 @@
     laws = bl.fit("pilots.csv")                 # LawSet: language -> FittedLaw
     plan = bl.allocate(laws, budget=1.2e6)      # Plan: sizes, predicted scores, marginal value
     plan.compare(bl.baselines.uniform(laws, budget=1.2e6))
+    bl.worth(laws, plan, "uniform")             # gain, its paired interval, seeds per plan to see it
     bl.predict(laws, {"ar": 90, "el": 90})      # any mixture: every language's value and interval
 
 A table with multilingual rows (docs/formats/pilots.md) also gives how languages share data:
@@ -37,6 +38,7 @@ _LAZY = {
     "read_limits": "budgetlaw.limits",
     "parse_size": "budgetlaw.limits",
     "report": "budgetlaw.reporting",
+    "worth": "budgetlaw.reporting",
     "baselines": "budgetlaw.baselines",
 }
 
