@@ -462,3 +462,76 @@ def test_unchanged_laws_and_plans_still_report(law_ws):
 
     assert run_in(law_ws, main, _report("loss_laws.json", "loss_plan.json")) == 0
     assert "lower is better" in (law_ws / "rep" / "report.md").read_text()
+
+
+# -- tuning convert: a tokenizer folder that loads, errors of transformers in one line -----------
+@pytest.fixture(scope="module")
+def gguf_master(tmp_path_factory):
+    pytest.importorskip("gguf")
+    from _gguf import build_tiny_gguf
+
+    ws = tmp_path_factory.mktemp("gguf")
+    build_tiny_gguf(ws / "tiny.gguf")
+    build_tiny_gguf(ws / "t5.gguf", arch="t5")  # TypeError inside transformers' tokenizer skeleton
+    build_tiny_gguf(ws / "falcon.gguf", arch="falcon")  # RuntimeError loading the state dict
+    build_tiny_gguf(ws / "bloom.gguf", arch="bloom")
+    build_tiny_gguf(ws / "noblocks.gguf", tensors=False)  # converted to random weights before
+    build_tiny_gguf(ws / "qwen.gguf", arch="qwen2")  # llama tensors: qwen2's biases missing
+    return ws
+
+
+def test_convert_writes_no_gguf_copy_and_the_tokenizer_loads(gguf_master, tmp_path):
+    """transformers copied the GGUF to tokenizer.model (sentencepiece cannot read it); the
+    converted folder's tokenizer must load from tokenizer.json alone and encode as the BPE the
+    GGUF was made from."""
+    from _builders import build_tokenizer
+    from transformers import AutoTokenizer
+
+    from tuning.cli import main
+
+    assert run_in(tmp_path, main, ["convert", str(gguf_master / "tiny.gguf"), "-o", "m"]) == 0
+    out = tmp_path / "m"
+    assert not (out / "tokenizer.model").exists()
+    for path in out.iterdir():
+        assert path.read_bytes()[:4] != b"GGUF", path.name
+    tok = AutoTokenizer.from_pretrained(out)
+    text = "Open the file 打开文件"
+    assert tok(text, add_special_tokens=False)["input_ids"] == build_tokenizer()(text)["input_ids"]
+    assert tok.eos_token == "</s>" and tok.pad_token == "<pad>"  # from the GGUF metadata
+
+
+CONVERT_CASES = [
+    ("t5.gguf", "m", "transformers cannot load this GGUF model (TypeError"),
+    ("falcon.gguf", "m", "transformers cannot load this GGUF model (RuntimeError"),
+    ("bloom.gguf", "m", "transformers cannot load this GGUF model"),
+    ("noblocks.gguf", "m", "holds no weights for 9 of the model's tensors"),
+    ("qwen.gguf", "m", "holds no weights for 3"),
+]
+
+
+@pytest.mark.parametrize("name, out, needle", CONVERT_CASES, ids=[c[0] for c in CONVERT_CASES])
+def test_convert_errors_of_transformers_are_one_line(gguf_master, tmp_path, capsys, name, out, needle):
+    from tuning.cli import main
+
+    shutil.copy(gguf_master / name, tmp_path / name)
+    check_refused(main, "tuning", ["convert", name, "-o", out], tmp_path, needle, capsys)
+
+
+def test_convert_refuses_an_unwritable_output_before_converting(gguf_master, tmp_path, capsys, monkeypatch):
+    import transformers
+
+    from tuning.cli import main
+
+    def must_not_load(*args, **kwargs):
+        raise AssertionError("the conversion started before the output was checked")
+
+    monkeypatch.setattr(transformers.AutoModelForCausalLM, "from_pretrained", must_not_load)
+    shutil.copy(gguf_master / "tiny.gguf", tmp_path / "tiny.gguf")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    ro.chmod(0o555)
+    target = ro if not os.access(ro, os.W_OK) or os.geteuid() != 0 else Path("/proc/1")
+    try:
+        check_refused(main, "tuning", ["convert", "tiny.gguf", "-o", f"{target}/m"], tmp_path, "writ", capsys)
+    finally:
+        ro.chmod(0o755)

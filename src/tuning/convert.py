@@ -13,11 +13,16 @@ get them wrong (for SmolLM2 it reports ``<|im_start|>`` as EOS where the file sa
 
 The output directory is written beside its final name and renamed into place at the end, so an
 interrupted conversion leaves nothing behind and an existing directory is never overwritten.
+That temporary folder is made before the slow work, so an output that cannot be written is
+refused at once. The tokenizer is saved as ``tokenizer.json`` only (``legacy_format=False``):
+the slow tokenizer's vocabulary file of a GGUF tokenizer is the GGUF itself, which transformers
+would otherwise copy to ``tokenizer.model``, a file sentencepiece cannot read.
 """
 
 from __future__ import annotations
 
 import contextlib
+import io
 import logging
 import os
 import shutil
@@ -87,7 +92,9 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
     """De-quantise ``gguf_file`` and write a Hugging Face model directory at ``output_dir``.
 
     ``output_dir`` must not exist yet (an existing model is never overwritten). Returns its path.
-    Raises InputError for a missing or damaged file, or an architecture transformers cannot read.
+    Raises InputError for a missing or damaged file, an architecture transformers cannot read
+    (whatever transformers raises becomes one line), or a file that lacks some of the model's
+    tensors (transformers would initialise them at random).
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -111,17 +118,32 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
         raise InputError(f"{src}: architecture {arch!r} cannot be read by transformers "
                          f"(it reads {', '.join(sorted(GGUF_CONFIG_MAPPING))}); convert it with llama.cpp's tools instead")
     kwargs = {"gguf_file": src.name}
+    try:  # the real test that the output can be written, before the slow conversion
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as exc:
+        raise InputError(f"-o {out}: cannot create a folder in {out.parent} ({exc.strerror}); choose an output "
+                         "in a folder you can write") from None
     try:
-        tokenizer = AutoTokenizer.from_pretrained(src.parent, **kwargs)
-        model = AutoModelForCausalLM.from_pretrained(src.parent, dtype=getattr(torch, dtype), **kwargs)
-    except (ValueError, KeyError, NotImplementedError, OSError) as exc:
-        first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
-        raise InputError(f"{src}: transformers cannot load this GGUF model ({first})") from None
-    _fix_special_tokens(tokenizer, model, special)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+        log.info("de-quantising %s (%s) to %s; a large model takes a minute", src, arch, dtype)
+        try:
+            # transformers' de-quantising loop draws a tqdm bar on stderr: without this a refusal
+            # after it would not be the one line docs/guarantees.md promises (start and end are logged)
+            with contextlib.redirect_stderr(io.StringIO()):
+                tokenizer = AutoTokenizer.from_pretrained(src.parent, **kwargs)
+                model, info = AutoModelForCausalLM.from_pretrained(src.parent, dtype=getattr(torch, dtype),
+                                                                   output_loading_info=True, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - transformers' GGUF readers raise anything on what they cannot read
+            first = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise InputError(f"{src}: transformers cannot load this GGUF model ({type(exc).__name__}: {first}); "
+                             "convert it with llama.cpp's tools instead") from None
+        missing = sorted(info.get("missing_keys") or [])
+        if missing:  # transformers would fill them with random numbers: a model that only looks converted
+            raise InputError(f"{src}: the GGUF holds no weights for {len(missing)} of the model's tensors (first "
+                             f"{missing[0]}); it is incomplete or of another layout than {arch!r} says")
+        _fix_special_tokens(tokenizer, model, special)
         model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp, legacy_format=False if getattr(tokenizer, "is_fast", False) else None)
+        _drop_gguf_copies(tmp)
         chmod_tree(tmp)  # mkdtemp makes 0700 and safetensors 0600: ordinary modes under the umask
         os.replace(tmp, out)
     finally:
@@ -129,6 +151,17 @@ def gguf_to_model(gguf_file: str | os.PathLike, output_dir: str | os.PathLike, *
             shutil.rmtree(tmp)
     log.info("wrote %s (%s, %d parameters, %s)", out, arch, sum(p.numel() for p in model.parameters()), dtype)
     return out
+
+
+def _drop_gguf_copies(folder: Path) -> None:
+    """Remove any file save_pretrained copied from the GGUF (a vocabulary file that is the GGUF):
+    a loader that finds it would try to read it as what its name says."""
+    for path in folder.iterdir():
+        if path.is_file() and path.suffix != ".safetensors":
+            with open(path, "rb") as fh:
+                if fh.read(4) == b"GGUF":
+                    log.info("%s: a copy of the GGUF, not a tokenizer file; left out", path.name)
+                    path.unlink()
 
 
 def _fix_special_tokens(tokenizer, model, ids: dict[str, int]) -> None:
