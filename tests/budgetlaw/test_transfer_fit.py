@@ -56,7 +56,7 @@ def test_pooled_transfer_is_recovered_and_chosen_noiseless():
     laws = bl.fit(table(POOLED), lower_is_better=True, n_boot=0)
     tr = laws.transfer
     assert tr.form == "pooled"  # the lowest leave-one-model-out error; full fits as well but has more parameters
-    assert tr.fitted_on["selection"]["criterion"] == "leave-one-model-out RMSE"
+    assert tr.fitted_on["selection"]["criterion"] == "leave-one-mixture-out RMSE"
     np.testing.assert_allclose(tr.T, POOLED, atol=1e-6)
     for i, lang in enumerate(LANGS):
         assert (laws[lang].K, laws[lang].c, laws[lang].ceiling) == pytest.approx((K[i], C[i], E[i]), rel=1e-6)
@@ -127,3 +127,17 @@ def test_cli_fit_with_transfer(tmp_path, capsys):
     assert main(["fit", str(path), "-o", str(tmp_path / "bad.json"), "--lower-is-better", "--transfer", "x"]) == 2
     assert main(["allocate", str(tmp_path / "laws.json"), "--budget", "900", "-o", str(tmp_path / "plan.json")]) == 0
     assert bl.load_plan(tmp_path / "plan.json").solver["method"] == "cvxpy (transfer law)"
+
+
+def test_models_of_one_mixture_are_left_out_together():
+    from budgetlaw.pilots import read_pilots
+    from budgetlaw.transfer.fit import folds
+    from budgetlaw.transfer.table import split_table
+
+    frame = table(POOLED)
+    twin = frame[frame["run"] == "multi-0"].assign(run="multi-0-seed2", score=lambda f: f["score"] + 0.01)
+    frame = pd.concat([frame, twin], ignore_index=True)
+    _, pts = split_table(read_pilots(frame, lower_is_better=True), LANGS)
+    groups = folds(pts)
+    assert len(groups) == len(MIXES)  # 7 models, 6 mixtures
+    assert sorted(len(g) for g in groups) == [3] * 5 + [6]

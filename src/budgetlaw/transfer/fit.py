@@ -3,7 +3,7 @@
 Stage 1: the one-language pilots of each language pin its own law (K_i, c_i and C_i or E_i) by
 the ordinary fit (budgetlaw.fitting.fitter). Stage 2: with those held fixed, the multilingual
 points pin T and the repetition points pin R* (budgetlaw.transfer.law), by bounded least squares
-(scipy.optimize.least_squares, trf) on
+(budgetlaw.transfer.stage2: scipy least_squares, trf, analytic Jacobian) on
 
     r_k = y_k - value_i(d_i(X_k; T, R*)),      0 <= theta <= T_MAX,  R* in RSTAR_BOUNDS
 
@@ -12,15 +12,16 @@ informs (pooled tau_i when i is never scored beside other languages' pairs; full
 never has pairs where i is scored) is held at 0 and listed as unidentified. R* is fitted only
 when some point repeats pairs; otherwise it stays at DEFAULT_RSTAR.
 
-The form (transfer="auto") is the one with the lowest leave-one-model-out RMSE over the
-multilingual models (each left out in turn, stage 2 refitted on the rest, its points predicted);
-with a single multilingual model, the lowest AICc. A form with more free parameters than
+The form (transfer="auto") is the one with the lowest leave-one-mixture-out RMSE over the
+multilingual models (each mixture's models - seeds of one mixture together - left out in turn,
+stage 2 refitted on the rest, their points predicted); with a single mixture, the lowest AICc
+(m points, p free parameters: m log(RSS/m) + 2p + 2p(p+1)/(m-p-1)). Ties go to fewer parameters. A form with more free parameters than
 multilingual points is never fitted: asked for by name it is refused, naming a form that fits.
 
 Bootstrap (n_boot draws): each draw resamples whole models with replacement within three
 strata (each language's one-language models; the multilingual models; the repetition models),
-refits stage 1 (the robust scale kept from the point fit; a resample with too few distinct
-sizes is drawn again) and then stage 2 of the chosen form, started at the point estimate. Draw
+refits stage 1 (the batch engine of the one-language bootstrap, the robust scale kept from the
+point fit; a resample with too few distinct sizes is drawn again, up to 100 times) and then stage 2 of the chosen form, started at the point estimate. Draw
 d of every language's law and of T come from the same resample.
 """
 
@@ -32,95 +33,47 @@ import math
 import zlib
 
 import numpy as np
-from scipy.optimize import least_squares
 from tqdm.auto import tqdm
 
 from budgetlaw.errors import InputError
-from budgetlaw.fitting.engine import fit_points
+from budgetlaw.fitting.engine import fit_batch, make_problem, top_median
 from budgetlaw.fitting.fitter import fit as fit_one_language
 from budgetlaw.fitting.laws import LawSet
 from budgetlaw.fitting.options import C_BOUNDS, FitOptions
 from budgetlaw.pilots import read_pilots
 from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, T_MAX, Transfer, matrix, n_params,
-                                    parameter_names, repeated)
+                                    parameter_names)
+from budgetlaw.transfer.stage2 import fit_stage2, free_parameters, values
 from budgetlaw.transfer.table import Points, split_table
 
-__all__ = ["fit", "fit_stage2", "TRANSFER_CHOICES"]
+__all__ = ["fit", "choose_form", "folds", "TRANSFER_CHOICES"]
 
 log = logging.getLogger(__name__)
 
 TRANSFER_CHOICES = ("auto", *FORMS)
-STARTS = (0.05, 0.3, 1.0)
 
 
-def _free(form: str, pts: Points) -> np.ndarray:
-    """Which parameters of ``form`` some multilingual point informs (bool, (p,))."""
-    n = len(pts.languages)
-    seen = np.zeros((n, n), dtype=bool)  # seen[i, j]: i scored with pairs of j > 0 in its model
-    for i, x in zip(pts.lang, pts.X):
-        seen[i] |= x > 0
-    np.fill_diagonal(seen, False)
-    if form == "pooled":
-        return seen.any(axis=1)
-    if form == "source":
-        return seen.any(axis=0)
-    if form == "full":
-        return seen[~np.eye(n, dtype=bool)]
-    return np.zeros(0, dtype=bool)
-
-
-def _values(base, pts: Points, T, rstar) -> np.ndarray:
-    """The laws' values at each point's effective data: base = (K, c, asymptote, sign)."""
-    K, c, top, sign = base
-    e = repeated(pts.X, pts.U, rstar)
-    di = (e + e @ T.T)[np.arange(len(pts)), pts.lang]
-    with np.errstate(divide="ignore"):  # d = 0 (pure transfer under T = 0): the law says +-inf
-        return top[pts.lang] - sign * K[pts.lang] * di ** (-c[pts.lang])
-
-
-def fit_stage2(base, pts: Points, form: str, *, fit_rstar: bool, start=None, rstar0: float = DEFAULT_RSTAR):
-    """Least-squares theta (p,), R* and the sum of squared residuals of ``form`` on ``pts``."""
-    n = len(pts.languages)
-    p = n_params(form, n)
-    free = _free(form, pts) if len(pts) else np.zeros(p, dtype=bool)
-    k = int(free.sum())
-
-    def unpack(q):
-        theta = np.zeros(p)
-        theta[free] = q[:k]
-        return theta, (q[k] if fit_rstar else rstar0)
-
-    def fun(q):
-        theta, rstar = unpack(q)
-        return pts.y - _values(base, pts, matrix(form, theta, n), rstar)
-
-    if k + fit_rstar == 0 or len(pts) == 0:
-        theta = np.zeros(p)
-        r = fun(np.zeros(0)) if len(pts) else np.zeros(0)
-        return theta, rstar0, float(r @ r)
-    lo = np.r_[np.zeros(k), [RSTAR_BOUNDS[0]] * fit_rstar]
-    hi = np.r_[np.full(k, T_MAX), [RSTAR_BOUNDS[1]] * fit_rstar]
-    starts = [np.r_[np.full(k, v), [rstar0] * fit_rstar] for v in STARTS] if start is None else [
-        np.clip(np.r_[np.asarray(start[0])[free], [start[1]] * fit_rstar], lo, hi)]
-    best = None
-    for q0 in starts:
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            res = least_squares(fun, q0, bounds=(lo, hi), method="trf", x_scale=1.0, ftol=1e-12, xtol=1e-12,
-                                gtol=1e-12, max_nfev=400)
-        if best is None or res.cost < best.cost:
-            best = res
-    theta, rstar = unpack(best.x)
-    return theta, float(rstar), float(2 * best.cost)
+def folds(pts: Points) -> list[np.ndarray]:
+    """The multilingual points grouped by their model's mixture: models that differ only in seed
+    are left out together, or a fold would be predicted from its own mixture's twin."""
+    keys = [tuple(row) for row in np.where(pts.multilingual[:, None], pts.X, np.nan)]
+    groups: dict = {}
+    for k, key in enumerate(keys):
+        if pts.multilingual[k]:
+            groups.setdefault(key, []).append(k)
+    return [np.array(rows) for rows in groups.values()]
 
 
 def _lomo(base, pts: Points, form: str, fit_rstar: bool) -> float:
-    """Leave-one-model-out RMSE over the multilingual models."""
+    """Leave-one-mixture-out RMSE over the multilingual models (see ``folds``)."""
+    n = len(pts.languages)
     errors = []
-    for run in pts.models():
-        out = pts.run == run
+    for rows in folds(pts):
+        out = np.zeros(len(pts), dtype=bool)
+        out[rows] = True
         theta, rstar, _ = fit_stage2(base, pts.take(~out), form, fit_rstar=fit_rstar)
         held = pts.take(out)
-        errors.append(held.y - _values(base, held, matrix(form, theta, len(pts.languages)), rstar))
+        errors.append(held.y - values(base, held, matrix(form, theta, n), rstar))
     e = np.concatenate(errors)
     return float(np.sqrt(np.mean(e**2)))
 
@@ -135,7 +88,7 @@ def choose_form(base, pts: Points, requested: str, fit_rstar: bool) -> tuple[str
     """The form to fit and how it was chosen: {"criterion", "scores", "parameters"}."""
     multi = pts.take(pts.multilingual)
     m = len(multi)
-    sizes = {form: int(_free(form, multi).sum()) if m else 0 for form in FORMS}
+    sizes = {form: int(free_parameters(form, multi).sum()) if m else 0 for form in FORMS}
     fits = [form for form in FORMS if sizes[form] <= m and (form == "none" or sizes[form] > 0)]
     if requested != "auto":
         if requested not in fits:
@@ -144,11 +97,10 @@ def choose_form(base, pts: Points, requested: str, fit_rstar: bool) -> tuple[str
                              f"has {m} multilingual point(s) ({len(multi.models())} model(s)); use transfer={best!r} "
                              f"({sizes[best]} parameters) or add multilingual models")
         return requested, {"criterion": "requested", "scores": {}, "parameters": sizes}
-    models = multi.models()
-    if not models:
+    if not multi.models():
         return "none", {"criterion": "no multilingual models", "scores": {}, "parameters": sizes}
-    if len(models) >= 2:
-        criterion = "leave-one-model-out RMSE"
+    if len(folds(pts)) >= 2:
+        criterion = "leave-one-mixture-out RMSE"
         scores = {form: _lomo(base, pts, form, fit_rstar) for form in fits}
     else:
         criterion = "AICc"
@@ -169,6 +121,15 @@ def _resample_rows(groups: list[np.ndarray], rng, enough) -> np.ndarray:
         if enough(rows):
             return rows
     return np.concatenate(groups)
+
+
+def _refit(x: np.ndarray, y: np.ndarray, opts: FitOptions) -> tuple[float, float, float]:
+    """(K, c, ceiling) of one resample by the batch engine (grid + IRLS + Levenberg-Marquardt, no
+    scipy polish: what the one-language residual bootstrap does), robust scale fixed."""
+    x_ref = float(x.min())
+    prob = make_problem(opts, np.log(x / x_ref), top_median(x, y[None]), opts.f_scale)
+    theta = fit_batch(prob, y[None])[0][0]
+    return float(np.exp(theta[0]) * x_ref ** theta[1]), float(theta[1]), float(theta[2])
 
 
 def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, theta, rstar, fit_rstar: bool,
@@ -193,8 +154,8 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
         for k, lang in enumerate(langs):
             x, y, groups, opts = stage1[lang]
             rows = _resample_rows(groups, rng, lambda r, x=x, p=opts.n_params: np.unique(x[r]).size >= p)
-            law = fit_points(x[rows], sign * y[rows], opts)[0]  # a loss is fitted as the score law of -y
-            K[k], c[k], top[k] = law.K, law.c, sign * law.ceiling
+            K[k], c[k], top[k] = _refit(x[rows], sign * y[rows], opts)  # a loss as the score law of -y
+            top[k] *= sign
             law_draws[lang][b] = (K[k], c[k], top[k])
         picks = [np.concatenate([g[i] for i in rng.integers(0, len(g), len(g))]) if g else np.zeros(0, int)
                  for g in model_groups]
@@ -212,7 +173,7 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     """Fit every language's law and, from multilingual and repetition rows, how languages share data.
 
     pilots: CSV path or DataFrame (docs/formats/pilots.md). transfer: "auto" (chosen by
-    leave-one-model-out error; "none" when the table has no multilingual rows), "none",
+    leave-one-mixture-out error; "none" when the table has no multilingual rows), "none",
     "pooled", "source" or "full" (budgetlaw.transfer.law). A table without multilingual or
     repetition rows gives exactly the one-language fit (budgetlaw.fitting.fitter.fit, whose
     arguments these are); otherwise the LawSet carries ``transfer`` (a Transfer) and its laws'
@@ -242,7 +203,7 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     fit_rstar = pts.has_repeats
     form, selection = choose_form(base, pts, transfer, fit_rstar)
     theta, rstar, rss = fit_stage2(base, pts, form, fit_rstar=fit_rstar)
-    free = _free(form, pts.take(pts.multilingual))
+    free = free_parameters(form, pts.take(pts.multilingual))
     names = parameter_names(form, languages)
     draws = {lang: np.empty((0, 3)) for lang in languages}
     t_draws = np.empty((0, len(names) + 1))
