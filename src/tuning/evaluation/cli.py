@@ -71,6 +71,10 @@ def register(subparsers) -> None:
                    help="keep this model's rows (needed when results.csv holds several models)")
     p.add_argument("-o", "--output", required=True)
     p.add_argument("--append", action="store_true", help="append to an existing pilots file")
+    p.add_argument("--multilingual", action="store_true",
+                   help="a multilingual model: write run, mixture and unique columns (every language's pairs), "
+                        "for budgetlaw fit's transfer law")
+    p.add_argument("--run", default=None, help="the model's name in the run column (default: its model directory)")
     p.set_defaults(func=cmd_pilots)
 
     p = subparsers.add_parser("align", help="per-layer alignment of translations with English")
@@ -259,7 +263,7 @@ def cmd_pilots(args) -> int:
                          "name (a pilots file is never replaced silently)")
     pilots = results_to_pilots(read_results(args.results), read_manifest(args.manifest), args.metric,
                                task=args.task, seed=args.seed, model=args.model,
-                               manifest_path=args.manifest)
+                               manifest_path=args.manifest, multilingual=args.multilingual, run=args.run)
     write_pilots(pilots, args.output, append=args.append)
     log.info("wrote %d pilot rows to %s", len(pilots), args.output)
     return 0

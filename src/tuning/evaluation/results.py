@@ -8,7 +8,10 @@ settings (sacrebleu-style ``key:value|...``); ``model`` the model directory eval
 
 pilots.csv (budgetlaw's input): ``language, size, score, seed, metric``, where size is the
 number of translation pairs the model was trained on for that language, read from the mixture
-manifest: ``counts[language]["translation"]``.
+manifest: ``counts[language]["translation"]``. A multilingual model's rows (``multilingual=True``)
+add ``run, mixture, unique``: the model's name, every language's pairs in its mixture
+(``ar=90;el=90;hi=0``) and the scored language's distinct pairs, min(pairs, the manifest's
+``available_pairs``); see budgetlaw's docs/formats/pilots.md.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 
 RESULT_COLUMNS = ["language", "task", "metric", "score", "n", "signature", "model"]
 PILOT_COLUMNS = ["language", "size", "score", "seed", "metric"]
+MIXTURE_COLUMNS = ["run", "mixture", "unique"]  # rows of a multilingual model (budgetlaw.transfer)
 # LOSS_METRICS (imported above): lower is better and the scale is open; budgetlaw fits them with
 # --lower-is-better. budgetlaw's own list, so a metric taken here as a score is never a loss there.
 
@@ -112,7 +116,8 @@ def read_manifest(path: str | Path) -> dict:
 
 
 def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None = None,
-                      seed: int | None = None, model: str | None = None, manifest_path: str = "manifest"):
+                      seed: int | None = None, model: str | None = None, manifest_path: str = "manifest",
+                      multilingual: bool = False, run: str | None = None):
     """Pilot rows: one per language that has ``metric`` in ``results`` and is in the manifest.
 
     ``task`` keeps rows whose task equals it or starts with it (``flores:en-``). Several rows
@@ -124,6 +129,12 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
     Languages the mixture did not plan (zero-shot evaluations) or gave no pairs are skipped
     with a warning. Scores must lie in 0..100, the scale budgetlaw's laws use; a loss metric
     (:data:`LOSS_METRICS`) must be finite and >= 0 (fit it with ``budgetlaw fit --lower-is-better``).
+
+    ``multilingual``: the rows of one multilingual model, each with the columns of
+    :data:`MIXTURE_COLUMNS`: ``run`` (``run``, default the model's name), ``mixture`` (every
+    non-English language of the manifest and every evaluated one, with its pairs; 0 for an
+    evaluated language the mixture left out, whose row is then a point of pure transfer) and
+    ``unique``. budgetlaw fits how languages share data from such rows.
     """
     import pandas as pd
 
@@ -155,18 +166,18 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
     for lang, group in rows.groupby("language", sort=True):
         if lang == "en":
             continue
-        if lang not in counts:
+        if lang not in counts and not multilingual:
             log.warning("%s: not in %s (a zero-shot evaluation?); no pilot row written", lang, manifest_path)
             continue
         try:
-            value = counts[lang]["translation"]
+            value = counts[lang]["translation"] if lang in counts else 0  # multilingual: pure transfer
         except (KeyError, TypeError):
             value = None
         size = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
         if not math.isfinite(size) or size != int(size):
             raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is {value!r}, not a whole number "
                              "of pairs; use the manifest `tuning mix` wrote for the evaluated mixture")
-        if size <= 0:
+        if size <= 0 and not multilingual:
             # A law is a function of x > 0: a zero-pair point would make the whole pilots file
             # unreadable for budgetlaw, and it says nothing about the slope anyway.
             log.warning("%s: the mixture has no translation pairs for it; no pilot row written", lang)
@@ -194,7 +205,39 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
                          "has translation pairs in this mixture, so there is no pilot point to write; "
                          "use the manifest of the evaluated model's mixture")
     frame = pd.DataFrame(out, columns=PILOT_COLUMNS)
+    if multilingual:
+        frame = _mixture_rows(frame, manifest, rows, run, manifest_path)
     return frame.drop(columns="seed") if seed is None else frame
+
+
+def _mixture_rows(frame, manifest: dict, rows, run: str | None, manifest_path: str):
+    """``frame`` with run, mixture and unique (results_to_pilots, multilingual=True)."""
+    pairs = {}
+    for lang, entry in manifest["counts"].items():
+        value = entry.get("translation") if isinstance(entry, dict) else None
+        if lang == "en":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+            raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is {value!r}, not a whole number of "
+                             "pairs; use the manifest `tuning mix` wrote for the evaluated mixture")
+        pairs[lang] = float(value)
+    for lang in frame["language"]:
+        pairs.setdefault(lang, 0.0)  # evaluated, not trained on: pure transfer
+    if not any(v > 0 for v in pairs.values()):
+        raise InputError(f"{manifest_path}: the mixture has no translation pairs at all; use the manifest of the "
+                         "evaluated model's mixture")
+    available = manifest.get("available_pairs") or {}
+    names = sorted(set(rows["model"].astype(str)))
+    frame = frame.copy()
+    frame["run"] = run or (names[0] if names else manifest_path)
+    frame["mixture"] = ";".join(f"{lang}={pairs[lang]:.15g}" for lang in sorted(pairs))
+    unique = []
+    for lang, size in zip(frame["language"], frame["size"]):
+        distinct = available.get(lang)
+        ok = isinstance(distinct, (int, float)) and not isinstance(distinct, bool) and distinct > 0
+        unique.append(min(size, float(distinct)) if ok and size > 0 else size)
+    frame["unique"] = unique
+    return frame
 
 
 def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
@@ -211,6 +254,10 @@ def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
     frame = pilots
     if append and path.exists():
         old = _read_pilots_for_append(path)
+        names = {str(c).strip().lower() for c in old.columns}
+        for col in MIXTURE_COLUMNS:  # a multilingual model's rows into a file of one-language pilots
+            if col in pilots.columns and col not in names:
+                old[col] = ""  # empty: the file's own rows stay one-language pilots
         frame = pd.concat([old, _like_file(pilots, old, path)], ignore_index=True)
     with atomic_write(path) as fh:
         frame.to_csv(fh, index=False)
@@ -259,7 +306,8 @@ def _like_file(pilots, old, path: Path):
                          "records none); pass --seed N")
     new = new[[c for c in new.columns if c in by_name]].rename(columns=by_name)
     new = new.astype(str).reindex(columns=old.columns, fill_value="")
-    _refuse_repeats(old, new, [by_name[c] for c in ("language", "size", "seed", "metric") if c in by_name], path)
+    _refuse_repeats(old, new, [by_name[c] for c in ("language", "size", "seed", "metric", "run") if c in by_name],
+                    path)
     return new
 
 
