@@ -235,3 +235,18 @@ def test_transfer_law_object_with_draws_is_paired_draw_by_draw():
                 total(20, 180, (900, 2500)) - total(20, 180, (1725, 4000)), -0.875]
     assert w.gain == pytest.approx(per_draw[0])
     assert (w.lower, w.upper) == pytest.approx(tuple(np.quantile(per_draw, [0.25, 0.75])))
+
+
+def test_report_judges_every_plan_at_its_effective_data_under_transfer(tmp_path):
+    law_module = pytest.importorskip("budgetlaw.transfer.law")
+    laws = make_laws(True)
+    draws = np.array([[0.3125, 2.25, 5.0]] * 3)  # T the same in every draw
+    laws.transfer = law_module.Transfer("pooled", ("ar", "hi"), np.array([0.3125, 2.25]), draws=draws)
+    plan, base = make_plan("optimised", PLAN, laws), make_plan("uniform", BASE, laws)
+    text = report(laws, plan, [base], out=tmp_path / "r", budgets=[])["summary"].read_text()
+    # losses 2 + K / sqrt(d): plan d = (900, 2500), uniform d = (1725, 4000), K = (40, 90)
+    gain = (2 + 40 / math.sqrt(1725) + 2 + 90 / math.sqrt(4000)) - (2 + 40 / 30 + 2 + 90 / 50)
+    row = next(line for line in text.splitlines() if line.startswith("| uniform |"))  # the comparison table
+    assert f"{gain:+.3f} [" in row
+    worth_row = text[text.index("## Is the plan worth it?"):].split("| uniform | ")[1]
+    assert worth_row.startswith(f"{gain:+.3f} [")

@@ -17,10 +17,10 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from budgetlaw.allocation.problem import law_arrays, objective_at
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.fitting.flags import FLAG_TEXT
 from budgetlaw.reporting.plots import format_count
+from budgetlaw.reporting.worth import objective_value, plan_objective  # judged as worth judges
 
 __all__ = [
     "FLAG_TEXT",
@@ -130,49 +130,6 @@ def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float
             }
         )
     return pd.DataFrame(rows)
-
-
-def _weights(plan, languages) -> np.ndarray:
-    weights = (plan.constraints or {}).get("weights") or {}
-    return np.array([float(weights.get(lang, 1.0)) for lang in languages])
-
-
-def plan_objective(laws, plan):
-    """A function ``value(sizes, draws=False)``: ``plan``'s objective at any plan's ``sizes``, so
-    every plan is judged alike (see ``objective_value``). The laws' arrays are read once, so a
-    report that judges many plans and budgets does not read thousands of laws each time."""
-    languages = list(plan.sizes.index)
-    chosen = laws if list(laws) == languages else {lang: laws[lang] for lang in languages}
-    _, K, c, ceiling, _, lower = law_arrays(chosen, with_draws=False)
-    args = dict(K=K, c=c, ceiling=ceiling, weights=_weights(plan, languages), sign=-1.0 if lower else 1.0)
-    drawn: list = []  # filled on first use: stacking every law's draws is the expensive part
-
-    def value(sizes, *, draws: bool = False):
-        x = pd.Series(sizes).reindex(languages).to_numpy(dtype=float)
-        if draws or plan.objective == "robust":
-            if not drawn:
-                drawn.append(law_arrays(chosen)[4])
-            if drawn[0] is None:
-                return None if draws else math.nan
-            if draws:
-                return objective_at(plan.objective, x, per_draw=True, draws=drawn[0], **args)
-            return float(objective_at(plan.objective, x[None], draws=drawn[0], **args)[0])
-        with np.errstate(divide="ignore"):  # a size of 0 is -inf for a score, as PowerLaw.predict gives
-            return float(objective_at(plan.objective, x[None], **args)[0])
-
-    return value
-
-
-def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
-    """``plan``'s objective evaluated at ``sizes`` (any plan's), so every plan is judged alike;
-    the objective is budgetlaw.allocation.problem.objective_at, the allocator's own.
-
-    sum: sum_i w_i score_i;  maxmin: min_i score_i;  robust: mean over draws of sum_i w_i score_i.
-    Loss laws: the same in losses, maxmin the largest loss (value = E + K x**(-c)).
-    With ``draws=True`` returns the value under each bootstrap draw (draw j of every language
-    taken together, as the laws' draws are indexed alike), or None when a law has no draws.
-    """
-    return plan_objective(laws, plan)(sizes, draws=draws)
 
 
 def comparison_rows(plans: Sequence, laws, level: float = 0.9) -> pd.DataFrame:

@@ -44,13 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from budgetlaw.allocation.problem import law_arrays, objective_at
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.reporting.compare import resolve_baselines
 from budgetlaw.reporting.noise import SeedSpread, clean, parse_seed_sd, seed_spread
 
 __all__ = ["Worth", "SeedSpread", "worth", "seed_spread", "seeds_needed", "predict_values", "parse_seed_sd",
-           "worth_section", "transfer_of", "Z_SUM"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
+           "worth_section", "transfer_of", "plan_objective", "objective_value", "Z_SUM"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
 
 #: z_0.975 + z_0.8: a two-sided test at 5% with 80% power.
 Z_SUM = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
@@ -141,6 +142,56 @@ def predict_values(laws, sizes: pd.Series, unique=None) -> tuple[np.ndarray, np.
         return point, ceiling - sign[:, None] * K * at ** (-c)
 
 
+def _weights(plan, languages) -> np.ndarray:
+    weights = (plan.constraints or {}).get("weights") or {}
+    return np.array([float(weights.get(lang, 1.0)) for lang in languages])
+
+
+def plan_objective(laws, plan):
+    """A function ``value(sizes, draws=False)``: ``plan``'s objective at any plan's ``sizes``, so
+    every plan is judged alike (see ``objective_value``), under a transfer law at the plan's
+    effective data (as ``predict_values``). The laws' arrays are read once, so a report that
+    judges many plans and budgets does not read thousands of laws each time."""
+    languages = list(plan.sizes.index)
+    chosen = laws if list(laws) == languages else {lang: laws[lang] for lang in languages}
+    _, K, c, ceiling, _, lower = law_arrays(chosen, with_draws=False)
+    args = dict(K=K, c=c, ceiling=ceiling, weights=_weights(plan, languages), sign=-1.0 if lower else 1.0)
+    unique = (plan.constraints or {}).get("available")
+    shared = getattr(laws, "transfer", None) is not None
+    drawn: list = []  # filled on first use: stacking every law's draws is the expensive part
+
+    def value(sizes, *, draws: bool = False):
+        x = pd.Series(sizes).reindex(languages).astype(float)
+        d, d_draws = _effective(laws, x, unique) if shared else (x.to_numpy(), None)
+        if draws or plan.objective == "robust":
+            if not drawn:
+                drawn.append(law_arrays(chosen)[4])
+            if drawn[0] is None:
+                return None if draws else math.nan
+            if draws:
+                return objective_at(plan.objective, d if d_draws is None else d_draws, per_draw=True, draws=drawn[0],
+                                    **args)
+            if d_draws is not None:  # draw d of T with draw d of the laws: the mean of the sum per draw
+                return float(np.mean(objective_at("sum", d_draws, per_draw=True, draws=drawn[0], **args)))
+            return float(objective_at(plan.objective, d[None], draws=drawn[0], **args)[0])
+        with np.errstate(divide="ignore"):  # a size of 0 is -inf for a score, as PowerLaw.predict gives
+            return float(objective_at(plan.objective, d[None], **args)[0])
+
+    return value
+
+
+def objective_value(laws, plan, sizes: pd.Series, *, draws: bool = False):
+    """``plan``'s objective evaluated at ``sizes`` (any plan's), so every plan is judged alike;
+    the objective is budgetlaw.allocation.problem.objective_at, the allocator's own.
+
+    sum: sum_i w_i score_i;  maxmin: min_i score_i;  robust: mean over draws of sum_i w_i score_i.
+    Loss laws: the same in losses, maxmin the largest loss (value = E + K x**(-c)).
+    With ``draws=True`` returns the value under each bootstrap draw (draw j of every language
+    taken together, as the laws' draws are indexed alike), or None when a law has no draws.
+    """
+    return plan_objective(laws, plan)(sizes, draws=draws)
+
+
 @dataclass(frozen=True, eq=False)
 class Worth:
     """The gain of ``plan`` over ``baseline`` in the plan's objective (positive: plan better), its
@@ -220,7 +271,7 @@ def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     languages = [str(k) for k in plan.sizes.index]
     lower = direction_of(laws)
     sign = -1.0 if lower else 1.0
-    weights = np.array([float(((plan.constraints or {}).get("weights") or {}).get(k, 1.0)) for k in languages])
+    weights = _weights(plan, languages)
     unique = (plan.constraints or {}).get("available")  # distinct pairs: repeats beyond them count less
     mine, mine_draws = predict_values(laws, plan.sizes.astype(float), unique)
     theirs, theirs_draws = predict_values(laws, baseline.sizes.reindex(plan.sizes.index).fillna(0.0), unique)
