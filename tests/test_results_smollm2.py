@@ -60,7 +60,7 @@ def check_results_csv(results: Path) -> None:
     frame = pd.read_csv(results / "results.csv")
     assert {"language", "allocation", "seed", "metric", "predicted", "measured"} <= set(frame.columns)
     assert set(frame["allocation"]) <= {"base", "pilot", "optimized", "uniform", "proportional", "extrapolation",
-                                          "transfer", "repetition"}
+                                          "transfer", "repetition", "transfer-plan"}
     for rec_path in sorted((results / "runs").glob("*.json")):
         rec = json.loads(rec_path.read_text(encoding="utf-8"))
         for lang, scores in rec["scores"].items():

@@ -45,8 +45,9 @@ def test_smoke_experiment(tmp_path):
     kinds = sorted(r["kind"] for r in records.values())
     # 2 languages x 4 sizes, plus a second seed at one size; 2 plans; 1 extrapolation run;
     # transfer pilots: 2 leave-one-out models and 1 random split; 1 repetition model
+    # and the plan made on the transfer-aware law, trained at one seed
     assert kinds == (["base", "extrapolation"] + ["optimized"] + ["pilot"] * 10 + ["repetition"]
-                     + ["transfer"] * 3 + ["uniform"])
+                     + ["transfer"] * 3 + ["transfer-plan", "uniform"])
     loo = records["xfer-loo-hi-00008-s1"]
     assert loo["sizes"] == {"hi": 0, "zh": 8} and set(loo["scores"]) == {"hi", "zh"}
     assert set(loo["scores"]["hi"]) == {"nll", "generated", "signatures"} and loo["scores"]["hi"]["generated"] == 0
@@ -58,6 +59,12 @@ def test_smoke_experiment(tmp_path):
             assert sum(r["sizes"].values()) > 0 and r["train"]["steps"] >= 1
     multi = [r for r in records.values() if r["kind"] in ("optimized", "uniform")]
     assert all(sum(r["sizes"].values()) == 24 for r in multi)  # the smoke budget, in whole pairs
+    assert sum(records["multi-transfer-s1"]["sizes"].values()) == 24
+    law = json.loads((results / "laws_transfer_plan.json").read_text(encoding="utf-8"))
+    # fitted on the transfer pilots (3 multilingual models) and the repetition pilot
+    assert law["transfer"]["fitted_on"]["models"] == {"one_language": 10, "multilingual": 3, "repetition": 1}
+    plan = json.loads((results / "plan_transfer.json").read_text(encoding="utf-8"))
+    assert {k: round(v) for k, v in plan["sizes"].items()} == records["multi-transfer-s1"]["sizes"]
 
     # no held-out English or translation appears in any mixture
     held = set()
@@ -72,8 +79,8 @@ def test_smoke_experiment(tmp_path):
             rec = json.loads(line)
             assert normalize(rec["input"]) not in held and normalize(rec["output"]) not in held, mix.name
 
-    # pilots, multilingual x 2 langs, extrap, base, transfer x 2 langs, repetition
-    assert checks.check_scores(results) == 10 + 2 * 2 + 1 + 2 + 3 * 2 + 1
+    # pilots, multilingual x 2 langs, extrap, base, transfer x 2 langs, repetition, transfer plan x 2
+    assert checks.check_scores(results) == 10 + 2 * 2 + 1 + 2 + 3 * 2 + 1 + 2
     checks.check_results_csv(results)
     checks.check_laws_refit(results)
     checks.check_plan_optimal(results)
