@@ -340,7 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default=None, help="which metric to fit when the file holds several")
     p.add_argument("--transfer", choices=TRANSFER_CHOICES, default="auto",
                    help="form of the transfer matrix fitted from multilingual rows (run, mixture columns): auto "
-                        "(default: by leave-one-model-out error; none without multilingual rows), none, pooled, "
+                        "(default: by leave-one-mixture-out error; none without multilingual rows), none, pooled, "
                         "source or full")
     p.set_defaults(func=cmd_fit)
 
