@@ -141,3 +141,22 @@ def test_models_of_one_mixture_are_left_out_together():
     groups = folds(pts)
     assert len(groups) == len(MIXES)  # 7 models, 6 mixtures
     assert sorted(len(g) for g in groups) == [3] * 5 + [6]
+
+
+def test_forms_that_cannot_fit_pure_transfer_rows_are_never_chosen(tmp_path):
+    # under T = 0 a language with no pairs of its own has no data at all: its loss is infinite
+    laws = bl.fit(table(POOLED), lower_is_better=True, n_boot=0, transfer="none")
+    assert laws.transfer.form == "none" and laws.transfer.fitted_on["rmse"] is None
+    assert laws.save(tmp_path / "laws.json").is_file()  # still a valid JSON file
+    scores = bl.fit(table(POOLED), lower_is_better=True, n_boot=0).transfer.fitted_on["selection"]["scores"]
+    assert scores["none"] is None and scores["pooled"] < 1e-9
+
+
+def test_bootstrap_starts_off_a_zero_weight():
+    # hi receives nothing (tau_hi = 0): its estimate sits at the bound, and every draw, started
+    # there, must still refit (the pure-transfer row of hi is dropped: under tau_hi = 0 its loss is infinite)
+    T = [[0, 0.2, 0.2], [0.1, 0, 0.1], [0, 0, 0]]
+    frame = table(T, noise=0.002, seed=5)
+    frame = frame[~((frame["run"] == "multi-4") & (frame["language"] == "hi"))]
+    laws = bl.fit(frame, lower_is_better=True, n_boot=20, transfer="pooled", seed=2)
+    assert laws.transfer.params[2] < 0.02 and np.isfinite(laws.transfer.draws).all()

@@ -216,7 +216,7 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
         "selection": {"requested": transfer, "chosen": form, **selection,
                       "scores": {f: (v if math.isfinite(v) else None) for f, v in selection["scores"].items()}},
         "unidentified": [name for name, f in zip(names, free) if not f],
-        "rmse": math.sqrt(rss / len(pts)),
+        "rmse": math.sqrt(rss / len(pts)) if math.isfinite(rss) else None,
         "stage2": "scipy least_squares (trf), bounds 0 <= theta <= %g, R* in [%g, %g]" % (T_MAX, *RSTAR_BOUNDS),
     }
     result = Transfer(form, tuple(languages), theta, rstar, fit_rstar, t_draws, fitted_on)

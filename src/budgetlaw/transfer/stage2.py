@@ -107,14 +107,20 @@ def fit_stage2(base, pts: Points, form: str, *, fit_rstar: bool, start=None, rst
         return np.zeros(p), rstar0, float(r @ r)
     lo = np.r_[np.zeros(k), [RSTAR_BOUNDS[0]] * fit_rstar]
     hi = np.r_[np.full(k, T_MAX), [RSTAR_BOUNDS[1]] * fit_rstar]
-    starts = [np.r_[np.full(k, v), [rstar0] * fit_rstar] for v in STARTS] if start is None else [
-        np.clip(np.r_[np.asarray(start[0])[free], [start[1]] * fit_rstar], lo, hi)]
+    many = [np.r_[np.full(k, v), [rstar0] * fit_rstar] for v in STARTS]
+    # a given start is moved off theta = 0: a point of pure transfer has d = 0 there (infinite loss)
+    starts = many if start is None else [
+        np.clip(np.r_[np.maximum(np.asarray(start[0])[free], 1e-3), [start[1]] * fit_rstar], lo, hi)]
     best = None
     for q0 in starts:
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            if not np.isfinite(fun(q0)).all():
+                continue
             res = least_squares(fun, q0, jac=jac, bounds=(lo, hi), method="trf", ftol=1e-12, xtol=1e-12,
                                 gtol=1e-12, max_nfev=400)
         if best is None or res.cost < best.cost:
             best = res
+    if best is None:  # no start gives finite residuals: the points cannot be fitted by this form
+        return np.zeros(p), rstar0, float("inf")
     theta, rstar = unpack(best.x)
     return theta, float(rstar), float(2 * best.cost)
