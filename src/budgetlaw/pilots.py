@@ -158,6 +158,13 @@ def parse_mixture(text: str, where: str = "mixture") -> dict[str, float]:
     return out
 
 
+def _cells(column: pd.Series) -> pd.Series:
+    """A column as trimmed text, a missing cell (a DataFrame's NaN or None, a file's empty cell or
+    'nan') as ""."""
+    text = column.astype(object).where(column.notna(), "").astype(str).str.strip()
+    return text.where(text.str.lower() != "nan", "")
+
+
 def one_language(pilots: pd.DataFrame) -> pd.Series:
     """Rows that pin a language's own law: no other language's pairs in the model and no repeated
     pairs (True for every row of a table without the mixture columns)."""
@@ -173,10 +180,10 @@ def _mixture_columns(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: s
     language order, "" for a one-language row) and unique (float) to ``out``, checked."""
     known = list(dict.fromkeys(out["language"]))
     order = {lang: k for k, lang in enumerate(known)}
-    texts = frame["mixture"].astype(str).str.strip() if "mixture" in frame.columns else pd.Series("", index=out.index)
+    texts = _cells(frame["mixture"]) if "mixture" in frame.columns else pd.Series("", index=out.index)
     mixtures = []
     for row, text, lang, size in zip(out.index, texts, out["language"], out["size"]):
-        if text in ("", "nan"):
+        if text == "":
             mixtures.append("")
             continue
         where = f"{name}, {label} {row}: mixture"
@@ -196,8 +203,8 @@ def _mixture_columns(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: s
         ordered = sorted(parts.items(), key=lambda kv: order[kv[0]])
         mixtures.append(";".join(f"{k}={v:.15g}" for k, v in ordered))
     out["mixture"] = mixtures
-    if "unique" in frame.columns and (frame["unique"].astype(str).str.strip() != "").any():
-        raw = frame["unique"].astype(str).str.strip()
+    raw = _cells(frame["unique"]) if "unique" in frame.columns else pd.Series("", index=out.index)
+    if (raw != "").any():
         filled = frame[["unique"]].assign(unique=raw.where(raw != "", out["size"].map(repr)))
         unique = _numeric(filled, "unique", name, label)
         bad = (unique < 0) | (unique > out["size"] * (1 + 1e-12)) | ((unique == 0) & (out["size"] > 0))
@@ -208,8 +215,7 @@ def _mixture_columns(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: s
         out["unique"] = unique.where(out["size"] > 0, 0.0)
     else:
         out["unique"] = out["size"].astype(float)
-    runs = frame["run"].astype(str).str.strip().replace("nan", "") if "run" in frame.columns else pd.Series(
-        "", index=out.index)
+    runs = _cells(frame["run"]) if "run" in frame.columns else pd.Series("", index=out.index)
     # rows with a mixture and no run id: rows sharing mixture and seed are one model
     seeds = out["seed"].astype(str) if "seed" in out.columns else pd.Series("", index=out.index)
     implied = "mixture " + out["mixture"] + (" seed " + seeds if "seed" in out.columns else "")
@@ -282,7 +288,7 @@ def read_pilots(
 
     size = _numeric(frame, "size", name, label)
     mixed = "mixture" in frame.columns
-    own_zero_ok = frame["mixture"].astype(str).str.strip() != "" if mixed else False  # pure transfer
+    own_zero_ok = _cells(frame["mixture"]) != "" if mixed else False  # pure transfer
     bad = (size < 0) | ((size == 0) & ~own_zero_ok)
     if bad.any():
         row = bad.idxmax()

@@ -135,3 +135,41 @@ def test_baselines_and_sweep_are_judged_under_the_transfer_law():
 def test_a_law_never_scored_on_a_language_is_refused():
     with pytest.raises(InputError, match="never scored"):
         LawSet(make_laws(), transfer=Transfer("pooled", ["ar", "el", "tr"], TAU))
+
+
+def test_objective_per_draw_takes_one_row_of_sizes_per_draw():
+    from budgetlaw.allocation.problem import objective_at
+
+    draws = [np.array([[2.0, 0.5, -1.0], [3.0, 0.5, -1.0]]), np.array([[1.0, 1.0, -2.0], [1.0, 1.0, -2.0]])]
+    x = np.array([[4.0, 2.0], [16.0, 1.0]])  # draw 0 at (4, 2), draw 1 at (16, 1)
+    got = objective_at("sum", x, K=None, c=None, ceiling=None, weights=np.ones(2), sign=-1.0, draws=draws,
+                       per_draw=True)
+    # draw 0: -(-1 - 2/2) - (-2 - 1/2) = 2 + 2.5; draw 1: -(-1 - 3/4) - (-2 - 1) = 1.75 + 3
+    assert got.tolist() == pytest.approx([4.5, 4.75])
+
+
+def test_cli_fit_allocate_report_on_a_transfer_law(tmp_path):
+    import json
+
+    from budgetlaw.cli import main
+
+    rows = []
+    for i, lang in enumerate(LANGS):
+        for x in (25, 50, 100, 200):
+            rows.append(f"{lang},{x},{E[i] + K[i] * x ** -C[i]:.12g},,")
+    for m, mix in enumerate([(100, 100, 100), (40, 200, 60), (0, 150, 150), (150, 0, 150)]):
+        y = losses(mix)
+        for i, lang in enumerate(LANGS):
+            rows.append(f"{lang},{mix[i]},{y[i]:.12g},m{m},{';'.join(f'{a}={b}' for a, b in zip(LANGS, mix))}")
+    pilots = tmp_path / "pilots.csv"
+    pilots.write_text("language,size,score,run,mixture\n" + "\n".join(rows) + "\n")
+    laws_path, plan_path = tmp_path / "laws.json", tmp_path / "plan.json"
+    assert main(["fit", str(pilots), "-o", str(laws_path), "--lower-is-better", "--n-boot", "20"]) == 0
+    assert json.loads(laws_path.read_text())["transfer"]["form"] == "pooled"
+    assert main(["allocate", str(laws_path), "--budget", "900", "-o", str(plan_path)]) == 0
+    assert main(["allocate", str(laws_path), "--budget", "900", "-o", str(tmp_path / "x.json"), "--solver", "exact"]) == 2
+    assert main(["report", str(laws_path), str(plan_path), "-o", str(tmp_path / "report"), "--baselines", "uniform",
+                 "--budgets", "none"]) == 0
+    plans = __import__("pandas").read_csv(tmp_path / "report" / "plans.csv")
+    uniform = plans[plans["plan"] == "uniform"]["score"].to_numpy()
+    np.testing.assert_allclose(uniform, losses([300, 300, 300]), rtol=1e-6)  # judged under the fitted T

@@ -167,3 +167,14 @@ def test_min_sizes_counts_one_language_rows_only():
     frame = frame[~((frame["language"] == "el") & (frame["size"] == "100"))]
     with pytest.raises(InputError, match=r"'el' has 2 distinct one-language .* \(25, 50\)"):
         read_pilots(frame, lower_is_better=True)
+
+
+def test_dataframe_with_nan_cells_reads_like_the_file(tmp_path):
+    path = tmp_path / "p.csv"
+    path.write_text(MIXED)
+    from_file = read_pilots(path, lower_is_better=True)
+    frame = pd.read_csv(path)  # empty cells are NaN, numbers are numbers
+    from_frame = read_pilots(frame, lower_is_better=True)
+    cols = ["language", "size", "score", "mixture", "unique"]
+    assert from_frame[cols].reset_index(drop=True).equals(from_file[cols].reset_index(drop=True))
+    assert from_frame["run"].tolist()[6:] == ["m1", "m1", "m2", "rep"]
