@@ -535,3 +535,145 @@ def test_convert_refuses_an_unwritable_output_before_converting(gguf_master, tmp
         check_refused(main, "tuning", ["convert", "tiny.gguf", "-o", f"{target}/m"], tmp_path, "writ", capsys)
     finally:
         ro.chmod(0o755)
+
+
+# -- tuning train: strict config, resume on the same data, damaged checkpoints, final save -------
+@pytest.fixture(scope="module")
+def train_master(tmp_path_factory, tiny_model):
+    """A run stopped after 1 of 2 steps (one complete checkpoint), and a second, smaller model."""
+    from _builders import build_tiny_llama, build_tokenizer
+
+    ws = tmp_path_factory.mktemp("train")
+    tok = build_tokenizer()
+    build_tiny_llama(tok, layers=1, hidden=32).save_pretrained(ws / "other_model", safe_serialization=True)
+    tok.save_pretrained(ws / "other_model")
+    records = [{"id": f"r{i}", "language": "zh", "task": "translation", "instruction": "Translate.",
+                "input": "Open the file", "output": "打开文件", "source": "t"} for i in range(6)]
+    _jsonl(ws / "mix.jsonl", records)
+    _jsonl(ws / "mix2.jsonl", records[:5])
+    (ws / "c.yaml").write_text(f"model: {tiny_model}\ndata: mix.jsonl\nseq_len: 256\nbatch_size: 2\ngrad_accum: 1\n"
+                               "max_steps: 2\nsave_every: 1\nlr: 1.0e-3\n")
+    result = _train(ws, "c.yaml", "output_dir=run", "stop_after=1")
+    assert result.returncode == 0, result.stderr[-3000:]
+    return ws
+
+
+def _train(ws: Path, *args: str, prelude: str = "") -> "subprocess.CompletedProcess":
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR")}
+    env.update(PYTHONPATH=str(ROOT / "src"), MASTER_PORT=str(29500 + (os.getpid() + 7) % 1000),
+               TOKENIZERS_PARALLELISM="false")
+    code = prelude + "\nimport sys\nfrom tuning.cli import main\nsys.exit(main(sys.argv[1:]))\n"
+    return subprocess.run([sys.executable, "-c", code, "train", *args], cwd=ws, capture_output=True, text=True,
+                          timeout=600, env=env)
+
+
+def _one_error_line(result) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("tuning train: error: ")]
+    assert result.returncode == 2 and len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-3000:]
+    return lines[0]
+
+
+CONFIG_CASES = [
+    ("model: m\ndata: d\noutput_dir: o\nlr: 1.0e-3\nlr: 1.0\n", [], "key 'lr' appears twice"),
+    ("model: m\ndata: d\noutput_dir: o\ndata: e\n", [], "key 'data' appears twice"),
+    ("model: m\ndata: d\noutput_dir: o\npacking: yes\n", [], "key 'packing' must be a bool or null, got 'yes'"),
+    ("model: m\ndata: d\noutput_dir: o\n", ["packing=no"], "got 'no'"),
+    ("model: m\ndata: d\noutput_dir: o\n", ["packing=off"], "got 'off'"),
+    ("model: m\ndata: d\noutput_dir: o\n", ["resume=on"], "key 'resume' must be a bool"),
+    ("model: m\ndata: d\noutput_dir: o\n", ["lr=1e-3", "lr=1e-4"], "lr is given twice"),
+]
+
+
+@pytest.mark.parametrize("text, overrides, needle", CONFIG_CASES, ids=[c[2] for c in CONFIG_CASES])
+def test_train_config_is_read_strictly(tmp_path, capsys, text, overrides, needle):
+    from tuning.cli import main
+
+    (tmp_path / "c.yaml").write_text(text)
+    check_refused(main, "tuning", ["train", "c.yaml", *overrides], tmp_path, needle, capsys)
+
+
+def test_train_config_true_false_still_read():
+    from tuning.train.config import load_config
+
+    c = load_config(None, ["model=m", "data=d", "output_dir=o", "packing=false", "resume=True", "tensorboard=FALSE"])
+    assert (c.packing, c.resume, c.tensorboard) == (False, True, False)
+
+
+@pytest.mark.parametrize("seq_len", [513, 4096])
+def test_train_refuses_seq_len_beyond_the_models_positions(train_master, tmp_path, capsys, seq_len):
+    from tuning.cli import main
+
+    shutil.copy(train_master / "mix.jsonl", tmp_path / "mix.jsonl")
+    (tmp_path / "c.yaml").write_text((train_master / "c.yaml").read_text())
+    check_refused(main, "tuning", ["train", "c.yaml", "output_dir=new", f"seq_len={seq_len}"], tmp_path,
+                  "has 512 positions", capsys)
+
+
+def _damage(run: Path, how: str) -> None:
+    shard = next((run / "checkpoints" / "step-1").glob("*.distcp"))
+    data = shard.read_bytes()
+    if how == "truncated":
+        shard.write_bytes(data[: len(data) // 3])
+    elif how == "empty":
+        shard.write_bytes(b"")
+    elif how == "random":
+        shard.write_bytes(random_bytes(len(data)))
+    elif how == "missing":
+        shard.unlink()
+
+
+@pytest.mark.parametrize("how, args, needle", [
+    ("truncated", [], "cannot load the checkpoint"),
+    ("empty", [], "cannot load the checkpoint (EOFError"),
+    ("random", [], "cannot load the checkpoint"),
+    ("missing", [], "(FileNotFoundError"),
+    ("other model", ["model=other_model"], "Size mismatch"),
+    ("other data", ["data=mix2.jsonl"], "not the mixture the run in 'run' was started on ('mix.jsonl'"),
+])
+def test_train_resume_refuses_damaged_or_foreign_runs(train_master, tmp_path, how, args, needle):
+    ws = tmp_path / "ws"
+    shutil.copytree(train_master, ws)
+    _damage(ws / "run", how)
+    before = snapshot(ws)
+    line = _one_error_line(_train(ws, "c.yaml", "output_dir=run", "resume=true", *args))
+    assert needle in line and len(line) < 700, line
+    assert snapshot(ws) == before
+
+
+_SIGTERM_IN_FINAL_SAVE = """
+import os, signal
+import transformers
+real = transformers.PreTrainedModel.save_pretrained
+def save_pretrained(self, *args, **kwargs):
+    if os.environ.get("SIGTERM_IN_SAVE") == "1":
+        os.kill(os.getpid(), signal.SIGTERM)  # half way through the export
+    return real(self, *args, **kwargs)
+transformers.PreTrainedModel.save_pretrained = save_pretrained
+"""
+
+
+def test_sigterm_during_the_final_save_leaves_a_run_that_resume_finishes(train_master, tmp_path, monkeypatch):
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    for name in ("mix.jsonl", "c.yaml"):
+        shutil.copy(train_master / name, ws / name)
+    monkeypatch.setenv("SIGTERM_IN_SAVE", "1")
+    result = _train(ws, "c.yaml", "output_dir=run", "save_every=0", prelude=_SIGTERM_IN_FINAL_SAVE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "during the final save" in result.stderr
+    run = ws / "run"
+    assert not (run / "final.tmp").exists() and not (run / "final").exists()
+    assert [p.name for p in (run / "checkpoints").iterdir()] == ["step-2"]  # the finished steps, complete
+    assert json.loads((run / "run.json").read_text())["finished"] is False
+    losses = [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+    monkeypatch.setenv("SIGTERM_IN_SAVE", "0")
+    result = _train(ws, "c.yaml", "output_dir=run", "save_every=0", "resume=true", prelude=_SIGTERM_IN_FINAL_SAVE)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (run / "final" / "model.safetensors").is_file() and not (run / "final.tmp").exists()
+    record = json.loads((run / "run.json").read_text())
+    assert record["finished"] is True and record["steps_done"] == 2 and record["resumed_from_step"] == 2
+    assert [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()] == losses

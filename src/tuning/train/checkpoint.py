@@ -126,12 +126,26 @@ def load_checkpoint(states: dict[str, Stateful], path: str | Path, *, world: int
         states = {key: value for key, value in states.items() if key != "rng"}
     try:
         dcp.load(states, checkpoint_id=str(path))
-    except Exception as exc:  # torch raises AssertionError, RuntimeError, pickle errors on damaged files
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-        raise InputError(f"{path}: cannot load the checkpoint ({type(exc).__name__}: {first}); it is damaged or "
-                         "does not fit this model: delete it to resume from an older one, or set resume=false "
-                         "with a new output_dir") from None
+    except (Exception, dcp.CheckpointException) as exc:
+        # torch raises AssertionError, RuntimeError, pickle errors on damaged files, and wraps what
+        # a rank raised (a truncated, empty, random or missing shard, a tensor of another shape) in
+        # CheckpointException, a BaseException: the first rank's own exception is the message
+        cause = _first_failure(exc)
+        first = (str(cause).strip().splitlines() or [type(cause).__name__])[0][:200]
+        raise InputError(f"{path}: cannot load the checkpoint ({type(cause).__name__}: {first}); it is damaged or "
+                         "does not fit this model (another model's run folder?): delete it to resume from an older "
+                         "one, or set resume=false with a new output_dir") from None
     return marker
+
+
+def _first_failure(exc: BaseException) -> BaseException:
+    failures = getattr(exc, "failures", None)
+    if isinstance(failures, dict) and failures:
+        pair = failures[min(failures)]
+        inner = pair[0] if isinstance(pair, tuple) else pair
+        if isinstance(inner, BaseException):
+            return inner
+    return exc
 
 
 def check_trusted(path: str | Path, marker: dict[str, Any]) -> None:
@@ -149,26 +163,44 @@ def check_trusted(path: str | Path, marker: dict[str, Any]) -> None:
                          "not loaded, because loading unpickles it: delete this checkpoint to resume from an older one")
 
 
-def save_final(model, tokenizer, out_dir: str | Path, *, rank: int) -> Path:
+def save_final(model, tokenizer, out_dir: str | Path, *, rank: int, interrupted=lambda: False) -> Path | None:
     """Gather the full state dict (to rank 0's CPU) and write a Hugging Face directory.
 
-    Written to ``final.tmp`` and renamed, so ``final/`` is always complete; collective.
+    Written to ``final.tmp`` and renamed, so ``final/`` is always complete; collective. When
+    ``interrupted()`` (SIGTERM, deferred by the caller) turns true on rank 0 before the rename,
+    ``final.tmp`` is removed and None is returned on every rank: the caller then writes a
+    checkpoint, from which ``resume=true`` writes ``final/``.
     """
     out = Path(out_dir)
     tmp = out.with_name(out.name + ".tmp")
     sd = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    done = torch.zeros(1, dtype=torch.float64, device=_device_of(model))
     if rank == 0:
         if tmp.exists():
             shutil.rmtree(tmp)
-        model.save_pretrained(tmp, state_dict=sd, safe_serialization=True)
-        tokenizer.save_pretrained(tmp)
-        chmod_tree(tmp)  # safetensors writes 0600: give the export the ordinary modes under the umask
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
-        log.info("saved the final model to %s", out)
-    dist.barrier()
-    return out
+        if not interrupted():
+            model.save_pretrained(tmp, state_dict=sd, safe_serialization=True)
+            tokenizer.save_pretrained(tmp)
+            chmod_tree(tmp)  # safetensors writes 0600: give the export the ordinary modes under the umask
+        if interrupted():  # before or during the write: no half export, no final.tmp left
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            if out.exists():
+                shutil.rmtree(out)
+            tmp.rename(out)
+            done += 1
+            log.info("saved the final model to %s", out)
+    dist.broadcast(done, src=0)  # every rank learns whether final/ was written
+    return out if done.item() > 0 else None
+
+
+def _device_of(model) -> torch.device:
+    """The device collectives of this process group use: the model's (cuda for NCCL), else CPU."""
+    try:
+        device = next(model.parameters()).device
+    except StopIteration:
+        return torch.device("cpu")
+    return device if device.type == "cuda" else torch.device("cpu")
 
 
 def _prune(root: Path, keep: int) -> None:

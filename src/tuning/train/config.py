@@ -7,6 +7,10 @@ tokens, and the loss on the response tokens only.
 An override is ``key=value`` where ``value`` uses YAML syntax (``max_steps=null``,
 ``packing=false``, ``lr=1e-4``). Every key and value is checked once, here: an unknown key or a
 value of the wrong type is an ``InputError`` naming the key, where it came from, and the fix.
+The YAML is read strictly: a key given twice (in the file, or twice among the overrides) is
+refused rather than the last one silently winning, and only ``true``/``false`` are booleans
+(YAML 1.1's ``yes``, ``no``, ``on``, ``off`` stay words, so ``packing=off`` is refused instead of
+being read as false).
 """
 
 from __future__ import annotations
@@ -79,10 +83,42 @@ _CHOICES = {
 }
 
 
+def _strict_loader():
+    """yaml.SafeLoader with booleans spelled true/false only and duplicate keys refused."""
+    import re
+
+    import yaml
+
+    class StrictLoader(yaml.SafeLoader):
+        pass
+
+    StrictLoader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+                                       list("tTfF"))
+
+    def mapping(loader, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice (first on line {seen[key] + 1}); give each key once",
+                    key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return yaml.SafeLoader.construct_mapping(loader, node, deep)
+
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
+    return StrictLoader
+
+
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """Read a YAML config (a mapping of keys to values) and apply ``key=value`` overrides."""
     import yaml
 
+    loader = _strict_loader()
     data: dict[str, Any] = {}
     where = "overrides"
     if path is not None:
@@ -91,7 +127,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not p.is_file():
             raise InputError(f"{p}: config file not found; pass the path of a YAML file of training keys")
         try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
+            loaded = yaml.load(p.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise InputError(f"{p}: not valid YAML ({_yaml_reason(exc)}); fix the syntax") from None
         except UnicodeDecodeError:
@@ -101,13 +137,17 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if not isinstance(loaded, dict):
             raise InputError(f"{p}: the config must be a mapping of key: value, got {type(loaded).__name__}")
         data.update(loaded)
+    given: set[str] = set()
     for item in overrides:
         key, sep, text = item.partition("=")
         key = key.strip()
         if not sep or not key:
             raise InputError(f"override {item!r}: write overrides as key=value (YAML value syntax, e.g. max_steps=null)")
+        if key in given:
+            raise InputError(f"override {item!r}: {key} is given twice among the overrides; give it once")
+        given.add(key)
         try:
-            data[key] = yaml.safe_load(text) if text.strip() else ""
+            data[key] = yaml.load(text, Loader=loader) if text.strip() else ""  # noqa: S506 - a SafeLoader
         except yaml.YAMLError as exc:
             raise InputError(f"override {item!r}: the value is not valid YAML ({_yaml_reason(exc)})") from None
     return _build(data, where + (" + overrides" if path is not None and overrides else ""))
@@ -136,6 +176,44 @@ def check_paths(config: TrainConfig) -> None:
     from tuning.data.files import check_output
 
     check_output(out, [config.data, config.model], kind="dir", option="output_dir")
+    _check_positions(config)
+    if config.resume:
+        _check_same_data(config)
+
+
+def _check_positions(config: TrainConfig) -> None:
+    """seq_len may not exceed the positions the model has (max_position_embeddings, or
+    n_positions for GPT-2-style configs): longer rows would index past the position table."""
+    import json
+
+    try:
+        model_config = json.loads((Path(config.model) / "config.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+        return  # transformers reports an unreadable config.json when the model loads
+    if not isinstance(model_config, dict):
+        return
+    positions = model_config.get("max_position_embeddings", model_config.get("n_positions"))
+    if isinstance(positions, int) and not isinstance(positions, bool) and 0 < positions < config.seq_len:
+        raise InputError(f"key 'seq_len' = {config.seq_len}: the model {config.model!r} has {positions} positions "
+                         f"(max_position_embeddings in its config.json); set seq_len <= {positions}")
+
+
+def _check_same_data(config: TrainConfig) -> None:
+    """resume=true continues a run on the data it was started on: run.json records the sha256
+    of the mixture; another mixture would continue the schedule on other examples."""
+    from tuning.data.files import read_json, sha256_file
+
+    record_path = Path(config.output_dir) / "run.json"
+    if not (Path(config.output_dir) / "checkpoints").is_dir() or not record_path.is_file():
+        return  # nothing to resume (resume=true then starts afresh)
+    record = read_json(record_path, lambda exc: f"{record_path}: unreadable ({str(exc)[:120]}); it records the run to "
+                                                "resume: restore it, or start afresh in a new output_dir")
+    recorded = record.get("data_sha256") if isinstance(record, dict) else None
+    if isinstance(recorded, str) and recorded != sha256_file(config.data):
+        was = (record.get("config") or {}).get("data") if isinstance(record.get("config"), dict) else None
+        raise InputError(f"data {config.data!r}: not the mixture the run in {config.output_dir!r} was started on "
+                         f"({was!r}, sha256 {recorded[:12]}...); resume with that data, or start afresh in a new "
+                         "output_dir")
 
 
 def _build(data: dict[str, Any], where: str) -> TrainConfig:

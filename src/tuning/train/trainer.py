@@ -283,7 +283,17 @@ def _train(config: TrainConfig) -> dict[str, Any]:
 
     # ---- 6. final model --------------------------------------------------------------------
     if config.save_final and not stopped_early:
-        ckpt.save_final(model, tokenizer, out / "final", rank=d.rank)
+        # SIGTERM here is pre-emption too: the export stops, a checkpoint of the finished steps is
+        # written (as in the loop), and resume=true then only writes final/; the run is never lost
+        with _Preemption() as preempt:
+            if ckpt.save_final(model, tokenizer, out / "final", rank=d.rank,
+                               interrupted=lambda: preempt.requested) is None:
+                ckpt.save_checkpoint(states, out, state.step, rank=d.rank, world=d.world, keep=config.keep_checkpoints,
+                                     extra={"total_steps": total_steps, "rows_per_step": plan.batch_size * d.world * grad_accum,
+                                            "config": config.to_dict()})
+                stopped_early = True
+                log.warning("stopped (SIGTERM) during the final save after step %d of %d; rerun with resume=true to "
+                            "write final/", state.step, total_steps)
     record.update(finished=not stopped_early, steps_done=state.step, examples_seen=state.examples,
                   tokens_seen=state.tokens)
     if d.is_main:
