@@ -173,3 +173,36 @@ def test_cli_fit_allocate_report_on_a_transfer_law(tmp_path):
     plans = __import__("pandas").read_csv(tmp_path / "report" / "plans.csv")
     uniform = plans[plans["plan"] == "uniform"]["score"].to_numpy()
     np.testing.assert_allclose(uniform, losses([300, 300, 300]), rtol=1e-6)  # judged under the fitted T
+
+
+def test_costs_weights_and_floors_against_an_independent_search():
+    laws = make_laws(Transfer("pooled", LANGS, TAU))
+    cost, weights = np.array([1.0, 2.0, 1.0]), np.array([1.0, 3.0, 1.0])
+    plan = bl.allocate(laws, 900, cost=dict(zip(LANGS, cost)), weights=dict(zip(LANGS, weights)),
+                       floor={"hi": 250})
+    best = None
+    for start in np.random.default_rng(1).dirichlet(np.ones(3), size=20):
+        x0 = np.maximum(start * 900 / cost, [1, 1, 250])
+        res = minimize(lambda x: weights @ losses(x), x0, method="SLSQP", bounds=[(1e-3, None), (1e-3, None), (250, None)],
+                       constraints=[{"type": "eq", "fun": lambda x: cost @ x - 900}], options={"ftol": 1e-14})
+        if res.success and (best is None or res.fun < best.fun):
+            best = res
+    assert plan.objective_value == pytest.approx(best.fun, abs=1e-7)
+    np.testing.assert_allclose(plan.sizes.to_numpy(), best.x, atol=0.5)
+    assert plan.sizes["hi"] >= 250 * (1 - 1e-9) and plan.used_budget == pytest.approx(900, rel=1e-6)
+
+
+def test_robust_with_repeats_and_a_drawn_rstar():
+    rng = np.random.default_rng(4)
+    tdraws = np.column_stack([rng.uniform(0.05, 0.35, size=(15, 3)), rng.uniform(2, 8, size=15)])
+    laws = make_laws(Transfer("pooled", LANGS, TAU, draws=tdraws), draws=15)
+    Kd = np.stack([laws[lang].draws[:, 0] for lang in LANGS], axis=1)
+    U = np.array([80.0, 1000.0, 1000.0])
+    plan = bl.allocate(laws, 900, objective="robust", available=dict(zip(LANGS, U)), max_epochs=3)
+
+    def mean_loss(x):
+        return np.mean([losses(x, tau=tdraws[d, :3], U=U, rstar=tdraws[d, 3], Kx=Kd[d]).sum() for d in range(15)])
+
+    ref = search(mean_loss, 900, np.full(3, 1e-3), U * 3)
+    assert plan.objective_value == pytest.approx(ref.fun, abs=1e-6)
+    np.testing.assert_allclose(plan.sizes.to_numpy(), ref.x, atol=1.0)

@@ -91,13 +91,17 @@ def solve_transfer(problem, objective: str, extras: list):
     if objective == "robust":
         Kd, cd, Cd, Td, Rd = _draw_arrays(problem)
         D = len(Rd)
-        same = np.allclose(Rd, Rd[0]) or u is None
-        shared = eff(float(Rd[0])) if same else None
-        terms = []
-        for k in range(D):
-            e = shared if same else eff(float(Rd[k]))
-            terms.append(problem.weights @ (Cd[k] - gaps(e, Td[k], Kd[k], cd[k])))
-        goal = cp.Maximize(cp.sum(cp.hstack(terms)) / (D * weights_total))
+        w = np.tile(problem.weights, D)
+        if u is None or np.ptp(Rd) == 0:  # one e for every draw: all D * n effective data in one block
+            e = eff(float(Rd[0]))
+            stacked = (Td + np.eye(n)).reshape(D * n, n)  # row (k, i): d_ki = e_i + sum_j T_kij e_j
+            s_all = cp.Variable(D * n)
+            cons.append(s_all <= cp.log(stacked @ e))
+            gap_all = cp.multiply(Kd.ravel() * scale_d ** (-cd.ravel()), cp.exp(cp.multiply(-cd.ravel(), s_all)))
+            goal = cp.Maximize((w @ Cd.ravel() - w @ gap_all) / (D * weights_total))
+        else:  # R* differs between draws: e differs too
+            terms = [problem.weights @ (Cd[k] - gaps(eff(float(Rd[k])), Td[k], Kd[k], cd[k])) for k in range(D)]
+            goal = cp.Maximize(cp.sum(cp.hstack(terms)) / (D * weights_total))
     else:
         gap = gaps(eff(tr.rstar), tr.T, problem.K, problem.c)
         utility = problem.ceiling - gap
