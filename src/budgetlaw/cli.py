@@ -70,9 +70,16 @@ def _check_budget_pays_one_each(budget: float, text: str, laws, kwargs: dict) ->
 
 
 def _extrapolation_warning(laws, plan) -> str | None:
-    """One line naming the languages whose planned size lies far outside their pilot sizes."""
+    """One line naming the languages whose planned size lies far outside their pilot sizes (under
+    a transfer law: their effective data, what the law is read at)."""
     far = []
-    for lang, size in plan.sizes.items():
+    sizes_of = plan.sizes
+    if getattr(laws, "transfer", None) is not None:
+        from budgetlaw.transfer.prediction import predict
+
+        table = predict(laws, plan.sizes.to_dict(), unique=(plan.constraints or {}).get("available"))
+        sizes_of = table.set_index("language")["effective"].reindex(plan.sizes.index)
+    for lang, size in sizes_of.items():
         sizes = getattr(laws[lang], "sizes", None)
         if sizes is None or not len(sizes):
             continue
