@@ -178,3 +178,23 @@ def test_dataframe_with_nan_cells_reads_like_the_file(tmp_path):
     cols = ["language", "size", "score", "mixture", "unique"]
     assert from_frame[cols].reset_index(drop=True).equals(from_file[cols].reset_index(drop=True))
     assert from_frame["run"].tolist()[6:] == ["m1", "m1", "m2", "rep"]
+
+
+@pytest.mark.parametrize("edit, pattern", [
+    (lambda t: t.update(form="diag"), "form 'diag'"),
+    (lambda t: t["parameters"].pop("tau:ar"), "parameters must be"),
+    (lambda t: t["parameters"].update({"tau:ar": "x"}), "not a list of numbers"),
+    (lambda t: t["parameters"].update({"tau:ar": -0.1}), "finite parameters >= 0"),
+    (lambda t: t.update(rstar=0), "rstar=0.0 must be"),
+    (lambda t: t["draws"].update(values=[[0.1, 0.2]]), "rows must hold 4 numbers"),
+    (lambda t: t.update(languages=["ar", "el", "tr"], parameters={"tau:ar": 0.2, "tau:el": 0.1, "tau:tr": 0.3}),
+     r"laws.json: the transfer law covers ar, el, tr but the laws cover ar, el, hi; hi was never scored"),
+])
+def test_a_damaged_transfer_section_is_one_clear_error(tmp_path, edit, pattern):
+    laws = loss_laws(Transfer("pooled", LANGS, [0.2, 0.1, 0.3], draws=[[0.2, 0.1, 0.3, 5.0]]))
+    data = laws.to_dict()
+    edit(data["transfer"])
+    path = tmp_path / "laws.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(InputError, match=pattern):
+        load_laws(path)

@@ -283,7 +283,8 @@ class LawSet(Mapping):
             laws = {lang: FittedLaw.from_dict(entry) for lang, entry in data["laws"].items()}
         except (KeyError, TypeError, ValueError) as err:
             raise InputError(f"{name}: malformed law entry ({err!r}); regenerate the file with `budgetlaw fit`") from None
-        transfer = Transfer.from_dict(data["transfer"], name=name) if data.get("transfer") is not None else None
+        transfer = (Transfer.from_dict(data["transfer"], name=name).reorder(list(laws), where=name)
+                    if data.get("transfer") is not None else None)
         result = cls(laws, metric=data.get("metric"), signature=data.get("signature"), transfer=transfer)
         declared = data.get("lower_is_better", result.lower_is_better if laws else False)
         if declared is not result.lower_is_better:

@@ -110,6 +110,8 @@ def effective(x, T, unique=None, rstar=DEFAULT_RSTAR) -> np.ndarray:
 
 
 def _floats(values, where: str) -> np.ndarray:
+    if isinstance(values, (str, bool)) or (isinstance(values, list) and any(isinstance(v, (str, bool)) for v in values)):
+        raise InputError(f"{where}: not a list of numbers; regenerate the file with `budgetlaw fit`")
     try:
         out = np.asarray(values, dtype=float)
     except (TypeError, ValueError):
@@ -248,9 +250,15 @@ class Transfer:
         params = _floats([given[k] for k in names], f"{where}.parameters")
         draws = data.get("draws") or {"values": []}
         values = _floats(draws.get("values", []) if isinstance(draws, dict) else draws, f"{where}.draws")
-        return cls(form, tuple(langs), params, float(data.get("rstar", DEFAULT_RSTAR)),
-                   bool(data.get("rstar_fitted", False)), values.reshape(-1, len(names) + 1),
-                   dict(data.get("fitted_on") or {}))
+        if values.size and (values.ndim != 2 or values.shape[1] != len(names) + 1):
+            raise InputError(f"{where}.draws: rows must hold {len(names) + 1} numbers ({', '.join(names)}, rstar); "
+                             "regenerate the file with `budgetlaw fit`")
+        rstar = _floats([data.get("rstar", DEFAULT_RSTAR)], f"{where}.rstar")[0]
+        fitted_on = data.get("fitted_on") or {}
+        if not isinstance(fitted_on, dict):
+            raise InputError(f"{where}.fitted_on: expected an object; regenerate the file with `budgetlaw fit`")
+        return cls(form, tuple(langs), params, rstar, bool(data.get("rstar_fitted", False)),
+                   values.reshape(-1, len(names) + 1), dict(fitted_on))
 
     def __repr__(self) -> str:
         fitted = "fitted" if self.rstar_fitted else "default"
