@@ -19,6 +19,12 @@ Metrics: nll (nats per reference token, lower is better), chrf (chrF++), bleu, o
 ``n`` is the number of held-out messages scored. Pilots generate on the first 100 messages of
 each language (NLL uses all of them); the other models generate on all and also report
 ``chrf@100`` etc. on those first 100, which is what the pilots' chrF++ laws predict like for like.
+
+Every input is checked before anything is written (:func:`read_records`): a missing or empty
+folder, or a run record that is not what the experiment writes, is one line
+``report_smollm2.py: error: ...`` naming the file, exit status 2, and no file is changed. A
+record whose scores hold only ``nll`` (a model scored without generation, e.g. a transfer
+pilot) is accepted; it adds nll rows and is left out of the chrF++ tables.
 """
 
 from __future__ import annotations
@@ -36,10 +42,81 @@ ORDER = ["base", "pilot", "optimized", "uniform", "proportional", "extrapolation
 LABEL = {"nll": "NLL (nats/token, lower is better)", "chrf": "chrF++", "bleu": "BLEU", "off_target": "off-target %"}
 
 
+class ReportError(ValueError):
+    """An input of the report that is not what the experiment writes (one line, names the file)."""
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_record(path: Path, r) -> None:
+    """A run record as examples/smollm2_six_languages.py writes it: run, kind (words), seed (a
+    whole number), sizes {language: pairs >= 0}, scores {language: {metric: number, ...}} with at
+    least nll; generation metrics, ``generated``, ``signatures``, ``train`` and ``eval_s`` optional
+    beside them, checked when present."""
+    if not isinstance(r, dict):
+        raise ReportError(f"{path}: a run record is a JSON object, not {type(r).__name__}")
+    for key in ("run", "kind", "seed", "sizes", "scores"):
+        if key not in r:
+            raise ReportError(f"{path}: no {key!r}; every run record has run, kind, seed, sizes and scores")
+    if not isinstance(r["run"], str) or not r["run"] or not isinstance(r["kind"], str) or not r["kind"]:
+        raise ReportError(f"{path}: 'run' and 'kind' must be non-empty strings")
+    if not isinstance(r["seed"], int) or isinstance(r["seed"], bool):
+        raise ReportError(f"{path}: 'seed' is {r['seed']!r}, not a whole number")
+    if not isinstance(r["sizes"], dict) or not all(_number(v) and v >= 0 for v in r["sizes"].values()):
+        raise ReportError(f"{path}: 'sizes' must map each language to its pairs, a number >= 0")
+    if not isinstance(r["scores"], dict):
+        raise ReportError(f"{path}: 'scores' must map each language to its metrics")
+    for lang, sc in r["scores"].items():
+        if not isinstance(sc, dict) or "nll" not in sc:
+            raise ReportError(f"{path}: scores of {lang!r} must be an object with at least 'nll'")
+        for metric, value in sc.items():
+            if (metric in METRICS or metric.split("@")[0] in METRICS) and not _number(value):
+                raise ReportError(f"{path}: scores.{lang}.{metric} is {value!r}, not a finite number")
+        if "generated" in sc and not (_number(sc["generated"]) and sc["generated"] == int(sc["generated"])):
+            raise ReportError(f"{path}: scores.{lang}.generated is {sc['generated']!r}, not a count")
+        if not isinstance(sc.get("signatures", {}), dict):
+            raise ReportError(f"{path}: scores.{lang}.signatures must be an object")
+    train = r.get("train", {})
+    if not isinstance(train, dict) or not all(_number(train[k]) for k in ("wall_s", "tokens", "step_s") if k in train):
+        raise ReportError(f"{path}: 'train' must be an object of numbers (wall_s, tokens, step_s)")
+    if "eval_s" in r and not _number(r["eval_s"]):
+        raise ReportError(f"{path}: 'eval_s' is {r['eval_s']!r}, not a number of seconds")
+
+
+def read_records(results: Path) -> list[dict]:
+    """Every ``runs/*.json`` of ``results``, checked (see :func:`_check_record`), and the held-out
+    files their NLL counts need; ReportError at the first problem, before anything is written."""
+    if not results.is_dir():
+        raise ReportError(f"{results}: no such folder; give the results folder of examples/smollm2_six_languages.py")
+    paths = sorted((results / "runs").glob("*.json"))
+    if not paths:
+        raise ReportError(f"{results}: no run records (runs/*.json); run examples/smollm2_six_languages.py first, "
+                          "or give its results folder")
+    records, seen = [], {}
+    for path in paths:
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            raise ReportError(f"{path}: not a JSON run record ({type(exc).__name__}: {str(exc)[:120]})") from None
+        _check_record(path, record)
+        if record["run"] in seen:
+            raise ReportError(f"{path}: run {record['run']!r} is also recorded in {seen[record['run']].name}; "
+                              "keep one record per run")
+        seen[record["run"]] = path
+        records.append(record)
+    for lang in sorted({lang for r in records for lang in r["scores"]}):
+        if not (results / "heldout" / f"{lang}.jsonl").is_file():
+            raise ReportError(f"{results / 'heldout' / (lang + '.jsonl')}: missing; the nll rows of {lang} count its "
+                              "held-out messages")
+    return records
+
+
 def _load(results: Path):
     import budgetlaw as bl
 
-    records = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((results / "runs").glob("*.json"))]
+    records = read_records(Path(results))
     laws = {}
     for metric, names in LAWS.items():
         for which, name in zip(("plan", "all"), names):
@@ -164,6 +241,9 @@ def _pilot_table(frame):
         v = dict(zip(g.metric, g.measured))
         chrf = v.get("chrf@100", v.get("chrf"))
         off = v.get("off_target@100", v.get("off_target"))
+        if chrf is None or off is None:  # scored without generation (nll only)
+            cell.setdefault((lang, int(size)), []).append(f"{v['nll']:.3f} / - / -")
+            continue
         cell.setdefault((lang, int(size)), []).append(f"{v['nll']:.3f} / {chrf:.1f} / {off:.0f}")
     sizes = sorted({s for _, s in cell})
     rows = [{"language": lang, **{("base" if s == 0 else str(s)): "; ".join(cell.get((lang, s), [])) for s in sizes}}
@@ -493,7 +573,7 @@ def write_report(results) -> None:
     records, laws = _load(results)
     frame = results_frame(results, records, laws)
     if frame.empty:
-        return
+        raise ReportError(f"{results}: the run records hold no scores; nothing to report")
     with atomic_write(results / "results.csv") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
     write_summary(results, frame, records, laws)
@@ -539,6 +619,14 @@ if __name__ == "__main__":
     parser.add_argument("--bundle-demo", metavar="DIR", help="also copy the measured pilots into DIR "
                         "(src/budgetlaw/data) for `budgetlaw demo`")
     args = parser.parse_args()
-    write_report(args.results)
-    if args.bundle_demo:
-        bundle_demo(args.results, args.bundle_demo)
+    from budgetlaw import InputError  # tuning's InputError is a subclass: laws.json errors, atomic writes
+
+    try:
+        write_report(args.results)
+        if args.bundle_demo:
+            bundle_demo(args.results, args.bundle_demo)
+    except (ReportError, InputError, OSError) as exc:
+        where = f"{exc.filename}: " if isinstance(exc, OSError) and exc.filename else ""
+        text = "; ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+        print(f"report_smollm2.py: error: {where}{text[:600]}", file=sys.stderr)
+        sys.exit(2)

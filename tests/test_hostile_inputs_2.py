@@ -677,3 +677,151 @@ def test_sigterm_during_the_final_save_leaves_a_run_that_resume_finishes(train_m
     record = json.loads((run / "run.json").read_text())
     assert record["finished"] is True and record["steps_done"] == 2 and record["resumed_from_step"] == 2
     assert [json.loads(line)["loss"] for line in (run / "metrics.jsonl").read_text().splitlines()] == losses
+
+
+# -- examples/report_smollm2.py: every input checked before anything is written -----------------
+RESULTS = ROOT / "docs" / "results" / "smollm2-gettext"
+
+
+def _report_module():
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(ROOT / "examples"))
+    spec = importlib.util.spec_from_file_location("report_smollm2_under_test", ROOT / "examples" / "report_smollm2.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture()
+def rep_ws(tmp_path):
+    ws = tmp_path / "res"
+    shutil.copytree(RESULTS, ws)
+    return ws
+
+
+def _first_record(ws: Path) -> Path:
+    return sorted((ws / "runs").glob("*.json"))[0]
+
+
+def _record_edit(change):
+    def apply(ws: Path) -> str:
+        path = _first_record(ws)
+        data = json.loads(path.read_text())
+        change(data)
+        path.write_text(json.dumps(data))
+        return path.name
+    return apply
+
+
+def _first_lang(data) -> str:
+    return sorted(data["scores"])[0]
+
+
+def _write(name: str, content: bytes):
+    def apply(ws: Path) -> str:
+        (ws / "runs" / name).write_bytes(content)
+        return name
+    return apply
+
+
+def _dup(ws: Path) -> str:
+    src = _first_record(ws)
+    shutil.copy(src, ws / "runs" / "zz-copy.json")
+    return "zz-copy.json"
+
+
+def _no_heldout(ws: Path) -> str:
+    (ws / "heldout" / "zh.jsonl").unlink()
+    return "zh.jsonl"
+
+
+def _bad_laws(ws: Path) -> str:
+    (ws / "laws.json").write_text('{"format": "budgetlaw-laws/1", "laws": []}')
+    return "laws.json"
+
+
+RECORD_CASES = {
+    "string score": _record_edit(lambda d: d["scores"][_first_lang(d)].__setitem__("chrf", "3.4")),
+    "NaN score": _record_edit(lambda d: d["scores"][_first_lang(d)].__setitem__("nll", float("nan"))),
+    "bool score": _record_edit(lambda d: d["scores"][_first_lang(d)].__setitem__("bleu", True)),
+    "no nll": _record_edit(lambda d: d["scores"][_first_lang(d)].pop("nll")),
+    "scores a list": _record_edit(lambda d: d.__setitem__("scores", [1, 2])),
+    "no scores": _record_edit(lambda d: d.pop("scores")),
+    "seed a string": _record_edit(lambda d: d.__setitem__("seed", "1")),
+    "negative size": _record_edit(lambda d: d.__setitem__("sizes", {"ar": -5})),
+    "train a string": _record_edit(lambda d: d.__setitem__("train", "fast")),
+    "eval_s a string": _record_edit(lambda d: d.__setitem__("eval_s", "20 min")),
+    "not JSON": _write("broken.json", b'{"run": "x", "kind": '),
+    "random bytes": _write("random.json", random_bytes()),
+    "a JSON list": _write("list.json", b"[1, 2, 3]"),
+    "empty file": _write("empty.json", b""),
+    "the same run twice": _dup,
+    "held-out file missing": _no_heldout,
+    "laws.json damaged": _bad_laws,
+}
+
+
+def _run_report(folder: Path) -> "subprocess.CompletedProcess":
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run([sys.executable, str(ROOT / "examples" / "report_smollm2.py"), str(folder)],
+                          capture_output=True, text=True, timeout=600, env=env)
+
+
+@pytest.mark.parametrize("case", list(RECORD_CASES))
+def test_report_smollm2_refuses_a_bad_input_and_writes_nothing(rep_ws, case):
+    named = RECORD_CASES[case](rep_ws)
+    (rep_ws / "results.csv").write_text("sentinel\n")  # must survive: nothing is written before the checks
+    before = snapshot(rep_ws)
+    result = _run_report(rep_ws)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1, result.stderr[-2000:]
+    assert lines[0].startswith("report_smollm2.py: error: ") and named in lines[0], lines[0]
+    assert snapshot(rep_ws) == before
+
+
+@pytest.mark.parametrize("make", ["missing", "empty", "no runs"])
+def test_report_smollm2_refuses_a_folder_without_runs(tmp_path, make):
+    folder = tmp_path / "res"
+    if make != "missing":
+        folder.mkdir()
+    if make == "no runs":
+        (folder / "runs").mkdir()
+        (folder / "runs" / "notes.txt").write_text("nothing yet\n")
+    before = snapshot(tmp_path)
+    result = _run_report(folder)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("report_smollm2.py: error: "), \
+        result.stderr[-2000:]
+    assert str(folder) in lines[0]
+    assert snapshot(tmp_path) == before
+
+
+def test_report_smollm2_takes_nll_only_records(rep_ws):
+    """A transfer pilot scored without generation: its nll rows enter results.csv, no chrF row."""
+    module = _report_module()
+    record = {"run": "transfer-ar-el-s1", "kind": "transfer", "seed": 1, "sizes": {"ar": 90, "el": 90},
+              "scores": {"ar": {"nll": 2.5, "signatures": {"nll": "nll|unit:nats/token"}},
+                         "el": {"nll": 2.25, "signatures": {"nll": "nll|unit:nats/token"}}},
+              "eval_s": 12.0, "total_s": 30.0}
+    (rep_ws / "runs" / "transfer-ar-el-s1.json").write_text(json.dumps(record))
+    records = module.read_records(rep_ws)
+    assert any(r["kind"] == "transfer" for r in records)
+    frame = module.results_frame(rep_ws)
+    mine = frame[frame.run == "transfer-ar-el-s1"]
+    assert sorted(zip(mine.language, mine.metric, mine.measured)) == [("ar", "nll", 2.5), ("el", "nll", 2.25)]
+    held = {lang: len((rep_ws / "heldout" / f"{lang}.jsonl").read_text(encoding="utf-8").splitlines()) for lang in ("ar", "el")}
+    assert dict(zip(mine.language, mine.n)) == held
+    # the tables still build (the chrF++ ones without the transfer rows)
+    assert module._multi_table(frame, "chrf") is not None and module._pilot_table(frame) is not None
+
+
+def test_report_smollm2_on_the_committed_folder_reproduces_its_bytes(rep_ws):
+    result = _run_report(rep_ws)
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("results.csv", "summary.md"):
+        assert (rep_ws / name).read_bytes() == (RESULTS / name).read_bytes(), name
