@@ -825,3 +825,40 @@ def test_report_smollm2_on_the_committed_folder_reproduces_its_bytes(rep_ws):
     assert result.returncode == 0, result.stderr[-2000:]
     for name in ("results.csv", "summary.md"):
         assert (rep_ws / name).read_bytes() == (RESULTS / name).read_bytes(), name
+
+
+# -- budgetlaw fit: values near 1e300 ---------------------------------------------------------------
+_SIZES5 = (1e4, 2e4, 5e4, 1e5, 2e5)
+HUGE_CASES = [
+    ("language,size,score,metric\n" + "".join(f"zh,{s:g},{1e200 * (1 + 1 / (1 + s / 1e4)):.6g},nll\n" for s in _SIZES5),
+     ["--lower-is-better"]),
+    ("language,size,score,metric\n" + "".join(f"zh,{s:g},{1e305 * (1 + 1 / (1 + s / 1e4)):.6g},nll\n" for s in _SIZES5),
+     ["--lower-is-better"]),
+    ("language,size,score\n" + "".join(f"zh,{s * 1e295:g},{50 + s / 1e4:g}\n" for s in _SIZES5), ["--max-score", "1e301"]),
+    ("language,size,score\n" + "".join(f"zh,{s:g},{1e199 * (0.5 + s / 1e6):.6g}\n" for s in _SIZES5),
+     ["--max-score", "1e200", "--free-ceiling"]),
+    ("language,size,score\n" + "".join(f"ar,{s:g},{40 + s / 1e4:g}\nzh,{s:g},{50 + s / 1e4:g}\n" for s in _SIZES5),
+     ["--max-score", "1e301", "--free-ceiling"]),
+]
+
+
+@pytest.mark.parametrize("text, flags", HUGE_CASES)
+def test_fit_of_values_near_1e300_is_one_line(tmp_path, capsys, text, flags):
+    from budgetlaw.cli import main
+
+    (tmp_path / "p.csv").write_text(text)
+    check_refused(main, "budgetlaw", ["fit", "p.csv", "-o", "laws.json", "--n-boot", "5", *flags], tmp_path,
+                  "overflows floating point", capsys)
+
+
+def test_fit_of_huge_sizes_still_fits(tmp_path):
+    """Sizes near 1e300 are fine: the law works on x / x_ref. The fitted exponent is the one of
+    the data, which follow 100 - 40 (x / 1e299)^-0.1 exactly."""
+    from budgetlaw.cli import main
+
+    (tmp_path / "p.csv").write_text("language,size,score\n" + "".join(
+        f"zh,{s * 1e295:g},{100 - 40 * (s / 1e4) ** -0.1:.12g}\n" for s in _SIZES5))
+    assert run_in(tmp_path, main, ["fit", "p.csv", "-o", "laws.json", "--n-boot", "5"]) == 0
+    law = json.loads((tmp_path / "laws.json").read_text())["laws"]["zh"]["law"]
+    # K is the coefficient of x^-c: 40 * (1e299)^0.1
+    assert law["c"] == pytest.approx(0.1, abs=1e-4) and law["K"] == pytest.approx(40 * 1e299 ** 0.1, rel=1e-3)

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import least_squares
 
+from budgetlaw.errors import InputError
 from budgetlaw.fitting.options import C_BOUNDS, LOSSES, FitOptions
 from budgetlaw.law import PowerLaw
 
@@ -240,11 +241,25 @@ def polish(prob: FitProblem, y: np.ndarray, theta: np.ndarray) -> tuple[np.ndarr
         az = az[0]
         return np.column_stack([az, -az * prob.t, -np.ones_like(az)])[:, :p]
 
-    start_cost = float(prob.cost(fun(start)))
-    result = least_squares(fun, start, jac=jac, bounds=(lo, hi), loss=prob.loss, f_scale=prob.f_scale,
-                           method="trf", x_scale="jac", ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=200)
-    info = {"method": "grid+irls+lm, polished by scipy least_squares (trf)", "status": int(result.status),
-            "nfev": int(result.nfev), "message": str(result.message)}
+    with np.errstate(over="ignore", invalid="ignore"):
+        start_cost = float(prob.cost(fun(start)))
+    info = {"method": "grid+irls+lm, polished by scipy least_squares (trf)"}
+    if not np.isfinite(start_cost):  # values near 1e300: the squared residuals overflow, no fit is meaningful
+        raise InputError(
+            f"the fit overflows floating point (scores up to {np.max(np.abs(y)):.3g}, a ceiling or floor of "
+            f"{float(ceiling):.3g} with bound {float(np.max(np.abs(prob.ceiling_hi))):.3g}, sizes up to "
+            f"{np.exp(float(np.max(prob.t))):.3g}x the smallest): the squared "
+            "residuals pass 1e308; put scores on 0..100 (losses in nats), sizes in pairs, and keep --max-score "
+            "near the scores")
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = least_squares(fun, start, jac=jac, bounds=(lo, hi), loss=prob.loss, f_scale=prob.f_scale,
+                                   method="trf", x_scale="jac", ftol=1e-14, xtol=1e-14, gtol=1e-14, max_nfev=200)
+    except (ValueError, FloatingPointError, OverflowError, np.linalg.LinAlgError) as exc:
+        # scipy's SVD refuses an inf/NaN Jacobian (residuals of values near 1e300 overflow on the
+        # way): the start from the batch solver stands, as when scipy does not lower the cost
+        return full(start), start_cost, {**info, "polish_rejected": True, "message": str(exc)[:200]}
+    info.update(status=int(result.status), nfev=int(result.nfev), message=str(result.message))
     if np.isfinite(result.cost) and result.cost <= start_cost:
         return full(result.x), float(result.cost), info
     info["polish_rejected"] = True
@@ -299,7 +314,8 @@ def fit_points(x: np.ndarray, y: np.ndarray, s: FitOptions):
 
     def once(loss: str, f_scale: float):
         prob = make_problem(s, t, lower, f_scale, loss=loss)
-        theta, cost = fit_batch(prob, y[None])
+        with np.errstate(over="ignore", invalid="ignore"):  # values near 1e300: polish refuses them in one line
+            theta, cost = fit_batch(prob, y[None])
         theta, cost, info = polish(prob, y, theta[0])
         return theta, prob, cost, info
 
