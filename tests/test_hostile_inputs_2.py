@@ -447,6 +447,12 @@ LAW_CASES = [
     (_report("loss_laws.json", "plan.json"), "predicts scores (higher is better) but loss_laws.json"),
     (_report("loss_nosig.json", "loss_plan.json"), "has no signature to compare"),
     (_report("loss_nosig.json", "plan.json"), "predicts scores"),
+    # --budgets: named as report's flag, and each frontier budget must pay one pair of every language
+    (["report", "laws.json", "plan.json", "-o", "rep", "--budgets", "abc"], "--budgets: size 'abc'"),
+    (["report", "laws.json", "plan.json", "-o", "rep", "--budgets", "1e999"], "--budgets: size"),
+    (["report", "laws.json", "plan.json", "-o", "rep", "--budgets", "2"], "--budgets '2' cannot pay one pair of each of the 3"),
+    (["report", "laws.json", "plan.json", "-o", "rep", "--budgets", "300k,0"], "--budgets '0' cannot pay"),
+    (["report", "loss_laws.json", "loss_plan.json", "-o", "rep", "--budgets", "0.5"], "cannot pay one pair"),
 ]
 
 

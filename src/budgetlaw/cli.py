@@ -223,9 +223,7 @@ def cmd_report(args) -> int:
     if args.languages is not None:
         constraints = _load_constraints(laws, args.languages, plan.constraints.get("max_epochs"))
     pilots = None if args.pilots is None else _input_file(args.pilots, "pilots file (--pilots)")
-    budgets = None
-    if args.budgets is not None:
-        budgets = [parse_size(b) for b in args.budgets.split(",") if b.strip()] if args.budgets != "none" else []
+    budgets = None if args.budgets is None else _report_budgets(args.budgets, laws, constraints or plan.constraints or {})
     baselines = [b.strip() for b in args.baselines.split(",") if b.strip()] if args.baselines != "none" else []
     unknown = [b for b in baselines if b not in BASELINES]
     if unknown:
@@ -234,6 +232,28 @@ def cmd_report(args) -> int:
                    seed_sd=seed_sd)
     print(f"wrote {paths['summary']} and {sum(k.endswith('_plot') for k in paths)} figures")
     return 0
+
+
+def _report_budgets(text: str, laws, constraints: dict) -> list[float]:
+    """--budgets of `report`: sizes (or 'none'), each able to pay one pair of every language, as
+    `allocate` requires of --budget (a frontier point below that evaluates fractions of a pair)."""
+    if text.strip() == "none":
+        return []
+    budgets = []
+    for item in (b.strip() for b in text.split(",")):
+        if not item:
+            continue
+        try:
+            value = parse_size(item)
+        except InputError as exc:
+            raise InputError(f"--budgets: {exc}") from None
+        cost = constraints.get("cost") or {}
+        need = sum(float(cost.get(lang, 1.0)) for lang in laws)
+        if not value >= need:
+            raise InputError(f"--budgets {item!r} cannot pay one pair of each of the {len(laws)} languages (that "
+                             f"needs {need:g}); give frontier budgets such as 300k,600k,1.2M, or 'none'")
+        budgets.append(value)
+    return budgets
 
 
 def _check_plan_made_from(plan, laws, plan_path, laws_path) -> None:
