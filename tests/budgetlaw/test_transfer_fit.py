@@ -160,3 +160,11 @@ def test_bootstrap_starts_off_a_zero_weight():
     frame = frame[~((frame["run"] == "multi-4") & (frame["language"] == "hi"))]
     laws = bl.fit(frame, lower_is_better=True, n_boot=20, transfer="pooled", seed=2)
     assert laws.transfer.params[2] < 0.02 and np.isfinite(laws.transfer.draws).all()
+
+
+def test_source_transfer_is_recovered_when_asked():
+    # T_ij = s_j: what a pair of j is worth to any other language, s = (0.3, 0.05, 0.15)
+    source = [[0, 0.05, 0.15], [0.3, 0, 0.15], [0.3, 0.05, 0]]
+    laws = bl.fit(table(source), lower_is_better=True, n_boot=0, transfer="source")
+    np.testing.assert_allclose(laws.transfer.params, [0.3, 0.05, 0.15], atol=1e-6)
+    assert bl.fit(table(source), lower_is_better=True, n_boot=0).transfer.form == "source"
