@@ -6,6 +6,8 @@ the fitted laws predict the best outcome.
     convex.py     the cvxpy model, for extra linear constraints
     optimise.py   allocate, sweep, make_plan
     baselines.py  uniform, proportional, temperature, UniMax (water-filling)
+    effective.py  effective data under a transfer law; whether it changes the program
+    transfer.py   the cvxpy model on a transfer law (every objective, repeats)
 
 Per language i, score_i(x) = C_i - K_i * x**(-c_i). The program (convex: every term is concave):
 
@@ -31,6 +33,13 @@ never makes a problem infeasible).
 
 "maxmin" breaks ties by the plain sum: once the worst score is as high as it can go, any budget
 left (there is some when the worst language is at its cap) goes where it adds most in total.
+
+Transfer laws (a LawSet with ``transfer``, budgetlaw.transfer): every score_i is taken at the
+effective data d_i = eff_i(x_i) + sum_j T_ij eff_j(x_j), with U_i = available_i the distinct
+pairs when repeats are possible (available_i * max_epochs > available_i). The program stays
+convex (T >= 0, eff concave) and is solved by budgetlaw.allocation.transfer; a transfer law with
+T = 0 in the fit and every draw, and no repeats possible, is the program above and takes its
+path. Plans, baselines and the objective judge sizes at their effective data.
 
 Solvers: without extra constraints every objective is solved exactly by `budgetlaw.allocation.exact`
 (KKT conditions + bisection on one multiplier; "sum" and "robust" are separable, "maxmin" is a
