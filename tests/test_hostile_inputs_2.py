@@ -868,3 +868,56 @@ def test_fit_of_huge_sizes_still_fits(tmp_path):
     law = json.loads((tmp_path / "laws.json").read_text())["laws"]["zh"]["law"]
     # K is the coefficient of x^-c: 40 * (1e299)^0.1
     assert law["c"] == pytest.approx(0.1, abs=1e-4) and law["K"] == pytest.approx(40 * 1e299 ** 0.1, rel=1e-3)
+
+
+# -- language codes that would break or run in a spreadsheet; NaN called NaN ----------------------
+def _pilots_csv(lang: str) -> str:
+    return "language,size,score\n" + "".join(f"{code},{s:g},{50 + s / 1e4:g}\n" for code in ("zh", lang)
+                                             for s in (1e4, 2e4, 5e4))
+
+
+LABEL_CASES = [
+    ('=cmd|" /c calc"!A1', "which a spreadsheet reads as a formula"),
+    ("+ar", "which a spreadsheet reads as a formula"),
+    ("-2+3", "which a spreadsheet reads as a formula"),
+    ("@SUM(A1)", "which a spreadsheet reads as a formula"),
+    ("a\x00r", "NUL byte"),
+    ("a\x1br", "control character"),
+]
+
+
+@pytest.mark.parametrize("lang, needle", LABEL_CASES)
+def test_fit_refuses_language_codes_unsafe_in_csv(tmp_path, capsys, lang, needle):
+    from budgetlaw.cli import main
+
+    (tmp_path / "p.csv").write_text(_pilots_csv(lang))
+    line = check_refused(main, "budgetlaw", ["fit", "p.csv", "-o", "laws.json", "--n-boot", "5"], tmp_path, needle,
+                         capsys)
+    assert "\x00" not in line
+
+
+@pytest.mark.parametrize("lang, needle", LABEL_CASES[:3] + LABEL_CASES[4:5])
+def test_pilots_refuses_language_codes_unsafe_in_csv(pi_ws, capsys, lang, needle):
+    from tuning.cli import main
+
+    (pi_ws / "bad.csv").write_text("language,task,metric,score,n,signature,model\n"
+                                   f"\"{lang.replace(chr(34), chr(34) * 2)}\",flores:en-zh,comet,81.5,3,sig,m\n")
+    check_refused(main, "tuning", _pilots("bad.csv", "comet", "new.csv"), pi_ws, needle, capsys)
+
+
+@pytest.mark.parametrize("cell, needle", [("nan", "score is NaN"), ("NaN", "score is NaN"), ("", "score is empty"),
+                                          ("  ", "score is empty")])
+def test_fit_calls_nan_nan_and_empty_empty(tmp_path, capsys, cell, needle):
+    from budgetlaw.cli import main
+
+    (tmp_path / "p.csv").write_text(_pilots_csv("ar").replace("ar,20000,52", f"ar,20000,{cell}"))
+    check_refused(main, "budgetlaw", ["fit", "p.csv", "-o", "laws.json"], tmp_path, needle, capsys)
+
+
+def test_read_pilots_calls_a_nan_in_a_frame_nan():
+    from budgetlaw import InputError
+    from budgetlaw.pilots import read_pilots
+
+    frame = pd.DataFrame({"language": ["zh"] * 3, "size": [1e4, 2e4, 5e4], "score": [50.0, float("nan"), 55.0]})
+    with pytest.raises(InputError, match="score is NaN"):
+        read_pilots(frame)

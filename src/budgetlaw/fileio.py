@@ -26,7 +26,7 @@ from budgetlaw._io import dir_mode, file_mode, read_json, staged_folder, umask, 
 from budgetlaw.errors import InputError
 
 __all__ = ["write_text_atomic", "staged_folder", "read_json", "check_output", "file_mode", "dir_mode", "umask",
-           "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE"]
+           "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE", "unsafe_label"]
 
 MAX_MESSAGE = 600  # characters of an error message the command line prints
 
@@ -35,6 +35,21 @@ def one_line(message: object, limit: int = MAX_MESSAGE) -> str:
     """``message`` as one line of at most ``limit`` characters (lines joined with '; ')."""
     text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+def unsafe_label(text: str) -> str | None:
+    """Why ``text`` (a language code or another label copied into CSV outputs) is refused, or None.
+
+    Refused: control characters (NUL, tab, line breaks: they break or hide CSV fields) and a first
+    character of ``= + - @`` (a spreadsheet opening the CSV runs such a cell as a formula, e.g.
+    ``=cmd|' /c calc'!A1``).
+    """
+    bad = next((ch for ch in text if ord(ch) < 32 or ord(ch) == 127), None)
+    if bad is not None:
+        return f"holds the control character {bad!r}"
+    if text[:1] in ("=", "+", "-", "@"):
+        return f"starts with {text[0]!r}, which a spreadsheet reads as a formula"
+    return None
 
 
 def _same(a: Path, b: Path) -> bool:

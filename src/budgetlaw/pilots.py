@@ -34,6 +34,7 @@ import pandas as pd
 
 from budgetlaw.direction import check_metric
 from budgetlaw.errors import InputError
+from budgetlaw.fileio import unsafe_label
 
 __all__ = ["read_pilots", "parse_mixture", "one_language", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "MIXTURE_COLUMNS"]
 
@@ -65,6 +66,7 @@ def _load(source: Source) -> tuple[pd.DataFrame, str, str, dict]:
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{path}: pilot file not found; give the path of a CSV with columns language,size,score")
+    _refuse_nul(path)
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, skip_blank_lines=False)
     except pd.errors.EmptyDataError:
@@ -89,7 +91,9 @@ def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Seri
     missing = raw.isna() | (text == "") | (text.str.lower() == "nan")
     if missing.any():
         row = missing.idxmax()
-        raise InputError(f"{name}, {label} {row}: {column} is empty; give a number or delete the row")
+        if text[row] == "" and not pd.isna(raw[row]):
+            raise InputError(f"{name}, {label} {row}: {column} is empty; give a number or delete the row")
+        raise InputError(f"{name}, {label} {row}: {column} is NaN (not a number); give a number or delete the row")
     bad = values.isna()
     if bad.any():
         row = bad.idxmax()
@@ -99,6 +103,15 @@ def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Seri
         row = infinite.idxmax()
         raise InputError(f"{name}, {label} {row}: {column}={raw[row]!r} is not finite; give a finite number")
     return values
+
+
+def _refuse_nul(path: Path) -> None:
+    """pandas' CSV reader silently cuts a field at a NUL byte ('a\\0r' is read as 'a')."""
+    data = path.read_bytes()
+    if b"\x00" in data:
+        line = data[: data.index(b"\x00")].count(b"\n") + 1
+        raise InputError(f"{path}, line {line}: holds a NUL byte (a control character); a pilots file is plain "
+                         "UTF-8 text: remove it")
 
 
 def _check_spellings(languages: pd.Series, name: str, label: str) -> None:
@@ -264,6 +277,10 @@ def read_pilots(
     empty = language.str.strip() == ""
     if empty.any():
         raise InputError(f"{name}, {label} {empty.idxmax()}: language is empty; give a language code such as ar or zh")
+    for row, code in language.items():
+        reason = unsafe_label(str(code))
+        if reason:
+            raise InputError(f"{name}, {label} {row}: language {str(code)!r} {reason}; write a plain language code")
     _check_spellings(language, name, label)
     language = language.str.strip()
 

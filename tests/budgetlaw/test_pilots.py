@@ -62,7 +62,7 @@ def test_repeated_seeds_allowed(tmp_path):
     ("language,size,score\nar,1,1\nar,abc,2\nar,3,3\n", r"line 3: size='abc' is not a number"),
     ("language,size,score\nar,1,1\nar,2,high\nar,3,3\n", r"line 3: score='high' is not a number"),
     ("language,size,score\nar,1,1\nar,2,\nar,3,3\n", r"line 3: score is empty"),
-    ("language,size,score\nar,1,1\nar,2,NaN\nar,3,3\n", r"line 3: score is empty"),
+    ("language,size,score\nar,1,1\nar,2,NaN\nar,3,3\n", r"line 3: score is NaN \(not a number\)"),
     ("language,size,score\nar,0,1\nar,2,2\nar,3,3\n", r"line 2: size='0' must be > 0"),
     ("language,size,score\nar,1,1\nar,-5,2\nar,3,3\n", r"line 3: size='-5' must be > 0"),
     ("language,size,score\nar,1,1\nar,2,2\nar,3,101\n", r"line 4: score='101' is outside \[0, 100\]"),
@@ -95,7 +95,7 @@ def test_two_spellings_of_one_language(tmp_path):
 
 def test_dataframe_rows_are_one_based():
     df = pd.DataFrame({"language": ["ar"] * 3, "size": [1, 2, 3], "score": [1, np.nan, 3]})
-    with pytest.raises(InputError, match="pilots table, row 2: score is empty"):
+    with pytest.raises(InputError, match="pilots table, row 2: score is NaN"):
         read_pilots(df)
 
 

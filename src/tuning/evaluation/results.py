@@ -83,6 +83,8 @@ def read_results(path: str | Path):
     path = Path(path)
     if not path.is_file():
         raise InputError(f"results file {path} does not exist; write it with `tuning eval`")
+    if b"\x00" in path.read_bytes():  # pandas would cut the field there silently
+        raise InputError(f"results file {path}: holds a NUL byte (a control character); write it with `tuning eval`")
     try:
         frame = pd.read_csv(path, dtype={"language": str, "task": str, "metric": str,
                                          "signature": str, "model": str}, keep_default_na=False)
@@ -92,6 +94,13 @@ def read_results(path: str | Path):
     if missing:
         raise InputError(f"results file {path}: missing column(s) {', '.join(missing)}; "
                          f"expected {', '.join(RESULT_COLUMNS)}")
+    from budgetlaw.fileio import unsafe_label
+
+    for k, code in enumerate(frame["language"]):
+        reason = unsafe_label(str(code))
+        if reason:
+            raise InputError(f"results file {path}, line {k + 2}: language {str(code)!r} {reason}; "
+                             "write a plain language code")
     for col in ("score", "n"):
         values = pd.to_numeric(frame[col], errors="coerce")
         bad = values.isna()
