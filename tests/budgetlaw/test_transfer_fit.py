@@ -168,3 +168,22 @@ def test_source_transfer_is_recovered_when_asked():
     laws = bl.fit(table(source), lower_is_better=True, n_boot=0, transfer="source")
     np.testing.assert_allclose(laws.transfer.params, [0.3, 0.05, 0.15], atol=1e-6)
     assert bl.fit(table(source), lower_is_better=True, n_boot=0).transfer.form == "source"
+
+
+@pytest.mark.parametrize("loss", ["soft_l1", "linear"])
+def test_a_resample_as_counts_fits_like_the_repeated_rows(loss):
+    import dataclasses
+
+    from budgetlaw.fitting.engine import fit_points
+    from budgetlaw.fitting.options import FitOptions
+    from budgetlaw.transfer.fit import _refit_counts
+
+    x = np.array([25.0, 25, 50, 100, 200, 200, 400])
+    y = -(1.5 + 3 * x ** -0.5 + np.array([0.02, -0.01, 0.015, -0.02, 0.01, 0.0, -0.005]))  # a loss, negated
+    counts = np.array([[2, 0, 1, 1, 0, 3, 1], [1, 1, 1, 1, 1, 1, 1], [0, 1, 2, 0, 2, 1, 1]], dtype=float)
+    opts = dataclasses.replace(FitOptions(lower_is_better=True, loss=loss, f_scale=0.01), n_boot=0)
+    got = _refit_counts(x, y, counts, opts)
+    for row, count in zip(got, counts):
+        keep = np.repeat(np.arange(x.size), count.astype(int))
+        law = fit_points(x[keep], y[keep], opts)[0]  # the ordinary fit of the resampled rows themselves
+        assert row == pytest.approx([law.K, law.c, law.ceiling], rel=1e-4, abs=1e-6)

@@ -20,8 +20,9 @@ multilingual points is never fitted: asked for by name it is refused, naming a f
 
 Bootstrap (n_boot draws): each draw resamples whole models with replacement within three
 strata (each language's one-language models; the multilingual models; the repetition models),
-refits stage 1 (the batch engine of the one-language bootstrap, the robust scale kept from the
-point fit; a resample with too few distinct sizes is drawn again, up to 100 times) and then stage 2 of the chosen form, started at the point estimate. Draw
+refits stage 1 (the batch engine of the one-language bootstrap, all draws of a language at once,
+each resample a fit with its draw counts as weights, the robust scale kept from the point fit; a
+resample with too few distinct sizes is drawn again, up to 100 times) and then stage 2 of the chosen form, started at the point estimate. Draw
 d of every language's law and of T come from the same resample.
 """
 
@@ -36,7 +37,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from budgetlaw.errors import InputError
-from budgetlaw.fitting.engine import fit_batch, make_problem, top_median
+from budgetlaw.fitting.engine import FitProblem, fit_batch, make_problem, rho, top_median
 from budgetlaw.fitting.fitter import fit as fit_one_language
 from budgetlaw.fitting.laws import LawSet
 from budgetlaw.fitting.options import C_BOUNDS, FitOptions
@@ -112,24 +113,56 @@ def choose_form(base, pts: Points, requested: str, fit_rstar: bool) -> tuple[str
     return chosen, {"criterion": criterion, "scores": scores, "parameters": sizes}
 
 
-def _resample_rows(groups: list[np.ndarray], rng, enough) -> np.ndarray:
-    """Row indices of a resample of whole models (groups of rows) with replacement; drawn again
-    (up to 100 times) until ``enough(rows)`` holds, else the original rows."""
-    for _ in range(100):
-        pick = rng.integers(0, len(groups), size=len(groups))
-        rows = np.concatenate([groups[k] for k in pick])
-        if enough(rows):
-            return rows
-    return np.concatenate(groups)
+@dataclasses.dataclass(frozen=True)
+class _CaseWeights(FitProblem):
+    """The batch problem with each row's points counted by how often a resample drew them (a
+    whole-model resample is a fit with integer weights on the original points): cost and IRLS
+    weights times the counts (B, n); the engine's first grid solve is unweighted and only picks
+    the start."""
+
+    counts: np.ndarray = None
+
+    def _per_row(self, r):
+        return self.counts[:, None, :] if r.ndim == 3 else self.counts
+
+    def cost(self, r):
+        f = self.f_scale
+        return 0.5 * f * f * (self._per_row(r) * rho((r / f) ** 2, self.loss)[0]).sum(axis=-1)
+
+    def weights(self, r):
+        return self._per_row(r) * rho((r / self.f_scale) ** 2, self.loss)[1]
 
 
-def _refit(x: np.ndarray, y: np.ndarray, opts: FitOptions) -> tuple[float, float, float]:
-    """(K, c, ceiling) of one resample by the batch engine (grid + IRLS + Levenberg-Marquardt, no
-    scipy polish: what the one-language residual bootstrap does), robust scale fixed."""
+def _counts(groups: list[np.ndarray], n_rows: int, x: np.ndarray, need: int, rng, n_boot: int) -> np.ndarray:
+    """(n_boot, n_rows) counts of each row in resamples of whole models (groups of rows) with
+    replacement; a resample with fewer than ``need`` distinct sizes is drawn again (up to 100
+    times, then the original rows count once each)."""
+    out = np.zeros((n_boot, n_rows))
+    for b in range(n_boot):
+        for _ in range(100):
+            pick = rng.integers(0, len(groups), size=len(groups))
+            count = np.zeros(n_rows)
+            for k in pick:
+                count[groups[k]] += 1
+            if np.unique(x[count > 0]).size >= need:
+                break
+        else:
+            count = np.ones(n_rows)
+        out[b] = count
+    return out
+
+
+def _refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, opts: FitOptions) -> np.ndarray:
+    """(B, 3) of (K, c, ceiling) for every resample at once: the batch engine (grid + IRLS +
+    Levenberg-Marquardt, the one-language bootstrap's) with the counts as weights, robust scale
+    fixed; the free ceiling's lower bound is each resample's largest per-size median."""
     x_ref = float(x.min())
-    prob = make_problem(opts, np.log(x / x_ref), top_median(x, y[None]), opts.f_scale)
-    theta = fit_batch(prob, y[None])[0][0]
-    return float(np.exp(theta[0]) * x_ref ** theta[1]), float(theta[1]), float(theta[2])
+    t = np.log(x / x_ref)
+    lower = np.array([top_median(x[c > 0], y[None, c > 0])[0] for c in counts])
+    prob = make_problem(opts, t, lower, opts.f_scale)
+    prob = _CaseWeights(**{f.name: getattr(prob, f.name) for f in dataclasses.fields(FitProblem)}, counts=counts)
+    theta = fit_batch(prob, np.broadcast_to(y, counts.shape).copy())[0]
+    return np.column_stack([np.exp(theta[:, 0]) * x_ref ** theta[:, 1], theta[:, 1], theta[:, 2]])
 
 
 def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, theta, rstar, fit_rstar: bool,
@@ -138,25 +171,22 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
     langs = list(laws)
     n = len(langs)
     rng = np.random.default_rng([seed, zlib.crc32(b"transfer")])
-    stage1 = {}
-    for lang in langs:
+    sign = -1.0 if s.lower_is_better else 1.0
+    law_draws = {}
+    for lang in langs:  # stage 1, every draw of a language at once
         rows = single[single["language"] == lang]
         runs = rows["run"].to_numpy(str) if "run" in rows.columns else np.arange(len(rows)).astype(str)
         groups = [np.flatnonzero(runs == r) for r in dict.fromkeys(runs.tolist())]
         opts = dataclasses.replace(s, f_scale=laws[lang].f_scale, n_boot=0)
-        stage1[lang] = (rows["size"].to_numpy(float), rows["score"].to_numpy(float), groups, opts)
+        x, y = rows["size"].to_numpy(float), rows["score"].to_numpy(float)
+        counts = _counts(groups, len(rows), x, opts.n_params, rng, n_boot)
+        drawn = _refit_counts(x, sign * y, counts, opts)  # a loss as the score law of -y
+        drawn[:, 2] *= sign
+        law_draws[lang] = drawn
     model_groups = [[np.flatnonzero(pts.run == r) for r in pts.models(flag)] for flag in (True, False)]
-    law_draws = {lang: np.empty((n_boot, 3)) for lang in langs}
     t_draws = np.empty((n_boot, n_params(form, n) + 1))
-    sign = -1.0 if s.lower_is_better else 1.0
     for b in tqdm(range(n_boot), desc="bootstrap (whole models)", unit="draw", disable=None):
-        K, c, top = np.empty(n), np.empty(n), np.empty(n)
-        for k, lang in enumerate(langs):
-            x, y, groups, opts = stage1[lang]
-            rows = _resample_rows(groups, rng, lambda r, x=x, p=opts.n_params: np.unique(x[r]).size >= p)
-            K[k], c[k], top[k] = _refit(x[rows], sign * y[rows], opts)  # a loss as the score law of -y
-            top[k] *= sign
-            law_draws[lang][b] = (K[k], c[k], top[k])
+        K, c, top = (np.array([law_draws[lang][b, k] for lang in langs]) for k in range(3))
         picks = [np.concatenate([g[i] for i in rng.integers(0, len(g), len(g))]) if g else np.zeros(0, int)
                  for g in model_groups]
         drawn = pts.take(np.concatenate(picks).astype(int))
