@@ -921,3 +921,20 @@ def test_read_pilots_calls_a_nan_in_a_frame_nan():
     frame = pd.DataFrame({"language": ["zh"] * 3, "size": [1e4, 2e4, 5e4], "score": [50.0, float("nan"), 55.0]})
     with pytest.raises(InputError, match="score is NaN"):
         read_pilots(frame)
+
+
+def test_laws_do_not_depend_on_how_the_pilots_path_was_typed(law_ws, tmp_path):
+    """`fit pilots.csv`, `fit ./pilots.csv` and `fit /abs/.../pilots.csv` are one input: one byte string."""
+    from budgetlaw.cli import main
+
+    (law_ws / "sub").mkdir()
+    spellings = ["pilots.csv", "./pilots.csv", str(law_ws / "pilots.csv"), "sub/../pilots.csv"]
+    for k, spelling in enumerate(spellings):
+        assert run_in(law_ws, main, ["fit", spelling, "-o", f"l{k}.json", "--n-boot", "10"]) == 0
+    first = (law_ws / "l0.json").read_bytes()
+    assert all((law_ws / f"l{k}.json").read_bytes() == first for k in range(1, len(spellings)))
+    assert json.loads(first)["signature"]["source"]["path"] == "pilots.csv"
+    # a plan made from one spelling reports under the laws of another
+    assert run_in(law_ws, main, ["allocate", "l1.json", "--budget", "300k", "-o", "p1.json"]) == 0
+    assert run_in(law_ws, main, ["report", "l2.json", "p1.json", "-o", "rep", "--budgets", "none",
+                                 "--baselines", "uniform"]) == 0

@@ -80,7 +80,9 @@ def _load(source: Source) -> tuple[pd.DataFrame, str, str, dict]:
     frame.index = frame.index + 2  # CSV line numbers: the header is line 1
     blank = frame.apply(lambda col: col.isna() | (col.astype(str).str.strip() == "")).all(axis=1)
     frame = frame[~blank]
-    return frame, str(path), "line", {"path": str(path), "sha256": _sha256(path), "synthetic": synthetic}
+    # the file's name, not the path as typed: `fit ./p.csv` and `fit p.csv` (or from another folder)
+    # give the same laws.json bytes; the sha256 says which bytes were fitted
+    return frame, str(path), "line", {"path": path.name, "sha256": _sha256(path), "synthetic": synthetic}
 
 
 def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Series:
