@@ -12,7 +12,9 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
     heldout_mixtures.csv  per multilingual model and language: measured NLL, the prediction of the
                           one-language laws at the language's own pairs (predicted_independent),
                           of the transfer-aware law at the whole mixture (predicted_transfer) with
-                          its 90% interval (lower, upper), and fitted_on (no: never fitted on)
+                          its 90% prediction interval for one model (lower, upper: the bootstrap
+                          band widened by the RMSE of the fitted multilingual points, in
+                          quadrature; bl.predict's noise_sd), and fitted_on (no: never fitted on)
     transfer_lomo.csv     leave-one-model-out over every multilingual model (transfer pilots and
                           plan models alike): each left out in turn, the law refitted without it
                           (point fit, no bootstrap), its languages predicted
@@ -75,6 +77,13 @@ def fit_transfer(frame: pd.DataFrame, n_boot: int, transfer: str = "auto"):
     return bl.fit(frame, metric="nll", lower_is_better=True, transfer=transfer, n_boot=n_boot, seed=0)
 
 
+def model_noise(laws) -> float:
+    """One model's scatter around the law: the RMSE of the fitted multilingual points (stage 2),
+    which holds seed noise and misfit alike; 0 without a transfer fit."""
+    rmse = (laws.transfer.fitted_on or {}).get("rmse") if laws.transfer is not None else None
+    return float(rmse) if rmse is not None and math.isfinite(rmse) else 0.0
+
+
 def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.DataFrame:
     """heldout_mixtures.csv: every multilingual model (plan models and transfer pilots)."""
     import budgetlaw as bl
@@ -83,7 +92,8 @@ def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.Data
     for r in records:
         if r["kind"] not in PLAN_KINDS and r["kind"] != "transfer":
             continue
-        pred = bl.predict(laws, {k: float(v) for k, v in r["sizes"].items()}, level=LEVEL).set_index("language")
+        pred = bl.predict(laws, {k: float(v) for k, v in r["sizes"].items()}, level=LEVEL,
+                          noise_sd=model_noise(laws)).set_index("language")
         for lang in languages:
             if lang not in r["scores"]:
                 continue
@@ -141,8 +151,11 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
     lines = ["# The law across languages: measured on multilingual models it never saw", ""]
     if t is None:
         return lines + ["No transfer fitted yet (no multilingual pilot)."]
-    lines += [f"Transfer form chosen: **{t.form}** (R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}).",
-              f"Fitted on {t.fitted_on}." if t.fitted_on else "", ""]
+    models = (t.fitted_on or {}).get("models", {})
+    lines += [f"Transfer form chosen: **{t.form}** (R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}), "
+              f"fitted on {models.get('one_language', 0)} one-language, {models.get('multilingual', 0)} multilingual "
+              f"and {models.get('repetition', 0)} repetition models; one model's scatter around the law (RMSE of "
+              f"the fitted multilingual points) {model_noise(laws):.3f} nats/token, which widens the 90% interval.", ""]
     lines += ["## The plan models (never fitted on)", "",
               "| language | models | RMSE one-language laws | RMSE transfer law | inside the 90% interval |",
               "|---|---|---|---|---|"]

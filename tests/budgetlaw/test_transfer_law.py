@@ -198,3 +198,25 @@ def test_a_damaged_transfer_section_is_one_clear_error(tmp_path, edit, pattern):
     path.write_text(json.dumps(data))
     with pytest.raises(InputError, match=pattern):
         load_laws(path)
+
+
+def test_predict_with_noise_widens_the_band_in_quadrature():
+    """noise_sd: half-width h of the curve's band -> sqrt(h^2 + (z sd)^2), z = 1.6448536 at 90%."""
+    z = 1.6448536269514722
+    plain = loss_laws()  # no draws: the band is the noise alone
+    table = bl.predict(plain, {"ar": 100, "el": 100, "hi": 100}, noise_sd={"ar": 0.1, "el": 0.0})
+    # ar: E + K x^-c = 1.5 + 3 * 100^-0.5 = 1.8, +- 1.6448536 * 0.1
+    assert table.loc[0, ["predicted", "lower", "upper"]].tolist() == pytest.approx([1.8, 1.8 - 0.16448536, 1.8 + 0.16448536])
+    assert table.loc[1, "lower"] == table.loc[1, "upper"] == pytest.approx(1.2 + 2 * 100 ** -0.4)
+    assert table.loc[2, "lower"] == table.loc[2, "upper"]  # not given: 0
+    drawn = loss_laws(draws=50)
+    band = bl.predict(drawn, {"ar": 50, "el": 70, "hi": 90})
+    wide = bl.predict(drawn, {"ar": 50, "el": 70, "hi": 90}, noise_sd=0.05)
+    below = np.sqrt((band["predicted"] - band["lower"]) ** 2 + (z * 0.05) ** 2)
+    above = np.sqrt((band["upper"] - band["predicted"]) ** 2 + (z * 0.05) ** 2)
+    assert wide["lower"].tolist() == pytest.approx((band["predicted"] - below).tolist())
+    assert wide["upper"].tolist() == pytest.approx((band["predicted"] + above).tolist())
+    with pytest.raises(InputError, match=r"noise_sd\[ar\]"):
+        bl.predict(drawn, {"ar": 50}, noise_sd={"ar": -0.1})
+    with pytest.raises(InputError, match="tr has no law"):
+        bl.predict(drawn, {"ar": 50}, noise_sd={"tr": 0.1})

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
@@ -61,12 +62,35 @@ def _transfer(laws, languages) -> Transfer:
     return found.reorder(languages)
 
 
-def predict(laws, sizes, unique=None, level: float = 0.9) -> pd.DataFrame:
+def _noise(noise_sd, languages: list[str]) -> np.ndarray:
+    """noise_sd (a number or dict language -> sd) as an array in ``languages`` order (0 where absent)."""
+    given = dict(noise_sd) if isinstance(noise_sd, Mapping) else dict.fromkeys(languages, noise_sd)
+    unknown = [str(k) for k in given if str(k) not in languages]
+    if unknown:
+        raise InputError(f"noise_sd: {', '.join(unknown)} has no law (laws cover {', '.join(languages)}); drop it")
+    out = np.zeros(len(languages))
+    for k, lang in enumerate(languages):
+        value = given.get(lang, 0.0)
+        number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+        if not (math.isfinite(number) and number >= 0):
+            raise InputError(f"noise_sd[{lang}] is {value!r}; give one model's seed noise as a finite number >= 0 "
+                             "in the metric's units")
+        out[k] = number
+    return out
+
+
+def predict(laws, sizes, unique=None, level: float = 0.9, noise_sd=None) -> pd.DataFrame:
     """Every language's predicted value for the mixture ``sizes`` (dict language -> pairs).
 
     Returns a DataFrame with columns language, size, effective, predicted, lower, upper: one row
     per language of the laws, in their order. unique: dict language -> distinct pairs (repeats
     beyond them count at the data-constrained value); level: the interval's coverage.
+
+    Without ``noise_sd`` the interval is the band of the mean curve (what the laws are unsure
+    of). One trained model scatters around that curve by its own seed noise, so to say where a
+    *measured* model will fall give ``noise_sd`` (a number, or dict language -> sd, in the
+    metric's units): each half-width h of the band becomes sqrt(h^2 + (z sd)^2), z the normal
+    quantile of the level (a normal approximation; with no draws the band is just +-z sd).
     """
     if not isinstance(laws, Mapping) or len(laws) == 0:
         raise InputError("predict: expected a LawSet or a dict language -> PowerLaw; fit pilots first (budgetlaw.fit)")
@@ -92,5 +116,10 @@ def predict(laws, sizes, unique=None, level: float = 0.9) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             curves = stacked[..., 2] - sign * stacked[..., 0] * dd ** (-stacked[..., 1])
         lower, upper = quantiles(curves, [(1 - level) / 2, (1 + level) / 2], axis=0)
+    if noise_sd is not None:
+        sd = _noise(noise_sd, languages)
+        z = float(NormalDist().inv_cdf((1 + level) / 2))
+        below, above = np.where(np.isnan(lower), 0.0, value - lower), np.where(np.isnan(upper), 0.0, upper - value)
+        lower, upper = value - np.hypot(below, z * sd), value + np.hypot(above, z * sd)
     return pd.DataFrame({"language": languages, "size": x, "effective": d, "predicted": value,
                          "lower": lower, "upper": upper})
