@@ -16,8 +16,9 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
                           band widened by the RMSE of the fitted multilingual points, in
                           quadrature; bl.predict's noise_sd), and fitted_on (no: never fitted on)
     transfer_lomo.csv     leave-one-model-out over every multilingual model (transfer pilots and
-                          plan models alike): each left out in turn, the law refitted without it
-                          (point fit, no bootstrap), its languages predicted
+                          plan models alike): each left out in turn with its seed twins (models of
+                          the same mixture), the law refitted without them (point fit, no
+                          bootstrap, the form of the full fit), its languages predicted
     transfer.md           the figures of these tables in words
     figures/transfer.png  the transfer matrix;  figures/heldout_mixtures.png  measured vs predicted
 
@@ -124,11 +125,13 @@ def lomo_table(records, frame: pd.DataFrame, languages, form: str) -> pd.DataFra
                                   "mixture": _mixture(r["sizes"], languages), "unique": ""})
     pool = pd.concat([frame, pd.DataFrame(plan_rows, columns=frame.columns)], ignore_index=True)
     multi = [r for r in records if r["kind"] in PLAN_KINDS or r["kind"] == "transfer"]
+    # a model's seed twins (the same mixture) are left out with it: left in, they predict it
+    twins = {r["run"]: {q["run"] for q in multi if q["sizes"] == r["sizes"]} for r in multi}
     rows = []
     quiet = logging.getLogger("budgetlaw")
     level, quiet.level = quiet.level, logging.ERROR  # the same flags as the full fit, once per refit
     try:
-        laws_left_out = [fit_transfer(pool[pool["run"] != r["run"]], n_boot=0, transfer=form) for r in multi]
+        laws_left_out = [fit_transfer(pool[~pool["run"].isin(twins[r["run"]])], n_boot=0, transfer=form) for r in multi]
     finally:
         quiet.setLevel(level)
     for r, laws in zip(multi, laws_left_out):
@@ -164,7 +167,7 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
         lines.append(f"| {lang} | {g['run'].nunique()} | {_rmse(g['measured'], g['predicted_independent']):.3f} | "
                      f"{_rmse(g['measured'], g['predicted_transfer']):.3f} | {100 * inside:.0f}% |")
     if len(lomo):
-        lines += ["", "## Leave one model out (every multilingual model)", "",
+        lines += ["", "## Leave one model out (every multilingual model, with its seed twins)", "",
                   f"RMSE over {lomo['run'].nunique()} models ({len(lomo)} points): "
                   f"{_rmse(lomo['measured'], lomo['predicted']):.3f} nats/token."]
     lines += ["", "## The transfer matrix (rows receive, columns give)", "", "| | " + " | ".join(t.languages) + " |",
