@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "tuning.train.cli",  # train
     "tuning.evaluation.cli",  # generate, eval, pilots, align
     "tuning.convert",  # convert (GGUF -> model directory)
+    "tuning.study.cli",  # study run|status|report
 )
 
 

@@ -1,0 +1,104 @@
+"""``tuning study run|status|report STUDY.yaml``: the whole method from one study file.
+
+No torch at import time (``tuning --help`` stays fast). The study file is read and checked
+before anything runs or is written: bad input is one line, exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger("tuning.study")
+
+
+def _common(p) -> None:
+    p.add_argument("study", help="the study file (YAML; docs/study.md)")
+    p.add_argument("--results", default=None, help="results folder (default: the study file's results:)")
+    p.add_argument("--work", default=None, help="scratch folder (default: the study file's work:)")
+
+
+def register(subparsers) -> None:
+    from tuning.study.graph import STAGES
+
+    study = subparsers.add_parser("study", help="run a whole study (pilots, laws, plans, models, report) from a study file",
+                                  description="The method as one study file and one command; see docs/study.md.")
+    sub = study.add_subparsers(dest="study_command", metavar="ACTION", required=True)
+    run = sub.add_parser("run", help="run every job not recorded yet (resumes where a run stopped)")
+    _common(run)
+    run.add_argument("--executor", choices=("local", "slurm"), default="local",
+                     help="local worker processes (default) or a SLURM cluster through submitit")
+    run.add_argument("--workers", type=int, default=1, help="local: jobs at once, each with its share of the CPU "
+                     "threads, or of the GPUs (default 1)")
+    run.add_argument("--cluster", default=None, help=argparse.SUPPRESS)  # submitit's cluster= (tests: local)
+    run.add_argument("--until", choices=STAGES, default=None, help="stop after this stage")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.set_defaults(func=run_cmd)
+    status = sub.add_parser("status", help="what is done, running, failed and pending")
+    _common(status)
+    status.set_defaults(func=status_cmd)
+    report = sub.add_parser("report", help="refit and write results.csv, summary.md and figures from the records")
+    _common(report)
+    report.set_defaults(func=report_cmd)
+    jobs = sub.add_parser("jobs", help="list the study's jobs, their needs and outputs")
+    _common(jobs)
+    jobs.set_defaults(func=jobs_cmd)
+
+
+def _load(args):
+    from tuning.study.spec import load_study
+
+    return load_study(args.study, results=args.results, work=args.work)
+
+
+def run_cmd(args) -> int:
+    from tuning.study.scheduler import run_study
+
+    study = _load(args)
+    if args.workers < 1:
+        from tuning.errors import InputError
+
+        raise InputError(f"--workers {args.workers}: give a positive number of workers")
+    if args.executor == "slurm":
+        from tuning.study.executors import _submitit
+
+        _submitit()  # the one-line error before anything starts
+    for noisy in ("tuning.data.mixture", "tuning.data.sampling", "tuning.data.tokenize"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    out = run_study(study, executor=args.executor, workers=args.workers, until=args.until, cluster=args.cluster,
+                    progress=not args.no_progress and sys.stderr.isatty())
+    if out["failed"]:
+        log.error("%d job(s) failed: %s; %d left pending behind them. `tuning study status %s` shows why; "
+                  "rerun to retry", len(out["failed"]), ", ".join(out["failed"]), len(out["blocked"]), args.study)
+        return 1
+    log.info("%s: %d jobs run, nothing left to do%s", study.name, len(out["done"]),
+             f" up to {args.until}" if args.until else "")
+    return 0
+
+
+def status_cmd(args) -> int:
+    from tuning.study.status import format_status, study_status
+
+    study = _load(args)
+    print(format_status(study, study_status(study)))
+    return 0
+
+
+def report_cmd(args) -> int:
+    from tuning.study.report import write_study_report
+
+    study = _load(args)
+    out = write_study_report(study)
+    log.info("report written to %s", out)
+    return 0
+
+
+def jobs_cmd(args) -> int:
+    from tuning.study.graph import build_jobs, is_done, output_path
+
+    study = _load(args)
+    for job in build_jobs(study):
+        state = "done" if is_done(study, job) else "todo"
+        print(f"{state}  {job.stage:<15} {job.id:<28} needs {len(job.needs):>3}  -> {output_path(study, job) or '(every run)'}")
+    return 0

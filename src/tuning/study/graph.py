@@ -1,0 +1,195 @@
+"""The study as a graph of jobs: what each job makes, what it needs, and when it is done.
+
+A job is done when its output exists: ``runs/<id>.json`` for a trained or scored model, the
+held-out files, the frozen plans. Every output is written atomically (a temporary file renamed
+into place) and is the last thing its job writes, so a job killed at any point, ``kill -9``
+included, leaves no output and is run again from the start by the next ``run``. The graph is
+fixed by the study file alone: a model trained on a plan reads the plan's sizes when it runs.
+
+Jobs and their outputs (R = the results folder, W = the work folder)::
+
+    prepare              W/models/base/config.json    the base model (GGUF converted, hub model saved)
+    heldout-<lang>       R/heldout/<lang>.jsonl        the held-out set (and its .tsv)
+    base                 R/runs/base.json              the untrained model's scores
+    pilot-<lang>-<size>-s<seed>   R/runs/<id>.json     one-language models (the ladder)
+    plan                 R/plan.json                   laws of the first seed's pilots and the plans
+    multi-<plan>-s<seed> R/runs/<id>.json              a multilingual model on a frozen plan
+    extrap-<lang>-<size>-s<seed>, xfer-*, rep-*        extrapolation, transfer and repetition pilots
+    transfer-plan        R/plan_transfer.json          the plan on the transfer-aware law
+    multi-transfer-s<seed>                             its models (and uniform's at the same seeds)
+    report               (always run last)             refit, results.csv, summary.md, figures
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+#: stages in order: a job's stage decides its priority and what ``run --until`` runs
+STAGES = ("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines", "transfer-pilots",
+          "transfer-plan", "report")
+#: kinds of job, each with its own SLURM resources (study file ``resources:``)
+KINDS = ("prepare", "heldout", "base", "pilot", "plan", "multilingual", "extrapolation", "transfer", "repetition",
+         "report")
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str  # one of KINDS
+    stage: str  # one of STAGES
+    output: str | None  # "results:<rel>" or "work:<rel>"; None: runs every time (the report)
+    needs: tuple[str, ...] = ()
+    params: dict = dataclasses.field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Job":
+        return cls(**{**data, "needs": tuple(data["needs"])})
+
+
+def output_path(study, job: Job) -> Path | None:
+    if job.output is None:
+        return None
+    root, _, rel = job.output.partition(":")
+    return (study.results if root == "results" else study.work) / rel
+
+
+def is_done(study, job: Job) -> bool:
+    path = output_path(study, job)
+    return path is not None and path.is_file()
+
+
+def base_model_dir(study) -> Path:
+    """The base model's directory: the study's model itself, or W/models/base when prepared."""
+    model = Path(study.model)
+    if not study.model.endswith(".gguf") and (model / "config.json").is_file():
+        return model
+    return study.work / "models" / "base"
+
+
+def round_sizes(sizes: dict, budget: int) -> dict[str, int]:
+    """Whole pairs summing to the budget (largest remainders), at least 1 each."""
+    sizes = {str(k): float(v) for k, v in dict(sizes).items()}
+    floor = {k: max(1, int(math.floor(v))) for k, v in sizes.items()}
+    rest = budget - sum(floor.values())
+    for k in sorted(sizes, key=lambda k: -(sizes[k] - math.floor(sizes[k])))[:max(0, rest)]:
+        floor[k] += 1
+    return floor
+
+
+def random_split(languages, budget: int, seed: int) -> dict[str, int]:
+    """Dirichlet(1) shares of ``budget`` whole pairs (at least 1 each), from a seeded generator:
+    the random mixtures of the transfer design, the same on every machine."""
+    import numpy as np
+
+    rng = np.random.default_rng([budget, seed, 16])
+    shares = rng.dirichlet(np.ones(len(languages)))
+    return round_sizes(dict(zip(languages, shares * budget)), budget)
+
+
+def build_jobs(study) -> list[Job]:
+    """Every job of the study, in the order one worker runs them (the headline comparison first:
+    the first seed's ladder, the plans, the optimised and uniform models at every seed; then the
+    pilots' other seeds, extrapolation, the other baselines, the transfer pilots and plan)."""
+    jobs: list[Job] = []
+    langs = study.codes
+    prep = ()
+    if base_model_dir(study) != Path(study.model):
+        jobs.append(Job("prepare", "prepare", "heldout", "work:models/base/config.json"))
+        prep = ("prepare",)
+    held = tuple(f"heldout-{lang}" for lang in langs)
+    for lang in langs:
+        jobs.append(Job(f"heldout-{lang}", "heldout", "heldout", f"results:heldout/{lang}.jsonl", (),
+                        {"language": lang}))
+    inputs = prep + held
+
+    def run(run_id, kind, stage, needs=inputs, **params):
+        jobs.append(Job(run_id, "multilingual" if kind in ("optimized", "uniform", "proportional", "transfer-plan") else kind,
+                        stage, f"results:runs/{run_id}.json", tuple(needs), {"record_kind": kind, **params}))
+        return run_id
+
+    run("base", "base", "base", eval_langs=list(langs))
+    first, *others = study.seeds
+
+    def pilots(seed, stage):
+        ids = []
+        for size in study.pilot_sizes:
+            if seed != first and size not in study.seed_sizes:
+                continue
+            for lang in langs:
+                ids.append(run(f"pilot-{lang}-{size:05d}-s{seed}", "pilot", stage, sizes={lang: size}, seed=seed,
+                               eval_langs=[lang]))
+        return ids
+
+    ladder = pilots(first, "pilots")
+    jobs.append(Job("plan", "plan", "plan", "results:plan.json", tuple(ladder)))
+    headline = ("optimized", "uniform")
+
+    def multilingual(names, stage):
+        for seed in study.seeds:
+            for name in [n for n in study.plans if n in names]:
+                if seed in study.plans[name]:
+                    run(f"multi-{name}-s{seed}", name, stage, inputs + ("plan",), plan=name, sizes_from=name,
+                        seed=seed, eval_langs=list(langs), align=(name == "optimized" and seed == first))
+
+    multilingual(headline, "multilingual")
+    second = [pid for seed in others for pid in pilots(seed, "multilingual")]
+    top = max(study.pilot_sizes)
+    for lang in study.extrapolate:
+        for f in study.extrapolate_factors:
+            run(f"extrap-{lang}-{f * top:05d}-s{first}", "extrapolation", "extrapolation", sizes={lang: f * top},
+                seed=first, eval_langs=[lang])
+    multilingual([n for n in study.plans if n not in headline], "baselines")
+    t = study.transfer
+    if t is not None:
+        xfer = []
+        for left in langs:
+            share = t.loo_budget // (len(langs) - 1) if len(langs) > 1 else 0
+            sizes = {x: 0 if x == left else share for x in langs}
+            xfer.append(run(f"xfer-loo-{left}-{sum(sizes.values()):05d}-s{first}", "transfer", "transfer-pilots",
+                            sizes=sizes, seed=first, eval_langs=list(langs), generate_n=0, design="leave-one-out"))
+        for lang in t.repeat_languages:
+            for epochs in t.repeat_epochs:
+                xfer.append(run(f"rep-{lang}-{t.repeat_unique:05d}x{epochs}-s{first}", "repetition", "transfer-pilots",
+                                sizes={lang: t.repeat_unique}, seed=first, eval_langs=[lang], epochs=epochs,
+                                generate_n=0))
+            for n in t.repeat_distinct:
+                xfer.append(run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-pilots", sizes={lang: n},
+                                seed=first, eval_langs=[lang], generate_n=0))
+        for budget, seed in t.random:
+            xfer.append(run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", "transfer-pilots",
+                            sizes=random_split(langs, budget, seed), seed=seed, eval_langs=list(langs), generate_n=0,
+                            design="random split"))
+        jobs.append(Job("transfer-plan", "plan", "transfer-plan", "results:plan_transfer.json",
+                        tuple(["plan"] + ladder + second + xfer)))
+        uniform_seeds = study.plans.get("uniform", ())
+        for seed in t.plan_seeds:
+            run(f"multi-transfer-s{seed}", "transfer-plan", "transfer-plan", inputs + ("transfer-plan",),
+                plan="transfer", sizes_from="transfer", seed=seed, eval_langs=list(langs))
+            if seed not in uniform_seeds:  # uniform at the same seeds: the paired comparison
+                even = round_sizes({lang: study.budget / len(langs) for lang in langs}, study.budget)
+                run(f"multi-uniform-s{seed}", "uniform", "transfer-plan", plan="uniform", sizes=even, seed=seed,
+                    eval_langs=list(langs))
+    jobs.append(Job("report", "report", "report", None, tuple(j.id for j in jobs if j.kind != "prepare")))
+    return jobs
+
+
+def select(study, jobs: list[Job], until: str | None = None) -> list[Job]:
+    """The jobs a ``run`` must do: every job of the stages up to ``until`` not done yet, and the
+    jobs they need that are not done (the base model is prepared only when something trains)."""
+    rank = {s: i for i, s in enumerate(STAGES)}
+    last = rank[until] if until else len(STAGES)
+    by_id = {j.id: j for j in jobs}
+    wanted: set[str] = set()
+    stack = [j.id for j in jobs if rank[j.stage] <= last and j.kind != "prepare" and not is_done(study, j)]
+    while stack:
+        jid = stack.pop()
+        if jid in wanted:
+            continue
+        wanted.add(jid)
+        stack += [n for n in by_id[jid].needs if not is_done(study, by_id[n])]
+    return [j for j in jobs if j.id in wanted]

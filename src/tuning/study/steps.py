@@ -1,0 +1,231 @@
+"""The study's jobs that train nothing: base model, held-out sets, laws and plans, alignment.
+
+Files (R = results folder): ``heldout/<lang>.tsv`` then ``heldout/<lang>.jsonl`` (the job's
+output, written last); the plan job writes ``pilots_plan.csv``, ``laws_plan.json``,
+``laws_plan_chrf.json``, ``plan_uniform.json``, ``plan_proportional.json``,
+``plan_<other metric>_laws.json``, ``available.json`` and last ``plan.json``; the transfer plan
+job ``pilots_transfer_plan.csv``, ``laws_transfer_plan.json``, ``plan_transfer_uniform.json``
+and last ``plan_transfer.json``. Plans are made once and frozen: a later refit (``laws.json``,
+from every pilot, in the report) never changes them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from pathlib import Path
+
+from tuning.errors import InputError
+from tuning.study.runs import write_json, write_jsonl
+
+log = logging.getLogger("tuning.study")
+
+_PLACEHOLDER = set("%{}<>\\_&|$=[]")
+
+
+def prepare(study, job) -> None:
+    """The base model directory: a GGUF converted, or a hub model saved, into W/models/base."""
+    out = study.work / "models" / "base"
+    tmp = out.with_name(f"base.tmp{int(time.time())}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob("base.tmp*"):
+        shutil.rmtree(stale, ignore_errors=True)  # what a killed preparation left
+    if study.model.endswith(".gguf"):
+        from tuning.convert import gguf_to_model
+
+        gguf_to_model(study.model, tmp)
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        AutoTokenizer.from_pretrained(study.model).save_pretrained(tmp)
+        AutoModelForCausalLM.from_pretrained(study.model).save_pretrained(tmp)
+    if out.exists():
+        shutil.rmtree(out)
+    tmp.rename(out)  # config.json, the job's output, appears with the whole directory
+
+
+def _usable(en: str, xx: str) -> bool:
+    words = en.split()
+    return (3 <= len(words) <= 12 and 15 <= len(en) <= 80 and en[0].isalpha() and "\n" not in xx
+            and "\n" not in en and not (_PLACEHOLDER & set(en)) and not (_PLACEHOLDER & set(xx))
+            and xx.strip() == xx and len(xx) >= 2)
+
+
+def heldout(study, job) -> None:
+    """``heldout: N``: N messages of the language's corpus whose English has one translation in
+    it, 3-12 words, no placeholders or markup, picked by a hash of the normalised English;
+    ``heldout: FILE``: the pairs of a .tsv (English<TAB>translation) or .jsonl (input, reference)."""
+    from tuning.data.readers import open_pairs
+    from tuning.data.sampling import normalize
+    from tuning.prompts import translation_instruction
+
+    lang = job.params["language"]
+    spec = study.language(lang)
+    out = study.results / "heldout"
+    out.mkdir(parents=True, exist_ok=True)
+    if isinstance(spec.heldout, int):
+        seen: dict[str, set[str]] = {}
+        first: dict[str, tuple[str, str]] = {}
+        for pair in open_pairs(spec.parallel, lang).pairs():
+            key = normalize(pair.en)
+            seen.setdefault(key, set()).add(normalize(pair.xx))
+            first.setdefault(key, (pair.en, pair.xx))
+        keys = [k for k, v in seen.items() if len(v) == 1 and _usable(*first[k])]
+        keys.sort(key=lambda k: hashlib.sha256(f"heldout:{lang}:{k}".encode()).hexdigest())
+        pairs = [first[k] for k in keys[:spec.heldout]]
+        if len(pairs) < spec.heldout:
+            raise InputError(f"{lang}: only {len(pairs)} usable held-out messages in {spec.parallel}, "
+                             f"{spec.heldout} wanted; lower heldout or give a held-out file")
+    elif spec.heldout.endswith(".jsonl"):
+        pairs = [(r["input"], r["reference"]) for r in map(json.loads, Path(spec.heldout).read_text(encoding="utf-8").splitlines()) if r]
+    else:
+        pairs = [tuple(line.split("\t")[:2]) for line in Path(spec.heldout).read_text(encoding="utf-8").splitlines() if line.strip()]
+    instruction = translation_instruction("en", lang)
+    rows = [{"id": f"{lang}-{i:03d}", "language": lang, "instruction": instruction, "input": en, "reference": xx,
+             "source": en} for i, (en, xx) in enumerate(pairs)]
+    from tuning.data.files import atomic_write
+
+    with atomic_write(out / f"{lang}.tsv") as fh:
+        for r in rows:
+            fh.write(f"{r['input']}\t{r['reference']}\n")
+    write_jsonl(out / f"{lang}.jsonl", rows)
+
+
+def records(study) -> list[dict]:
+    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((study.results / "runs").glob("*.json"))]
+
+
+def pilots_frame(study, seeds=None):
+    import pandas as pd
+
+    rows = []
+    for r in records(study):
+        if r["kind"] == "pilot" and (seeds is None or r["seed"] in seeds):
+            for lang, sc in r["scores"].items():
+                for metric in ("nll", "chrf", "bleu"):
+                    rows.append({"language": lang, "size": r["sizes"][lang], "score": round(sc[metric], 6),
+                                 "seed": r["seed"], "metric": metric})
+    return pd.DataFrame(rows).sort_values(["metric", "language", "size", "seed"]).reset_index(drop=True)
+
+
+def plan(study, job) -> None:
+    """Laws from the first seed's ladder and the plans made from them, written once: the
+    multilingual models are trained on these plans, so a later refit never changes them."""
+    import budgetlaw as bl
+
+    t = time.perf_counter()
+    pilots = pilots_frame(study, seeds=(study.seeds[0],))
+    pilots.to_csv(study.results / "pilots_plan.csv", index=False, lineterminator="\n")
+    laws = {
+        "nll": bl.fit(pilots, metric="nll", lower_is_better=True, seed=0),
+        "chrf": bl.fit(pilots, metric="chrf", free_ceiling=True, max_score=100.0, seed=0),
+    }
+    laws["nll"].save(study.results / "laws_plan.json")
+    laws["chrf"].save(study.results / "laws_plan_chrf.json")
+    available = {}
+    for r in records(study):
+        for lang, n in r.get("available_pairs", {}).items():
+            available[lang] = max(available.get(lang, 0), n)
+    plans = {}
+    for metric, lawset in laws.items():
+        plans[metric] = {
+            "optimized": bl.allocate(lawset, study.budget, available=available),
+            "uniform": bl.baselines.uniform(lawset, study.budget, available=available),
+            "proportional": bl.baselines.proportional(lawset, study.budget, available=available),
+        }
+    primary, other = plans[study.plan_metric], "chrf" if study.plan_metric == "nll" else "nll"
+    primary["uniform"].save(study.results / "plan_uniform.json")
+    primary["proportional"].save(study.results / "plan_proportional.json")
+    plans[other]["optimized"].save(study.results / f"plan_{other}_laws.json")
+    write_json(study.results / "available.json", available)
+    primary["optimized"].save(study.results / "plan.json")  # the job's output: last
+    log.info("laws and plans in %.0f s: %s", time.perf_counter() - t,
+             {k: round(v) for k, v in primary["optimized"].sizes.items()})
+
+
+def _mixture(sizes: dict, languages) -> str:
+    return ";".join(f"{lang}={int(sizes.get(lang, 0))}" for lang in languages)
+
+
+def pilots_table(recs, languages):
+    """The mixed pilots table (docs/formats/pilots.md): every pilot, transfer and repetition model's NLL rows."""
+    import pandas as pd
+
+    rows = []
+    for r in recs:
+        kind, run = r["kind"], r["run"]
+        if kind not in ("pilot", "transfer", "repetition"):
+            continue
+        for lang, sc in sorted(r["scores"].items()):
+            row = {"language": lang, "size": int(r["sizes"].get(lang, 0)), "score": round(sc["nll"], 6),
+                   "seed": r["seed"], "metric": "nll", "run": run, "mixture": "", "unique": ""}
+            if kind == "transfer":
+                row["mixture"] = _mixture(r["sizes"], languages)
+            if kind == "repetition" and r.get("unique", {}).get(lang, row["size"]) < row["size"]:
+                row["unique"] = int(r["unique"][lang])
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["language", "size", "score", "seed", "metric", "run", "mixture", "unique"])
+
+
+def fit_transfer(frame, n_boot: int, transfer: str = "auto"):
+    import budgetlaw as bl
+
+    return bl.fit(frame, metric="nll", lower_is_better=True, transfer=transfer, n_boot=n_boot, seed=0)
+
+
+def transfer_plan(study, job) -> None:
+    """The plan made on the transfer-aware law, and uniform judged under the same law: fitted on
+    every pilot, transfer and repetition model, then written once and frozen."""
+    import budgetlaw as bl
+    from tuning.data.files import atomic_write
+
+    t = time.perf_counter()
+    frame = pilots_table(records(study), study.codes)
+    with atomic_write(study.results / "pilots_transfer_plan.csv") as fh:
+        frame.to_csv(fh, index=False, lineterminator="\n")
+    laws = fit_transfer(frame, study.transfer.n_boot)
+    laws.save(study.results / "laws_transfer_plan.json")
+    available = json.loads((study.results / "available.json").read_text(encoding="utf-8"))
+    available = {lang: available[lang] for lang in study.codes}
+    bl.baselines.uniform(laws, study.budget, available=available).save(study.results / "plan_transfer_uniform.json")
+    made = bl.allocate(laws, study.budget, available=available)
+    made.save(study.results / "plan_transfer.json")  # the job's output: last
+    log.info("transfer law (%s) and plan in %.0f s: %s", laws.transfer.form if laws.transfer is not None else "none",
+             time.perf_counter() - t, {k: round(v) for k, v in made.sizes.items()})
+
+
+def alignment(study, tuned: Path) -> dict:
+    """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
+    import pandas as pd
+
+    from tuning.data.files import atomic_write
+    from tuning.evaluation.align import alignment as align
+    from tuning.study.graph import base_model_dir
+
+    t = time.perf_counter()
+    pairs = {}
+    for lang in study.codes:
+        rows = [json.loads(x) for x in open(study.results / "heldout" / f"{lang}.jsonl", encoding="utf-8")]
+        rows = rows[: study.evaluate["align_pairs"]]
+        pairs[lang] = ([r["input"] for r in rows], [r["reference"] for r in rows])
+    frames = []
+    for name, path in (("base", base_model_dir(study)), ("optimized", tuned)):
+        f = align(path, pairs, batch_size=16)
+        f.insert(0, "model", name)
+        frames.append(f)
+    with atomic_write(study.results / "alignment.csv") as fh:
+        pd.concat(frames).to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
+    return {"alignment_s": round(time.perf_counter() - t, 1)}
+
+
+def refit(study) -> None:
+    """Laws from every pilot point (all seeds), for the report: pilots.csv, laws.json, laws_chrf.json."""
+    import budgetlaw as bl
+
+    pilots = pilots_frame(study)
+    pilots.to_csv(study.results / "pilots.csv", index=False, lineterminator="\n")
+    bl.fit(pilots, metric="nll", lower_is_better=True, seed=0).save(study.results / "laws.json")
+    bl.fit(pilots, metric="chrf", free_ceiling=True, max_score=100.0, seed=0).save(study.results / "laws_chrf.json")
