@@ -47,3 +47,15 @@ def check_refused(main, prog: str, argv: list[str], ws: Path, needle: str, capsy
     assert needle.lower() in lines[0].lower(), (needle, lines[0])
     assert snapshot(ws) == before, "an input changed or an output/temporary file was left"
     return lines[0]
+
+
+# Language codes a CSV output must not carry: a spreadsheet formula, control characters (NUL:
+# pandas cuts the field there). (code, words of the refusal)
+LABEL_CASES = [
+    ('=cmd|" /c calc"!A1', "which a spreadsheet reads as a formula"),
+    ("+ar", "which a spreadsheet reads as a formula"),
+    ("-2+3", "which a spreadsheet reads as a formula"),
+    ("@SUM(A1)", "which a spreadsheet reads as a formula"),
+    ("a\x00r", "NUL byte"),
+    ("a\x1br", "control character"),
+]
