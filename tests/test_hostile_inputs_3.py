@@ -478,3 +478,20 @@ def test_laws_do_not_depend_on_how_the_pilots_path_was_typed(law_ws, tmp_path):
     assert run_in(law_ws, main, ["allocate", "l1.json", "--budget", "300k", "-o", "p1.json"]) == 0
     assert run_in(law_ws, main, ["report", "l2.json", "p1.json", "-o", "rep", "--budgets", "none",
                                  "--baselines", "uniform"]) == 0
+
+
+def test_loss_law_warnings_do_not_advise_a_flag_loss_laws_refuse(law_ws, caplog):
+    """A floor at its bound used to advise '--ceiling', which `fit --lower-is-better` refuses. The
+    bundled measured NLL pilots put ar's floor E at its bound 0."""
+    import logging
+
+    from budgetlaw.cli import main
+    from budgetlaw.demo_data import MEASURED
+
+    shutil.copy(MEASURED.pilots_path, law_ws / "measured.csv")
+    with caplog.at_level(logging.WARNING):
+        assert run_in(law_ws, main, ["fit", "measured.csv", "--lower-is-better", "-o", "f.json", "--n-boot", "5"]) == 0
+    assert "ceiling_at_bound" in json.loads((law_ws / "f.json").read_text())["laws"]["ar"]["flags"]
+    text = " ".join(r.getMessage() for r in caplog.records if "ar: ceiling_at_bound" in r.getMessage())
+    assert "add larger pilots" in text and "a loss law's floor is always fitted" in text
+    assert "fit with a fixed --ceiling or" not in text

@@ -64,6 +64,7 @@ FLAG_TEXT = {
     "add pilots at more sizes before trusting the plan",
     "flat_data": "the scores barely change across pilot sizes, so slope and noise cannot be told apart; "
     "use a wider range of pilot sizes",
-    "ceiling_at_bound": "the free ceiling (for a loss: the floor E) hit its bound; fit with a fixed --ceiling "
-    "or add larger pilots",
+    # the fixed-ceiling advice is for score laws only: `fit --lower-is-better` refuses --ceiling
+    "ceiling_at_bound": "the free ceiling (for a loss: the floor E) hit its bound; add larger pilots (a score "
+    "law may instead be fitted with a fixed --ceiling; a loss law's floor is always fitted)",
 }
