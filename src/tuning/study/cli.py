@@ -31,6 +31,8 @@ def register(subparsers) -> None:
                      help="local worker processes (default) or a SLURM cluster through submitit")
     run.add_argument("--workers", type=int, default=1, help="local: jobs at once, each with its share of the CPU "
                      "threads, or of the GPUs (default 1)")
+    run.add_argument("--threads", type=int, default=None, help="local: CPU threads per worker (default: the "
+                     "machine's CPUs / workers)")
     run.add_argument("--cluster", default=None, help=argparse.SUPPRESS)  # submitit's cluster= (tests: local)
     run.add_argument("--until", choices=STAGES, default=None, help="stop after this stage")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -56,17 +58,20 @@ def run_cmd(args) -> int:
     from tuning.study.scheduler import run_study
 
     study = _load(args)
-    if args.workers < 1:
-        from tuning.errors import InputError
+    from tuning.errors import InputError
 
+    if args.workers < 1:
         raise InputError(f"--workers {args.workers}: give a positive number of workers")
+    if args.threads is not None and args.threads < 1:
+        raise InputError(f"--threads {args.threads}: give a positive number of threads per worker")
     if args.executor == "slurm":
         from tuning.study.executors import _submitit
 
         _submitit()  # the one-line error before anything starts
     for noisy in ("tuning.data.mixture", "tuning.data.sampling", "tuning.data.tokenize"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    out = run_study(study, executor=args.executor, workers=args.workers, until=args.until, cluster=args.cluster,
+    out = run_study(study, executor=args.executor, workers=args.workers, threads=args.threads, until=args.until,
+                    cluster=args.cluster,
                     progress=not args.no_progress and sys.stderr.isatty())
     if out["failed"]:
         log.error("%d job(s) failed: %s; %d left pending behind them. `tuning study status %s` shows why; "

@@ -106,20 +106,21 @@ def run_jobs(study, executor, *, until: str | None = None, progress: bool = Fals
             "blocked": blocked}
 
 
-def make_executor(study, executor: str = "local", workers: int = 1, cluster: str | None = None):
+def make_executor(study, executor: str = "local", workers: int = 1, cluster: str | None = None,
+                  threads: int | None = None):
     from tuning.study.executors import LocalExecutor, SlurmExecutor
 
     if executor == "local":
-        return LocalExecutor(study, workers)
+        return LocalExecutor(study, workers, cpus=threads * workers if threads else None)
     return SlurmExecutor(study, cluster=cluster)
 
 
-def run_study(study, *, executor: str = "local", workers: int = 1, until: str | None = None,
-              cluster: str | None = None, progress: bool = False) -> dict:
+def run_study(study, *, executor: str = "local", workers: int = 1, threads: int | None = None,
+              until: str | None = None, cluster: str | None = None, progress: bool = False) -> dict:
     """The whole study (or up to the stage ``until``), under the study's lock."""
     from tuning.study.runs import write_json
 
-    ex = make_executor(study, executor, workers, cluster)
+    ex = make_executor(study, executor, workers, cluster, threads)
     with StudyLock(study.work / "study.lock", str(study.path), executor=executor, workers=workers):
         for sub in ("runs", "predictions", "heldout"):
             (study.results / sub).mkdir(parents=True, exist_ok=True)

@@ -309,8 +309,9 @@ def load_study(path, *, results=None, work=None) -> Study:
             raise InputError(f"{where}: report.{key}: give a line of text, got {value!r}")
     study = Study(
         path=path, name=name,
-        results=_path(base, results, "--results") if results else _path(base, data.get("results", f"results/{name}"), f"{where}: results"),
-        work=_path(base, work, "--work") if work else _path(base, data.get("work", f".work/{name}"), f"{where}: work"),
+        # folders given on the command line are relative to where the command runs, the file's to the file
+        results=Path(results).expanduser().absolute() if results else _path(base, data.get("results", f"results/{name}"), f"{where}: results"),
+        work=Path(work).expanduser().absolute() if work else _path(base, data.get("work", f".work/{name}"), f"{where}: work"),
         model=_model(data["model"], base, where), prompt=prompt, languages=languages,
         train=_train(where, data.get("train")), evaluate=evaluate, pilot_sizes=sizes, seeds=seeds,
         seed_sizes=seed_sizes, budget=budget,
