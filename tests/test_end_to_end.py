@@ -459,10 +459,20 @@ def test_pilots_append_with_all_columns_is_fittable(tmp_path):
 def test_pilots_append_to_a_file_without_seed_and_metric_columns(tmp_path):
     pilots = _pilot_lines("zh")  # the three required columns only (docs/formats/pilots.md)
     appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
-    # the new row follows the file: the seed and metric it does not track are left out
+    # issue 19: without a metric column the new chrf row could not be told from the file's rows
+    # (an nll row would have joined chrf rows and been fitted with them): refused, file unchanged
+    assert appended.returncode == 2 and "has no metric column" in appended.stderr, appended.stderr
+    assert fitted is None
+    assert (tmp_path / "pilots.csv").read_text(encoding="utf-8") == pilots
+
+
+def test_pilots_append_to_a_file_without_a_seed_column(tmp_path):
+    pilots = _pilot_lines("zh", "language,size,score,metric", ",chrf")
+    appended, fitted = _append_then_fit(tmp_path, pilots, {"zh": 120}, {"zh": 12.5})
+    # the new row follows the file: the seed it does not track is left out
     assert appended.returncode == 0, appended.stderr
     assert fitted.returncode == 0, fitted.stderr
-    assert (tmp_path / "pilots.csv").read_text(encoding="utf-8") == pilots + "zh,120.0,12.5\n"
+    assert (tmp_path / "pilots.csv").read_text(encoding="utf-8") == pilots + "zh,120.0,12.5,chrf\n"
     assert _n_points(tmp_path / "laws.json", "zh") == len(PILOT_SIZES) + 1
 
 
