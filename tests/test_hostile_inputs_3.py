@@ -495,3 +495,21 @@ def test_loss_law_warnings_do_not_advise_a_flag_loss_laws_refuse(law_ws, caplog)
     text = " ".join(r.getMessage() for r in caplog.records if "ar: ceiling_at_bound" in r.getMessage())
     assert "add larger pilots" in text and "a loss law's floor is always fitted" in text
     assert "fit with a fixed --ceiling or" not in text
+
+
+def test_a_fit_of_many_languages_shows_progress_off_a_terminal(tmp_path, capsys):
+    """Thousands of languages take tens of minutes: progress is shown even when stderr is a pipe
+    (as here, under capsys); a fit of a few languages stays silent there."""
+    from budgetlaw.cli import main
+    from budgetlaw.fitting.fitter import PROGRESS_LANGUAGES
+
+    n = PROGRESS_LANGUAGES
+    rows = "".join(f"l{k},{s:g},{60 + k % 7 - 30 * (s / 1e4) ** -0.2:.4f}\n" for k in range(n)
+                   for s in (1e4, 2e4, 5e4))
+    (tmp_path / "many.csv").write_text("language,size,score\n" + rows)
+    assert run_in(tmp_path, main, ["fit", "many.csv", "-o", "laws.json", "--n-boot", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "fitting laws" in err and f"{n}/{n}" in err
+    (tmp_path / "few.csv").write_text("language,size,score\n" + "".join(rows.splitlines(True)[:6]))
+    assert run_in(tmp_path, main, ["fit", "few.csv", "-o", "few.json", "--n-boot", "0"]) == 0
+    assert "fitting laws" not in capsys.readouterr().err

@@ -19,6 +19,7 @@ the score law of the negated losses and mirrored back (budgetlaw.direction).
 from __future__ import annotations
 
 import logging
+import sys
 import zlib
 
 import numpy as np
@@ -36,6 +37,7 @@ from budgetlaw.pilots import read_pilots
 __all__ = ["fit"]
 
 log = logging.getLogger(__name__)
+PROGRESS_LANGUAGES = 100  # from this many languages on, progress is shown off a terminal too
 
 
 def _fit_language(language: str, x: np.ndarray, y: np.ndarray, s: FitOptions) -> FittedLaw:
@@ -91,7 +93,12 @@ def fit(pilots, ceiling: float | None = None, *, free_ceiling: bool = False, max
                         lower_is_better=s.lower_is_better)
     laws = {}
     groups = list(frame.groupby("language", sort=False))
-    for language, group in tqdm(groups, desc="fitting laws", unit="language", disable=None):
+    # a bar on a terminal; a long fit (thousands of languages take tens of minutes) shows its
+    # progress off a terminal too, one update every 30 s (tqdm's default hides it there)
+    many = len(groups) >= PROGRESS_LANGUAGES
+    bar = tqdm(groups, desc="fitting laws", unit="language", disable=False if many else None,
+               mininterval=1.0 if sys.stderr.isatty() else 30.0)
+    for language, group in bar:
         x, y = group["size"].to_numpy(float), group["score"].to_numpy(float)
         if s.lower_is_better:  # fit -loss = (-E) - K x^-c as a score law, then mirror it back
             laws[language] = mirror_fitted(_fit_language(language, x, -y, s), y)
