@@ -16,8 +16,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.greedy import greedy_batch, plain_greedy
 
 log = logging.getLogger(__name__)
+
+ENGINES = ("ctranslate2", "vllm")
+BACKENDS = ("torch", "hf", *ENGINES)
 
 
 def short_reason(exc: BaseException, limit: int = 200) -> str:
@@ -106,6 +110,7 @@ def generate(
     dtype: str | None = None,
     progress: bool = True,
     on_batch: Callable[[list[int], list[str]], None] | None = None,
+    backend: str = "torch",
 ) -> list[str]:
     """Completions of ``prompts`` (in input order) from a model directory or a loaded model.
 
@@ -113,6 +118,12 @@ def generate(
     after every batch (the CLI appends them to its output file). ``max_prompt_tokens`` keeps the
     last that many prompt tokens (the instruction's end and the response marker matter most).
     Sampling (``do_sample=True``) uses ``temperature``/``top_p`` and ``torch.manual_seed(seed)``.
+
+    ``backend`` (see :data:`BACKENDS`): ``torch`` (default) decodes greedy batches with
+    :func:`tuning.greedy.greedy_batch` (finished rows leave the batch; the prompts' shared start
+    runs once) and falls back to ``hf`` for sampling or a generation_config with logits
+    processors; ``hf`` is ``model.generate`` on every batch; ``ctranslate2`` and ``vllm`` are
+    optional engines (:mod:`tuning.engines`), greedy only, from a model directory.
     """
     import torch
     from tqdm.auto import tqdm
@@ -122,6 +133,15 @@ def generate(
     prompts = list(prompts)
     if batch_size < 1 or max_new_tokens < 1:
         raise InputError("generate: batch_size and max_new_tokens must be at least 1")
+    if backend not in BACKENDS:
+        raise InputError(f"generate: backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if backend in ENGINES:
+        from tuning.engines import engine_generate
+
+        return engine_generate(backend, model_dir_or_model, prompts, tokenizer=tokenizer, batch_size=batch_size,
+                               max_new_tokens=max_new_tokens, do_sample=do_sample, add_special_tokens=add_special_tokens,
+                               max_prompt_tokens=max_prompt_tokens, sort_by_length=sort_by_length, device=device,
+                               dtype=dtype, progress=progress, on_batch=on_batch)
     if isinstance(model_dir_or_model, (str, Path)):
         model, loaded_tok = load_model(model_dir_or_model, device=device, dtype=dtype)
         tokenizer = tokenizer or loaded_tok
@@ -144,7 +164,18 @@ def generate(
         torch.manual_seed(seed)
     sampling = dict(do_sample=True, temperature=temperature, top_p=top_p, top_k=0) if do_sample else dict(do_sample=False)
     bar = tqdm(total=len(prompts), desc="generate", unit="prompt", disable=not progress)
+    use_loop = backend == "torch" and not do_sample and plain_greedy(model)
     for batch in batches:
+        if use_loop:
+            new = greedy_batch(model, [encoded[i] for i in batch], pad_id=tokenizer.pad_token_id,
+                               eos_id=tokenizer.eos_token_id, max_new_tokens=max_new_tokens)
+            texts = [tokenizer.decode(row, skip_special_tokens=True) for row in new]
+            for i, text in zip(batch, texts):
+                outputs[i] = text
+            if on_batch is not None:
+                on_batch(list(batch), texts)
+            bar.update(len(batch))
+            continue
         ids, mask, _ = left_pad([encoded[i] for i in batch], tokenizer.pad_token_id)
         with torch.inference_mode():
             # generate() derives position_ids from the attention mask (cumsum - 1) for

@@ -29,6 +29,8 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-sort", action="store_true", help="batch in input order (no length sorting)")
     p.add_argument("--device", default=None, help="cuda, cpu, ... (default: cuda when available)")
     p.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: bf16 on GPU)")
+    p.add_argument("--backend", default="torch",
+                   help="torch (default), hf (model.generate), or an optional engine: ctranslate2, vllm (greedy only)")
 
 
 def register(subparsers) -> None:

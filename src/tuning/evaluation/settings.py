@@ -26,6 +26,9 @@ class GenerationSettings:
     sort_by_length: bool = True
     chat_template: bool = False  # prompts rendered with the tokenizer's chat template (else Alpaca)
     limit: int | None = None  # first N items of each task
+    # how greedy tokens are computed (tuning.generation.BACKENDS); not part of the signature:
+    # every backend decodes the same greedy tokens up to near-ties (docs/evaluation.md)
+    backend: str = "torch"
 
     @classmethod
     def from_args(cls, args) -> GenerationSettings:
@@ -34,7 +37,7 @@ class GenerationSettings:
                    max_prompt_tokens=args.max_prompt_tokens, do_sample=args.sample,
                    temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                    sort_by_length=not args.no_sort, chat_template=getattr(args, "chat_template", False),
-                   limit=getattr(args, "limit", None))
+                   limit=getattr(args, "limit", None), backend=getattr(args, "backend", None) or "torch")
 
     def check(self) -> GenerationSettings:
         """Refuse numbers that cannot make sense, at the door (messages name the option)."""
@@ -47,6 +50,12 @@ class GenerationSettings:
             raise InputError(f"--temperature {self.temperature}: must be a finite number > 0")
         if not 0 < self.top_p <= 1:
             raise InputError(f"--top-p {self.top_p}: must be in (0, 1]")
+        from tuning.generation import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise InputError(f"--backend {self.backend}: choose one of {', '.join(BACKENDS)}")
+        if self.do_sample and self.backend not in ("torch", "hf"):
+            raise InputError(f"--backend {self.backend} is greedy only; drop --sample or use --backend torch")
         return self
 
     def generate_kwargs(self) -> dict:
@@ -54,7 +63,9 @@ class GenerationSettings:
         return dict(batch_size=self.batch_size, max_new_tokens=self.max_new_tokens,
                     max_prompt_tokens=self.max_prompt_tokens, do_sample=self.do_sample,
                     temperature=self.temperature, top_p=self.top_p, seed=self.seed,
-                    sort_by_length=self.sort_by_length)
+                    sort_by_length=self.sort_by_length,
+                    # the default backend is generate's own default: only another one is passed
+                    **({} if self.backend == "torch" else {"backend": self.backend}))
 
     def decoding(self) -> str:
         """``decode:...|max_new:N|prompt:alpaca|chat``: what changes each prediction."""
