@@ -192,10 +192,31 @@ def sizes_of(study, params: dict) -> dict[str, int]:
     return round_sizes(bl.load_plan(study.results / file).sizes, study.budget)
 
 
+def alignment(study, tuned: Path) -> dict:
+    """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
+    import pandas as pd
+
+    from tuning.data.files import atomic_write
+    from tuning.evaluation.align import alignment as align
+
+    t = time.perf_counter()
+    pairs = {}
+    for lang in study.codes:
+        rows = [json.loads(x) for x in open(study.results / "heldout" / f"{lang}.jsonl", encoding="utf-8")]
+        rows = rows[: study.evaluate["align_pairs"]]
+        pairs[lang] = ([r["input"] for r in rows], [r["reference"] for r in rows])
+    frames = []
+    for name, path in (("base", base_model_dir(study)), ("optimized", tuned)):
+        f = align(path, pairs, batch_size=16)
+        f.insert(0, "model", name)
+        frames.append(f)
+    with atomic_write(study.results / "alignment.csv") as fh:
+        pd.concat(frames).to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
+    return {"alignment_s": round(time.perf_counter() - t, 1)}
+
+
 def run_model(study, job) -> dict:
     """The job of one trained model (pilot, multilingual, extrapolation, transfer, repetition)."""
-    from tuning.study.steps import alignment
-
     p = job.params
     t = time.perf_counter()
     seed, epochs, kind = p["seed"], p.get("epochs", 1), p["record_kind"]

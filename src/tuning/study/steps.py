@@ -1,4 +1,4 @@
-"""The study's jobs that train nothing: base model, held-out sets, laws and plans, alignment.
+"""The study's jobs that train nothing: base model, held-out sets, laws and plans, the refit.
 
 Files (R = results folder): ``heldout/<lang>.tsv`` then ``heldout/<lang>.jsonl`` (the job's
 output, written last); the plan job writes ``pilots_plan.csv``, ``laws_plan.json``,
@@ -195,30 +195,6 @@ def transfer_plan(study, job) -> None:
     made.save(study.results / "plan_transfer.json")  # the job's output: last
     log.info("transfer law (%s) and plan in %.0f s: %s", laws.transfer.form if laws.transfer is not None else "none",
              time.perf_counter() - t, {k: round(v) for k, v in made.sizes.items()})
-
-
-def alignment(study, tuned: Path) -> dict:
-    """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
-    import pandas as pd
-
-    from tuning.data.files import atomic_write
-    from tuning.evaluation.align import alignment as align
-    from tuning.study.graph import base_model_dir
-
-    t = time.perf_counter()
-    pairs = {}
-    for lang in study.codes:
-        rows = [json.loads(x) for x in open(study.results / "heldout" / f"{lang}.jsonl", encoding="utf-8")]
-        rows = rows[: study.evaluate["align_pairs"]]
-        pairs[lang] = ([r["input"] for r in rows], [r["reference"] for r in rows])
-    frames = []
-    for name, path in (("base", base_model_dir(study)), ("optimized", tuned)):
-        f = align(path, pairs, batch_size=16)
-        f.insert(0, "model", name)
-        frames.append(f)
-    with atomic_write(study.results / "alignment.csv") as fh:
-        pd.concat(frames).to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
-    return {"alignment_s": round(time.perf_counter() - t, 1)}
 
 
 def refit(study) -> None:

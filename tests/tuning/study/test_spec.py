@@ -6,6 +6,7 @@ The study here trains nothing: a model folder with a config.json is all the chec
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import subprocess
@@ -142,3 +143,18 @@ def test_a_fresh_heartbeat_from_another_host_refuses(folder):
                                 "running": True}), encoding="utf-8")
     with StudyLock(lock, "s.yaml"):  # an hour-old heartbeat: that run is gone
         pass
+
+
+def test_the_docs_hold_the_minimal_study_and_every_key():
+    """docs/study.md shows examples/study_minimal.yaml (the file the tests run) verbatim, and
+    names every key the study file accepts."""
+    from tuning.study.graph import KINDS
+    from tuning.study.spec import EVALUATE_DEFAULTS, RESOURCE_KEYS, TOP, Transfer
+
+    root = Path(__file__).resolve().parents[3]
+    doc = (root / "docs" / "study.md").read_text(encoding="utf-8")
+    minimal = (root / "examples" / "study_minimal.yaml").read_text(encoding="utf-8")
+    assert f"```yaml\n{minimal}```" in doc
+    for key in (*TOP, *EVALUATE_DEFAULTS, *RESOURCE_KEYS, *KINDS, "nproc", "sizes", "seeds", "seed_sizes",
+                *(f.name for f in dataclasses.fields(Transfer))):
+        assert f"`{key}`" in doc or f"{key}:" in doc or f"`pilots.{key}`" in doc, key
