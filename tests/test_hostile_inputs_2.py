@@ -49,6 +49,8 @@ def ev_ws(tmp_path):
                                       {"id": "1", "prompt": "Translate to Chinese: Print the page", "prediction": "y"}])
     _jsonl(ws / "preds_bare.jsonl", [{"id": "0", "prediction": "打开"}, {"id": "1", "prediction": "保存"}])
     (ws / "afile").write_text("not a folder\n")
+    (ws / "amodel").mkdir()  # a model folder: predictions are never written into an input
+    (ws / "amodel" / "config.json").write_text("{}")
     return ws
 
 
@@ -75,6 +77,8 @@ EVAL_CASES = [
     ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "afile"], "is an existing file"),
     ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "a.jsonl"], "a.jsonl"),
     ([*EVAL_A, "--model", "no-model", "-o", "r.csv", "--predictions-dir", "afile/p"], "is not a folder"),
+    ([*EVAL_A, "--model", "amodel", "-o", "r.csv", "--predictions-dir", "amodel"], "is also an input"),
+    ([*EVAL_A, "--model", "amodel", "-o", "r.csv", "--predictions-dir", "./amodel/"], "is also an input"),
 ]
 
 

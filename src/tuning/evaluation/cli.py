@@ -125,8 +125,6 @@ def _check_prediction_dir(args, out: Path) -> Path:
     from tuning.data.files import check_output
 
     pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
-    if pred_dir.is_dir():
-        return pred_dir
     if os.path.abspath(pred_dir) == os.path.abspath(out):
         raise InputError(f"--predictions-dir {pred_dir}: the same path as -o {out}; give the predictions "
                          "folder another name")
