@@ -132,7 +132,7 @@ def plan(study, job) -> None:
     plans = {}
     for metric, lawset in laws.items():
         plans[metric] = {
-            "optimized": bl.allocate(lawset, study.budget, available=available),
+            "optimized": bl.allocate(lawset, study.budget, available=available, objective=study.objective),
             "uniform": bl.baselines.uniform(lawset, study.budget, available=available),
             "proportional": bl.baselines.proportional(lawset, study.budget, available=available),
         }
@@ -191,7 +191,7 @@ def transfer_plan(study, job) -> None:
     available = json.loads((study.results / "available.json").read_text(encoding="utf-8"))
     available = {lang: available[lang] for lang in study.codes}
     bl.baselines.uniform(laws, study.budget, available=available).save(study.results / "plan_transfer_uniform.json")
-    made = bl.allocate(laws, study.budget, available=available)
+    made = bl.allocate(laws, study.budget, available=available, objective=study.objective)
     made.save(study.results / "plan_transfer.json")  # the job's output: last
     log.info("transfer law (%s) and plan in %.0f s: %s", laws.transfer.form if laws.transfer is not None else "none",
              time.perf_counter() - t, {k: round(v) for k, v in made.sizes.items()})

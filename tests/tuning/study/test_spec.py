@@ -76,7 +76,16 @@ BAD = [
     ("model", lambda t: t.replace("model: model", "model: ./nomodel"), "is not a model directory"),
     ("train value", lambda t: t.replace("seq_len: 128", "seq_len: -5"), "seq_len"),
     ("plan name", lambda t: t.replace("uniform:", "uniformm:"), "did you mean 'uniform'?"),
+    ("objective", lambda t: t + "objective: max\n", "objective: 'max' is not one of sum, maxmin, robust"),
 ]
+
+
+def test_the_objectives_are_budgetlaws():
+    from budgetlaw.allocation.problem import OBJECTIVES
+
+    from tuning.study.spec import OBJECTIVES as STUDY_OBJECTIVES
+
+    assert STUDY_OBJECTIVES == OBJECTIVES
 
 
 @pytest.mark.parametrize("name,edit,message", BAD, ids=[b[0] for b in BAD])
