@@ -53,10 +53,15 @@ def mixture(study, run: str, sizes: dict[str, int], seed: int) -> tuple[Path, di
 
     path = study.work / "mix" / f"{run}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
+    instructions = None
+    if study.instructions:  # CoIT (one language) or MuIT (several): the pairs plus the instructions
+        instructions = {"en": study.instructions}
+        instructions.update({lang: study.language(lang).instructions for lang in sizes
+                             if study.language(lang).instructions})
     manifest = build_mixture(
         {"sizes": sizes}, path, parallel={lang: study.language(lang).parallel for lang in sizes},
-        heldout={lang: str(study.results / "heldout" / f"{lang}.tsv") for lang in study.codes},
-        recipe="translation", seed=seed)
+        instructions=instructions, heldout={lang: str(study.results / "heldout" / f"{lang}.tsv") for lang in study.codes},
+        recipe=None if instructions else "translation", seed=seed)
     hits = sum(manifest["heldout_hits"].values())
     log.info("%s: mixture of %d records; %d pairs dropped as held-out", run, manifest["output"]["records"], hits)
     return path, manifest

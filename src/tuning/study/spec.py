@@ -9,7 +9,8 @@ A study file is YAML (docs/study.md gives every key with its default and check):
     prompt: chat                   # chat (the tokenizer's chat template) or alpaca
     parallel: /usr/share/locale    # every language's pairs, unless the language gives its own
     heldout: 200                   # messages drawn per language, or a file (.tsv/.jsonl) per language
-    languages: [hi, zh]            # or {hi: {parallel: PATH, heldout: N or PATH}, ...}
+    instructions: alpaca_en.json   # optional: English instructions added to every mixture (CoIT/MuIT)
+    languages: [hi, zh]            # or {hi: {parallel: PATH, heldout: N or PATH, instructions: PATH}, ...}
     train: {batch_size: 4, lr: 5.0e-5, seq_len: 192, warmup_ratio: 0.1}   # any tuning train key
     evaluate: {pilot_generate: 100, max_new_tokens: 160, gen_batch: 50, align_pairs: 100}
     pilots: {sizes: [25, 50, 100, 200], seeds: [1, 2], seed_sizes: [50, 200]}
@@ -55,6 +56,7 @@ class Language:
     code: str
     parallel: str  # a pairs source tuning.data.readers.open_pairs reads
     heldout: int | str  # messages drawn from ``parallel``, or a .tsv/.jsonl file
+    instructions: str | None = None  # the language's translated instructions (Alpaca JSON/JSONL)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,6 +79,7 @@ class Study:
     work: Path
     model: str
     prompt: str
+    instructions: str | None  # English instructions (Alpaca JSON/JSONL) in every mixture, or none
     languages: tuple[Language, ...]
     train: dict  # tuning train keys (TRAIN_DEFAULTS + the file's)
     evaluate: dict
@@ -156,6 +159,13 @@ def _path(base: Path, value: Any, where: str) -> Path:
     return p if p.is_absolute() else base / p
 
 
+def _existing(base: Path, value: Any, where: str) -> Path:
+    p = _path(base, value, where)
+    if not p.exists():
+        raise InputError(f"{where}: {p} does not exist; give an existing file")
+    return p
+
+
 def _source_exists(spec: str, where: str) -> None:
     parts = spec.split(",") if "," in spec else [spec]
     for part in parts:
@@ -175,7 +185,7 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
     out = []
     for code, own in raw.items():
         w = f"{where}: languages.{code}"
-        own = _keys(w, own or {}, ("parallel", "heldout"))
+        own = _keys(w, own or {}, ("parallel", "heldout", "instructions"))
         try:
             canon = canonical(str(code))
         except InputError as exc:
@@ -197,7 +207,13 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
             held = str(held)
         else:
             held = _positive(f"{w}.heldout", held)
-        out.append(Language(str(code), parallel, held))
+        instructions = own.get("instructions")
+        if instructions is not None:
+            if data.get("instructions") is None:
+                raise InputError(f"{w}.instructions: translated instructions go with the English ones; give "
+                                 "instructions: PATH (English, Alpaca JSON/JSONL) at the top of the study file")
+            instructions = str(_existing(base, instructions, f"{w}.instructions"))
+        out.append(Language(str(code), parallel, held, instructions))
     if len({lang.code for lang in out}) != len(out):
         raise InputError(f"{where}: languages: a language is listed twice")
     return tuple(out)
@@ -250,7 +266,7 @@ def _resources(where: str, raw: Any) -> dict:
     return {kind: dict(_keys(f"{where}: resources.{kind}", params or {}, RESOURCE_KEYS)) for kind, params in raw.items()}
 
 
-TOP = ("name", "results", "work", "model", "prompt", "parallel", "heldout", "languages", "train", "evaluate", "pilots",
+TOP = ("name", "results", "work", "model", "prompt", "parallel", "heldout", "instructions", "languages", "train", "evaluate", "pilots",
        "budget", "plan_metric", "objective", "plans", "extrapolation", "transfer", "resources", "report")
 
 
@@ -316,6 +332,7 @@ def load_study(path, *, results=None, work=None) -> Study:
         results=Path(results).expanduser().absolute() if results else _path(base, data.get("results", f"results/{name}"), f"{where}: results"),
         work=Path(work).expanduser().absolute() if work else _path(base, data.get("work", f".work/{name}"), f"{where}: work"),
         model=_model(data["model"], base, where), prompt=prompt, languages=languages,
+        instructions=str(_existing(base, data["instructions"], f"{where}: instructions")) if data.get("instructions") else None,
         train=_train(where, data.get("train")), evaluate=evaluate, pilot_sizes=sizes, seeds=seeds,
         seed_sizes=seed_sizes, budget=budget,
         plan_metric=_choice(f"{where}: plan_metric", data.get("plan_metric", "nll"), PLAN_METRICS),

@@ -76,6 +76,9 @@ BAD = [
     ("model", lambda t: t.replace("model: model", "model: ./nomodel"), "is not a model directory"),
     ("train value", lambda t: t.replace("seq_len: 128", "seq_len: -5"), "seq_len"),
     ("plan name", lambda t: t.replace("uniform:", "uniformm:"), "did you mean 'uniform'?"),
+    ("instructions", lambda t: t + "instructions: alpaca.json\n", "alpaca.json does not exist"),
+    ("own instructions", lambda t: t.replace("el: {parallel: el.tsv}", "el: {parallel: el.tsv, instructions: el.tsv}"),
+     "translated instructions go with the English ones"),
     ("objective", lambda t: t + "objective: max\n", "objective: 'max' is not one of sum, maxmin, robust"),
 ]
 
