@@ -88,6 +88,9 @@ def _train_here(cfg: Path, logfile: Path) -> int:
         handler.close()
         if dist.is_initialized():
             dist.destroy_process_group()
+        import gc
+
+        gc.collect()  # the trained model and its optimizer state go before evaluation loads the model again
     return 0
 
 
