@@ -65,9 +65,11 @@ def run_cmd(args) -> int:
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads {args.threads}: give a positive number of threads per worker")
     if args.executor == "slurm":
-        from tuning.study.executors import _submitit
+        from tuning.study.executors import SlurmExecutor, _submitit
 
-        _submitit()  # the one-line error before anything starts
+        _submitit()  # the one-line errors before anything starts: no submitit, no SLURM
+        if args.cluster is None:
+            SlurmExecutor.check_cluster()
     for noisy in ("tuning.data.mixture", "tuning.data.sampling", "tuning.data.tokenize"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     out = run_study(study, executor=args.executor, workers=args.workers, threads=args.threads, until=args.until,

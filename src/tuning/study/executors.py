@@ -139,8 +139,20 @@ class SlurmExecutor:
     def __init__(self, study, cluster: str | None = None, max_jobs: int = 256):
         submitit = _submitit()
         self.study, self.max_jobs = study, max_jobs
-        self.executor = submitit.AutoExecutor(folder=str(study.work / "submitit" / "%j"), cluster=cluster)
+        try:
+            self.executor = submitit.AutoExecutor(folder=str(study.work / "submitit" / "%j"), cluster=cluster or "slurm")
+        except RuntimeError as exc:  # no srun/sbatch here
+            raise InputError(f"--executor slurm: {exc}; run it on a SLURM login node, or use --executor local") from None
         self.running: dict[str, object] = {}
+
+    @staticmethod
+    def check_cluster() -> None:
+        """InputError (one line) when this machine cannot submit SLURM jobs."""
+        import shutil
+
+        if shutil.which("srun") is None or shutil.which("sbatch") is None:
+            raise InputError("--executor slurm: no SLURM here (srun/sbatch not found); run it on a SLURM login "
+                             "node, or use --executor local")
 
     def free(self) -> int:
         return self.max_jobs - len(self.running)

@@ -110,6 +110,15 @@ def test_slurm_without_submitit_is_one_line(folder, capsys, monkeypatch):
     assert not (folder / "results").exists()
 
 
+def test_slurm_where_there_is_no_slurm_is_one_line(folder, capsys, monkeypatch):
+    pytest.importorskip("submitit")
+    monkeypatch.setenv("PATH", str(folder))  # no srun or sbatch on it
+    assert main(["study", "run", str(folder / "s.yaml"), "--executor", "slurm"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "no SLURM here (srun/sbatch not found)" in err, err
+    assert not (folder / "results").exists()
+
+
 def test_a_second_run_is_refused_while_one_runs(folder, capsys):
     study = load_study(folder / "s.yaml")
     with StudyLock(study.work / "study.lock", str(study.path), executor="local", workers=1):
