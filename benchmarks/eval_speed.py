@@ -199,6 +199,7 @@ def main(argv=None) -> int:
                     t = time.perf_counter()
                     values[label] = fn()
                     times[label] = time.perf_counter() - t
+                print(f"# {Path(model_dir).name} NLL {label}: {times[label]:.1f} s", file=sys.stderr, flush=True)
             seq_tokens = sum(len(tok(q + r, add_special_tokens=False)["input_ids"]) + 1 for q, r in zip(prompts, refs))
             diff = max(abs(a - b) / n for (a, n), (b, _) in zip(values["before"], values["now"]))
             work = {k: nll_work(model, tok, prompts, refs, new=(k == "now")) for k in times}
@@ -231,6 +232,7 @@ def main(argv=None) -> int:
                                         batch_size=int(big or args.gen_batch), max_new_tokens=cap, add_special_tokens=False,
                                         progress=False, backend=backend, dtype="float32", device=args.device)
                 times[label] = time.perf_counter() - t
+            print(f"# {Path(model_dir).name} generate {label}: {times[label]:.1f} s", file=sys.stderr, flush=True)
         gen_tokens = {b: sum(min(cap, len(tok(x, add_special_tokens=False)["input_ids"])) for x in texts[b]) for b in backends}
         at_cap = sum(len(tok(x, add_special_tokens=False)["input_ids"]) >= cap for x in texts["hf"])
         rec["generation"] = {"s": times, "items": len(gen_prompts), "cap": cap, "at_cap": at_cap,

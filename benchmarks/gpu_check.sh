@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The GPU check of docs/benchmarks/gpu.md: training throughput/MFU of a ~1B Llama (bf16, FSDP2,
+# The GPU check (docs/benchmarks/evaluation.md, "GPU check"): training throughput/MFU of a ~1B Llama (bf16, FSDP2,
 # one process), evaluation speed (NLL, generation: default path, model.generate, vLLM when
 # installed) and the SmolLM2 smoke study, on one CUDA GPU, in at most 8 minutes. Prints one
 # table and writes it to OUT/gpu_check.md (default OUT: gpu_check_out).

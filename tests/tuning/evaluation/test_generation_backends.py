@@ -123,14 +123,21 @@ def test_unknown_and_missing_backends_are_one_line_errors(tiny, tiny_model_dir, 
         assert "\n" not in str(err.value)
 
 
-def test_ctranslate2_gives_the_torch_outputs(tiny, tiny_model_dir):
+def test_ctranslate2_gives_the_torch_outputs(tiny, tiny_model_dir, tmp_path, monkeypatch):
+    import tempfile
+
     pytest.importorskip("ctranslate2")
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the converted copy goes there
     model, tok = tiny
     expected = generate(model, PROMPTS, tokenizer=tok, batch_size=3, max_new_tokens=8, add_special_tokens=False,
                         progress=False)
     got = generate(tiny_model_dir, PROMPTS, batch_size=3, max_new_tokens=8, add_special_tokens=False, progress=False,
                    backend="ctranslate2", dtype="float32")
     assert got == expected
+    assert len(list((tmp_path / "tuning-ctranslate2").glob("*/model.bin"))) == 1  # converted once, reused
+    assert generate(model, PROMPTS[:2], tokenizer=tok, batch_size=2, max_new_tokens=8, add_special_tokens=False,
+                    progress=False, backend="ctranslate2", dtype="float32") == expected[:2]  # a loaded model
+    assert len(list((tmp_path / "tuning-ctranslate2").glob("*/model.bin"))) == 1
     with pytest.raises(InputError, match="greedy only"):
         generate(tiny_model_dir, PROMPTS, backend="ctranslate2", do_sample=True)
 
