@@ -41,6 +41,18 @@ def _gpu_ids() -> list[str]:
         return []
 
 
+def _die_with_parent() -> None:
+    """In a worker, before exec: SIGTERM when the scheduler dies, even by SIGKILL (Linux), so no
+    orphan goes on training a job a rerun would start again. Elsewhere nothing is done."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def worker_env(slot: int, workers: int, cpus: int, gpus: list[str]) -> dict[str, str]:
     """The environment of worker ``slot`` of ``workers``: its CPU threads and its GPUs."""
     threads = max(1, cpus // workers)
@@ -76,7 +88,7 @@ class LocalExecutor:
             fh = open(path, "w", encoding="utf-8")
             cmd = [sys.executable, "-m", "tuning.study.worker", str(self.study.path), str(self.study.results),
                    str(self.study.work), job.id]
-            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT,
+            proc = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
                                     env=worker_env(slot, self.workers, self.cpus, self.gpus))
             self.running[job.id] = (proc, slot, fh)
             logs[job.id] = path

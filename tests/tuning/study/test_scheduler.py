@@ -6,6 +6,11 @@ Also each local worker's share of the CPU threads and of the GPUs.
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -108,3 +113,27 @@ def test_each_worker_gets_its_threads_and_gpus():
     assert worker_env(0, 2, 16, ["0", "1", "2", "3"])["CUDA_VISIBLE_DEVICES"] == "0,1"
     assert worker_env(3, 4, 4, ["5", "7", "8", "9"])["CUDA_VISIBLE_DEVICES"] == "9"  # ids as CUDA lists them
     assert worker_env(2, 3, 2, [])["OMP_NUM_THREADS"] == "1"  # at least one thread
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_dies_with_its_scheduler(tmp_path):
+    """SIGKILL of the scheduler alone (not its process group) leaves no worker training on."""
+    code = ("import subprocess, sys, time\nfrom tuning.study.executors import _die_with_parent\n"
+            "child = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(120)'], preexec_fn=_die_with_parent)\n"
+            "print(child.pid, flush=True)\ntime.sleep(120)\n")
+    parent = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    for _ in range(100):  # the kernel signals the child at once; give it up to 10 s to go
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        with open(f"/proc/{child}/stat", encoding="utf-8") as fh:
+            if fh.read().split(")")[-1].split()[0] == "Z":
+                break  # exited, waiting for init to reap it
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        pytest.fail("the worker outlived its scheduler")
