@@ -93,7 +93,8 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
     with torch.inference_mode():
         cache = None
         if skip:
-            cache = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True).past_key_values
+            cache = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True,
+                          **keep).past_key_values
             cache.batch_repeat_interleave(n)
         result = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
                        use_cache=True, **keep)
