@@ -79,6 +79,7 @@ BAD = [
     ("instructions", lambda t: t + "instructions: alpaca.json\n", "alpaca.json does not exist"),
     ("own instructions", lambda t: t.replace("el: {parallel: el.tsv}", "el: {parallel: el.tsv, instructions: el.tsv}"),
      "translated instructions go with the English ones"),
+    ("two-language loo", lambda t: t + "transfer: {loo_budget: 16}\n", "the same run as its pilot of that size"),
     ("objective", lambda t: t + "objective: max\n", "objective: 'max' is not one of sum, maxmin, robust"),
 ]
 
