@@ -1,7 +1,7 @@
 """The minimal study of docs/study.md (examples/study_minimal.yaml: Greek and Turkish gettext
 pairs) run end to end on a tiny Llama built here, through the command line only.
 
-- ``--workers 2`` runs it unbroken;
+- ``--workers 2`` runs it unbroken, then with a transfer section only the transfer jobs;
 - a second run is killed with SIGKILL (scheduler and workers at once) once some pilots are
   recorded, and resumed through submitit's own local executor (the code that talks to a SLURM
   cluster): it must finish with the same records as the unbroken run, timings and the run's own
@@ -87,6 +87,7 @@ def test_workers_and_a_killed_run_resumed_through_submitit(tmp_path, tiny_model_
     # a rerun does nothing: every job is recorded
     again = _tuning("study", "run", str(a), "--no-progress")
     assert again.returncode == 0 and "====" not in again.stderr.replace("==== report ====", "")
+    _transfer_stage(a, res)
 
     b = _study(tmp_path / "b", tiny_model_dir)
     runs_b = tmp_path / "b" / "results" / "study_minimal" / "runs"
@@ -114,3 +115,41 @@ def test_workers_and_a_killed_run_resumed_through_submitit(tmp_path, tiny_model_
     assert "==== heldout-el ====" not in resumed.stderr  # recorded before the kill: skipped
     assert list((tmp_path / "b" / ".work" / "study_minimal" / "submitit").glob("*/*_log.err"))  # per-job logs
     assert _results(tmp_path / "b") == unbroken
+
+
+def _transfer_stage(study: Path, res: Path) -> None:
+    """The same study with a transfer section: only the transfer jobs run (the rest is recorded),
+    and their records, the transfer plan and every score check out (tests/test_results_smollm2.py)."""
+    import test_results_smollm2 as checks
+
+    study.write_text(study.read_text(encoding="utf-8") + (
+        "transfer: {loo_budget: 10, random: [[16, 1]], repeat_languages: [tr], repeat_unique: 4, "
+        "repeat_epochs: [2], plan_seeds: [1, 2], n_boot: 20}\n"), encoding="utf-8")
+    before = {p.name: p.read_bytes() for p in (res / "runs").glob("*.json")}
+    proc = _tuning("study", "run", str(study), "--workers", "2", "--threads", "1", "--no-progress")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert {p.name: p.read_bytes() for p in (res / "runs").glob("*.json") if p.name in before} == before
+    new = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (res / "runs").glob("*.json") if p.name not in before}
+    # 2 leave-one-out models, 1 random split, 1 repetition model, the transfer plan at seeds 1 and 2
+    # and uniform at seed 2 (seed 1 is trained already)
+    assert sorted(new) == ["multi-transfer-s1", "multi-transfer-s2", "multi-uniform-s2", "rep-tr-00004x2-s1",
+                           "xfer-loo-el-00010-s1", "xfer-loo-tr-00010-s1", "xfer-rand-00016-s1"]
+    loo = new["xfer-loo-el-00010-s1"]
+    assert loo["sizes"] == {"el": 0, "tr": 10} and set(loo["scores"]) == {"el", "tr"}
+    assert loo["scores"]["el"]["generated"] == 0 and "chrf" not in loo["scores"]["el"]  # NLL only
+    rep = new["rep-tr-00004x2-s1"]
+    assert rep["sizes"] == {"tr": 8} and rep["unique"] == {"tr": 4} and rep["epochs"] == 2
+    assert rep["train"]["steps"] == 2  # 4 distinct pairs seen twice in batches of 4
+    assert sum(new["xfer-rand-00016-s1"]["sizes"].values()) == 16
+    assert new["multi-uniform-s2"]["sizes"] == {"el": 24, "tr": 24}
+    plan = json.loads((res / "plan_transfer.json").read_text(encoding="utf-8"))
+    assert sum(new["multi-transfer-s1"]["sizes"].values()) == 48
+    assert {k: abs(v - new["multi-transfer-s1"]["sizes"][k]) < 1 for k, v in plan["sizes"].items()} == {"el": True, "tr": True}
+    # (record, language) pairs: base 2, pilots 8, optimized and uniform 2 x 2; then leave-one-out
+    # 2 x 2, random split 2, repetition 1, transfer plan 2 x 2, uniform at seed 2: 2
+    assert checks.check_scores(res) == 2 + 8 + 4 + 4 + 2 + 1 + 4 + 2
+    checks.check_results_csv(res)
+    checks.check_laws_refit(res)
+    checks.check_plan_optimal(res)
+    for name in ("laws_transfer_plan.json", "plan_transfer_uniform.json", "transfer.md", "laws_transfer.json"):
+        assert (res / name).is_file(), name
