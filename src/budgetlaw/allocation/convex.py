@@ -71,16 +71,7 @@ def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
         else:
             goal = cp.Maximize((problem.weights @ problem.ceiling - problem.weights @ gap) / scale)
     xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
-    for i, make in enumerate(extras):
-        made = make(xs)
-        made = list(made) if isinstance(made, (list, tuple)) else [made]
-        for item in made:
-            if not isinstance(item, cp.constraints.constraint.Constraint):
-                raise InputError(f"constraints[{i}] returned {type(item).__name__}, not a cvxpy constraint; "
-                                 "return e.g. x['ar'] >= 2 * x['tr']")
-            if not item.is_dcp():
-                raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
-        cons.extend(made)
+    cons.extend(user_constraints(cp, extras, xs))
     problem_cp = cp.Problem(goal, cons)
     status, used = run(cp, problem_cp, len(extras))
     lam = max(float(budget_con.dual_value) * scale * n / B, 0.0)
@@ -103,6 +94,23 @@ def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
     info = {"method": "cvxpy", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
             "iterations": iterations, "solve_time_s": stats.solve_time, "cvxpy": cp.__version__}
     return x, lam, info
+
+
+def user_constraints(cp, extras: list, xs: dict) -> list:
+    """The cvxpy constraints the user's callables make from ``xs`` (language -> pairs expression),
+    each checked to be a constraint and convex (DCP); shared by both cvxpy programs."""
+    out = []
+    for i, make in enumerate(extras):
+        made = make(xs)
+        made = list(made) if isinstance(made, (list, tuple)) else [made]
+        for item in made:
+            if not isinstance(item, cp.constraints.constraint.Constraint):
+                raise InputError(f"constraints[{i}] returned {type(item).__name__}, not a cvxpy constraint; "
+                                 "return e.g. x['ar'] >= 2 * x['tr']")
+            if not item.is_dcp():
+                raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
+        out.extend(made)
+    return out
 
 
 def run(cp, problem_cp, n_extra: int):

@@ -29,7 +29,7 @@ from __future__ import annotations
 import time
 import numpy as np
 
-from budgetlaw.allocation.convex import run
+from budgetlaw.allocation.convex import run, user_constraints
 from budgetlaw.allocation.effective import repeats, unique_of
 from budgetlaw.errors import BudgetlawError, InputError
 
@@ -113,16 +113,7 @@ def solve_transfer(problem, objective: str, extras: list):
         else:
             goal = cp.Maximize(problem.weights @ utility / weights_total)
     xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
-    for i, make in enumerate(extras):
-        made = make(xs)
-        made = list(made) if isinstance(made, (list, tuple)) else [made]
-        for item in made:
-            if not isinstance(item, cp.constraints.constraint.Constraint):
-                raise InputError(f"constraints[{i}] returned {type(item).__name__}, not a cvxpy constraint; "
-                                 "return e.g. x['ar'] >= 2 * x['tr']")
-            if not item.is_dcp():
-                raise InputError(f"constraints[{i}] ({item}) is not convex (DCP); use linear constraints in x")
-        cons.extend(made)
+    cons.extend(user_constraints(cp, extras, xs))
     program = cp.Problem(goal, cons)
     status, used = run(cp, program, len(extras))
     lam = max(float(budget_con.dual_value) * weights_total * n / B, 0.0)
