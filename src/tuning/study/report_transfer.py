@@ -9,15 +9,19 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
     heldout_mixtures.csv  per multilingual model and language: measured NLL, the prediction of the
                           one-language laws at the language's own pairs (predicted_independent),
                           of the transfer-aware law at the whole mixture (predicted_transfer) with
-                          its 90% interval (lower, upper), and fitted_on (no: never fitted on)
+                          its 90% prediction interval for one model (lower, upper: the bootstrap
+                          band widened by the RMSE of the fitted multilingual points, in
+                          quadrature; bl.predict's noise_sd), and fitted_on (no: never fitted on)
     transfer_lomo.csv     leave-one-model-out over every multilingual model (transfer pilots and
-                          plan models alike): each left out in turn, the law refitted without it
+                          plan models alike): each left out in turn with its seed twins (models of
+                          the same mixture), the law refitted without them (point fit, no
+                          bootstrap, the form of the full fit), its languages predicted
     transfer.md           the figures of these tables in words
     figures/transfer.png  the transfer matrix;  figures/heldout_mixtures.png  measured vs predicted
 
-The multilingual models trained on plans are never in pilots_transfer.csv: they are the clean
-test. Nothing is written when there is no transfer pilot yet. Moved here from
-examples/report_transfer.py.
+The multilingual models trained on plans (optimized, uniform, proportional, transfer) are never
+in pilots_transfer.csv: they are the clean test. Nothing is written when there is no transfer
+pilot yet. ``examples/report_transfer.py`` runs it on a results folder.
 """
 
 from __future__ import annotations
@@ -43,6 +47,13 @@ def _records(results: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((results / "runs").glob("*.json"))]
 
 
+def model_noise(laws) -> float:
+    """One model's scatter around the law: the RMSE of the fitted multilingual points (stage 2),
+    which holds seed noise and misfit alike; 0 without a transfer fit."""
+    rmse = (laws.transfer.fitted_on or {}).get("rmse") if laws.transfer is not None else None
+    return float(rmse) if rmse is not None and math.isfinite(rmse) else 0.0
+
+
 def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.DataFrame:
     """heldout_mixtures.csv: every multilingual model (plan models and transfer pilots)."""
     import budgetlaw as bl
@@ -51,7 +62,8 @@ def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.Data
     for r in records:
         if r["kind"] not in PLAN_KINDS and r["kind"] != "transfer":
             continue
-        pred = bl.predict(laws, {k: float(v) for k, v in r["sizes"].items()}, level=LEVEL).set_index("language")
+        pred = bl.predict(laws, {k: float(v) for k, v in r["sizes"].items()}, level=LEVEL,
+                          noise_sd=model_noise(laws)).set_index("language")
         for lang in languages:
             if lang not in r["scores"]:
                 continue
@@ -82,11 +94,13 @@ def lomo_table(records, frame: pd.DataFrame, languages, form: str) -> pd.DataFra
                                   "mixture": _mixture(r["sizes"], languages), "unique": ""})
     pool = pd.concat([frame, pd.DataFrame(plan_rows, columns=frame.columns)], ignore_index=True)
     multi = [r for r in records if r["kind"] in PLAN_KINDS or r["kind"] == "transfer"]
+    # a model's seed twins (the same mixture) are left out with it: left in, they predict it
+    twins = {r["run"]: {q["run"] for q in multi if q["sizes"] == r["sizes"]} for r in multi}
     rows = []
     quiet = logging.getLogger("budgetlaw")
     level, quiet.level = quiet.level, logging.ERROR  # the same flags as the full fit, once per refit
     try:
-        laws_left_out = [fit_transfer(pool[pool["run"] != r["run"]], n_boot=0, transfer=form) for r in multi]
+        laws_left_out = [fit_transfer(pool[~pool["run"].isin(twins[r["run"]])], n_boot=0, transfer=form) for r in multi]
     finally:
         quiet.setLevel(level)
     for r, laws in zip(multi, laws_left_out):
@@ -109,8 +123,11 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
     lines = ["# The law across languages: measured on multilingual models it never saw", ""]
     if t is None:
         return lines + ["No transfer fitted yet (no multilingual pilot)."]
-    lines += [f"Transfer form chosen: **{t.form}** (R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}).",
-              f"Fitted on {t.fitted_on}." if t.fitted_on else "", ""]
+    models = (t.fitted_on or {}).get("models", {})
+    lines += [f"Transfer form chosen: **{t.form}** (R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}), "
+              f"fitted on {models.get('one_language', 0)} one-language, {models.get('multilingual', 0)} multilingual "
+              f"and {models.get('repetition', 0)} repetition models; one model's scatter around the law (RMSE of "
+              f"the fitted multilingual points) {model_noise(laws):.3f} nats/token, which widens the 90% interval.", ""]
     lines += ["## The plan models (never fitted on)", "",
               "| language | models | RMSE one-language laws | RMSE transfer law | inside the 90% interval |",
               "|---|---|---|---|---|"]
@@ -119,7 +136,7 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
         lines.append(f"| {lang} | {g['run'].nunique()} | {_rmse(g['measured'], g['predicted_independent']):.3f} | "
                      f"{_rmse(g['measured'], g['predicted_transfer']):.3f} | {100 * inside:.0f}% |")
     if len(lomo):
-        lines += ["", "## Leave one model out (every multilingual model)", "",
+        lines += ["", "## Leave one model out (every multilingual model, with its seed twins)", "",
                   f"RMSE over {lomo['run'].nunique()} models ({len(lomo)} points): "
                   f"{_rmse(lomo['measured'], lomo['predicted']):.3f} nats/token."]
     lines += ["", "## The transfer matrix (rows receive, columns give)", "", "| | " + " | ".join(t.languages) + " |",
@@ -178,3 +195,4 @@ def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
                       title="transfer: worth of one pair of the column's language to the row's")
     plot_heldout(held, figs / "heldout_mixtures.png")
     return True
+
