@@ -16,7 +16,9 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
                           plan models alike): each left out in turn with its seed twins (models of
                           the same mixture), the law refitted without them (point fit, no
                           bootstrap, the form of the full fit), its languages predicted
-    transfer.md           the figures of these tables in words
+    transfer_plan_gain.csv  once the plan made on the transfer-aware law is trained: per seed and
+                          language, its NLL and uniform's and the gain (tuning.study.plan_gain)
+    transfer.md           the figures of these tables in words, and the plan's measured gain
     figures/transfer.png  the transfer matrix;  figures/heldout_mixtures.png  measured vs predicted
 
 The multilingual models trained on plans (optimized, uniform, proportional, transfer) are never
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from tuning.data.files import atomic_write
+from tuning.study.plan_gain import gain_lines, paired_gain
 from tuning.study.steps import _mixture, fit_transfer, pilots_table
 
 #: kinds of run whose models are trained on a plan: never fitted on
@@ -186,8 +189,12 @@ def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
     for name, table in (("heldout_mixtures.csv", held), ("transfer_lomo.csv", lomo)):
         with atomic_write(results / name) as fh:
             table.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
+    pairs = paired_gain(records, "transfer-plan", "uniform")
+    if len(pairs):
+        with atomic_write(results / "transfer_plan_gain.csv") as fh:
+            pairs.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
     with atomic_write(results / "transfer.md") as fh:
-        fh.write("\n".join(summary_lines(held, lomo, laws)) + "\n")
+        fh.write("\n".join(summary_lines(held, lomo, laws) + gain_lines(results, records)) + "\n")
     figs = results / "figures"
     figs.mkdir(exist_ok=True)
     if laws.transfer is not None:
