@@ -61,10 +61,11 @@ def test_smoke_experiment(tmp_path):
     assert all(sum(r["sizes"].values()) == 24 for r in multi)  # the smoke budget, in whole pairs
     assert sum(records["multi-transfer-s1"]["sizes"].values()) == 24
     law = json.loads((results / "laws_transfer_plan.json").read_text(encoding="utf-8"))
-    # fitted on the transfer pilots and the repetition pilot: with two languages a leave-one-out
-    # model is a one-language model of the other language (zh=10) and a pure-transfer point (hi=0),
-    # so 10 pilots + 2 leave-one-out models pin the own laws, 3 models pin T, 1 pins R*
-    assert law["transfer"]["fitted_on"]["models"] == {"one_language": 12, "multilingual": 3, "repetition": 1}
+    # fitted on the pilots, the extrapolation model, the transfer pilots and the repetition pilot:
+    # with two languages a leave-one-out model is a one-language model of the other language (zh=10)
+    # and a pure-transfer point (hi=0), so 10 pilots + 1 extrapolation model + 2 leave-one-out models
+    # pin the own laws, 3 models pin T, 1 pins R*
+    assert law["transfer"]["fitted_on"]["models"] == {"one_language": 13, "multilingual": 3, "repetition": 1}
     plan = json.loads((results / "plan_transfer.json").read_text(encoding="utf-8"))
     assert {k: round(v) for k, v in plan["sizes"].items()} == records["multi-transfer-s1"]["sizes"]
 

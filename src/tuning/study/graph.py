@@ -139,10 +139,9 @@ def build_jobs(study) -> list[Job]:
     multilingual(headline, "multilingual")
     second = [pid for seed in others for pid in pilots(seed, "multilingual")]
     top = max(study.pilot_sizes)
-    for lang in study.extrapolate:
-        for f in study.extrapolate_factors:
-            run(f"extrap-{lang}-{f * top:05d}-s{first}", "extrapolation", "extrapolation", sizes={lang: f * top},
-                seed=first, eval_langs=[lang])
+    extrap = [run(f"extrap-{lang}-{f * top:05d}-s{first}", "extrapolation", "extrapolation", sizes={lang: f * top},
+                  seed=first, eval_langs=[lang])
+              for lang in study.extrapolate for f in study.extrapolate_factors]
     multilingual([n for n in study.plans if n not in headline], "baselines")
     t = study.transfer
     if t is not None:
@@ -165,7 +164,7 @@ def build_jobs(study) -> list[Job]:
                             sizes=random_split(langs, budget, seed), seed=seed, eval_langs=list(langs), generate_n=0,
                             design="random split"))
         jobs.append(Job("transfer-plan", "plan", "transfer-plan", "results:plan_transfer.json",
-                        tuple(["plan"] + ladder + second + xfer)))
+                        tuple(["plan"] + ladder + second + extrap + xfer)))
         uniform_seeds = study.plans.get("uniform", ())
         for seed in t.plan_seeds:
             run(f"multi-transfer-s{seed}", "transfer-plan", "transfer-plan", inputs + ("transfer-plan",),

@@ -3,7 +3,7 @@
 Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilot point) and writes:
 
     pilots_transfer.csv   the mixed pilots table the law is fitted on (docs/formats/pilots.md):
-                          one-language pilots, the transfer pilots (one row per scored language,
+                          one-language pilots and extrapolation models, the transfer pilots (one row per scored language,
                           with the model's mixture) and the repetition pilots (with ``unique``)
     laws_transfer.json    budgetlaw.fit(pilots_transfer.csv, transfer="auto"): NLL, lower is better
     heldout_mixtures.csv  per multilingual model and language: measured NLL, the prediction of the

@@ -151,13 +151,15 @@ def _mixture(sizes: dict, languages) -> str:
 
 
 def pilots_table(recs, languages):
-    """The mixed pilots table (docs/formats/pilots.md): every pilot, transfer and repetition model's NLL rows."""
+    """The mixed pilots table (docs/formats/pilots.md): every pilot, extrapolation, transfer and
+    repetition model's NLL rows. Extrapolation models are one-language models like the pilots, at
+    2-4x their largest size: they pin the own laws' curvature where multilingual models read them."""
     import pandas as pd
 
     rows = []
     for r in recs:
         kind, run = r["kind"], r["run"]
-        if kind not in ("pilot", "transfer", "repetition"):
+        if kind not in ("pilot", "extrapolation", "transfer", "repetition"):
             continue
         for lang, sc in sorted(r["scores"].items()):
             row = {"language": lang, "size": int(r["sizes"].get(lang, 0)), "score": round(sc["nll"], 6),
