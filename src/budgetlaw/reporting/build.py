@@ -40,7 +40,7 @@ from budgetlaw.allocation import sweep
 from budgetlaw.bands import intervals
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import BudgetlawError, InputError
-from budgetlaw.pilots import read_pilots
+from budgetlaw.pilots import one_language, read_pilots
 from budgetlaw.reporting.compare import DEFAULT_BASELINES, constraint_kwargs, resolve_baselines
 from budgetlaw.reporting.plots import (MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws,
                                        plot_transfer)
@@ -72,6 +72,19 @@ def _pilot_sizes(pilots: pd.DataFrame | None) -> dict:
     if pilots is None or not len(pilots):
         return {}
     return {str(lang): group.to_numpy(float) for lang, group in pilots.groupby("language", sort=False)["size"]}
+
+
+def _own_pilots(pilots: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The rows a language's own law panel shows: its one-language pilots (budgetlaw.pilots.one_language).
+    A multilingual or repetition row is read at its effective data, not at its own pairs (a
+    pure-transfer row has 0 of them), so on the own-pairs axis it would sit off the curve."""
+    if pilots is None or "mixture" not in pilots.columns:
+        return pilots
+    size = pd.to_numeric(pilots["size"], errors="coerce")
+    unique = pd.to_numeric(pilots["unique"], errors="coerce") if "unique" in pilots.columns else size
+    frame = pilots.assign(mixture=pilots["mixture"].fillna("").astype(str).str.strip(), size=size,
+                          unique=unique.fillna(size))
+    return pilots[one_language(frame).to_numpy() & (size > 0).to_numpy()]
 
 
 def _curves(laws, plan, pilots: pd.DataFrame | None, level: float, languages=None) -> pd.DataFrame:
@@ -257,6 +270,7 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
 
     flags = {lang: tuple(getattr(laws[lang], "flags", ()) or ()) for lang in laws}
     extrapolate_from = {}
+    everything, pilots = pilots, _own_pilots(pilots)  # every row for the seed noise, own pilots on the panels
     pilot_sizes = _pilot_sizes(pilots)
     for lang in laws:
         edge = getattr(laws[lang], "max_pilot_size", None)
@@ -284,7 +298,7 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
         sizes=pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans}), caps=caps,
         plans_table=_plans_table(all_plans, laws, level), transfer=transfer_of(laws),
     )
-    spread = seed_spread(pilots, [str(k) for k in languages], seed_sd)  # once for every baseline
+    spread = seed_spread(everything, [str(k) for k in languages], seed_sd)  # once for every baseline
     content.worth = [worth(laws, plan, b, level=level, spread=spread) for b in baseline_plans]
     budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
     if len(budgets):
