@@ -64,8 +64,8 @@ def test_the_bundled_table_is_a_mixed_table_of_measured_rows():
     assert MEASURED.bundled_from() in ("smollm2-gettext/pilots_transfer_plan.csv", "smollm2-gettext/pilots_transfer.csv")
     mixed = pilots[pilots["mixture"] != ""]
     assert mixed["run"].nunique() >= 6  # at least the six leave-one-language-out models
-    # every leave-one-out model scores the language it left out at 0 pairs of its own: pure transfer
-    assert (mixed.loc[mixed["run"].str.startswith("xfer-loo-"), "size"] == "0").sum() == 6
+    # the leave-one-out models score every language at 0 pairs of its own somewhere: pure transfer
+    assert set(mixed.loc[mixed["size"] == "0", "language"]) == set(pilots["language"])
 
 
 def test_demo_laws_are_fit_of_the_bundled_file_byte_for_byte(demo, tmp_path):
