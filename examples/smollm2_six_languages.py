@@ -21,7 +21,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-STAGES = ("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines", "transfer-pilots")
+STAGES = ("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines", "transfer-pilots",
+          "transfer-plan", "transfer-refine")
 
 
 def main(argv=None) -> int:

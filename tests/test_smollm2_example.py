@@ -15,6 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,11 +62,14 @@ def test_smoke_experiment(tmp_path):
     assert all(sum(r["sizes"].values()) == 24 for r in multi)  # the smoke budget, in whole pairs
     assert sum(records["multi-transfer-s1"]["sizes"].values()) == 24
     law = json.loads((results / "laws_transfer_plan.json").read_text(encoding="utf-8"))
-    # fitted on the pilots, the extrapolation model, the transfer pilots and the repetition pilot:
-    # with two languages a leave-one-out model is a one-language model of the other language (zh=10)
-    # and a pure-transfer point (hi=0), so 10 pilots + 1 extrapolation model + 2 leave-one-out models
-    # pin the own laws, 3 models pin T, 1 pins R*
-    assert law["transfer"]["fitted_on"]["models"] == {"one_language": 13, "multilingual": 3, "repetition": 1}
+    # the plan's law is fitted on what the plan job needs: the pilots, the extrapolation model and
+    # the leave-one-out models (the random split and the repetition model refine the reported law
+    # after the plan's models). With two languages a leave-one-out model is a one-language model of
+    # the other language (zh=10) and a pure-transfer point (hi=0), so 10 pilots + 1 extrapolation
+    # model + 2 leave-one-out models pin the own laws and the 2 leave-one-out models pin T
+    assert law["transfer"]["fitted_on"]["models"] == {"one_language": 13, "multilingual": 2, "repetition": 0}
+    assert set(pd.read_csv(results / "pilots_transfer_plan.csv")["run"]).isdisjoint(
+        {"xfer-rand-00012-s1", "rep-hi-00004x2-s1"})
     plan = json.loads((results / "plan_transfer.json").read_text(encoding="utf-8"))
     assert {k: round(v) for k, v in plan["sizes"].items()} == records["multi-transfer-s1"]["sizes"]
 

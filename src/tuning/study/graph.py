@@ -14,9 +14,12 @@ Jobs and their outputs (R = the results folder, W = the work folder)::
     pilot-<lang>-<size>-s<seed>   R/runs/<id>.json     one-language models (the ladder)
     plan                 R/plan.json                   laws of the first seed's pilots and the plans
     multi-<plan>-s<seed> R/runs/<id>.json              a multilingual model on a frozen plan
-    extrap-<lang>-<size>-s<seed>, xfer-*, rep-*        extrapolation, transfer and repetition pilots
-    transfer-plan        R/plan_transfer.json          the plan on the transfer-aware law
-    multi-transfer-s<seed>                             its models (and uniform's at the same seeds)
+    extrap-<lang>-<size>-s<seed>                       extrapolation models (one language, 2-4x the ladder)
+    xfer-loo-*           R/runs/<id>.json              leave-one-language-out models: they pin transfer
+    transfer-plan        R/plan_transfer.json          the plan on the transfer-aware law of the above
+    multi-transfer-s<seed>                             its models (and uniform's at the same seeds), NLL only
+    rep-*, xfer-rand-*   R/runs/<id>.json              repetition and random-split models: they refine
+                                                       the reported law (R*, larger mixtures), not the plan
     report               (always run last)             refit, results.csv, summary.md, figures
 """
 
@@ -28,7 +31,7 @@ from pathlib import Path
 
 #: stages in order: a job's stage decides its priority and what ``run --until`` runs
 STAGES = ("heldout", "base", "pilots", "plan", "multilingual", "extrapolation", "baselines", "transfer-pilots",
-          "transfer-plan", "report")
+          "transfer-plan", "transfer-refine", "report")
 #: kinds of job, each with its own SLURM resources (study file ``resources:``)
 KINDS = ("prepare", "heldout", "base", "pilot", "plan", "multilingual", "extrapolation", "transfer", "repetition",
          "report")
@@ -145,34 +148,35 @@ def build_jobs(study) -> list[Job]:
     multilingual([n for n in study.plans if n not in headline], "baselines")
     t = study.transfer
     if t is not None:
-        xfer = []
+        loo = []
         for left in langs:
             share = t.loo_budget // (len(langs) - 1) if len(langs) > 1 else 0
             sizes = {x: 0 if x == left else share for x in langs}
-            xfer.append(run(f"xfer-loo-{left}-{sum(sizes.values()):05d}-s{first}", "transfer", "transfer-pilots",
-                            sizes=sizes, seed=first, eval_langs=list(langs), generate_n=0, design="leave-one-out"))
-        for lang in t.repeat_languages:
-            for epochs in t.repeat_epochs:
-                xfer.append(run(f"rep-{lang}-{t.repeat_unique:05d}x{epochs}-s{first}", "repetition", "transfer-pilots",
-                                sizes={lang: t.repeat_unique}, seed=first, eval_langs=[lang], epochs=epochs,
-                                generate_n=0))
-            for n in t.repeat_distinct:
-                xfer.append(run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-pilots", sizes={lang: n},
-                                seed=first, eval_langs=[lang], generate_n=0))
-        for budget, seed in t.random:
-            xfer.append(run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", "transfer-pilots",
-                            sizes=random_split(langs, budget, seed), seed=seed, eval_langs=list(langs), generate_n=0,
-                            design="random split"))
+            loo.append(run(f"xfer-loo-{left}-{sum(sizes.values()):05d}-s{first}", "transfer", "transfer-pilots",
+                           sizes=sizes, seed=first, eval_langs=list(langs), generate_n=0, design="leave-one-out"))
+        # the plan needs the one-language models and the leave-one-out design (which pins each
+        # language's transfer weight); its models train next, then the refining pilots
         jobs.append(Job("transfer-plan", "plan", "transfer-plan", "results:plan_transfer.json",
-                        tuple(["plan"] + ladder + second + extrap + xfer)))
+                        tuple(["plan"] + ladder + second + extrap + loo)))
         uniform_seeds = study.plans.get("uniform", ())
         for seed in t.plan_seeds:
             run(f"multi-transfer-s{seed}", "transfer-plan", "transfer-plan", inputs + ("transfer-plan",),
-                plan="transfer", sizes_from="transfer", seed=seed, eval_langs=list(langs))
+                plan="transfer", sizes_from="transfer", seed=seed, eval_langs=list(langs), generate_n=0)
             if seed not in uniform_seeds:  # uniform at the same seeds: the paired comparison
                 even = round_sizes({lang: study.budget / len(langs) for lang in langs}, study.budget)
                 run(f"multi-uniform-s{seed}", "uniform", "transfer-plan", plan="uniform", sizes=even, seed=seed,
-                    eval_langs=list(langs))
+                    eval_langs=list(langs), generate_n=0)
+        for lang in t.repeat_languages:
+            for epochs in t.repeat_epochs:
+                run(f"rep-{lang}-{t.repeat_unique:05d}x{epochs}-s{first}", "repetition", "transfer-refine",
+                    sizes={lang: t.repeat_unique}, seed=first, eval_langs=[lang], epochs=epochs, generate_n=0)
+            for n in t.repeat_distinct:
+                run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-refine", sizes={lang: n},
+                    seed=first, eval_langs=[lang], generate_n=0)
+        for budget, seed in t.random:
+            run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", "transfer-refine",
+                sizes=random_split(langs, budget, seed), seed=seed, eval_langs=list(langs), generate_n=0,
+                design="random split")
     jobs.append(Job("report", "report", "report", None, tuple(j.id for j in jobs if j.kind != "prepare")))
     return jobs
 

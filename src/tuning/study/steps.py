@@ -180,12 +180,16 @@ def fit_transfer(frame, n_boot: int, transfer: str = "auto"):
 
 def transfer_plan(study, job) -> None:
     """The plan made on the transfer-aware law, and uniform judged under the same law: fitted on
-    every pilot, transfer and repetition model, then written once and frozen."""
+    the models the job needs (the pilots, the extrapolation and the leave-one-out models), then
+    written once and frozen."""
     import budgetlaw as bl
     from tuning.data.files import atomic_write
 
     t = time.perf_counter()
-    frame = pilots_table(records(study), study.codes)
+    # only the models the job needs: a refining pilot that happens to be recorded already (another
+    # worker, an earlier run) must not change the frozen plan
+    needed = set(job.needs)
+    frame = pilots_table([r for r in records(study) if r["run"] in needed], study.codes)
     with atomic_write(study.results / "pilots_transfer_plan.csv") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
     laws = fit_transfer(frame, study.transfer.n_boot)
