@@ -169,6 +169,8 @@ def test_demo_transfer_none_is_the_one_language_law_of_the_same_pilots(tmp_path,
     assert data["transfer"]["form"] == "none"
     plan = json.loads((out / "plan.json").read_text())
     assert plan["solver"]["method"] == "exact"
+    # T = 0 by choice: no heat map of zeros (the transfer demo draws one)
+    assert not (out / "report" / "transfer.png").exists()
     langs = list(plan["sizes"])
     E, K, c = law_arrays(data["laws"], langs)
     x = np.array([plan["sizes"][lang] for lang in langs])

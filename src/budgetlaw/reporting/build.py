@@ -296,7 +296,7 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
         gains=gains, curves=_curves(laws, plan, pilots, level, drawn),
         shown_pilots=pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)],
         sizes=pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans}), caps=caps,
-        plans_table=_plans_table(all_plans, laws, level), transfer=transfer_of(laws),
+        plans_table=_plans_table(all_plans, laws, level), transfer=_drawn_transfer(laws),
     )
     spread = seed_spread(everything, [str(k) for k in languages], seed_sd)  # once for every baseline
     content.worth = [worth(laws, plan, b, level=level, spread=spread) for b in baseline_plans]
@@ -304,6 +304,18 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
     if len(budgets):
         content.frontier, content.baseline_frontier = _frontier(laws, plan, budgets, baseline_plans, kwargs, notes)
     return content
+
+
+def _drawn_transfer(laws):
+    """The transfer matrix the report draws: none for laws fitted without transfer (form "none":
+    T = 0 by choice, not by measurement, so a heat map of zeros would say something untrue)."""
+    transfer = getattr(laws, "transfer", None)
+    return None if getattr(transfer, "form", None) == "none" else transfer_of(laws)
+
+
+def _with_transfer(laws) -> bool:
+    t = _drawn_transfer(laws)
+    return t is not None and bool(np.any(t[0]))
 
 
 def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
@@ -316,6 +328,9 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
         files["laws_plot"] = plot_laws(
             c.curves, tmp / "laws.png", pilots=c.shown_pilots, extrapolate_from=c.extrapolate_from,
             planned=plan.sizes.to_dict(), flags=c.flags, metric=c.label, level=c.level, total=len(plan.sizes),
+            # under transfer a language's value depends on the whole mixture: the star is the plan's
+            # prediction at its own pairs, off the own-pairs curve by what the others teach it
+            planned_scores=plan.predicted["score"].to_dict() if _with_transfer(c.laws) else None,
         )
         files["allocation_plot"] = plot_allocation(c.sizes, tmp / "allocation.png", available=c.caps, budget=plan.budget)
         if c.baselines:

@@ -85,6 +85,7 @@ def plot_laws(
     pilots: pd.DataFrame | None = None,
     extrapolate_from: Mapping[str, float] | None = None,
     planned: Mapping[str, float] | None = None,
+    planned_scores: Mapping[str, float] | None = None,
     flags: Mapping[str, tuple] | None = None,
     metric: str = "score",
     level: float = 0.9,
@@ -97,7 +98,9 @@ def plot_laws(
 
     ``curves``: columns language, size, score and optionally lower, upper (NaN = no band).
     ``pilots``: columns language, size, score (points). ``extrapolate_from``: language -> largest
-    pilot size; the region to its right is shaded. ``planned``: language -> planned size (marked).
+    pilot size; the region to its right is shaded. ``planned``: language -> planned size (marked on
+    the curve, or at ``planned_scores``' value when given: a transfer law's prediction for the
+    whole mixture, which is not on the own-pairs curve).
     ``flags``: language -> fit warnings, printed in red in the panel title.
     """
     languages = list(dict.fromkeys(curves["language"]))
@@ -126,9 +129,11 @@ def plot_laws(
                                           label="extrapolation (beyond largest pilot)")
         if planned and language in planned and planned[language] > 0:
             size = planned[language]
-            score = float(np.interp(np.log(size), np.log(x), curve["score"]))
-            handles["plan"] = ax.scatter([size], [score], marker="*", s=140, color="#c0504d", zorder=4,
-                                         label="optimised plan")
+            if planned_scores and language in planned_scores:
+                score, label = float(planned_scores[language]), "optimised plan (with transfer from the others)"
+            else:
+                score, label = float(np.interp(np.log(size), np.log(x), curve["score"])), "optimised plan"
+            handles["plan"] = ax.scatter([size], [score], marker="*", s=140, color="#c0504d", zorder=4, label=label)
             ax.annotate(format_count(size), (size, score), textcoords="offset points", xytext=(4, -12), fontsize=8)
         ax.set_xscale("log")
         _log_count_axis(ax.xaxis)
