@@ -17,26 +17,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import shutil
 import sys
 from pathlib import Path
 
 from budgetlaw import __version__
 from budgetlaw.allocation.baselines import NAMES as BASELINES
 from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS
+from budgetlaw.cli_demo import cmd_demo
+from budgetlaw.cli_output import MAX_N_BOOT, check_budget_pays_one_each, parse_budget, print_plan, print_transfer
 from budgetlaw.errors import BudgetlawError, InputError
-from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt, staged_folder
+from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 from budgetlaw.transfer.law import FORMS as TRANSFER_FORMS
 
 __all__ = ["main", "build_parser"]
 TRANSFER_CHOICES = ("auto", *TRANSFER_FORMS)
-MAX_N_BOOT = 100_000  # 1e5 refits already give intervals to the third digit; more only fills memory
 EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
 REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png",
                 "transfer.png")
-DEMO_NAMES = ("pilots.csv", "limits.csv", "laws.json", "plan.json", "report")
 
 
 def _input_file(path: str, what: str) -> Path:
@@ -45,28 +44,6 @@ def _input_file(path: str, what: str) -> Path:
     if not result.is_file():
         raise InputError(f"{result}: {what} not found; check the path (current folder: {Path.cwd()})")
     return result
-
-
-def _budget(text: str) -> float:
-    try:
-        value = parse_size(text)
-    except InputError as exc:
-        raise InputError(f"--budget: {exc}") from None
-    if value <= 0:
-        raise InputError(f"--budget {text!r} must be > 0; give the total number of pairs to spend, e.g. --budget 1.2M")
-    if not value < float("inf"):
-        raise InputError(f"--budget {text!r} is not finite; give the total number of pairs to spend, e.g. --budget 1.2M")
-    return value
-
-
-def _check_budget_pays_one_each(budget: float, text: str, laws, kwargs: dict) -> None:
-    """A budget that cannot buy one pair of every language has no meaningful plan (the laws
-    would be evaluated at a fraction of a pair, far below every pilot size)."""
-    cost = kwargs.get("cost") or {}
-    need = sum(float(cost.get(lang, 1.0)) for lang in laws)
-    if budget < need:
-        raise InputError(f"--budget {text!r} cannot pay one pair of each of the {len(laws)} languages (that needs "
-                         f"{need:g}); give the total number of pairs to spend, e.g. --budget 1.2M")
 
 
 def _extrapolation_warning(laws, plan) -> str | None:
@@ -108,26 +85,6 @@ def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = 
     return kwargs
 
 
-def _print_plan(plan, stream=None) -> None:
-    """A short table of the plan on stdout: language, pairs, predicted score [interval]
-    (a predicted loss, with 3 decimals, for loss laws)."""
-    from budgetlaw.reporting.summary import fmt_score, fmt_size
-
-    stream = stream or sys.stdout
-    lower = bool(getattr(plan, "lower_is_better", False))
-    d = 3 if lower else 2
-    print(f"{'language':<10}{'pairs':>12}{'predicted':>11}{'interval':>18}", file=stream)
-    for language, size in plan.sizes.items():
-        row = plan.predicted.loc[language]
-        interval = f"[{fmt_score(row.get('lower'), digits=d)}, {fmt_score(row.get('upper'), digits=d)}]"
-        print(f"{language:<10}{fmt_size(size):>12}{fmt_score(row.get('score'), digits=d):>11}{interval:>18}", file=stream)
-    print(
-        f"{'total':<10}{fmt_size(plan.sizes.sum()):>12}   objective {plan.objective} = {plan.objective_value:.{d}f}"
-        f"{' (a loss: lower is better)' if lower else ''}; unused budget {fmt_size(plan.unused_budget)}",
-        file=stream,
-    )
-
-
 def _print_laws(laws, stream=None) -> None:
     """A short table of fitted laws: K, c with its 90% bootstrap interval, R^2, RMSE, flags
     (and the floor E for loss laws)."""
@@ -151,21 +108,6 @@ def _print_laws(laws, stream=None) -> None:
               file=stream)
 
 
-def _print_transfer(laws, stream=None) -> None:
-    """The transfer matrix of a transfer-aware fit (rows receive, columns give) and R*."""
-    transfer = getattr(laws, "transfer", None)
-    if transfer is None:
-        return
-    stream = stream or sys.stdout
-    fitted = transfer.fitted_on
-    selection = fitted.get("selection", {})
-    models = fitted.get("models", {})
-    print(f"transfer: form {transfer.form} ({selection.get('criterion', '')}) from {models.get('multilingual', 0)} "
-          f"multilingual model(s); R* = {transfer.rstar:.3g} ({'fitted' if transfer.rstar_fitted else 'default'}); "
-          f"d_i = x_i + sum_j T_ij x_j", file=stream)
-    print(transfer.frame().round(4).to_string(), file=stream)
-
-
 # -- sub-commands ------------------------------------------------------------------------------
 def cmd_fit(args) -> int:
     from budgetlaw.fitting import fit
@@ -182,7 +124,7 @@ def cmd_fit(args) -> int:
     )
     path = laws.save(args.output)
     _print_laws(laws)
-    _print_transfer(laws)
+    print_transfer(laws)
     print(f"wrote {path}")
     return 0
 
@@ -191,15 +133,15 @@ def cmd_allocate(args) -> int:
     from budgetlaw.allocation import allocate
     from budgetlaw.fitting import load_laws
 
-    budget = _budget(args.budget)
+    budget = parse_budget(args.budget)
     laws_path = _input_file(args.laws, "laws file")
     check_output(args.output, [laws_path, args.languages])
     laws = load_laws(laws_path)
     kwargs = _load_constraints(laws, args.languages, args.max_epochs)
-    _check_budget_pays_one_each(budget, args.budget, laws, kwargs)
+    check_budget_pays_one_each(budget, args.budget, laws, kwargs)
     plan = allocate(laws, budget, objective=args.objective, solver=args.solver, level=args.level, **kwargs)
     path = plan.save(args.output)
-    _print_plan(plan)
+    print_plan(plan)
     warning = _extrapolation_warning(laws, plan)
     if warning:
         print(f"budgetlaw allocate: warning: {warning}", file=sys.stderr)
@@ -284,100 +226,6 @@ def _check_plan_made_from(plan, laws, plan_path, laws_path) -> None:
         detail = f" (pilots sha256 {str(src)[:12]} vs {str(mine)[:12]})" if src != mine else ""
         raise InputError(f"{plan_path}: was made from other laws than {laws_path}{detail}; pass the laws.json the "
                          f"plan was made from, or make a new plan with `budgetlaw allocate {laws_path} ...`")
-
-
-def _print_selection(laws, stream=None) -> None:
-    """One line: the transfer form and each candidate's score in the form choice (fit --transfer auto)."""
-    transfer = getattr(laws, "transfer", None)
-    if transfer is None:
-        return
-    selection = transfer.fitted_on.get("selection", {})
-    scores = selection.get("scores") or {}
-    # None: infinite (under T = 0 a language scored with 0 pairs of its own has an infinite loss)
-    shown = ", ".join(f"{form} {'inf' if value is None else f'{value:.4g}'}" for form, value in scores.items())
-    print(f"transfer form chosen: {transfer.form} (asked for: {selection.get('requested', '?')}; "
-          f"{selection.get('criterion', '')}{': ' + shown if shown else ''})", file=stream or sys.stdout)
-
-
-def _demo_rows(laws, pilots) -> str:
-    """What the demo's pilots table holds: rows, and its models by kind under a transfer fit."""
-    transfer = getattr(laws, "transfer", None)
-    if transfer is None:
-        return f"{len(pilots)} runs, {len(laws)} languages"
-    models = transfer.fitted_on.get("models", {})
-    return (f"{len(pilots)} rows: {models.get('one_language', 0)} one-language pilots, {models.get('multilingual', 0)} "
-            f"multilingual and {models.get('repetition', 0)} repetition models; {len(laws)} languages")
-
-
-def cmd_demo(args) -> int:
-    import pandas as pd
-
-    from budgetlaw.allocation import allocate
-    from budgetlaw.demo_data import MEASURED, SYNTHETIC
-    from budgetlaw.fitting import fit
-    from budgetlaw.limits import limits_to_constraints, read_limits
-    from budgetlaw.plan import load_plan
-    from budgetlaw.reporting import build_report, write_report
-
-    demo = SYNTHETIC if args.synthetic else MEASURED
-    budget_text = args.budget or demo.budget
-    budget = _budget(budget_text)
-    out = check_output(args.output, kind="dir", names=DEMO_NAMES)
-    if not 0 <= args.n_boot <= MAX_N_BOOT:
-        raise InputError(f"--n-boot {args.n_boot}: give a number of bootstrap refits from 0 to {MAX_N_BOOT:,}")
-    if args.synthetic and args.transfer not in ("auto", "none"):
-        raise InputError(f"--transfer {args.transfer}: the synthetic pilots are one-language pilots only (no "
-                         "multilingual models to fit a transfer matrix on); use --transfer auto or none, or drop "
-                         "--synthetic")
-    held = [name for name in DEMO_NAMES if (out / name).exists()]
-    if held:  # the demo never replaces a file it did not make in this run (they may be the user's own)
-        raise InputError(f"-o {out}: already holds {', '.join(held)}, which the demo would replace; give a new "
-                         "folder (or delete those files first)")
-    languages = sorted(set(pd.read_csv(demo.pilots_path)["language"].astype(str)))
-    _check_budget_pays_one_each(budget, budget_text, languages, limits_to_constraints(
-        read_limits(demo.limits_path), languages, source="limits.csv"))  # as `allocate` checks it
-    origin = demo.bundled_from()
-    with staged_folder(out) as tmp:  # every file lands at once, or none does
-        shutil.copyfile(demo.pilots_path, tmp / "pilots.csv")
-        shutil.copyfile(demo.limits_path, tmp / "limits.csv")
-        # the bundled path, so that laws.json is byte for byte `budgetlaw fit` of the bundled file
-        laws = fit(demo.pilots_path, metric=demo.metric, lower_is_better=demo.lower_is_better,
-                   n_boot=args.n_boot, seed=args.seed, transfer=args.transfer)
-        laws.save(tmp / "laws.json")
-        constraints = limits_to_constraints(read_limits(tmp / "limits.csv"), list(laws), source="limits.csv")
-        plan = allocate(laws, budget, **constraints)  # on a transfer law: the cvxpy program of allocation/transfer.py
-        plan.save(tmp / "plan.json")
-        plan = load_plan(tmp / "plan.json")  # as `report` reads it: no solver timings in report.md
-        title = f"Data budget report (demo: {demo.label}; pilots from {origin})" if origin != demo.name else \
-            f"Data budget report (demo: {demo.label})"
-        content = build_report(laws, plan, None, None, tmp / "pilots.csv", title=title)
-        write_report(content, tmp / "report")
-    transfer = getattr(laws, "transfer", None)
-    kind = "transfer-aware laws" if transfer is not None and transfer.form != "none" else "one-language laws"
-    print(f"budgetlaw demo: {demo.what} pilots ({_demo_rows(laws, pd.read_csv(out / 'pilots.csv'))}) -> {kind} -> "
-          f"plan at budget {budget_text} -> report")
-    print(f"  pilots: {demo.label}")
-    if origin and origin != demo.name:
-        print(f"  bundled from: {origin} (the results folder docs/results/{origin.split('/')[0]})")
-    for name, what in (("pilots.csv", f"{demo.name} pilots table"), ("limits.csv", "per-language limits"),
-                       ("laws.json", f"fitted {kind}"), ("plan.json", "optimised plan"),
-                       ("report/report.md", "report (open this), figures beside it")):
-        print(f"  {str(out / name):<40} {what}")
-    print()
-    _print_selection(laws)
-    if kind == "transfer-aware laws":
-        _print_transfer(laws)
-    _print_plan(plan)
-    d = 3 if demo.lower_is_better else 2
-    band = lambda w: f" [{w.lower:+.{d}f}, {w.upper:+.{d}f}]" if w.lower == w.lower else ""  # noqa: E731 (NaN: no draws)
-    gains = ", ".join(f"{w.baseline} {w.gain:+.{d}f}{band(w)}" for w in content.worth)
-    if gains:
-        what = "reduction in the summed loss" if demo.lower_is_better else "gain in the sum of scores"
-        print(f"predicted {what}{f' ({content.level:.0%} interval)' if args.n_boot else ''} over: {gains}")
-    for w in content.worth:
-        if w.baseline == "uniform":
-            print(f"is the plan worth it? vs uniform: {w.verdict} (report.md: 'Is the plan worth it?')")
-    return 0
 
 
 # -- parser ------------------------------------------------------------------------------------
