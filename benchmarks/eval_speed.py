@@ -8,9 +8,12 @@ template prompts exactly as examples/smollm2_six_languages.py evaluates):
   baseline: batches of 16 rows, full-vocabulary logits at every position) against today's
   ``tuning.evaluation.likelihood.reference_nll``; the per-item values compared;
 - greedy generation of the first --gen-items prompts, batch --gen-batch, the study's cap
-  (min(160, max(16, 1.5 x the longest reference + 8)) new tokens): ``backend="hf"``
-  (``model.generate``, the path before this change) against ``backend="torch"`` and any optional
-  engine given with --engines; the outputs compared string by string;
+  (min(160, max(16, 1.5 x the longest reference + 8)) new tokens), side by side (--paths):
+  ``hf`` (``model.generate``, the path before tuning.greedy), ``torch-before`` (tuning.greedy
+  before the preallocated cache and drafts, copied below as a named baseline: DynamicCache,
+  one token per pass), ``torch-k0`` (the preallocated cache, no drafts), ``torch`` (today's
+  default: preallocated cache + prompt-lookup drafts), ``torch-kK`` for each K of --drafts, and
+  any optional engine given with --engines; the outputs compared string by string;
 - a pilot's whole evaluation = NLL of all --nll-items references + generation on --gen-items
   (what ``Experiment.evaluate`` runs for a pilot, metrics aside: they take well under a second).
 
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -77,6 +81,77 @@ def baseline_reference_nll(model, tokenizer, prompts, references, *, batch_size=
         for row, i in enumerate(idx):
             results[i] = (float(token_nll[row].sum()), seqs[i][1])
     return results
+
+
+# -- the named baseline of generation: tuning.greedy.greedy_batch before the static cache and drafts
+def baseline_greedy_batch(model, rows, *, pad_id, eos_id, max_new_tokens):
+    """Greedy continuation of each row, one token per pass, transformers' DynamicCache (the
+    code of tuning.greedy.greedy_batch at commit e053976: shared start once, finished rows leave
+    the batch; every step concatenates every layer's cache)."""
+    import inspect
+
+    from tuning.greedy import shared_start
+
+    dev = next(model.parameters()).device
+    skip = shared_start(rows)
+    width = max(len(r) for r in rows) - skip
+    n = len(rows)
+    ids = torch.full((n, width), pad_id, dtype=torch.long)
+    mask = torch.zeros((n, skip + width), dtype=torch.long)
+    mask[:, :skip] = 1
+    for i, r in enumerate(rows):
+        ids[i, width - (len(r) - skip):] = torch.tensor(list(r[skip:]), dtype=torch.long)
+        mask[i, skip + width - (len(r) - skip):] = 1
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
+    ids, mask, positions = ids.to(dev), mask.to(dev), positions.to(dev)
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    out = [[] for _ in rows]
+    alive = list(range(n))
+    with torch.inference_mode():
+        cache = None
+        if skip:
+            cache = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True,
+                          **keep).past_key_values
+            cache.batch_repeat_interleave(n)
+        result = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
+                       use_cache=True, **keep)
+        for step in range(max_new_tokens):
+            cache = result.past_key_values
+            token = result.logits[:, -1, :].argmax(dim=-1)
+            running = []
+            for b, t in enumerate(token.tolist()):
+                if t == eos_id:
+                    continue
+                out[alive[b]].append(t)
+                running.append(b)
+            if not running or step == max_new_tokens - 1:
+                break
+            if len(running) < len(alive):
+                index = torch.tensor(running, device=dev)
+                cache.batch_select_indices(index)
+                mask, positions, token = mask[index], positions[index], token[index]
+                alive = [alive[b] for b in running]
+            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
+            positions = positions[:, -1:] + 1
+            result = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions,
+                           past_key_values=cache, use_cache=True)
+    return out
+
+
+def loop_generate(model, tok, prompts, *, batch_size, max_new_tokens, greedy):
+    """Completions as ``tuning.generation.generate(backend="torch")`` makes them (same batches,
+    same decoding of the tokens), with ``greedy(model, rows, pad_id=, eos_id=, max_new_tokens=)``
+    as the loop: the baseline above, or tuning.greedy with chosen drafting settings."""
+    from tuning.generation import length_batches
+
+    encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    outputs = [""] * len(prompts)
+    for batch in length_batches([len(e) for e in encoded], batch_size, True):
+        new = greedy(model, [encoded[i] for i in batch], pad_id=tok.pad_token_id, eos_id=tok.eos_token_id,
+                     max_new_tokens=max_new_tokens)
+        for i, row in zip(batch, new):
+            outputs[i] = tok.decode(row, skip_special_tokens=True)
+    return outputs
 
 
 # -- pausing a background job -------------------------------------------------------------------
@@ -159,6 +234,7 @@ def main(argv=None) -> int:
     from tuning.evaluation.likelihood import mean_nll, reference_nll
     from tuning.evaluation.tasks import load_task
     from tuning.generation import generate, load_model
+    from tuning.greedy import DRAFT_TOKENS, greedy_batch
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", required=True, help="model directory (repeat for several)")
@@ -167,6 +243,10 @@ def main(argv=None) -> int:
     p.add_argument("--gen-items", type=int, default=100)
     p.add_argument("--gen-batch", type=int, default=50)
     p.add_argument("--no-nll", action="append", default=[], help="model directory whose NLL is not timed")
+    p.add_argument("--paths", default="hf,torch-before,torch-k0,torch",
+                   help="generation paths, the first is the reference of the speed-ups: hf, torch-before, torch, torch-kK")
+    p.add_argument("--drafts", default="", help="comma-separated draft token counts to time too (torch-kK paths)")
+    p.add_argument("--keep-texts", action="store_true", help="write the generated texts into --json")
     p.add_argument("--engines", default="", help="comma-separated optional engines to time too: ctranslate2,vllm")
     p.add_argument("--big-batch", type=int, default=0,
                    help="also time backend torch with this batch (finished rows leave it, so larger batches pay off)")
@@ -215,7 +295,11 @@ def main(argv=None) -> int:
         gen_items = task.items[:args.gen_items]
         gen_prompts = [it.prompt for it in gen_items]
         cap = cap_for(tok, [it.reference for it in task.items])
-        backends = ["hf", "torch"] + [e for e in args.engines.split(",") if e]
+        # hf: model.generate (the path before tuning.greedy); torch-before: tuning.greedy as it was
+        # (DynamicCache, one token per pass); torch-k0: the preallocated cache, no drafts; torch:
+        # today's default (preallocated cache + prompt-lookup drafts); torch-kK: K draft tokens
+        backends = [b for b in args.paths.split(",") if b]
+        backends += [f"torch-k{k}" for k in args.drafts.split(",") if k] + [e for e in args.engines.split(",") if e]
         if args.big_batch:
             backends.append(f"torch@{args.big_batch}")
         texts, times = {}, {}
@@ -226,27 +310,40 @@ def main(argv=None) -> int:
                 from tuning.engines import converted
 
                 converted(Path(model_dir))
+            loop = None
+            if backend == "torch-before":
+                loop = baseline_greedy_batch
+            elif backend.startswith("torch-k"):
+                loop = functools.partial(greedy_batch, draft_tokens=int(backend[len("torch-k"):]))
             with pause():
                 t = time.perf_counter()
-                texts[label] = generate(source, gen_prompts, tokenizer=None if backend in ("ctranslate2", "vllm") else tok,
-                                        batch_size=int(big or args.gen_batch), max_new_tokens=cap, add_special_tokens=False,
-                                        progress=False, backend=backend, dtype="float32", device=args.device)
+                if loop is not None:
+                    texts[label] = loop_generate(model, tok, gen_prompts, batch_size=int(big or args.gen_batch),
+                                                 max_new_tokens=cap, greedy=loop)
+                else:
+                    texts[label] = generate(source, gen_prompts, tokenizer=None if backend in ("ctranslate2", "vllm") else tok,
+                                            batch_size=int(big or args.gen_batch), max_new_tokens=cap,
+                                            add_special_tokens=False, progress=False, backend=backend, dtype="float32",
+                                            device=args.device)
                 times[label] = time.perf_counter() - t
             print(f"# {Path(model_dir).name} generate {label}: {times[label]:.1f} s", file=sys.stderr, flush=True)
+        base = backends[0]  # the first path is the one the speed-ups and differences are taken against
         gen_tokens = {b: sum(min(cap, len(tok(x, add_special_tokens=False)["input_ids"])) for x in texts[b]) for b in backends}
-        at_cap = sum(len(tok(x, add_special_tokens=False)["input_ids"]) >= cap for x in texts["hf"])
+        at_cap = sum(len(tok(x, add_special_tokens=False)["input_ids"]) >= cap for x in texts[base])
+        differ = {b: {c: sum(x != y for x, y in zip(texts[b], texts[c])) for c in backends} for b in backends}
         rec["generation"] = {"s": times, "items": len(gen_prompts), "cap": cap, "at_cap": at_cap,
-                             "generated_tokens": gen_tokens,
-                             "differ_from_hf": {b: sum(a != c for a, c in zip(texts["hf"], texts[b])) for b in backends}}
+                             "generated_tokens": gen_tokens, "draft_tokens_default": DRAFT_TOKENS, "differ": differ,
+                             "texts": texts if args.keep_texts else None}
+        others = [c for c in ("hf", "torch-before") if c in backends]
         for b in backends:
             rows.append((name, "generate", f"{b}{' (before)' if b == 'hf' else ''}, batch {b.partition('@')[2] or args.gen_batch}", f"{times[b]:.1f}",
                          f"{gen_tokens[b] / times[b]:.1f} tok/s", f"{2 * params * gen_tokens[b] / times[b] / peak:.0%}",
-                         f"{times['hf'] / times[b]:.2f}x",
-                         f"{rec['generation']['differ_from_hf'][b]} of {len(gen_prompts)} outputs differ; cap {cap}, "
-                         f"{at_cap} at cap"))
-        if "nll" in rec:
+                         f"{times[base] / times[b]:.2f}x",
+                         "; ".join(f"{differ[b][c]} of {len(gen_prompts)} differ from {c}" for c in others if c != b)
+                         + f"; cap {cap}, {at_cap} at cap"))
+        if "nll" in rec and "hf" in backends:
             before = rec["nll"]["s"]["before"] + times["hf"]
-            best = min((b for b in backends if b.startswith("torch")), key=times.get)
+            best = "torch" if "torch" in backends else min((b for b in backends if b.startswith("torch")), key=times.get)
             now = rec["nll"]["s"]["now"] + times[best]
             rec["pilot_evaluation_s"] = {"before": before, "now": now}
             rows.append((name, "whole evaluation", "NLL + generation", f"{before:.1f} -> {now:.1f}", "", "",

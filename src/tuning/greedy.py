@@ -11,13 +11,25 @@ What ``model.generate`` does for a batch, greedy, and where this loop does less:
                                                             leaves the batch and its cache
     output    logits of the whole vocabulary, argmax    ->  the same (the output layer runs at
                                                             each row's last position only)
+    cache     DynamicCache: every layer's keys and      ->  preallocated, written in place
+              values concatenated at every step             (:class:`tuning.kvcache.RowCache`)
+    steps     one token per row and pass                ->  a row's next tokens drafted from its
+                                                            own earlier n-grams and verified in
+                                                            the same pass (:mod:`tuning.lookup`):
+                                                            a row that repeats itself, as a model
+                                                            rambling to the cap does, gains up to
+                                                            ``draft_tokens + 1`` tokens per pass
 
-Layout of a row: ``[shared start][left padding][rest of the prompt]``. The attention mask hides
-the padding and positions count real tokens only (``cumsum(mask) - 1``), so every row sees the
-keys, values and positions it would see alone: its greedy tokens are the ones it gets alone, up
-to float summation order (a near-tie between two tokens can flip; the benchmark counts them).
-The next token is ``argmax`` of the logits, as ``generate`` picks it when no logits processor is
-configured; :func:`plain_greedy` says when that holds.
+Layout of a row: ``[shared start][left padding][rest of the prompt][generated]``. The attention
+mask hides the padding and positions count real tokens only (``cumsum(mask) - 1``), so every row
+sees the keys, values and positions it would see alone: its greedy tokens are the ones it gets
+alone, up to float summation order (a near-tie between two tokens can flip; the benchmark counts
+them). The next token is ``argmax`` of the logits, as ``generate`` picks it when no logits
+processor is configured; :func:`plain_greedy` says when that holds. Drafts never change which
+tokens are greedy (:func:`tuning.lookup.accepted`), only how many passes reach them; a pass over
+``q`` tokens sums in another order than ``q`` one-token passes, so on real models a near-tie can
+still flip: ``draft_tokens=0`` decodes one token per pass (the arithmetic of the loop before
+drafting, the same tokens on the held-out sets, docs/benchmarks/evaluation.md).
 """
 
 from __future__ import annotations
@@ -25,7 +37,12 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 
+from tuning.lookup import Lookup, accepted, emit
+
 __all__ = ["greedy_batch", "plain_greedy", "shared_start"]
+
+DRAFT_TOKENS = 5  # draft tokens verified per row and pass, chosen by measurement (docs/benchmarks/evaluation.md)
+NGRAM, MIN_NGRAM = 3, 1  # n-gram sizes the drafts are looked up by, longest first
 
 _MIN_SHARED = 8  # a shorter shared start saves less than its own forward pass and cache copy cost
 
@@ -63,60 +80,105 @@ def shared_start(rows: Sequence[Sequence[int]]) -> int:
 
 
 def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: int | None,
-                 max_new_tokens: int, share_start: bool = True) -> list[list[int]]:
+                 max_new_tokens: int, share_start: bool = True, draft_tokens: int = DRAFT_TOKENS,
+                 ngram: int = NGRAM, min_ngram: int = MIN_NGRAM) -> list[list[int]]:
     """The greedy continuation of each row of token ids (EOS not included), at most
-    ``max_new_tokens`` tokens each; a row ends at its first EOS."""
+    ``max_new_tokens`` tokens each; a row ends at its first EOS.
+
+    ``draft_tokens`` > 0 verifies up to that many prompt-lookup draft tokens per row and pass
+    (:mod:`tuning.lookup`, n-grams of ``ngram`` down to ``min_ngram`` tokens); 0 decodes one
+    token per pass, the arithmetic of the loop before drafting.
+    """
     import torch
+
+    from tuning.kvcache import RowCache  # imports transformers: only when decoding
 
     if not rows:
         return []
     if any(len(r) == 0 for r in rows):
         raise ValueError("greedy_batch: every row needs at least one prompt token")
+    if draft_tokens < 0:
+        raise ValueError("greedy_batch: draft_tokens must be 0 or more")
     dev = next(model.parameters()).device
     skip = shared_start(rows) if share_start else 0
     width = max(len(r) for r in rows) - skip
     n = len(rows)
     ids = torch.full((n, width), pad_id, dtype=torch.long)
-    mask = torch.zeros((n, skip + width), dtype=torch.long)
-    mask[:, :skip] = 1
+    mask = torch.zeros((n, skip + width), dtype=torch.bool)
+    mask[:, :skip] = True
     for i, r in enumerate(rows):
         ids[i, width - (len(r) - skip):] = torch.tensor(list(r[skip:]), dtype=torch.long)
-        mask[i, skip + width - (len(r) - skip):] = 1
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)[:, skip:]
-    ids, mask, positions = ids.to(dev), mask.to(dev), positions.to(dev)
+        mask[i, skip + width - (len(r) - skip):] = True
+    positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, skip:]
+    ids, positions = ids.to(dev), positions.to(dev)
 
-    # Left padding puts every row's last prompt token in the last column: the output layer need
-    # run there only (logits_to_keep, where the model's forward takes it).
-    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    signature = inspect.signature(model.forward).parameters
+    keep = "logits_to_keep" in signature
+    eager = getattr(model.config, "_attn_implementation", "sdpa") != "sdpa"
+    dtype = next(model.parameters()).dtype
+    cache = RowCache(model.config.num_hidden_layers, n, skip + width + max_new_tokens + draft_tokens + 1,
+                     device=dev)
+    cache.valid[:, :skip + width] = mask.to(dev)
+
+    def forward(inputs, pos, scored):
+        """Logits at the last ``scored`` fed positions; the KV of ``inputs`` written in place
+        from each row's length."""
+        q = inputs.shape[1]
+        cache.plan(q)
+        attn = cache.mask(q, dtype if eager else None)
+        extra = {"logits_to_keep": scored} if keep else {}
+        return model(input_ids=inputs, attention_mask=attn, position_ids=pos, past_key_values=cache,
+                     cache_position=torch.arange(cache.read - q, cache.read, device=dev), use_cache=True,
+                     **extra).logits[:, -scored:, :]
+
     out: list[list[int]] = [[] for _ in rows]
     alive = list(range(n))  # the input row of each batch row
+    lookups = [Lookup(r, ngram, min_ngram) for r in rows] if draft_tokens else []
     with torch.inference_mode():
-        cache = None
         if skip:
-            cache = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True,
-                          **keep).past_key_values
-            cache.batch_repeat_interleave(n)
-        result = model(input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache,
-                       use_cache=True, **keep)
-        for step in range(max_new_tokens):
-            cache = result.past_key_values
-            token = result.logits[:, -1, :].argmax(dim=-1)
-            chosen = token.tolist()
-            running = []
-            for b, t in enumerate(chosen):
-                if t == eos_id:
-                    continue
-                out[alive[b]].append(t)
-                running.append(b)
-            if not running or step == max_new_tokens - 1:
+            past = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True,
+                         **({"logits_to_keep": 1} if keep else {})).past_key_values
+            cache.load_prefix(past)
+            del past
+        # Left padding puts every row's last prompt token in the last column: the output layer
+        # need run there only (logits_to_keep, where the model's forward takes it).
+        logits = forward(ids, positions, 1)
+        cache.advance(torch.full((n,), width, dtype=torch.long, device=dev))
+        positions = positions[:, -1] + 1  # the position of each row's next input token
+        drafts: list[list[int]] = [[] for _ in rows]
+        verified = False  # whether the last pass fed [last token, drafts] (not the prompt)
+        while True:
+            predicted = logits.argmax(dim=-1).tolist()
+            gains, running = [], []
+            for b, row in enumerate(alive):
+                gains.append(accepted(drafts[b], predicted[b]))
+                _, done = emit(gains[-1], out[row], eos_id=eos_id, cap=max_new_tokens)
+                if not done:
+                    running.append(b)
+            if not running:
                 break
+            if verified:
+                # the pass's first input and the accepted drafts stay in the cache; the last
+                # gained token is fed next, len(gained) positions after the pass's first input
+                step = torch.tensor([len(g) for g in gains], device=dev)
+                cache.advance(step)
+                positions = positions + step
             if len(running) < len(alive):  # finished rows leave the batch and the cache
                 index = torch.tensor(running, device=dev)
-                cache.batch_select_indices(index)
-                mask, positions, token = mask[index], positions[index], token[index]
+                cache.keep(index)
+                positions = positions[index]
                 alive = [alive[b] for b in running]
-            mask = torch.cat([mask, mask.new_ones((len(alive), 1))], dim=1)
-            positions = positions[:, -1:] + 1
-            result = model(input_ids=token[:, None], attention_mask=mask, position_ids=positions,
-                           past_key_values=cache, use_cache=True)
+                gains = [gains[b] for b in running]
+                lookups = [lookups[b] for b in running] if lookups else []
+            for lk, g in zip(lookups, gains):
+                lk.extend(g)
+            # the cap leaves room for at most cap - len(out) - 1 drafts after the next token
+            drafts = [lk.draft(min(draft_tokens, max_new_tokens - len(out[row]) - 1))
+                      for lk, row in zip(lookups, alive)] if lookups else [[] for _ in alive]
+            q = 1 + max(len(d) for d in drafts)
+            inputs = torch.full((len(alive), q), pad_id, dtype=torch.long)
+            for b, (g, d) in enumerate(zip(gains, drafts)):
+                inputs[b, :1 + len(d)] = torch.tensor([g[-1], *d], dtype=torch.long)
+            logits = forward(inputs.to(dev), positions[:, None] + torch.arange(q, device=dev), q)
+            verified = True
     return out

@@ -95,22 +95,28 @@ def test_length_batches():
 
 def test_stops_at_eos(tiny):
     model, tok = tiny
-    expected = model.generate(torch.tensor([tok("Open the file")["input_ids"]]), max_new_tokens=2,
+    prompt = tok("Open the file")["input_ids"]
+    expected = model.generate(torch.tensor([prompt]), max_new_tokens=2,
                               do_sample=False, pad_token_id=tok.pad_token_id)[0, -2:].tolist()
-    calls = {"n": 0}
+    # EOS wins at the third new token's position (the logits after position len(prompt) + 1),
+    # whichever pass computes it: a verify pass of drafted tokens computes several positions
+    positions, calls = [], {"n": 0}
+    pre = model.model.register_forward_pre_hook(lambda m, a, kw: positions.append(kw["position_ids"]),
+                                                with_kwargs=True)
 
-    def force_eos_on_third_step(module, inputs, output):
+    def force_eos_at_third_token(module, inputs, output):
         calls["n"] += 1
-        if calls["n"] >= 3:
-            output[..., tok.eos_token_id] = 1e4
+        pos = positions[-1][:, -output.shape[1]:]
+        output[..., tok.eos_token_id] += 1e4 * (pos >= len(prompt) + 1)
         return output
 
-    handle = model.lm_head.register_forward_hook(force_eos_on_third_step)
+    handle = model.lm_head.register_forward_hook(force_eos_at_third_token)
     try:
         out = generate(model, ["Open the file"], tokenizer=tok, max_new_tokens=20, progress=False)
     finally:
         handle.remove()
-    assert calls["n"] == 3  # no step after EOS
+        pre.remove()
+    assert int(positions[-1].max()) >= len(prompt) + 1 and calls["n"] <= 3  # no pass after the one giving EOS
     assert out == [tok.decode(expected, skip_special_tokens=True)]
 
 

@@ -73,7 +73,8 @@ def test_finished_rows_leave_the_batch_and_the_start_runs_once(eos_early):
     handle = model.model.register_forward_pre_hook(lambda m, a, kw: seen.append(tuple(kw["input_ids"].shape)),
                                                    with_kwargs=True)
     try:
-        out = greedy_batch(model, rows, pad_id=tok.pad_token_id, eos_id=tok.eos_token_id, max_new_tokens=10)
+        out = greedy_batch(model, rows, pad_id=tok.pad_token_id, eos_id=tok.eos_token_id, max_new_tokens=10,
+                           draft_tokens=0)  # one token per pass: the step count below holds
     finally:
         handle.remove()
     shared = len(tok(SYSTEM, add_special_tokens=False)["input_ids"])
