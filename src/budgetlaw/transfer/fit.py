@@ -79,6 +79,15 @@ def _lomo(base, pts: Points, form: str, fit_rstar: bool) -> float:
     return float(np.sqrt(np.mean(e**2)))
 
 
+def _rmse_of(base, pts: Points, form: str, theta, rstar, n: int) -> float | None:
+    """RMSE of the law at ``pts`` (None without points or when not finite)."""
+    if len(pts) == 0:
+        return None
+    e = pts.y - values(base, pts, matrix(form, theta, n), rstar)
+    value = float(np.sqrt(np.mean(e**2)))
+    return value if math.isfinite(value) else None
+
+
 def _aicc(rss: float, m: int, p: int) -> float:
     if m - p - 1 <= 0:
         return math.inf
@@ -247,6 +256,9 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
                       "scores": {f: (v if math.isfinite(v) else None) for f, v in selection["scores"].items()}},
         "unidentified": [name for name, f in zip(names, free) if not f],
         "rmse": math.sqrt(rss / len(pts)) if math.isfinite(rss) else None,
+        # of the multilingual points alone: one multilingual model's scatter around the law, which
+        # a misfit of the repetition points (over-training is not in the form) must not widen
+        "rmse_multilingual": _rmse_of(base, pts.take(pts.multilingual), form, theta, rstar, len(languages)),
         "stage2": "scipy least_squares (trf), bounds 0 <= theta <= %g, R* in [%g, %g]" % (T_MAX, *RSTAR_BOUNDS),
     }
     result = Transfer(form, tuple(languages), theta, rstar, fit_rstar, t_draws, fitted_on)

@@ -51,9 +51,11 @@ def _records(results: Path) -> list[dict]:
 
 
 def model_noise(laws) -> float:
-    """One model's scatter around the law: the RMSE of the fitted multilingual points (stage 2),
-    which holds seed noise and misfit alike; 0 without a transfer fit."""
-    rmse = (laws.transfer.fitted_on or {}).get("rmse") if laws.transfer is not None else None
+    """One multilingual model's scatter around the law: the RMSE of the fitted multilingual points
+    (stage 2; not the repetition points), which holds seed noise and misfit alike; 0 without a
+    transfer fit."""
+    fitted = (laws.transfer.fitted_on or {}) if laws.transfer is not None else {}
+    rmse = fitted.get("rmse_multilingual", fitted.get("rmse"))
     return float(rmse) if rmse is not None and math.isfinite(rmse) else 0.0
 
 
