@@ -187,3 +187,21 @@ def test_a_resample_as_counts_fits_like_the_repeated_rows(loss):
         keep = np.repeat(np.arange(x.size), count.astype(int))
         law = fit_points(x[keep], y[keep], opts)[0]  # the ordinary fit of the resampled rows themselves
         assert row == pytest.approx([law.K, law.c, law.ceiling], rel=1e-4, abs=1e-6)
+
+
+def test_over_training_repeats_sit_at_the_rstar_bound_and_stay_out_of_the_multilingual_scatter():
+    """ar's 100 distinct pairs seen 2x and 4x both scoring *worse* than seen once (over-training,
+    which the never-decreasing eff(x) cannot fit): R* goes to its lower bound (repeats worth as
+    little as the form allows), the multilingual points are still fitted exactly
+    (rmse_multilingual ~ 0), and only the all-points rmse carries the misfit."""
+    frame = table(POOLED, repeats=True, rstar=3.0)
+    frame = frame[frame["run"] != "rep-2-150"].copy()  # ar's repeats only
+    once = E[0] + K[0] * 100.0 ** -C[0]  # ar, 100 distinct pairs seen once
+    frame.loc[frame["run"] == "rep-0-200", "score"] = once + 0.05
+    frame.loc[frame["run"] == "rep-0-400", "score"] = once + 0.10
+    laws = bl.fit(frame, lower_is_better=True, n_boot=0, transfer="pooled")
+    fitted = laws.transfer.fitted_on
+    assert laws.transfer.rstar == pytest.approx(0.1, abs=1e-6)
+    assert fitted["rmse_multilingual"] < 1e-6
+    assert fitted["rmse"] > 0.02  # 18 multilingual points exact, 2 repetition points off by >= 0.05
+    np.testing.assert_allclose(laws.transfer.T, POOLED, atol=1e-5)
