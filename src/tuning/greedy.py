@@ -91,7 +91,7 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
     """
     import torch
 
-    from tuning.kvcache import RowCache  # imports transformers: only when decoding
+    from tuning.kvcache import RowCache, grouped_attention  # imports transformers: only when decoding
 
     if not rows:
         return []
@@ -140,45 +140,46 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
                          **({"logits_to_keep": 1} if keep else {})).past_key_values
             cache.load_prefix(past)
             del past
-        # Left padding puts every row's last prompt token in the last column: the output layer
-        # need run there only (logits_to_keep, where the model's forward takes it).
-        logits = forward(ids, positions, 1)
-        cache.advance(torch.full((n,), width, dtype=torch.long, device=dev))
-        positions = positions[:, -1] + 1  # the position of each row's next input token
-        drafts: list[list[int]] = [[] for _ in rows]
-        verified = False  # whether the last pass fed [last token, drafts] (not the prompt)
-        while True:
-            predicted = logits.argmax(dim=-1).tolist()
-            gains, running = [], []
-            for b, row in enumerate(alive):
-                gains.append(accepted(drafts[b], predicted[b]))
-                _, done = emit(gains[-1], out[row], eos_id=eos_id, cap=max_new_tokens)
-                if not done:
-                    running.append(b)
-            if not running:
-                break
-            if verified:
-                # the pass's first input and the accepted drafts stay in the cache; the last
-                # gained token is fed next, len(gained) positions after the pass's first input
-                step = torch.tensor([len(g) for g in gains], device=dev)
-                cache.advance(step)
-                positions = positions + step
-            if len(running) < len(alive):  # finished rows leave the batch and the cache
-                index = torch.tensor(running, device=dev)
-                cache.keep(index)
-                positions = positions[index]
-                alive = [alive[b] for b in running]
-                gains = [gains[b] for b in running]
-                lookups = [lookups[b] for b in running] if lookups else []
-            for lk, g in zip(lookups, gains):
-                lk.extend(g)
-            # the cap leaves room for at most cap - len(out) - 1 drafts after the next token
-            drafts = [lk.draft(min(draft_tokens, max_new_tokens - len(out[row]) - 1))
-                      for lk, row in zip(lookups, alive)] if lookups else [[] for _ in alive]
-            q = 1 + max(len(d) for d in drafts)
-            inputs = torch.full((len(alive), q), pad_id, dtype=torch.long)
-            for b, (g, d) in enumerate(zip(gains, drafts)):
-                inputs[b, :1 + len(d)] = torch.tensor([g[-1], *d], dtype=torch.long)
-            logits = forward(inputs.to(dev), positions[:, None] + torch.arange(q, device=dev), q)
-            verified = True
+        with grouped_attention(model):
+            # Left padding puts every row's last prompt token in the last column: the output layer
+            # need run there only (logits_to_keep, where the model's forward takes it).
+            logits = forward(ids, positions, 1)
+            cache.advance(torch.full((n,), width, dtype=torch.long, device=dev))
+            positions = positions[:, -1] + 1  # the position of each row's next input token
+            drafts: list[list[int]] = [[] for _ in rows]
+            verified = False  # whether the last pass fed [last token, drafts] (not the prompt)
+            while True:
+                predicted = logits.argmax(dim=-1).tolist()
+                gains, running = [], []
+                for b, row in enumerate(alive):
+                    gains.append(accepted(drafts[b], predicted[b]))
+                    _, done = emit(gains[-1], out[row], eos_id=eos_id, cap=max_new_tokens)
+                    if not done:
+                        running.append(b)
+                if not running:
+                    break
+                if verified:
+                    # the pass's first input and the accepted drafts stay in the cache; the last
+                    # gained token is fed next, len(gained) positions after the pass's first input
+                    step = torch.tensor([len(g) for g in gains], device=dev)
+                    cache.advance(step)
+                    positions = positions + step
+                if len(running) < len(alive):  # finished rows leave the batch and the cache
+                    index = torch.tensor(running, device=dev)
+                    cache.keep(index)
+                    positions = positions[index]
+                    alive = [alive[b] for b in running]
+                    gains = [gains[b] for b in running]
+                    lookups = [lookups[b] for b in running] if lookups else []
+                for lk, g in zip(lookups, gains):
+                    lk.extend(g)
+                # the cap leaves room for at most cap - len(out) - 1 drafts after the next token
+                drafts = [lk.draft(min(draft_tokens, max_new_tokens - len(out[row]) - 1))
+                          for lk, row in zip(lookups, alive)] if lookups else [[] for _ in alive]
+                q = 1 + max(len(d) for d in drafts)
+                inputs = torch.full((len(alive), q), pad_id, dtype=torch.long)
+                for b, (g, d) in enumerate(zip(gains, drafts)):
+                    inputs[b, :1 + len(d)] = torch.tensor([g[-1], *d], dtype=torch.long)
+                logits = forward(inputs.to(dev), positions[:, None] + torch.arange(q, device=dev), q)
+                verified = True
     return out
