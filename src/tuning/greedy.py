@@ -37,12 +37,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Sequence
 
-from tuning.lookup import Lookup, accepted, emit
+from tuning.lookup import Lookup, accepted, emit, pass_width
 
 __all__ = ["greedy_batch", "plain_greedy", "shared_start"]
 
-DRAFT_TOKENS = 5  # draft tokens verified per row and pass, chosen by measurement (docs/benchmarks/evaluation.md)
+DRAFT_TOKENS = 5  # at most this many draft tokens per row and pass (docs/benchmarks/evaluation.md)
 NGRAM, MIN_NGRAM = 3, 1  # n-gram sizes the drafts are looked up by, longest first
+# A pass's fixed cost in fed tokens (tuning.lookup.pass_width), measured for SmolLM2-135M on one
+# CPU thread: ~80 ms a pass + ~5 ms a token. A GPU pass is far more fixed cost (weights read,
+# kernel launches) than per token, so there this under-drafts; not measured (no GPU was lent).
+PASS_COST_TOKENS = 16
 
 _MIN_SHARED = 8  # a shorter shared start saves less than its own forward pass and cache copy cost
 
@@ -81,13 +85,17 @@ def shared_start(rows: Sequence[Sequence[int]]) -> int:
 
 def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: int | None,
                  max_new_tokens: int, share_start: bool = True, draft_tokens: int = DRAFT_TOKENS,
-                 ngram: int = NGRAM, min_ngram: int = MIN_NGRAM) -> list[list[int]]:
+                 ngram: int = NGRAM, min_ngram: int = MIN_NGRAM,
+                 pass_cost: float = PASS_COST_TOKENS) -> list[list[int]]:
     """The greedy continuation of each row of token ids (EOS not included), at most
     ``max_new_tokens`` tokens each; a row ends at its first EOS.
 
     ``draft_tokens`` > 0 verifies up to that many prompt-lookup draft tokens per row and pass
     (:mod:`tuning.lookup`, n-grams of ``ngram`` down to ``min_ngram`` tokens); 0 decodes one
-    token per pass, the arithmetic of the loop before drafting.
+    token per pass, the arithmetic of the loop before drafting. How many a pass feeds is chosen
+    per pass (:func:`tuning.lookup.pass_width`, ``pass_cost`` its fixed cost in tokens) from
+    what each row had accepted: all of its last draft -> one more than that, else what it
+    accepted; at least 1 when its draft is found by the longest n-gram (a repeat); 1 at first.
     """
     import torch
 
@@ -134,6 +142,7 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
     out: list[list[int]] = [[] for _ in rows]
     alive = list(range(n))  # the input row of each batch row
     lookups = [Lookup(r, ngram, min_ngram) for r in rows] if draft_tokens else []
+    expect = [1] * n  # draft tokens each row is expected to have accepted
     with torch.inference_mode():
         if skip:
             past = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True,
@@ -161,6 +170,9 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
                 if verified:
                     # the pass's first input and the accepted drafts stay in the cache; the last
                     # gained token is fed next, len(gained) positions after the pass's first input
+                    for b, (g, d) in enumerate(zip(gains, drafts)):
+                        if d:
+                            expect[b] = len(g) if len(g) == len(d) + 1 else len(g) - 1
                     step = torch.tensor([len(g) for g in gains], device=dev)
                     cache.advance(step)
                     positions = positions + step
@@ -170,13 +182,19 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
                     positions = positions[index]
                     alive = [alive[b] for b in running]
                     gains = [gains[b] for b in running]
+                    expect = [expect[b] for b in running]
                     lookups = [lookups[b] for b in running] if lookups else []
                 for lk, g in zip(lookups, gains):
                     lk.extend(g)
                 # the cap leaves room for at most cap - len(out) - 1 drafts after the next token
                 drafts = [lk.draft(min(draft_tokens, max_new_tokens - len(out[row]) - 1))
                           for lk, row in zip(lookups, alive)] if lookups else [[] for _ in alive]
-                q = 1 + max(len(d) for d in drafts)
+                if lookups:
+                    hopes = [max(e, 1) if lk.matched == lk.sizes[0] else e for e, lk in zip(expect, lookups)]
+                    q = pass_width(hopes, max(len(d) for d in drafts), pass_cost)
+                    drafts = [d[:q - 1] for d in drafts]
+                else:
+                    q = 1
                 inputs = torch.full((len(alive), q), pad_id, dtype=torch.long)
                 for b, (g, d) in enumerate(zip(gains, drafts)):
                     inputs[b, :1 + len(d)] = torch.tensor([g[-1], *d], dtype=torch.long)

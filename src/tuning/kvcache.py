@@ -163,6 +163,7 @@ def grouped_attention(model):
     """Within the block, an SDPA model with fewer key/value heads than query heads attends
     without copying the key/value heads (:func:`_sdpa_gqa`); any other model is left as it is."""
     from transformers import AttentionInterface
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     config = model.config
     heads, kv_heads = getattr(config, "num_attention_heads", 0), getattr(config, "num_key_value_heads", None)
@@ -170,6 +171,7 @@ def grouped_attention(model):
         yield
         return
     AttentionInterface.register(_GQA, _sdpa_gqa)
+    AttentionMaskInterface.register(_GQA, sdpa_mask)  # 2-D masks become what SDPA gets
     config._attn_implementation = _GQA
     try:
         yield

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-__all__ = ["Lookup", "accepted", "emit"]
+__all__ = ["Lookup", "accepted", "emit", "pass_width"]
 
 
 class Lookup:
@@ -35,6 +35,7 @@ class Lookup:
         if not 1 <= min_ngram <= ngram:
             raise ValueError(f"Lookup: need 1 <= min_ngram ({min_ngram}) <= ngram ({ngram})")
         self.sizes = range(ngram, min_ngram - 1, -1)
+        self.matched = 0  # the n-gram size the last draft was found by (0: none)
         self.tokens: list[int] = []
         self.index: dict[int, dict[tuple[int, ...], int]] = {n: {} for n in self.sizes}
         self.extend(tokens)
@@ -52,6 +53,7 @@ class Lookup:
         """Up to ``k`` tokens that followed the latest earlier occurrence of the longest matching
         final n-gram; empty when none occurs earlier (or ``k`` is 0)."""
         text = self.tokens
+        self.matched = 0
         if k <= 0:
             return []
         for n in self.sizes:
@@ -63,8 +65,28 @@ class Lookup:
                 for i in range(k):  # may copy from its own draft (a repeat shorter than k)
                     j = start + i
                     out.append(text[j] if j < len(text) else out[j - len(text)])
+                self.matched = n
                 return out
         return []
+
+
+def pass_width(expected: Sequence[float], limit: int, fixed: float) -> int:
+    """Tokens per row ``q`` (1 .. ``limit + 1``) for the next pass: the ``q`` that gains the most
+    tokens per unit of work,
+
+        max over q of  sum_b (1 + min(q - 1, expected[b]))  /  (fixed + rows * q),
+
+    with ``expected[b]`` the draft tokens row ``b`` is expected to have accepted, and the pass's
+    work counted in fed tokens (every row feeds ``q``: a short draft is padded) plus ``fixed``,
+    a pass's cost that does not grow with its tokens (reading the weights, launching kernels),
+    in the same unit. The smallest such ``q`` wins a tie."""
+    rows = len(expected)
+    best, width = 0.0, 1
+    for q in range(1, limit + 2):
+        rate = sum(1 + min(q - 1, e) for e in expected) / (fixed + rows * q)
+        if rate > best * (1 + 1e-9):
+            best, width = rate, q
+    return width
 
 
 def accepted(draft: Sequence[int], predicted: Sequence[int]) -> list[int]:

@@ -12,7 +12,7 @@ import torch
 
 from tuning.greedy import greedy_batch
 from tuning.kvcache import RowCache
-from tuning.lookup import Lookup, accepted, emit
+from tuning.lookup import Lookup, accepted, emit, pass_width
 
 ROOT = Path(__file__).resolve().parents[3]
 # prompts of different lengths, with repeats so the n-gram lookup finds drafts
@@ -114,6 +114,18 @@ def test_acceptance_worked_by_hand():
     assert emit([4, 5], out, eos_id=None, cap=3) == (2, False) and out == [4, 5]
 
 
+def test_pass_width_worked_by_hand():
+    # rate(q) = sum_b (1 + min(q - 1, e_b)) / (fixed + rows * q)
+    assert pass_width([3], 5, 16) == 4  # 1/17, 2/18, 3/19, 4/20 = 0.2, then 4/21, 4/22
+    assert pass_width([5] * 50, 5, 16) == 6  # 300/316 beats 50/66
+    assert pass_width([0, 0, 0], 5, 16) == 1  # nobody expected to accept: one token per row
+    assert pass_width([5] * 10 + [0] * 40, 5, 16) == 1  # 50/66 = 0.76 beats 60/116, 70/166, ...
+    assert pass_width([5] * 30 + [0] * 20, 5, 16) == 1  # 50/66 = 0.76 beats 200/316 = 0.63 at q = 6
+    assert pass_width([5] * 45 + [0] * 5, 5, 16) == 6  # 275/316 = 0.87 beats 50/66
+    assert pass_width([2, 2], 5, 0) == 1  # no fixed cost: a pass of one token each is never worse
+    assert pass_width([2, 2], 0, 16) == 1  # no drafts to feed
+
+
 def test_lookup_drafts_worked_by_hand():
     assert Lookup([1, 2, 3, 9, 1, 2], ngram=2).draft(3) == [3, 9, 1]  # (1, 2) was followed by 3, 9, 1
     assert Lookup([7, 1, 2, 1, 2], ngram=2).draft(5) == [1, 2, 1, 2, 1]  # copies its own draft (period 2)
@@ -141,3 +153,19 @@ def test_row_cache_mask_worked_by_hand():
     assert add[0, 0, 0, 0] == torch.finfo(torch.float32).min and add[1, 0, 1, 5] == 0
     with pytest.raises(ValueError):
         cache.plan(5)  # 4 + 5 columns do not fit in 8
+
+
+def test_grouped_attention_gives_the_same_logits_and_restores_the_model(model):
+    from tuning.kvcache import grouped_attention
+
+    ids = torch.tensor([[3, 4, 5, 6, 7, 8], [0, 0, 9, 10, 11, 12]])
+    mask = torch.tensor([[1] * 6, [0, 0, 1, 1, 1, 1]])
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        plain = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
+        with grouped_attention(model):
+            assert model.config._attn_implementation != "sdpa"  # 4 query heads share 2 key/value heads
+            shared = model(input_ids=ids, attention_mask=mask, position_ids=pos).logits
+    assert model.config._attn_implementation == "sdpa"
+    torch.testing.assert_close(shared[1, 2:], plain[1, 2:], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(shared[0], plain[0], atol=1e-5, rtol=1e-5)
