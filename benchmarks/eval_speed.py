@@ -334,7 +334,7 @@ def main(argv=None) -> int:
         rec["generation"] = {"s": times, "items": len(gen_prompts), "cap": cap, "at_cap": at_cap,
                              "generated_tokens": gen_tokens, "draft_tokens_default": DRAFT_TOKENS, "differ": differ,
                              "texts": texts if args.keep_texts else None}
-        others = [c for c in ("hf", "torch-before") if c in backends]
+        others = [c for c in ("hf", "torch-before") if c in backends] or [base]
         for b in backends:
             rows.append((name, "generate", f"{b}{' (before)' if b == 'hf' else ''}, batch {b.partition('@')[2] or args.gen_batch}", f"{times[b]:.1f}",
                          f"{gen_tokens[b] / times[b]:.1f} tok/s", f"{2 * params * gen_tokens[b] / times[b] / peak:.0%}",

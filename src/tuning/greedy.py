@@ -12,13 +12,17 @@ What ``model.generate`` does for a batch, greedy, and where this loop does less:
     output    logits of the whole vocabulary, argmax    ->  the same (the output layer runs at
                                                             each row's last position only)
     cache     DynamicCache: every layer's keys and      ->  preallocated, written in place
-              values concatenated at every step             (:class:`tuning.kvcache.RowCache`)
+              values concatenated at every step; the        (:class:`tuning.kvcache.RowCache`);
+              shared key/value heads copied to every        attention reads the shared heads
+              query head (repeat_kv) at every step          in place (``grouped_attention``)
     steps     one token per row and pass                ->  a row's next tokens drafted from its
                                                             own earlier n-grams and verified in
                                                             the same pass (:mod:`tuning.lookup`):
                                                             a row that repeats itself, as a model
                                                             rambling to the cap does, gains up to
-                                                            ``draft_tokens + 1`` tokens per pass
+                                                            ``draft_tokens + 1`` tokens per pass;
+                                                            how many are fed is chosen per pass
+                                                            by the gain expected per unit of work
 
 Layout of a row: ``[shared start][left padding][rest of the prompt][generated]``. The attention
 mask hides the padding and positions count real tokens only (``cumsum(mask) - 1``), so every row
