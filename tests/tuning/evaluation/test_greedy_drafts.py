@@ -169,3 +169,17 @@ def test_grouped_attention_gives_the_same_logits_and_restores_the_model(model):
     assert model.config._attn_implementation == "sdpa"
     torch.testing.assert_close(shared[1, 2:], plain[1, 2:], atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(shared[0], plain[0], atol=1e-5, rtol=1e-5)
+
+
+def test_eager_attention_gets_an_additive_mask():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(vocab_size=48, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         initializer_range=0.3, tie_word_embeddings=False, pad_token_id=0,
+                         attn_implementation="eager")
+    torch.manual_seed(3)
+    eager = LlamaForCausalLM(config).eval()
+    assert eager.config._attn_implementation == "eager"
+    expected = [plain_greedy(eager, p, eos_id=None, cap=12) for p in PROMPTS]
+    assert greedy_batch(eager, PROMPTS, pad_id=0, eos_id=None, max_new_tokens=12, draft_tokens=4) == expected
