@@ -140,6 +140,14 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
         inside = ((g["measured"] >= g["lower"]) & (g["measured"] <= g["upper"])).mean()
         lines.append(f"| {lang} | {g['run'].nunique()} | {_rmse(g['measured'], g['predicted_independent']):.3f} | "
                      f"{_rmse(g['measured'], g['predicted_transfer']):.3f} | {100 * inside:.0f}% |")
+    lines += ["", "Per model (RMSE over its languages; measured - predicted: its mean error):", "",
+              "| model | RMSE one-language laws | RMSE transfer law | mean error, transfer law | inside the 90% interval |",
+              "|---|---|---|---|---|"]
+    for run, g in test.groupby("run", sort=True):
+        inside = ((g["measured"] >= g["lower"]) & (g["measured"] <= g["upper"])).mean()
+        lines.append(f"| {run} | {_rmse(g['measured'], g['predicted_independent']):.3f} | "
+                     f"{_rmse(g['measured'], g['predicted_transfer']):.3f} | "
+                     f"{(g['measured'] - g['predicted_transfer']).mean():+.3f} | {100 * inside:.0f}% |")
     if len(lomo):
         lines += ["", "## Leave one model out (every multilingual model, with its seed twins)", "",
                   f"RMSE over {lomo['run'].nunique()} models ({len(lomo)} points): "
