@@ -54,10 +54,11 @@ def test_the_graph_is_the_experiment(tmp_path):
     # up to the baselines every job is recorded: nothing to run, the GGUF is not even converted
     assert select(study, jobs, "baselines") == []
     # the rest: every model not recorded yet (the experiment is still adding records), the base
-    # model it needs, the transfer plan and the report
+    # model it needs, the transfer plan unless it is frozen already, and the report
     todo = {j.id for j in select(study, jobs)}
     unrecorded = {j.id for j in jobs if j.output and j.output.startswith("results:runs/") and j.id not in committed}
-    assert todo == unrecorded | {"prepare", "report"} | ({"transfer-plan"} if unrecorded else set())
+    plan_frozen = (COMMITTED / "plan_transfer.json").exists()
+    assert todo == unrecorded | {"prepare", "report"} | (set() if plan_frozen else {"transfer-plan"})
     loo = next(j for j in jobs if j.id == "xfer-loo-ar-00450-s1")
     assert loo.params["sizes"] == {"ar": 0, "el": 90, "hi": 90, "tr": 90, "vi": 90, "zh": 90}
 
@@ -98,7 +99,8 @@ def test_status_of_the_committed_records(tmp_path):
     for e in st["jobs"].values():
         states[e["state"]] = states.get(e["state"], 0) + 1
     recs = [json.loads(p.read_text()) for p in (COMMITTED / "runs").glob("*.json")]
-    assert states["done"] == len(recs) + 7  # the records, 6 held-out sets and the plan
+    # the records, 6 held-out sets, the plan and the transfer plan once frozen
+    assert states["done"] == len(recs) + 7 + (COMMITTED / "plan_transfer.json").exists()
     assert states["failed"] == 1 and "running" not in states
     assert st["jobs"]["xfer-rand-00450-s1"]["error"] == "RuntimeError: training failed (exit 2)"
     text = format_status(study, st)
