@@ -91,3 +91,24 @@ def test_the_section_puts_the_predicted_gain_beside_the_measured_one(tmp_path):
     assert f"95% interval {0.03 - half:+.4f} to {0.03 + half:+.4f}" in text
     assert "| 3 | +0.100 | +0.020 | +0.0600 |" in text
     assert gain_lines(tmp_path, [r for r in RECORDS if r["kind"] != "uniform"]) == []
+
+
+def test_the_pilots_table_keeps_one_run_of_a_configuration_trained_twice():
+    """A repetition design's "400 distinct x1" is the extrapolation model at 400 pairs and the
+    same seed: the mixed table keeps the first recorded, so the fit is not refused as a
+    duplicate pilot; a different seed or epochs is a different run."""
+    from tuning.study.steps import pilots_table
+
+    def one(run, kind, nll, seed=1, epochs=1, unique=None):
+        r = {"run": run, "kind": kind, "seed": seed, "sizes": {"hi": 400}, "epochs": epochs,
+             "scores": {"hi": {"nll": nll}}}
+        if unique:
+            r["unique"] = {"hi": unique}
+        return r
+
+    recs = [one("extrap-hi-00400-s1", "extrapolation", 1.76201), one("rep-hi-00400x1-s1", "repetition", 1.76209),
+            one("pilot-hi-00400-s2", "pilot", 1.80, seed=2), one("rep-hi-00100x4-s1", "repetition", 2.17, epochs=4,
+                                                                  unique=100)]
+    table = pilots_table(recs, ["hi"])
+    assert list(table["run"]) == ["extrap-hi-00400-s1", "pilot-hi-00400-s2", "rep-hi-00100x4-s1"]
+    assert list(table["score"]) == [1.76201, 1.80, 2.17]
