@@ -114,6 +114,14 @@ def user_constraints(cp, extras: list, xs: dict) -> list:
     return out
 
 
+def _solve(problem_cp, solver: str, tolerances: dict) -> None:
+    """problem_cp.solve without cvxpy's "Solution may be inaccurate" warning: :func:`run` reads
+    the status itself and logs an inaccurate optimum once."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
+        problem_cp.solve(solver=solver, **tolerances)
+
+
 def run(cp, problem_cp, n_extra: int):
     """Solve with CLARABEL, then SCS; return (status, solver used).
 
@@ -123,9 +131,7 @@ def run(cp, problem_cp, n_extra: int):
     status, used = None, None
     for name in ("CLARABEL", "SCS"):
         try:
-            with warnings.catch_warnings():  # an inaccurate status is handled (and logged once) below
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
-                problem_cp.solve(solver=name, **_TOLERANCES[name])
+            _solve(problem_cp, name, _TOLERANCES[name])
         except cp.error.SolverError as err:
             log.warning("cvxpy solver %s failed (%s); trying the next one", name, err)
             continue
@@ -136,9 +142,7 @@ def run(cp, problem_cp, n_extra: int):
         # the tight tolerances above can stall a few steps short on a badly scaled point; the
         # solver's own (1e-8 gaps) then often certify it: an optimum at those is not "inaccurate"
         try:
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message="Solution may be inaccurate", category=UserWarning)
-                problem_cp.solve(solver="CLARABEL")
+            _solve(problem_cp, "CLARABEL", {})
         except cp.error.SolverError:
             pass
         else:

@@ -313,11 +313,6 @@ def _drawn_transfer(laws):
     return None if getattr(transfer, "form", None) == "none" else transfer_of(laws)
 
 
-def _with_transfer(laws) -> bool:
-    t = _drawn_transfer(laws)
-    return t is not None and bool(np.any(t[0]))
-
-
 def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
     """Write ``content`` into folder ``out``, all files at once; return name -> path."""
     out = Path(out)
@@ -330,7 +325,8 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
             planned=plan.sizes.to_dict(), flags=c.flags, metric=c.label, level=c.level, total=len(plan.sizes),
             # under transfer a language's value depends on the whole mixture: the star is the plan's
             # prediction at its own pairs, off the own-pairs curve by what the others teach it
-            planned_scores=plan.predicted["score"].to_dict() if _with_transfer(c.laws) else None,
+            planned_scores=(plan.predicted["score"].to_dict()
+                            if c.transfer is not None and np.any(c.transfer[0]) else None),
         )
         files["allocation_plot"] = plot_allocation(c.sizes, tmp / "allocation.png", available=c.caps, budget=plan.budget)
         if c.baselines:

@@ -74,12 +74,12 @@ def _predicted(results: Path, laws_file: str, plan_file: str, baseline_file: str
     return w.gain / n, w.lower / n, w.upper / n, plan
 
 
-def gain_lines(results, records, *, plan_kind: str = "transfer-plan", baseline_kind: str = "uniform",
+def gain_lines(results, pairs: pd.DataFrame, *, plan_kind: str = "transfer-plan", baseline_kind: str = "uniform",
                laws_file: str = "laws_transfer_plan.json", plan_file: str = "plan_transfer.json",
                baseline_file: str = "plan_transfer_uniform.json", level: float = LEVEL) -> list[str]:
-    """The Markdown section of the measured and predicted gain; [] before any pair is trained."""
+    """The Markdown section of the measured gain (``pairs``: :func:`paired_gain` of the two kinds)
+    and the predicted one; [] before any pair is trained."""
     results = Path(results)
-    pairs = paired_gain(records, plan_kind, baseline_kind)
     if pairs.empty:
         return []
     mean, low, high, n = measured_interval(pairs, level)
@@ -101,4 +101,3 @@ def gain_lines(results, records, *, plan_kind: str = "transfer-plan", baseline_k
     per_lang = pairs.groupby("language")["gain"].mean().sort_index()
     lines.append("| mean | " + " | ".join(f"{v:+.3f}" for v in per_lang) + f" | {mean:+.4f} |")
     return lines
-

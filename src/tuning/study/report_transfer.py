@@ -122,6 +122,14 @@ def _rmse(a, b) -> float:
     return float(np.sqrt(np.mean((a - b) ** 2)))
 
 
+def _errors(g: pd.DataFrame) -> tuple[float, float, float, float]:
+    """Of heldout_mixtures rows ``g``: RMSE of the one-language laws and of the transfer law, the
+    transfer law's mean error (measured - predicted) and the share inside its interval."""
+    inside = float(((g["measured"] >= g["lower"]) & (g["measured"] <= g["upper"])).mean())
+    return (_rmse(g["measured"], g["predicted_independent"]), _rmse(g["measured"], g["predicted_transfer"]),
+            float((g["measured"] - g["predicted_transfer"]).mean()), inside)
+
+
 def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
     test = held[held["fitted_on"] == "no"]
     t = laws.transfer
@@ -137,17 +145,14 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
               "| language | models | RMSE one-language laws | RMSE transfer law | inside the 90% interval |",
               "|---|---|---|---|---|"]
     for lang, g in list(test.groupby("language")) + [("all", test)]:
-        inside = ((g["measured"] >= g["lower"]) & (g["measured"] <= g["upper"])).mean()
-        lines.append(f"| {lang} | {g['run'].nunique()} | {_rmse(g['measured'], g['predicted_independent']):.3f} | "
-                     f"{_rmse(g['measured'], g['predicted_transfer']):.3f} | {100 * inside:.0f}% |")
+        independent, transfer, _, inside = _errors(g)
+        lines.append(f"| {lang} | {g['run'].nunique()} | {independent:.3f} | {transfer:.3f} | {100 * inside:.0f}% |")
     lines += ["", "Per model (RMSE over its languages; measured - predicted: its mean error):", "",
               "| model | RMSE one-language laws | RMSE transfer law | mean error, transfer law | inside the 90% interval |",
               "|---|---|---|---|---|"]
     for run, g in test.groupby("run", sort=True):
-        inside = ((g["measured"] >= g["lower"]) & (g["measured"] <= g["upper"])).mean()
-        lines.append(f"| {run} | {_rmse(g['measured'], g['predicted_independent']):.3f} | "
-                     f"{_rmse(g['measured'], g['predicted_transfer']):.3f} | "
-                     f"{(g['measured'] - g['predicted_transfer']).mean():+.3f} | {100 * inside:.0f}% |")
+        independent, transfer, bias, inside = _errors(g)
+        lines.append(f"| {run} | {independent:.3f} | {transfer:.3f} | {bias:+.3f} | {100 * inside:.0f}% |")
     if len(lomo):
         lines += ["", "## Leave one model out (every multilingual model, with its seed twins)", "",
                   f"RMSE over {lomo['run'].nunique()} models ({len(lomo)} points): "
@@ -204,7 +209,7 @@ def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
         with atomic_write(results / "transfer_plan_gain.csv") as fh:
             pairs.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
     with atomic_write(results / "transfer.md") as fh:
-        fh.write("\n".join(summary_lines(held, lomo, laws) + gain_lines(results, records)) + "\n")
+        fh.write("\n".join(summary_lines(held, lomo, laws) + gain_lines(results, pairs)) + "\n")
     figs = results / "figures"
     figs.mkdir(exist_ok=True)
     if laws.transfer is not None:
@@ -212,4 +217,3 @@ def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
                       title="transfer: worth of one pair of the column's language to the row's")
     plot_heldout(held, figs / "heldout_mixtures.png")
     return True
-

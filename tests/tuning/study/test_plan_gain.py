@@ -80,7 +80,7 @@ def test_the_section_puts_the_predicted_gain_beside_the_measured_one(tmp_path):
     # predicted gain per language: (9.5 - 8.25) / 2 = 0.625
     _plan("transfer", {"ar": 400, "hi": 1600}, laws).save(tmp_path / "plan_transfer.json")
     _plan("uniform", {"ar": 1600, "hi": 400}, laws).save(tmp_path / "plan_transfer_uniform.json")
-    text = "\n".join(gain_lines(tmp_path, RECORDS))
+    text = "\n".join(gain_lines(tmp_path, paired_gain(RECORDS, "transfer-plan", "uniform")))
     assert "**+0.6250**" in text and "ar 400, hi 1600" in text
     # per draw (summed loss, uniform - plan): d0 1.25; d1 (2.5 + 11) - (3 + 6.5) = 4; d2 (4 + 4.25) - (6 + 3.125)
     # = -0.875; quantiles 0.025 and 0.975 (linear): -0.875 + 0.05 * 2.125, 1.25 + 0.95 * 2.75; halved
@@ -90,7 +90,8 @@ def test_the_section_puts_the_predicted_gain_beside_the_measured_one(tmp_path):
     half = T975_2 * math.sqrt(7e-4) / math.sqrt(3)
     assert f"95% interval {0.03 - half:+.4f} to {0.03 + half:+.4f}" in text
     assert "| 3 | +0.100 | +0.020 | +0.0600 |" in text
-    assert gain_lines(tmp_path, [r for r in RECORDS if r["kind"] != "uniform"]) == []
+    assert gain_lines(tmp_path, paired_gain([r for r in RECORDS if r["kind"] != "uniform"], "transfer-plan",
+                                         "uniform")) == []
 
 
 def test_the_pilots_table_keeps_one_run_of_a_configuration_trained_twice():
