@@ -111,6 +111,7 @@ def generate(
     progress: bool = True,
     on_batch: Callable[[list[int], list[str]], None] | None = None,
     backend: str = "torch",
+    draft_tokens: int | None = None,
 ) -> list[str]:
     """Completions of ``prompts`` (in input order) from a model directory or a loaded model.
 
@@ -124,6 +125,11 @@ def generate(
     runs once) and falls back to ``hf`` for sampling or a generation_config with logits
     processors; ``hf`` is ``model.generate`` on every batch; ``ctranslate2`` and ``vllm`` are
     optional engines (:mod:`tuning.engines`), greedy only, from a model directory.
+
+    ``draft_tokens`` (``torch`` backend only; default :data:`tuning.greedy.DRAFT_TOKENS`): at most
+    that many prompt-lookup draft tokens verified per row and pass; 0 decodes one token per pass
+    (every greedy token computed in a one-token pass, as ``hf`` computes it). Drafts change how
+    many passes reach the greedy tokens, not which tokens are greedy (up to float near-ties).
     """
     import torch
     from tqdm.auto import tqdm
@@ -135,6 +141,11 @@ def generate(
         raise InputError("generate: batch_size and max_new_tokens must be at least 1")
     if backend not in BACKENDS:
         raise InputError(f"generate: backend {backend!r} is not one of {', '.join(BACKENDS)}")
+    if draft_tokens is not None and (isinstance(draft_tokens, bool) or not isinstance(draft_tokens, int)
+                                     or draft_tokens < 0):
+        raise InputError(f"generate: draft_tokens {draft_tokens!r} must be an integer >= 0 (0: one token per pass)")
+    if draft_tokens is not None and backend != "torch":
+        raise InputError(f"generate: draft_tokens is an option of backend 'torch', not {backend!r}; drop it")
     if backend in ENGINES:
         from tuning.engines import engine_generate
 
@@ -168,7 +179,8 @@ def generate(
     for batch in batches:
         if use_loop:
             new = greedy_batch(model, [encoded[i] for i in batch], pad_id=tokenizer.pad_token_id,
-                               eos_id=tokenizer.eos_token_id, max_new_tokens=max_new_tokens)
+                               eos_id=tokenizer.eos_token_id, max_new_tokens=max_new_tokens,
+                               **({} if draft_tokens is None else {"draft_tokens": draft_tokens}))
             texts = [tokenizer.decode(row, skip_special_tokens=True) for row in new]
             for i, text in zip(batch, texts):
                 outputs[i] = text

@@ -31,6 +31,9 @@ def _gen_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", default=None, help="float32, bfloat16, float16 (default: bf16 on GPU)")
     p.add_argument("--backend", default="torch",
                    help="torch (default), hf (model.generate), or an optional engine: ctranslate2, vllm (greedy only)")
+    p.add_argument("--draft-tokens", type=int, default=None, metavar="N",
+                   help="backend torch: at most N prompt-lookup draft tokens verified per row and pass "
+                        "(default 5; 0 = one token per pass)")
 
 
 def register(subparsers) -> None:

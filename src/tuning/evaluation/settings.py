@@ -29,6 +29,7 @@ class GenerationSettings:
     # how greedy tokens are computed (tuning.generation.BACKENDS); not part of the signature:
     # every backend decodes the same greedy tokens up to near-ties (docs/evaluation.md)
     backend: str = "torch"
+    draft_tokens: int | None = None  # backend torch: drafts per row and pass (None: greedy's default)
 
     @classmethod
     def from_args(cls, args) -> GenerationSettings:
@@ -37,7 +38,8 @@ class GenerationSettings:
                    max_prompt_tokens=args.max_prompt_tokens, do_sample=args.sample,
                    temperature=args.temperature, top_p=args.top_p, seed=args.seed,
                    sort_by_length=not args.no_sort, chat_template=getattr(args, "chat_template", False),
-                   limit=getattr(args, "limit", None), backend=getattr(args, "backend", None) or "torch")
+                   limit=getattr(args, "limit", None), backend=getattr(args, "backend", None) or "torch",
+                   draft_tokens=getattr(args, "draft_tokens", None))
 
     def check(self) -> GenerationSettings:
         """Refuse numbers that cannot make sense, at the door (messages name the option)."""
@@ -56,6 +58,11 @@ class GenerationSettings:
             raise InputError(f"--backend {self.backend}: choose one of {', '.join(BACKENDS)}")
         if self.do_sample and self.backend not in ("torch", "hf"):
             raise InputError(f"--backend {self.backend} is greedy only; drop --sample or use --backend torch")
+        if self.draft_tokens is not None:
+            if self.draft_tokens < 0:
+                raise InputError(f"--draft-tokens {self.draft_tokens}: must be >= 0 (0: one token per pass)")
+            if self.backend != "torch":
+                raise InputError(f"--draft-tokens is an option of --backend torch, not {self.backend}; drop it")
         return self
 
     def generate_kwargs(self) -> dict:
@@ -65,7 +72,8 @@ class GenerationSettings:
                     temperature=self.temperature, top_p=self.top_p, seed=self.seed,
                     sort_by_length=self.sort_by_length,
                     # the default backend is generate's own default: only another one is passed
-                    **({} if self.backend == "torch" else {"backend": self.backend}))
+                    **({} if self.backend == "torch" else {"backend": self.backend}),
+                    **({} if self.draft_tokens is None else {"draft_tokens": self.draft_tokens}))
 
     def decoding(self) -> str:
         """``decode:...|max_new:N|prompt:alpaca|chat``: what changes each prediction."""

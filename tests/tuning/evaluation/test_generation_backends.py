@@ -184,3 +184,58 @@ def test_cli_generate_with_the_hf_backend_writes_the_same_predictions(tiny_model
                      "--max-new-tokens", "6", "--backend", backend, "--device", "cpu"]) == 0
         outs[backend] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert outs["torch"] == outs["hf"] and set(outs["torch"][0]) == {"id", "prompt", "prediction"}
+
+
+def test_draft_tokens_reach_the_loop_and_keep_the_greedy_outputs(eos_early, monkeypatch):
+    import tuning.generation as generation
+
+    model, tok = eos_early
+    expected = _one_by_one(model, tok, PROMPTS, 12)
+    seen = []
+    real = generation.greedy_batch
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("draft_tokens", "default"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(generation, "greedy_batch", spy)
+    for draft in (None, 0, 1, 7):
+        seen.clear()
+        got = generate(model, PROMPTS, tokenizer=tok, batch_size=3, max_new_tokens=12, add_special_tokens=False,
+                       progress=False, draft_tokens=draft)
+        assert got == expected
+        assert seen == ["default" if draft is None else draft] * 2  # two batches of 3
+
+
+def test_draft_tokens_are_refused_when_they_cannot_apply(tiny):
+    model, tok = tiny
+    for bad in (-1, 1.5, True):
+        with pytest.raises(InputError, match="draft_tokens .* must be an integer >= 0"):
+            generate(model, PROMPTS, tokenizer=tok, draft_tokens=bad, progress=False)
+    with pytest.raises(InputError, match="draft_tokens is an option of backend 'torch', not 'hf'"):
+        generate(model, PROMPTS, tokenizer=tok, draft_tokens=2, backend="hf", progress=False)
+
+
+def test_cli_draft_tokens_option(tiny_model_dir, tmp_path, capsys):
+    import json
+
+    from tuning.cli import main
+
+    prompts = tmp_path / "p.jsonl"
+    prompts.write_text("".join(json.dumps({"id": f"i{k}", "prompt": p}) + "\n" for k, p in enumerate(PROMPTS[:3])),
+                       encoding="utf-8")
+    outs = {}
+    for draft in ("0", "4"):
+        out = tmp_path / f"d{draft}.jsonl"
+        assert main(["generate", "--model", str(tiny_model_dir), "--prompts", str(prompts), "-o", str(out),
+                     "--max-new-tokens", "6", "--draft-tokens", draft, "--device", "cpu"]) == 0
+        outs[draft] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert outs["0"] == outs["4"] and len(outs["0"]) == 3
+    capsys.readouterr()
+    for extra, message in ((["--draft-tokens", "-2"], "--draft-tokens -2: must be >= 0"),
+                           (["--draft-tokens", "3", "--backend", "hf"], "--draft-tokens is an option of --backend torch")):
+        out = tmp_path / "refused.jsonl"
+        assert main(["generate", "--model", str(tiny_model_dir), "--prompts", str(prompts), "-o", str(out),
+                     "--device", "cpu", *extra]) != 0
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err and not out.exists()
