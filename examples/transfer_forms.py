@@ -416,14 +416,17 @@ def verdict(t: pd.DataFrame, res: dict, ar: pd.DataFrame) -> list[str]:
     forms = t[(t["form"] != "pooled-joint") & (t["form"] != "none")].set_index("form")
     pooled, lowest = forms.loc["pooled"], forms["lomo_rmse"].idxmin()
     wins = forms[(forms["lomo_dmse"] < -2 * forms["lomo_dmse_se"]) & (forms["aicc"] < pooled["aicc"])].index.tolist()
-    low = forms.loc[lowest]
+    rival = forms.drop(index="pooled")["lomo_rmse"].idxmin() if lowest == "pooled" else lowest
+    low = forms.loc[rival]
     lines = ["## Verdict", "",
-             f"- **Selection (a)**: lowest LOMO RMSE {lowest} {low['lomo_rmse']:.4f} against pooled "
-             f"{pooled['lomo_rmse']:.4f} (per-fold MSE difference {1e3 * low['lomo_dmse']:+.2f} +- "
-             f"{1e3 * low['lomo_dmse_se']:.2f} x1e-3; AICc {low['aicc']:.1f} against {pooled['aicc']:.1f}). "
+             f"- **Selection (a)**: lowest LOMO RMSE {lowest} {forms.loc[lowest, 'lomo_rmse']:.4f}"
+             + (f"; the best other form {rival} {low['lomo_rmse']:.4f}" if lowest == "pooled" else
+                f" against pooled {pooled['lomo_rmse']:.4f}")
+             + f" (per-fold MSE difference from pooled {1e3 * low['lomo_dmse']:+.2f} +- {1e3 * low['lomo_dmse_se']:.2f} "
+             f"x1e-3; AICc {low['aicc']:.1f} against pooled's {pooled['aicc']:.1f}). "
              + (f"**Wins (more than 2 standard errors and a lower AICc): {', '.join(wins)}.**" if wins else
-                "**No form wins**: no LOMO improvement exceeds two standard errors of the per-fold difference "
-                "with a lower AICc, so pooled stays.")]
+                "**No form wins**: no LOMO improvement over pooled exceeds two standard errors of the per-fold "
+                "difference with a lower AICc, so pooled stays.")]
     if lowest != "pooled":
         lines.append(f"- Taken literally (lowest LOMO RMSE, as `transfer=\"auto\"` chooses), {lowest} would be "
                      f"chosen, and on the plan models its RMSE would be {low['test_rmse']:.4f} against pooled's "
