@@ -491,8 +491,8 @@ def markdown(folder: Path, res: dict, n_boot: int, command: str, study_file: str
                      for r in t.itertuples()))
     shared = [f"{r.form}: " + ", ".join(f"{k} = {v:.3g}" for k, v in r.shared.items()) for r in t.itertuples() if r.shared]
     lines += ["", "Fitted shared parameters: " + "; ".join(shared) + f"; R* = {t['rstar'].iloc[1]:.3g} (every form).", "",
-              "Test RMSE per language (mean error measured - predicted in brackets):", ""]
-    lines += _table(["form", *languages], ([name, *(f"{_num(r.rmse, '.3f')} ({r.bias:+.3f})" for r in g.itertuples())]
+              "Test per language: RMSE (mean error measured - predicted) share inside the 90% interval:", ""]
+    lines += _table(["form", *languages], ([name, *(f"{_num(r.rmse, '.3f')} ({r.bias:+.3f}) {_pct(r.inside)}" for r in g.itertuples())]
                                            for name, g in res["per_lang"].groupby("form", sort=False)))
     lines += ["", *verdict(t, res, ar),
               f"## The ar case of the transfer plan (ar {plan['ar']:.0f} own pairs, uniform 150; {seeds} seeds)", ""]
