@@ -341,9 +341,9 @@ def evaluate(folder: Path, n_boot: int) -> dict:
     table["lomo_dmse_se"] = [diff[f].std(ddof=1) / math.sqrt(len(ref)) for f in table["form"]]
     models = {"one_language": int(single_rows["run"].nunique()), "multilingual": len(pts.models(True)),
               "repetition": len(pts.models(False)), "plan": len(plan_recs), "first5": int(np.unique(test.run[first5]).size)}
-    return dict(languages=languages, base=base, table=table, per_lang=pd.DataFrame(per_lang), laws_of=laws_of,
+    return dict(languages=languages, table=table, per_lang=pd.DataFrame(per_lang), laws_of=laws_of, records=records,
                 implied=implied_table(base, multi, languages), implied_test=implied_table(base, test, languages),
-                records=records, models=models, test=test)
+                models=models)
 
 
 def ar_case(folder: Path, res: dict) -> tuple[pd.DataFrame, dict, int]:
