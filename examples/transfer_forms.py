@@ -339,7 +339,8 @@ def evaluate(folder: Path, n_boot: int) -> dict:
     diff = {k: np.array([np.mean(e**2) for e in v]) - ref for k, v in folds_of.items()}
     table["lomo_dmse"] = [diff[f].mean() for f in table["form"]]
     table["lomo_dmse_se"] = [diff[f].std(ddof=1) / math.sqrt(len(ref)) for f in table["form"]]
-    models = {"one_language": int(single_rows["run"].nunique()), "multilingual": len(pts.models(True)),
+    largest = single_rows.groupby("language")["size"].max().astype(int).to_dict()
+    models = {"largest": largest, "one_language": int(single_rows["run"].nunique()), "multilingual": len(pts.models(True)),
               "repetition": len(pts.models(False)), "plan": len(plan_recs), "first5": int(np.unique(test.run[first5]).size)}
     return dict(languages=languages, table=table, per_lang=pd.DataFrame(per_lang), laws_of=laws_of, records=records,
                 implied=implied_table(base, multi, languages), implied_test=implied_table(base, test, languages),
@@ -443,6 +444,13 @@ def verdict(t: pd.DataFrame, res: dict, ar: pd.DataFrame) -> list[str]:
     lines.append(f"- pooled's plan-model error: RMSE {pooled['test_rmse']:.4f}, mean error {pooled['test_bias']:+.4f}; "
                  f"{pooled['test_within_model']:.4f} once each model's mean error is removed and "
                  f"{pooled['test_less_language_bias']:.4f} once each language's is (one model's seed noise: ~0.022).")
+    mine = res["per_lang"].set_index(["form", "language"]).loc["pooled"]
+    lines.append("- pooled's plan-model error by language against its largest one-language model (pairs): "
+                 + ", ".join(f"{lang} {mine.loc[lang, 'rmse']:.3f} ({mine.loc[lang, 'bias']:+.3f}; {size})"
+                             for lang, size in sorted(res["models"]["largest"].items(), key=lambda kv: -kv[1]))
+                 + f". The effective data the plan models imply (the last table) spans {res['implied_test']['d'].min():.0f}-"
+                 f"{res['implied_test']['d'].max():.0f} pairs; the fitted multilingual models, "
+                 f"{res['implied']['d'].min():.0f}-{res['implied']['d'].max():.0f}.")
     fitted = res["implied"]
     totals = sorted({int(o + x) for o, x in zip(fitted["own"], fitted["other"])})
     lines.append(f"- The fitted multilingual points hold {len(fitted)} (language, own, other) conditions with own + "
