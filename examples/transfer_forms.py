@@ -402,6 +402,33 @@ def pending_splits(study_file: str, res: dict) -> list[str]:
     return lines + _table(["run", "language", "own", "other", *res["laws_of"]], rows) + [""]
 
 
+def dcp_check(res: dict) -> dict:
+    """Whether each form's loss, written in cvxpy at its fitted parameters (language 0 of the laws,
+    the allocation x a variable), is a DCP convex expression: the condition for planning on it."""
+    import cvxpy as cp
+
+    n = len(res["languages"])
+    x = cp.Variable(n, pos=True)
+    own, other = x[0], cp.sum(x[1:])
+    pair = cp.hstack([own, other])
+    out = {}
+    for name, (fb, form, q, _, _) in res["laws_of"].items():
+        kind = form.name
+        if kind == "none":
+            d = own
+        elif kind in ("pooled", "source", "full"):  # affine: what language 0 receives from each other language
+            d = own + (q[0] * other if kind == "pooled" else q[1:] @ x[1:] if kind == "source" else q[:n - 1] @ x[1:])
+        elif kind == "power":
+            d = own + q[0] * REF * cp.power(other / REF, q[n])
+        elif kind == "saturating":
+            d = own + q[0] * q[n] * (1 - cp.exp(-other / q[n]))
+        else:  # geo, geo-a, geo-lang: a weighted geometric mean of own and other
+            d = own + q[0] * other + q[n] * cp.geo_mean(pair, [q[n + 1], 1 - q[n + 1]] if kind == "geo-a" else None)
+        loss = fb[2][0] + fb[0][0] * cp.power(d, -fb[1][0])
+        out[name] = bool(d.is_concave() and loss.is_dcp() and loss.is_convex())
+    return out
+
+
 def _num(v: float, fmt: str = ".4f", cap: float = math.inf) -> str:
     """v in ``fmt``; "inf" beyond ``cap`` (an RMSE of a form that leaves d = 0 at a pure-transfer point)."""
     return "n/a" if np.isnan(v) else ("inf" if not abs(v) <= cap else format(v, fmt))
@@ -478,7 +505,9 @@ def markdown(folder: Path, res: dict, n_boot: int, command: str, study_file: str
              f"{m['multilingual']} multilingual and {m['repetition']} repetition models (what `laws_transfer.json` is "
              f"fitted on); tested on the {m['plan']} plan models never fitted on (the first five: {m['first5']}). NLL per "
              "token; K, c, E of every language from stage 1; the forms are written out in the script's docstring, and "
-             "every d is concave in the allocation, so planning on any of them would stay convex.", "",
+             "every d is concave in the allocation, so planning on any of them would stay convex (cvxpy DCP, each "
+             "language-0 loss at its fitted parameters: "
+             + ", ".join(f"{k} {'convex' if v else 'NOT convex'}" for k, v in dcp_check(res).items()) + ").", "",
              "## Selection (fitted multilingual models only) and test (plan models)", "",
              "LOMO: leave-one-mixture-out RMSE over the fitted multilingual models; dMSE: its per-fold mean squared "
              "error minus pooled's, mean +- standard error over the folds. AICc of the stage-2 fit on all fitted "
