@@ -22,7 +22,8 @@ value, budgetlaw.transfer.law) and loss_i = E_i + K_i d_i^-c_i (K, c, E held fro
 
 Every d is concave in the allocation x (a non-negative sum of affine terms, a concave power or
 saturation of an affine sum, and a weighted geometric mean of two affine sums), so the loss stays a
-convex decreasing function of a concave map and planning stays convex. R* (repetition) is a
+convex decreasing function of a concave map and planning stays convex (checked: cvxpy DCP of each
+fitted form, written in the report). R* (repetition) is a
 shared parameter of every form, fitted as the library does when repetition rows exist.
 
 For every form the script reports
@@ -42,7 +43,9 @@ multilingual point implies (its own law inverted). A form *wins* the selection w
 LOMO mean squared error is below pooled's by more than two standard errors of the per-fold
 difference and its AICc is lower too. ``pooled-joint`` (pooled with every K_i and c_i refitted on
 the one-language and multilingual points together, plain least squares) is a diagnostic of
-stage 1, not a form of d: it has no AICc comparable with the others and no interval.
+stage 1, not a form of d: it has no AICc comparable with the others and no interval. One more
+column, not a selection criterion because it looks at the plan models: leave-one-mixture-out over
+every multilingual model, fitted and plan models together (what transfer_lomo.csv holds for pooled).
 
 Stage 2 here is scipy least_squares (trf, finite-difference Jacobian) from several starts, the
 lowest cost kept; for pooled, source and full it reproduces budgetlaw.transfer.stage2 (checked
