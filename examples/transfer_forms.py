@@ -306,6 +306,7 @@ def evaluate(folder: Path, n_boot: int) -> dict:
     both = Points(pts.languages, *(np.concatenate([getattr(pts, k), getattr(test, k)])
                                    for k in ("run", "lang", "X", "U", "y", "multilingual")))
     rows, per_lang, laws_of, folds_of = [], [], {}, {}
+    fold_runs = [str(pts.run[rows_[0]]) for rows_ in folds(pts)]  # the random splits: own and other vary apart
     for name, fitter in fitters.items():
         log.info("form %s", name)
         law = laws_of[name] = fitter(pts)
@@ -328,6 +329,8 @@ def evaluate(folder: Path, n_boot: int) -> dict:
                      "aicc": math.nan if joint else aicc(rss if sd < 10 else math.inf, len(pts), p),
                      "lomo_rmse": rmse(np.concatenate(folds_of[name])), "test_rmse": rmse(err),
                      "lomo_all_rmse": rmse(np.concatenate(lomo(fitter, both))),
+                     "lomo_rand_rmse": rmse(np.concatenate([np.zeros(0)] + [e for e, r in zip(folds_of[name], fold_runs)
+                                                                         if r.startswith("xfer-rand")])),
                      "test_rmse_first5": rmse(err[first5]), "test_bias": float(err.mean()),
                      "test_within_model": rmse(err - by_model), "test_less_language_bias": rmse(err - by_lang),
                      "test_inside": float(np.mean(inside)), "test_inside_first5": float(np.mean(inside[first5])),
@@ -519,12 +522,13 @@ def markdown(folder: Path, res: dict, n_boot: int, command: str, study_file: str
              "refitted on the one-language and multilingual points together) is a diagnostic, not a form of d. The last "
              "column is not a selection criterion (it looks at the plan models): leave-one-mixture-out over every "
              "multilingual model, fitted and plan models together, as a study that fits its plan models would choose.", ""]
-    lines += _table(["form", "params", "AICc", "fitted RMSE", "**LOMO RMSE**", "LOMO dMSE vs pooled (x1e-3)",
+    lines += _table(["form", "params", "AICc", "fitted RMSE", "**LOMO RMSE**", "LOMO dMSE vs pooled (x1e-3)", "LOMO, random splits only",
                      "**test RMSE**", "first five", "mean error", "within-model RMSE", "less language means",
                      "inside 90%", "first five", "LOMO, plan models fitted too"],
                     ([r.form, str(r.parameters), _num(r.aicc, ".1f"), _num(r.fitted_rmse, cap=10),
                       _num(r.lomo_rmse, cap=10),
                       f"{_num(1e3 * r.lomo_dmse, '+.2f', 1e5)} +- {_num(1e3 * r.lomo_dmse_se, '.2f', 1e5)}",
+                      _num(r.lomo_rand_rmse, cap=10),
                       _num(r.test_rmse), _num(r.test_rmse_first5), f"{r.test_bias:+.4f}", _num(r.test_within_model),
                       _num(r.test_less_language_bias), _pct(r.test_inside), _pct(r.test_inside_first5),
                       _num(r.lomo_all_rmse, cap=10)]
