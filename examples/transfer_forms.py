@@ -465,6 +465,12 @@ def verdict(t: pd.DataFrame, res: dict, ar: pd.DataFrame) -> list[str]:
         lines.append(f"- Taken literally (lowest LOMO RMSE, as `transfer=\"auto\"` chooses), {lowest} would be "
                      f"chosen, and on the plan models its RMSE would be {low['test_rmse']:.4f} against pooled's "
                      f"{pooled['test_rmse']:.4f} (inside 90%: {_pct(low['test_inside'])} against {_pct(pooled['test_inside'])}).")
+    if "pooled-joint" in set(t["form"]):
+        j = t.set_index("form").loc["pooled-joint"]
+        lines.append(f"- pooled-joint (a change of stage 1, not a form of d): per-fold MSE difference from pooled "
+                     f"{1e3 * j['lomo_dmse']:+.2f} +- {1e3 * j['lomo_dmse_se']:.2f} x1e-3 "
+                     f"({'beyond' if j['lomo_dmse'] < -2 * j['lomo_dmse_se'] else 'within'} two standard errors), "
+                     f"LOMO {j['lomo_rmse']:.4f}, test {j['test_rmse']:.4f} (first five {j['test_rmse_first5']:.4f}).")
     best = forms["test_rmse"].idxmin()
     lines.append(f"- **Test (b)**: lowest plan-model RMSE {best} {forms.loc[best, 'test_rmse']:.4f} (first five "
                  f"{forms.loc[best, 'test_rmse_first5']:.4f}) against pooled {pooled['test_rmse']:.4f} "
