@@ -307,11 +307,18 @@ def evaluate(folder: Path, n_boot: int) -> dict:
                                    for k in ("run", "lang", "X", "U", "y", "multilingual")))
     rows, per_lang, laws_of, folds_of = [], [], {}, {}
     fold_runs = [str(pts.run[rows_[0]]) for rows_ in folds(pts)]  # the random splits: own and other vary apart
+    held = {}
+    for rows_, run in zip(folds(pts), fold_runs):
+        mask = np.zeros(len(pts), dtype=bool)
+        mask[rows_] = True
+        held[run] = {"y": pts.y[mask], "lang": pts.lang[mask], "predicted": {}}  # lomo's order: pts.take(~keep)
     for name, fitter in fitters.items():
         log.info("form %s", name)
         law = laws_of[name] = fitter(pts)
         fb, form, q, rstar, rss = law
         folds_of[name] = lomo(fitter, pts)
+        for e, run in zip(folds_of[name], fold_runs):
+            held[run]["predicted"][name] = held[run]["y"] - e
         sd = rmse(multi.y - law_values(*law[:4], multi))
         pred = law_values(*law[:4], test)
         err = test.y - pred
@@ -348,7 +355,7 @@ def evaluate(folder: Path, n_boot: int) -> dict:
     largest = single_rows.groupby("language")["size"].max().astype(int).to_dict()
     models = {"largest": largest, "one_language": int(single_rows["run"].nunique()), "multilingual": len(pts.models(True)),
               "repetition": len(pts.models(False)), "plan": len(plan_recs), "first5": int(np.unique(test.run[first5]).size)}
-    return dict(languages=languages, table=table, per_lang=pd.DataFrame(per_lang), laws_of=laws_of, records=records,
+    return dict(held=held, languages=languages, table=table, per_lang=pd.DataFrame(per_lang), laws_of=laws_of, records=records,
                 implied=implied_table(base, multi, languages), implied_test=implied_table(base, test, languages),
                 models=models)
 
@@ -381,31 +388,37 @@ def ar_case(folder: Path, res: dict) -> tuple[pd.DataFrame, dict, int]:
     return pd.DataFrame(rows), plan, len(made)
 
 
-def pending_splits(study_file: str, res: dict) -> list[str]:
-    """Markdown: each form's predictions for the random splits of the study's transfer design not
-    recorded yet (they vary own and other pairs apart, which the leave-one-out models cannot)."""
+def random_splits(study_file: str, res: dict) -> list[str]:
+    """Markdown: each form's predictions for the random splits of the study's transfer design (they
+    vary own and other pairs apart, which the leave-one-out models cannot): a recorded split
+    predicted with it left out (its LOMO fold) beside what it measured; a split not recorded yet
+    predicted by the fit on everything (a prediction made before the measurement)."""
     from tuning.study.graph import random_split
     from tuning.study.spec import load_study
 
     study = load_study(study_file)
-    done = {r["run"] for r in res["records"]}
-    todo = [(f"xfer-rand-{b:05d}-s{s}", random_split(study.codes, b, s)) for b, s in study.transfer.random]
-    todo = [(run, sizes) for run, sizes in todo if run not in done]
-    if not todo:
-        return []
     languages, n = res["languages"], len(res["languages"])
-    lines = ["## Predictions for the random splits not recorded yet", "",
-             "Fitted on the same models as above; a form that predicts these well where the others do not has "
-             "earned its parameters (the splits are then fitted on, and the selection is rerun).", ""]
+    held = res["held"]
     rows = []
-    for run, sizes in todo:
+    for run, sizes in ((f"xfer-rand-{b:05d}-s{s}", random_split(study.codes, b, s)) for b, s in study.transfer.random):
         X = np.repeat([[float(sizes.get(lang, 0)) for lang in languages]], n, axis=0)
-        pts = Points(tuple(languages), np.array([run] * n), np.arange(n), X, np.full((n, n), np.inf), np.zeros(n),
-                     np.ones(n, dtype=bool))
-        values = {name: law_values(*law[:4], pts) for name, law in res["laws_of"].items()}
-        rows += [[run, lang, f"{X[k, k]:.0f}", f"{X[k].sum() - X[k, k]:.0f}", *(_num(v[k], ".3f", 10) for v in values.values())]
-                 for k, lang in enumerate(languages)]
-    return lines + _table(["run", "language", "own", "other", *res["laws_of"]], rows) + [""]
+        if run in held:  # recorded: measured, and every form's LOMO prediction
+            measured, values = held[run]["y"], held[run]["predicted"]
+            order = held[run]["lang"]
+        else:
+            pts = Points(tuple(languages), np.array([run] * n), np.arange(n), X, np.full((n, n), np.inf), np.zeros(n),
+                         np.ones(n, dtype=bool))
+            measured, order = np.full(n, np.nan), np.arange(n)
+            values = {name: law_values(*law[:4], pts) for name, law in res["laws_of"].items()}
+        rows += [[run, languages[k], f"{X[k, k]:.0f}", f"{X[k].sum() - X[k, k]:.0f}",
+                  "not yet" if np.isnan(measured[i]) else f"{measured[i]:.3f}",
+                  *(_num(v[i], ".3f", 10) for v in values.values())] for i, k in enumerate(order)]
+    if not rows:
+        return []
+    return ["## The random splits: predicted before they were fitted on", "",
+            "A recorded split: each form fitted without it (its leave-one-mixture-out fold) against what it measured; "
+            "a split not recorded yet: each form fitted on everything above.", "",
+            *_table(["run", "language", "own", "other", "measured", *res["laws_of"]], rows), ""]
 
 
 def dcp_check(res: dict) -> dict:
@@ -551,7 +564,7 @@ def markdown(folder: Path, res: dict, n_boot: int, command: str, study_file: str
                     ([r.form, f"{r.ar_predicted:.3f}", f"{r.ar_measured:.3f}", f"{r.ar_gain_predicted:+.3f}",
                       f"{r.ar_gain_measured:+.3f}", f"{r.mean_gain_predicted:+.4f}", f"{r.mean_gain_measured:+.4f}"]
                      for r in ar.itertuples()))
-    lines += ["", *pending_splits(study_file, res), "## What the points ask of pooled", "",
+    lines += ["", *random_splits(study_file, res), "## What the points ask of pooled", "",
               "d: the effective data that makes each language's own law give the measured NLL; tau = (d - own) / "
               "other, what a pair of another language would have been worth (mean, min-max over the models).", ""]
     lines += _table(["language", "own", "other", "models", "measured", "d", "tau (min-max)", "set"],
