@@ -166,13 +166,18 @@ def build_jobs(study) -> list[Job]:
                 even = round_sizes({lang: study.budget / len(langs) for lang in langs}, study.budget)
                 run(f"multi-uniform-s{seed}", "uniform", "transfer-plan", plan="uniform", sizes=even, seed=seed,
                     eval_langs=list(langs), generate_n=0)
+        def distinct(lang):
+            for n in t.repeat_distinct:
+                run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-refine", sizes={lang: n},
+                    seed=first, eval_langs=[lang], generate_n=0)
+
         for lang in t.repeat_languages:
             for epochs in t.repeat_epochs:
                 run(f"rep-{lang}-{t.repeat_unique:05d}x{epochs}-s{first}", "repetition", "transfer-refine",
                     sizes={lang: t.repeat_unique}, seed=first, eval_langs=[lang], epochs=epochs, generate_n=0)
-            for n in t.repeat_distinct:
-                run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-refine", sizes={lang: n},
-                    seed=first, eval_langs=[lang], generate_n=0)
+            distinct(lang)
+        for lang in t.distinct_languages:  # the distinct-pairs models only: a law pinned beyond its pilots
+            distinct(lang)
         for budget, seed in t.random:
             run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", "transfer-refine",
                 sizes=random_split(langs, budget, seed), seed=seed, eval_langs=list(langs), generate_n=0,

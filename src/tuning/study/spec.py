@@ -67,6 +67,9 @@ class Transfer:
     repeat_unique: int = 100
     repeat_epochs: tuple[int, ...] = ()
     repeat_distinct: tuple[int, ...] = ()
+    # languages that get only the repeat_distinct models (one-language, distinct pairs, no
+    # repeats): they pin a one-language law beyond its pilots, where the multilingual models read it
+    distinct_languages: tuple[str, ...] = ()
     plan_seeds: tuple[int, ...] = (1,)
     n_boot: int = 400
 
@@ -243,14 +246,23 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
             raise InputError(f"{w}.random[{i}]: give [budget, seed], got {item!r}")
         random.append((_positive(f"{w}.random[{i}] budget", item[0]), _positive(f"{w}.random[{i}] seed", item[1])))
     reps = tuple(raw.get("repeat_languages", ()))
-    for lang in reps:
-        if lang not in codes:
-            raise InputError(f"{w}.repeat_languages: {lang!r} is not one of the study's languages {list(codes)}")
+    distinct = tuple(raw.get("distinct_languages", ()))
+    for key, langs in (("repeat_languages", reps), ("distinct_languages", distinct)):
+        for lang in langs:
+            if lang not in codes:
+                raise InputError(f"{w}.{key}: {lang!r} is not one of the study's languages {list(codes)}")
+        if len(set(langs)) < len(langs):
+            raise InputError(f"{w}.{key}: a language is listed twice in {list(langs)}; list each once")
+    both = sorted(set(reps) & set(distinct))
+    if both:
+        raise InputError(f"{w}.distinct_languages: {both} already get the repeat_distinct models through "
+                         f"repeat_languages; list a language in one of the two")
     t = Transfer(
         loo_budget=_positive(f"{w}.loo_budget", raw.get("loo_budget", 450)), random=tuple(random),
         repeat_languages=reps, repeat_unique=_positive(f"{w}.repeat_unique", raw.get("repeat_unique", 100)),
         repeat_epochs=_ints(f"{w}.repeat_epochs", raw.get("repeat_epochs", []), empty=True),
         repeat_distinct=_ints(f"{w}.repeat_distinct", raw.get("repeat_distinct", []), empty=True),
+        distinct_languages=distinct,
         plan_seeds=_ints(f"{w}.plan_seeds", raw.get("plan_seeds", [1])),
         n_boot=_positive(f"{w}.n_boot", raw.get("n_boot", 400), zero=True))
     if len(codes) == 2 and t.loo_budget in sizes:

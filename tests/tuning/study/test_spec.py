@@ -80,6 +80,12 @@ BAD = [
     ("own instructions", lambda t: t.replace("el: {parallel: el.tsv}", "el: {parallel: el.tsv, instructions: el.tsv}"),
      "translated instructions go with the English ones"),
     ("two-language loo", lambda t: t + "transfer: {loo_budget: 16}\n", "the same run as its pilot of that size"),
+    ("distinct language", lambda t: t + "transfer: {loo_budget: 20, distinct_languages: [xx]}\n",
+     "transfer.distinct_languages: 'xx' is not one of the study's languages"),
+    ("distinct twice", lambda t: t + "transfer: {loo_budget: 20, repeat_languages: [tr], distinct_languages: [tr]}\n",
+     "['tr'] already get the repeat_distinct models through repeat_languages"),
+    ("repeat twice", lambda t: t + "transfer: {loo_budget: 20, repeat_languages: [tr, tr]}\n",
+     "a language is listed twice"),
     ("objective", lambda t: t + "objective: max\n", "objective: 'max' is not one of sum, maxmin, robust"),
 ]
 
