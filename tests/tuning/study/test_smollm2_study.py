@@ -57,12 +57,14 @@ def test_the_graph_is_the_experiment(tmp_path):
     assert all(is_done(study, j) for j in jobs if j.id in committed)
     # up to the baselines every job is recorded: nothing to run, the GGUF is not even converted
     assert select(study, jobs, "baselines") == []
-    # the rest: every model not recorded yet (the experiment is still adding records), the base
-    # model it needs, the transfer plan unless it is frozen already, and the report
+    # the rest: every model not recorded yet (the experiment may still be adding records), the base
+    # model they need (none once every model is recorded), the transfer plan unless it is frozen
+    # already, and the report
     todo = {j.id for j in select(study, jobs)}
     unrecorded = {j.id for j in jobs if j.output and j.output.startswith("results:runs/") and j.id not in committed}
     plan_frozen = (COMMITTED / "plan_transfer.json").exists()
-    assert todo == unrecorded | {"prepare", "report"} | (set() if plan_frozen else {"transfer-plan"})
+    assert todo == (unrecorded | {"report"} | ({"prepare"} if unrecorded else set())
+                    | (set() if plan_frozen else {"transfer-plan"}))
     loo = next(j for j in jobs if j.id == "xfer-loo-ar-00450-s1")
     assert loo.params["sizes"] == {"ar": 0, "el": 90, "hi": 90, "tr": 90, "vi": 90, "zh": 90}
 
