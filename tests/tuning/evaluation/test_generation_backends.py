@@ -3,6 +3,9 @@ model.generate one prompt at a time; the optional engines, skipped where not ins
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -169,20 +172,28 @@ def test_settings_carry_the_backend_and_refuse_a_bad_one():
         GenerationSettings(backend="vllm", do_sample=True).check()
 
 
-def test_cli_generate_with_the_hf_backend_writes_the_same_predictions(tiny_model_dir, tmp_path):
-    import json
-
+def _cli_generate(model_dir, tmp_path, name: str, *options: str) -> tuple[int, Path]:
+    """`tuning generate` of the first three PROMPTS into tmp_path/NAME.jsonl: (exit status, output)."""
     from tuning.cli import main
 
     prompts = tmp_path / "p.jsonl"
     prompts.write_text("".join(json.dumps({"id": f"i{k}", "prompt": p}) + "\n" for k, p in enumerate(PROMPTS[:3])),
                        encoding="utf-8")
+    out = tmp_path / f"{name}.jsonl"
+    return main(["generate", "--model", str(model_dir), "--prompts", str(prompts), "-o", str(out),
+                 "--device", "cpu", *options]), out
+
+
+def _records(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_cli_generate_with_the_hf_backend_writes_the_same_predictions(tiny_model_dir, tmp_path):
     outs = {}
     for backend in ("torch", "hf"):
-        out = tmp_path / f"{backend}.jsonl"
-        assert main(["generate", "--model", str(tiny_model_dir), "--prompts", str(prompts), "-o", str(out),
-                     "--max-new-tokens", "6", "--backend", backend, "--device", "cpu"]) == 0
-        outs[backend] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        status, out = _cli_generate(tiny_model_dir, tmp_path, backend, "--max-new-tokens", "6", "--backend", backend)
+        assert status == 0
+        outs[backend] = _records(out)
     assert outs["torch"] == outs["hf"] and set(outs["torch"][0]) == {"id", "prompt", "prediction"}
 
 
@@ -217,25 +228,17 @@ def test_draft_tokens_are_refused_when_they_cannot_apply(tiny):
 
 
 def test_cli_draft_tokens_option(tiny_model_dir, tmp_path, capsys):
-    import json
-
-    from tuning.cli import main
-
-    prompts = tmp_path / "p.jsonl"
-    prompts.write_text("".join(json.dumps({"id": f"i{k}", "prompt": p}) + "\n" for k, p in enumerate(PROMPTS[:3])),
-                       encoding="utf-8")
     outs = {}
     for draft in ("0", "4"):
-        out = tmp_path / f"d{draft}.jsonl"
-        assert main(["generate", "--model", str(tiny_model_dir), "--prompts", str(prompts), "-o", str(out),
-                     "--max-new-tokens", "6", "--draft-tokens", draft, "--device", "cpu"]) == 0
-        outs[draft] = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+        status, out = _cli_generate(tiny_model_dir, tmp_path, f"d{draft}", "--max-new-tokens", "6",
+                                    "--draft-tokens", draft)
+        assert status == 0
+        outs[draft] = _records(out)
     assert outs["0"] == outs["4"] and len(outs["0"]) == 3
     capsys.readouterr()
     for extra, message in ((["--draft-tokens", "-2"], "--draft-tokens -2: must be >= 0"),
                            (["--draft-tokens", "3", "--backend", "hf"], "--draft-tokens is an option of --backend torch")):
-        out = tmp_path / "refused.jsonl"
-        assert main(["generate", "--model", str(tiny_model_dir), "--prompts", str(prompts), "-o", str(out),
-                     "--device", "cpu", *extra]) != 0
+        status, out = _cli_generate(tiny_model_dir, tmp_path, "refused", *extra)
+        assert status != 0
         err = capsys.readouterr().err
         assert message in err and "Traceback" not in err and not out.exists()
