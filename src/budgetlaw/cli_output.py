@@ -80,5 +80,8 @@ def print_selection(laws, stream=None) -> None:
     scores = selection.get("scores") or {}
     # None: infinite (under T = 0 a language scored with 0 pairs of its own has an infinite loss)
     shown = ", ".join(f"{form} {'inf' if value is None else f'{value:.4g}'}" for form, value in scores.items())
+    lowest = selection.get("lowest")
+    margin = (f"; {lowest} has the lowest error, {transfer.form} is within one standard error with fewer parameters"
+              if lowest and lowest != transfer.form else "")
     print(f"transfer form chosen: {transfer.form} (asked for: {selection.get('requested', '?')}; "
-          f"{selection.get('criterion', '')}{': ' + shown if shown else ''})", file=stream or sys.stdout)
+          f"{selection.get('criterion', '')}{': ' + shown if shown else ''}{margin})", file=stream or sys.stdout)

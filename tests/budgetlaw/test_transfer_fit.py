@@ -1,11 +1,14 @@
 """Fitting a transfer-aware law: a synthetic case with known K, c, E, T and R* is recovered,
 the form choice and its refusals, the whole-model bootstrap, and the plain table unchanged."""
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
 
 import budgetlaw as bl
+from budgetlaw.cli_output import print_selection
 from budgetlaw.errors import InputError
 from budgetlaw.fitting.fitter import fit as fit_one_language
 
@@ -56,11 +59,42 @@ def test_pooled_transfer_is_recovered_and_chosen_noiseless():
     laws = bl.fit(table(POOLED), lower_is_better=True, n_boot=0)
     tr = laws.transfer
     assert tr.form == "pooled"  # the lowest leave-one-model-out error; full fits as well but has more parameters
-    assert tr.fitted_on["selection"]["criterion"] == "leave-one-mixture-out RMSE"
+    assert tr.fitted_on["selection"]["criterion"] == "leave-one-mixture-out RMSE, one-standard-error rule"
     np.testing.assert_allclose(tr.T, POOLED, atol=1e-6)
     for i, lang in enumerate(LANGS):
         assert (laws[lang].K, laws[lang].c, laws[lang].ceiling) == pytest.approx((K[i], C[i], E[i]), rel=1e-6)
     assert not tr.rstar_fitted and tr.rstar == 5.0
+
+
+def test_one_standard_error_rule_on_hand_made_folds():
+    from budgetlaw.transfer.fit import one_se_choice
+
+    sizes = {"none": 0, "pooled": 3, "full": 6}
+    inf = float("inf")
+    # full beats pooled in 3 of 4 folds: per-fold differences d = (0.2, 0.1, 0.5, -0.1), sample
+    # variance 0.0625, SE = sqrt(4 * 0.0625) / 10 = 0.05 < the MSE difference (10 - 9.3) / 10 = 0.07
+    steady = {"none": [inf] * 4, "pooled": [1, 2, 3, 4], "full": [0.8, 1.9, 2.5, 4.1]}
+    chosen, best, se = one_se_choice(steady, sizes, 10)
+    assert (chosen, best) == ("full", "full")
+    assert se["pooled"] == pytest.approx(0.05) and se["full"] == 0.0 and se["none"] == inf
+    # one lucky fold: d = (0.9, 0, 0, -0.1), variance 0.22, SE = sqrt(0.88) / 10 = 0.0938 > 0.08
+    lucky = {"none": [inf] * 4, "pooled": [1, 2, 3, 4], "full": [0.1, 2, 3, 4.1]}
+    chosen, best, se = one_se_choice(lucky, sizes, 10)
+    assert (chosen, best) == ("pooled", "full")
+    assert se["pooled"] == pytest.approx((4 * 0.22) ** 0.5 / 10)
+
+
+def test_a_richer_form_must_beat_pooled_by_more_than_the_folds_scatter():
+    # noisy pooled truth where full has the lowest held-out error (0.024 vs 0.028) by luck of
+    # one mixture: the rule keeps pooled, and the report says why
+    laws = bl.fit(table(POOLED, noise=0.02, seed=4), lower_is_better=True, n_boot=0)
+    sel = laws.transfer.fitted_on["selection"]
+    assert sel["lowest"] == "full" and sel["scores"]["full"] < sel["scores"]["pooled"]
+    assert laws.transfer.form == "pooled"
+    assert (sel["scores"]["pooled"] ** 2 - sel["scores"]["full"] ** 2) <= sel["mse_se"]["pooled"]
+    out = io.StringIO()
+    print_selection(laws, out)
+    assert "full has the lowest error, pooled is within one standard error with fewer parameters" in out.getvalue()
 
 
 def test_full_transfer_is_recovered_when_asked():

@@ -12,9 +12,12 @@ informs (pooled tau_i when i is never scored beside other languages' pairs; full
 never has pairs where i is scored) is held at 0 and listed as unidentified. R* is fitted only
 when some point repeats pairs; otherwise it stays at DEFAULT_RSTAR.
 
-The form (transfer="auto") is the one with the lowest leave-one-mixture-out RMSE over the
-multilingual models (each mixture's models - seeds of one mixture together - left out in turn,
-stage 2 refitted on the rest, their points predicted); with a single mixture, the lowest AICc
+The form (transfer="auto") is chosen on leave-one-mixture-out errors over the multilingual
+models (each mixture's models - seeds of one mixture together - left out in turn, stage 2 refitted
+on the rest, their points predicted), by the one-standard-error rule: the form with the fewest free
+parameters whose held-out MSE is within one standard error (of its per-fold difference) of the
+lowest. A richer form must beat a simpler one by more than the folds' scatter; the lowest error
+alone would pick whichever form one lucky mixture favours. With a single mixture: the lowest AICc
 (m points, p free parameters: m log(RSS/m) + 2p + 2p(p+1)/(m-p-1)). Ties go to fewer parameters. A form with more free parameters than
 multilingual points is never fitted: asked for by name it is refused, naming a form that fits.
 
@@ -47,7 +50,7 @@ from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, T_MAX, T
 from budgetlaw.transfer.stage2 import fit_stage2, free_parameters, values
 from budgetlaw.transfer.table import Points, split_table
 
-__all__ = ["fit", "choose_form", "folds", "TRANSFER_CHOICES"]
+__all__ = ["fit", "choose_form", "folds", "one_se_choice", "TRANSFER_CHOICES"]
 
 log = logging.getLogger(__name__)
 
@@ -65,18 +68,39 @@ def folds(pts: Points) -> list[np.ndarray]:
     return [np.array(rows) for rows in groups.values()]
 
 
-def _lomo(base, pts: Points, form: str, fit_rstar: bool) -> float:
-    """Leave-one-mixture-out RMSE over the multilingual models (see ``folds``)."""
+def _lomo_folds(base, pts: Points, form: str, fit_rstar: bool) -> np.ndarray:
+    """Leave-one-mixture-out squared errors (see ``folds``): each fold's sum over its points,
+    stage 2 refitted without the fold."""
     n = len(pts.languages)
-    errors = []
+    sums = []
     for rows in folds(pts):
         out = np.zeros(len(pts), dtype=bool)
         out[rows] = True
         theta, rstar, _ = fit_stage2(base, pts.take(~out), form, fit_rstar=fit_rstar)
         held = pts.take(out)
-        errors.append(held.y - values(base, held, matrix(form, theta, n), rstar))
-    e = np.concatenate(errors)
-    return float(np.sqrt(np.mean(e**2)))
+        with np.errstate(over="ignore", invalid="ignore"):
+            e = held.y - values(base, held, matrix(form, theta, n), rstar)
+            sums.append(float(np.sum(e**2)) if np.isfinite(e).all() else math.inf)
+    return np.array(sums)
+
+
+def one_se_choice(fold_sse: dict, sizes: dict, n_points: int) -> tuple[str, str, dict]:
+    """(chosen, best, standard errors) by the one-standard-error rule on leave-one-mixture-out
+    errors: ``best`` has the lowest MSE (sum over folds / n_points); the chosen form is the one
+    with the fewest free parameters (then the lower MSE) whose MSE exceeds best's by at most one
+    standard error of the difference, SE = sqrt(F var(d_f)) / n_points over the F per-fold
+    differences d_f of squared-error sums (folds as independent draws). A form with an infinite
+    fold is never within the margin."""
+    mse = {f: float(np.sum(v)) / n_points for f, v in fold_sse.items()}
+    best = min(mse, key=lambda f: (round(mse[f], 12), sizes[f]))
+    se = {}
+    for f, v in fold_sse.items():
+        d = np.asarray(v, float) - np.asarray(fold_sse[best], float)
+        se[f] = (math.sqrt(d.size * np.var(d, ddof=1)) / n_points if d.size > 1 and np.isfinite(d).all()
+                 else (0.0 if f == best else math.inf))
+    within = [f for f in mse if math.isfinite(mse[f]) and mse[f] - mse[best] <= se[f]]
+    chosen = min(within, key=lambda f: (sizes[f], round(mse[f], 12))) if within else best
+    return chosen, best, se
 
 
 def _rmse_of(base, pts: Points, form: str, theta, rstar, n: int) -> float | None:
@@ -110,16 +134,20 @@ def choose_form(base, pts: Points, requested: str, fit_rstar: bool) -> tuple[str
     if not multi.models():
         return "none", {"criterion": "no multilingual models", "scores": {}, "parameters": sizes}
     if len(folds(pts)) >= 2:
-        criterion = "leave-one-mixture-out RMSE"
-        scores = {form: _lomo(base, pts, form, fit_rstar) for form in fits}
+        criterion = "leave-one-mixture-out RMSE, one-standard-error rule"
+        sse = {form: _lomo_folds(base, pts, form, fit_rstar) for form in fits}
+        chosen, best, se = one_se_choice(sse, sizes, m)
+        scores = {form: math.sqrt(float(np.sum(v)) / m) for form, v in sse.items()}
+        extra = {"lowest": best, "mse_se": {f: (v if math.isfinite(v) else None) for f, v in se.items()}}
     else:
         criterion = "AICc"
         scores = {form: _aicc(fit_stage2(base, pts, form, fit_rstar=fit_rstar)[2], m, sizes[form] + fit_rstar)
                   for form in fits}
-    chosen = min(fits, key=lambda f: (round(scores[f], 12), sizes[f]))
+        chosen = min(fits, key=lambda f: (round(scores[f], 12), sizes[f]))
+        extra = {}
     log.info("transfer form %s chosen by %s: %s", chosen, criterion,
              ", ".join(f"{f} {v:.4g}" for f, v in scores.items()))
-    return chosen, {"criterion": criterion, "scores": scores, "parameters": sizes}
+    return chosen, {"criterion": criterion, "scores": scores, "parameters": sizes, **extra}
 
 
 @dataclasses.dataclass(frozen=True)
