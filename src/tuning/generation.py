@@ -126,7 +126,7 @@ def generate(
     processors; ``hf`` is ``model.generate`` on every batch; ``ctranslate2`` and ``vllm`` are
     optional engines (:mod:`tuning.engines`), greedy only, from a model directory.
 
-    ``draft_tokens`` (``torch`` backend only; default :data:`tuning.greedy.DRAFT_TOKENS`): at most
+    ``draft_tokens`` (``torch`` backend, greedy only; default :data:`tuning.greedy.DRAFT_TOKENS`): at most
     that many prompt-lookup draft tokens verified per row and pass; 0 decodes one token per pass
     (every greedy token computed in a one-token pass, as ``hf`` computes it). Drafts change how
     many passes reach the greedy tokens, not which tokens are greedy (up to float near-ties).
@@ -146,6 +146,8 @@ def generate(
         raise InputError(f"generate: draft_tokens {draft_tokens!r} must be an integer >= 0 (0: one token per pass)")
     if draft_tokens is not None and backend != "torch":
         raise InputError(f"generate: draft_tokens is an option of backend 'torch', not {backend!r}; drop it")
+    if draft_tokens is not None and do_sample:  # sampling runs model.generate: drafts would be ignored
+        raise InputError("generate: draft_tokens speeds greedy decoding only; drop it or do_sample=True")
     if backend in ENGINES:
         from tuning.engines import engine_generate
 

@@ -63,6 +63,8 @@ class GenerationSettings:
                 raise InputError(f"--draft-tokens {self.draft_tokens}: must be >= 0 (0: one token per pass)")
             if self.backend != "torch":
                 raise InputError(f"--draft-tokens is an option of --backend torch, not {self.backend}; drop it")
+            if self.do_sample:
+                raise InputError("--draft-tokens speeds greedy decoding only; drop it or --sample")
         return self
 
     def generate_kwargs(self) -> dict:

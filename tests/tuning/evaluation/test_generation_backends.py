@@ -225,6 +225,9 @@ def test_draft_tokens_are_refused_when_they_cannot_apply(tiny):
             generate(model, PROMPTS, tokenizer=tok, draft_tokens=bad, progress=False)
     with pytest.raises(InputError, match="draft_tokens is an option of backend 'torch', not 'hf'"):
         generate(model, PROMPTS, tokenizer=tok, draft_tokens=2, backend="hf", progress=False)
+    # sampling goes through model.generate, which knows no drafts: refused, not silently ignored
+    with pytest.raises(InputError, match="draft_tokens speeds greedy decoding only"):
+        generate(model, PROMPTS, tokenizer=tok, draft_tokens=2, do_sample=True, progress=False)
 
 
 def test_cli_draft_tokens_option(tiny_model_dir, tmp_path, capsys):
@@ -237,7 +240,8 @@ def test_cli_draft_tokens_option(tiny_model_dir, tmp_path, capsys):
     assert outs["0"] == outs["4"] and len(outs["0"]) == 3
     capsys.readouterr()
     for extra, message in ((["--draft-tokens", "-2"], "--draft-tokens -2: must be >= 0"),
-                           (["--draft-tokens", "3", "--backend", "hf"], "--draft-tokens is an option of --backend torch")):
+                           (["--draft-tokens", "3", "--backend", "hf"], "--draft-tokens is an option of --backend torch"),
+                           (["--draft-tokens", "3", "--sample"], "--draft-tokens speeds greedy decoding only")):
         status, out = _cli_generate(tiny_model_dir, tmp_path, "refused", *extra)
         assert status != 0
         err = capsys.readouterr().err
