@@ -2,6 +2,7 @@
 
     budgetlaw fit PILOTS.csv -o laws.json [--lower-is-better]     (a loss such as nll: lower is better)
                                         [--transfer auto|none|pooled|source|full]
+                                        [--stage1 separate|joint|auto]
     budgetlaw allocate laws.json --budget 1.2M [--languages LANGS.csv] -o plan.json
     budgetlaw report laws.json plan.json -o DIR
     budgetlaw demo -o DIR [--transfer auto|none|...] [--synthetic]
@@ -32,6 +33,8 @@ from budgetlaw.transfer.law import FORMS as TRANSFER_FORMS
 
 __all__ = ["main", "build_parser"]
 TRANSFER_CHOICES = ("auto", *TRANSFER_FORMS)
+# budgetlaw.transfer.fit.STAGE1_CHOICES, written out: importing it loads scipy on `--help`
+STAGE1_CHOICES = ("separate", "joint", "auto")
 EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
 REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png",
@@ -120,7 +123,7 @@ def cmd_fit(args) -> int:
     laws = fit(
         pilots, args.ceiling, free_ceiling=args.free_ceiling, max_score=args.max_score,
         n_boot=args.n_boot, seed=args.seed, metric=args.metric, lower_is_better=args.lower_is_better,
-        transfer=args.transfer,
+        transfer=args.transfer, stage1=args.stage1,
     )
     path = laws.save(args.output)
     _print_laws(laws)
@@ -254,6 +257,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="form of the transfer matrix fitted from multilingual rows (run, mixture columns): auto "
                         "(default: by leave-one-mixture-out error; none without multilingual rows), none, pooled, "
                         "source or full")
+    p.add_argument("--stage1", choices=STAGE1_CHOICES, default="separate",
+                   help="each language's own law with a transfer fit: separate (default: from its one-language "
+                        "pilots alone), joint (K and c refitted together with T on every row, floors kept) or auto "
+                        "(joint only when it predicts left-out mixtures better by more than one standard error)")
     p.set_defaults(func=cmd_fit)
 
     p = sub.add_parser("allocate", help="spend a budget across languages -> plan.json")

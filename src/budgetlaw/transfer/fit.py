@@ -27,6 +27,16 @@ refits stage 1 (the batch engine of the one-language bootstrap, all draws of a l
 each resample a fit with its draw counts as weights, the robust scale kept from the point fit; a
 resample with too few distinct sizes is drawn again, up to 100 times) and then stage 2 of the chosen form, started at the point estimate. Draw
 d of every language's law and of T come from the same resample.
+
+Stage 1 (``stage1``): "separate" is the above. "joint" refits every K_i, c_i together with the
+chosen form's theta (and R* when fitted) on the one-language rows and the stage-2 points at once,
+asymptotes held at stage 1's (budgetlaw.transfer.joint), after stage 2; each bootstrap draw then
+adds the same refit after its two stages, started at the point estimate, with the draw's counts as
+weights on the one-language rows. "auto" compares the two by leave-one-mixture-out errors of the
+chosen form with the one-standard-error rule above: the joint refit has 2n more free parameters,
+so it is kept only when its held-out MSE is lower by more than one standard error. With fewer than
+two mixtures "auto" keeps "separate". A "separate" fit records nothing new (laws.json as before);
+the others record ``fitted_on["selection"]["stage1"]`` and the signature's ``transfer.stage1``.
 """
 
 from __future__ import annotations
@@ -45,16 +55,20 @@ from budgetlaw.fitting.fitter import fit as fit_one_language
 from budgetlaw.fitting.laws import LawSet
 from budgetlaw.fitting.options import C_BOUNDS, FitOptions
 from budgetlaw.pilots import read_pilots
+from budgetlaw.law import PowerLaw
+from budgetlaw.transfer.joint import METHOD as JOINT_METHOD
+from budgetlaw.transfer.joint import OneLanguageRows, fit_joint, joint_fold_sse
 from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, T_MAX, Transfer, matrix, n_params,
                                     parameter_names)
 from budgetlaw.transfer.stage2 import fit_stage2, free_parameters, values
 from budgetlaw.transfer.table import Points, split_table
 
-__all__ = ["fit", "choose_form", "folds", "one_se_choice", "TRANSFER_CHOICES"]
+__all__ = ["fit", "choose_form", "choose_stage1", "folds", "one_se_choice", "TRANSFER_CHOICES", "STAGE1_CHOICES"]
 
 log = logging.getLogger(__name__)
 
 TRANSFER_CHOICES = ("auto", *FORMS)
+STAGE1_CHOICES = ("separate", "joint", "auto")
 
 
 def folds(pts: Points) -> list[np.ndarray]:
@@ -150,6 +164,32 @@ def choose_form(base, pts: Points, requested: str, fit_rstar: bool) -> tuple[str
     return chosen, {"criterion": criterion, "scores": scores, "parameters": sizes, **extra}
 
 
+def choose_stage1(base, rows: OneLanguageRows, pts: Points, form: str, fit_rstar: bool, c_bounds,
+                  requested: str) -> tuple[str, dict]:
+    """"separate" or "joint" for ``form`` and how it was chosen: {"requested", "chosen",
+    "criterion"} and, for "auto" with 2+ mixtures, each one's leave-one-mixture-out RMSE
+    ("scores"), "lowest", "mse_se" and "parameters" (free parameters of the whole fit)."""
+    if requested != "auto":
+        return requested, {"requested": requested, "chosen": requested, "criterion": "requested"}
+    groups = folds(pts)
+    if len(groups) < 2:
+        return "separate", {"requested": "auto", "chosen": "separate",
+                            "criterion": "fewer than two multilingual mixtures: separate kept"}
+    m = int(pts.multilingual.sum())
+    p = int(free_parameters(form, pts).sum()) + int(fit_rstar)
+    sizes = {"separate": p, "joint": p + 2 * len(pts.languages)}  # + every K_i and c_i
+    sse = {"separate": _lomo_folds(base, pts, form, fit_rstar),
+           "joint": joint_fold_sse(base, rows, pts, groups, form, fit_rstar=fit_rstar, c_bounds=c_bounds)}
+    chosen, best, se = one_se_choice(sse, sizes, m)
+    scores = {k: math.sqrt(float(np.sum(v)) / m) for k, v in sse.items()}
+    log.info("stage 1 %s chosen by leave-one-mixture-out RMSE (one-standard-error rule): separate %.4g, joint %.4g",
+             chosen, scores["separate"], scores["joint"])
+    finite = lambda v: v if math.isfinite(v) else None  # noqa: E731 - JSON has no inf
+    return chosen, {"requested": "auto", "chosen": chosen, "criterion": "leave-one-mixture-out RMSE, one-standard-error rule",
+                    "scores": {k: finite(v) for k, v in scores.items()}, "lowest": best,
+                    "mse_se": {k: finite(v) for k, v in se.items()}, "parameters": sizes}
+
+
 @dataclasses.dataclass(frozen=True)
 class _CaseWeights(FitProblem):
     """The batch problem with each row's points counted by how often a resample drew them (a
@@ -203,13 +243,18 @@ def _refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, opts: FitOpt
 
 
 def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, theta, rstar, fit_rstar: bool,
-               n_boot: int, seed: int):
-    """Draws (D, 3) per language (K, c, ceiling or floor E) and (D, p + 1) of (theta, R*)."""
+               n_boot: int, seed: int, joint=None):
+    """Draws (D, 3) per language (K, c, ceiling or floor E) and (D, p + 1) of (theta, R*).
+
+    joint: None, or the joint point estimate (a JointFit): each draw then ends with the joint
+    refit from it, the draw's counts weighting the one-language rows and the draw's stage-1
+    asymptotes held (the draw's two stages stand where that refit has no finite start)."""
     langs = list(laws)
     n = len(langs)
     rng = np.random.default_rng([seed, zlib.crc32(b"transfer")])
     sign = -1.0 if s.lower_is_better else 1.0
     law_draws = {}
+    weights = np.zeros((n_boot, len(single)))  # each one-language row's count in each draw
     for lang in langs:  # stage 1, every draw of a language at once
         rows = single[single["language"] == lang]
         runs = rows["run"].to_numpy(str) if "run" in rows.columns else np.arange(len(rows)).astype(str)
@@ -220,6 +265,8 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
         drawn = _refit_counts(x, sign * y, counts, opts)  # a loss as the score law of -y
         drawn[:, 2] *= sign
         law_draws[lang] = drawn
+        weights[:, np.flatnonzero(single["language"].to_numpy() == lang)] = counts
+    rows = OneLanguageRows.from_frame(single, langs) if joint is not None else None
     model_groups = [[np.flatnonzero(pts.run == r) for r in pts.models(flag)] for flag in (True, False)]
     t_draws = np.empty((n_boot, n_params(form, n) + 1))
     for b in tqdm(range(n_boot), desc="bootstrap (whole models)", unit="draw", disable=None):
@@ -229,6 +276,14 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
         drawn = pts.take(np.concatenate(picks).astype(int))
         th, rs, _ = fit_stage2((K, c, top, sign), drawn, form, fit_rstar=fit_rstar, start=(theta, rstar),
                                rstar0=rstar)
+        if joint is not None:
+            refit = fit_joint((joint.K, joint.c, top, sign), rows.weighted(weights[b]), drawn, form,
+                              free_parameters(form, drawn), joint.theta, joint.rstar, fit_rstar=fit_rstar,
+                              c_bounds=s.c_bounds)
+            if refit.ok:
+                th, rs = refit.theta, refit.rstar
+                for i, lang in enumerate(langs):
+                    law_draws[lang][b, :2] = refit.K[i], refit.c[i]
         t_draws[b] = np.r_[th, rs]
     return law_draws, t_draws
 
@@ -236,7 +291,7 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
 def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ceiling: bool = False,
         max_score: float | None = None, loss: str = "soft_l1", n_boot: int = 1000, seed: int = 0,
         metric: str | None = None, f_scale: float | None = None, c_bounds: tuple[float, float] = C_BOUNDS,
-        lower_is_better: bool = False) -> LawSet:
+        lower_is_better: bool = False, stage1: str = "separate") -> LawSet:
     """Fit every language's law and, from multilingual and repetition rows, how languages share data.
 
     pilots: CSV path or DataFrame (docs/formats/pilots.md). transfer: "auto" (chosen by
@@ -244,10 +299,15 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     "pooled", "source" or "full" (budgetlaw.transfer.law). A table without multilingual or
     repetition rows gives exactly the one-language fit (budgetlaw.fitting.fitter.fit, whose
     arguments these are); otherwise the LawSet carries ``transfer`` (a Transfer) and its laws'
-    draws come from the bootstrap over whole models.
+    draws come from the bootstrap over whole models. stage1: "separate" (each language's law from
+    its one-language pilots alone), "joint" (K_i, c_i refitted with T on every row) or "auto"
+    (joint only when it beats separate on held-out mixtures by more than one standard error);
+    see the module docstring. It has no effect on a table without multilingual or repetition rows.
     """
     if transfer not in TRANSFER_CHOICES:
         raise InputError(f"fit: transfer={transfer!r} is unknown; choose one of {', '.join(TRANSFER_CHOICES)}")
+    if stage1 not in STAGE1_CHOICES:
+        raise InputError(f"fit: stage1={stage1!r} is unknown; choose one of {', '.join(STAGE1_CHOICES)}")
     settings = dict(free_ceiling=free_ceiling, max_score=max_score, loss=loss, seed=seed, metric=metric,
                     f_scale=f_scale, c_bounds=c_bounds, lower_is_better=lower_is_better)
     s = FitOptions(ceiling=ceiling, free_ceiling=free_ceiling, max_score=max_score, loss=loss, n_boot=n_boot,
@@ -270,24 +330,43 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     fit_rstar = pts.has_repeats
     form, selection = choose_form(base, pts, transfer, fit_rstar)
     theta, rstar, rss = fit_stage2(base, pts, form, fit_rstar=fit_rstar)
+    joint, stage1_record = None, None
+    if stage1 != "separate":
+        rows = OneLanguageRows.from_frame(single, languages)
+        chosen, stage1_record = choose_stage1(base, rows, pts, form, fit_rstar, s.c_bounds, stage1)
+        if chosen == "joint":
+            joint = fit_joint(base, rows, pts, form, free_parameters(form, pts), theta, rstar, fit_rstar=fit_rstar,
+                              c_bounds=s.c_bounds)
+            if not joint.ok:  # e.g. form none with a pure-transfer row: stage 2 has no finite fit either
+                log.warning("stage 1: the joint refit of form %s has no finite start; the separate fit is kept", form)
+                joint, stage1_record = None, {**stage1_record, "chosen": "separate",
+                                              "criterion": stage1_record["criterion"] + "; joint not finite"}
+        if joint is not None:
+            base = (joint.K, joint.c, asym, sign)
+            theta, rstar, rss = joint.theta, joint.rstar, joint.rss_points
+            laws = LawSet({lang: dataclasses.replace(laws[lang], law=PowerLaw.from_identifiable(
+                joint.K[i], joint.c[i], asym[i], b=laws[lang].law.b, lower_is_better=s.lower_is_better))
+                for i, lang in enumerate(languages)}, metric=laws.metric, signature=laws.signature)
     free = free_parameters(form, pts.take(pts.multilingual))
     names = parameter_names(form, languages)
     draws = {lang: np.empty((0, 3)) for lang in languages}
     t_draws = np.empty((0, len(names) + 1))
     if s.n_boot > 0:
-        draws, t_draws = _bootstrap(single, pts, laws, s, form, theta, rstar, fit_rstar, s.n_boot, s.seed)
+        draws, t_draws = _bootstrap(single, pts, laws, s, form, theta, rstar, fit_rstar, s.n_boot, s.seed, joint)
     fitted_on = {
         "models": {"one_language": int(single["run"].nunique()) if "run" in single.columns else len(single),
                    "multilingual": len(pts.models(True)), "repetition": len(pts.models(False))},
         "points": {"multilingual": int(pts.multilingual.sum()), "repetition": int((~pts.multilingual).sum())},
         "selection": {"requested": transfer, "chosen": form, **selection,
-                      "scores": {f: (v if math.isfinite(v) else None) for f, v in selection["scores"].items()}},
+                      "scores": {f: (v if math.isfinite(v) else None) for f, v in selection["scores"].items()},
+                      **({"stage1": stage1_record} if stage1_record else {})},
         "unidentified": [name for name, f in zip(names, free) if not f],
         "rmse": math.sqrt(rss / len(pts)) if math.isfinite(rss) else None,
         # of the multilingual points alone: one multilingual model's scatter around the law, which
         # a misfit of the repetition points (over-training is not in the form) must not widen
         "rmse_multilingual": _rmse_of(base, pts.take(pts.multilingual), form, theta, rstar, len(languages)),
         "stage2": "scipy least_squares (trf), bounds 0 <= theta <= %g, R* in [%g, %g]" % (T_MAX, *RSTAR_BOUNDS),
+        **({"joint": JOINT_METHOD} if joint is not None else {}),
     }
     result = Transfer(form, tuple(languages), theta, rstar, fit_rstar, t_draws, fitted_on)
     fitted = {lang: dataclasses.replace(laws[lang], draws=draws[lang]) for lang in languages}
@@ -295,5 +374,7 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
                  "bootstrap": "whole models (strata: each language's one-language models, multilingual, repetition)",
                  "transfer": {"form": form, "requested": transfer, "criterion": selection["criterion"],
                               "rstar": "fitted" if fit_rstar else f"default={DEFAULT_RSTAR:g}",
-                              "stage2": "least squares, K c E fixed from the one-language fit"}}
+                              "stage2": ("least squares, K c E fixed from the one-language fit" if joint is None
+                                         else "least squares, then K and c refitted jointly with it, E fixed"),
+                              **({"stage1": stage1_record["chosen"]} if stage1_record else {})}}
     return LawSet(fitted, metric=laws.metric, signature=signature, transfer=result)
