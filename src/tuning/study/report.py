@@ -12,8 +12,10 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def write_report(results, *, title: str, note: str, hardware: str, budget: int | None = None) -> None:
-    """results.csv, summary.md and the figures of the results folder ``results``."""
+def write_report(results, *, title: str, note: str, hardware: str, budget: int | None = None,
+                 stage1: str = "separate") -> None:
+    """results.csv, summary.md and the figures of the results folder ``results``; stage1: the
+    transfer law's (budgetlaw.fit's, the study's transfer.stage1)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -39,7 +41,7 @@ def write_report(results, *, title: str, note: str, hardware: str, budget: int |
     fig.plot_optimized_vs_uniform(frame, figs / "optimized_vs_uniform.png")
     fig.plot_gains(frame, figs / "gains.png", budget)
     fig.plot_alignment(results, figs / "alignment.png")
-    write_transfer_report(results)
+    write_transfer_report(results, stage1=stage1)
 
 
 def write_study_report(study, *, refit: bool = True) -> Path:
@@ -49,5 +51,6 @@ def write_study_report(study, *, refit: bool = True) -> Path:
     if refit and any((study.results / "runs").glob("pilot-*.json")):
         refit_laws(study)
     r = study.report
-    write_report(study.results, title=r["title"], note=r["note"], hardware=r["hardware"], budget=study.budget)
+    write_report(study.results, title=r["title"], note=r["note"], hardware=r["hardware"], budget=study.budget,
+                 stage1=study.transfer.stage1 if study.transfer is not None else "separate")
     return study.results

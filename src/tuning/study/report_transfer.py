@@ -5,7 +5,8 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
     pilots_transfer.csv   the mixed pilots table the law is fitted on (docs/formats/pilots.md):
                           one-language pilots and extrapolation models, the transfer pilots (one row per scored language,
                           with the model's mixture) and the repetition pilots (with ``unique``)
-    laws_transfer.json    budgetlaw.fit(pilots_transfer.csv, transfer="auto"): NLL, lower is better
+    laws_transfer.json    budgetlaw.fit(pilots_transfer.csv, transfer="auto", stage1=the study's
+                          transfer.stage1, default separate): NLL, lower is better
     heldout_mixtures.csv  per multilingual model and language: measured NLL, the prediction of the
                           one-language laws at the language's own pairs (predicted_independent),
                           of the transfer-aware law at the whole mixture (predicted_transfer) with
@@ -15,7 +16,7 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
     transfer_lomo.csv     leave-one-model-out over every multilingual model (transfer pilots and
                           plan models alike): each left out in turn with its seed twins (models of
                           the same mixture), the law refitted without them (point fit, no
-                          bootstrap, the form of the full fit), its languages predicted
+                          bootstrap, the form and stage 1 of the full fit), its languages predicted
     transfer_plan_gain.csv  once the plan made on the transfer-aware law is trained: per seed and
                           language, its NLL and uniform's and the gain (tuning.study.plan_gain)
     transfer.md           the figures of these tables in words, and the plan's measured gain
@@ -85,8 +86,9 @@ def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.Data
     return pd.DataFrame(rows)
 
 
-def lomo_table(records, frame: pd.DataFrame, languages, form: str) -> pd.DataFrame:
-    """Leave-one-model-out over every multilingual model, the form held at ``form``: the pilots
+def lomo_table(records, frame: pd.DataFrame, languages, form: str, stage1: str = "separate") -> pd.DataFrame:
+    """Leave-one-model-out over every multilingual model, the form held at ``form`` (and stage 1 at
+    ``stage1``, budgetlaw.fit's): the pilots
     table plus every plan model (as multilingual rows), one model left out per refit."""
     import budgetlaw as bl
 
@@ -105,7 +107,8 @@ def lomo_table(records, frame: pd.DataFrame, languages, form: str) -> pd.DataFra
     quiet = logging.getLogger("budgetlaw")
     level, quiet.level = quiet.level, logging.ERROR  # the same flags as the full fit, once per refit
     try:
-        laws_left_out = [fit_transfer(pool[~pool["run"].isin(twins[r["run"]])], n_boot=0, transfer=form) for r in multi]
+        laws_left_out = [fit_transfer(pool[~pool["run"].isin(twins[r["run"]])], n_boot=0, transfer=form, stage1=stage1)
+                         for r in multi]
     finally:
         quiet.setLevel(level)
     for r, laws in zip(multi, laws_left_out):
@@ -183,8 +186,9 @@ def plot_heldout(held: pd.DataFrame, out: Path) -> None:
     plt.close(fig)
 
 
-def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
-    """Every file of the module docstring; False (nothing written) without a transfer pilot."""
+def write_transfer_report(results, n_boot: int = N_BOOT, stage1: str = "separate") -> bool:
+    """Every file of the module docstring; False (nothing written) without a transfer pilot.
+    stage1: budgetlaw.fit's (the study's transfer.stage1)."""
     import budgetlaw as bl
     from budgetlaw.reporting.heatmap import plot_transfer
 
@@ -194,10 +198,12 @@ def write_transfer_report(results, n_boot: int = N_BOOT) -> bool:
         return False
     languages = sorted({lang for r in records if r["kind"] == "transfer" for lang in r["sizes"]})
     frame = pilots_table(records, languages)
-    laws = fit_transfer(frame, n_boot)
+    laws = fit_transfer(frame, n_boot, stage1=stage1)
     independent = bl.load_laws(results / "laws.json")
     held = heldout_table(records, independent, laws, languages, set(frame["run"]))
-    lomo = lomo_table(records, frame, languages, laws.transfer.form if laws.transfer is not None else "none")
+    # the left-out refits take the stage 1 the full fit used (auto's choice, made once on all the data)
+    used = (laws.signature.get("transfer") or {}).get("stage1", "separate")
+    lomo = lomo_table(records, frame, languages, laws.transfer.form if laws.transfer is not None else "none", used)
     with atomic_write(results / "pilots_transfer.csv") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
     laws.save(results / "laws_transfer.json")

@@ -72,6 +72,8 @@ class Transfer:
     distinct_languages: tuple[str, ...] = ()
     plan_seeds: tuple[int, ...] = (1,)
     n_boot: int = 400
+    # budgetlaw.fit's stage1 for the transfer law (separate, joint or auto; docs/formats/laws.md)
+    stage1: str = "separate"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -235,6 +237,15 @@ def _train(where: str, raw: Any) -> dict:
     return {**train, "nproc": nproc}
 
 
+def _stage1(where: str, value: Any) -> str:
+    from budgetlaw.transfer.fit import STAGE1_CHOICES
+
+    if value not in STAGE1_CHOICES:
+        raise InputError(f"{where}: {value!r} is not one of {', '.join(STAGE1_CHOICES)}; give one of them "
+                         "(default separate)")
+    return value
+
+
 def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
     if raw is None:
         return None
@@ -264,7 +275,8 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
         repeat_distinct=_ints(f"{w}.repeat_distinct", raw.get("repeat_distinct", []), empty=True),
         distinct_languages=distinct,
         plan_seeds=_ints(f"{w}.plan_seeds", raw.get("plan_seeds", [1])),
-        n_boot=_positive(f"{w}.n_boot", raw.get("n_boot", 400), zero=True))
+        n_boot=_positive(f"{w}.n_boot", raw.get("n_boot", 400), zero=True),
+        stage1=_stage1(f"{w}.stage1", raw.get("stage1", "separate")))
     if len(codes) == 2 and t.loo_budget in sizes:
         raise InputError(f"{w}.loo_budget: with two languages a leave-one-out model is a one-language model of the "
                          f"other language at {t.loo_budget} pairs, the same run as its pilot of that size; give a "

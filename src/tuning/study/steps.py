@@ -179,10 +179,10 @@ def pilots_table(recs, languages):
     return pd.DataFrame(rows, columns=["language", "size", "score", "seed", "metric", "run", "mixture", "unique"])
 
 
-def fit_transfer(frame, n_boot: int, transfer: str = "auto"):
+def fit_transfer(frame, n_boot: int, transfer: str = "auto", stage1: str = "separate"):
     import budgetlaw as bl
 
-    return bl.fit(frame, metric="nll", lower_is_better=True, transfer=transfer, n_boot=n_boot, seed=0)
+    return bl.fit(frame, metric="nll", lower_is_better=True, transfer=transfer, n_boot=n_boot, seed=0, stage1=stage1)
 
 
 def transfer_plan(study, job) -> None:
@@ -199,7 +199,7 @@ def transfer_plan(study, job) -> None:
     frame = pilots_table([r for r in records(study) if r["run"] in needed], study.codes)
     with atomic_write(study.results / "pilots_transfer_plan.csv") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
-    laws = fit_transfer(frame, study.transfer.n_boot)
+    laws = fit_transfer(frame, study.transfer.n_boot, stage1=study.transfer.stage1)
     laws.save(study.results / "laws_transfer_plan.json")
     available = json.loads((study.results / "available.json").read_text(encoding="utf-8"))
     available = {lang: available[lang] for lang in study.codes}
