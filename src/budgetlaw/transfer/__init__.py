@@ -5,6 +5,7 @@
     table.py    a mixed pilots table as arrays: one-language rows, multilingual and repetition points
     fit.py      fit(): one-language pilots pin K, c, E; multilingual rows pin T (and R*);
                 form choice by leave-one-model-out error; a bootstrap over whole models
+    joint.py    the joint refit of stage 1 (stage1="joint"/"auto"): K, c with T on every row
     prediction.py  predict(laws, sizes): every language's value and interval for any mixture
     plan.py     the allocation on a transfer law (cvxpy), used by budgetlaw.allocation
 
