@@ -115,7 +115,8 @@ class JointFit:
 
 def fit_joint(base, rows: OneLanguageRows, pts: Points, form: str, free: np.ndarray, theta0, rstar0: float, *,
               fit_rstar: bool, c_bounds: tuple[float, float]) -> JointFit:
-    """Minimise S(q) of the module docstring from base = (K, c, asymptote, sign) and (theta0, rstar0)."""
+    """Minimise S(q) of the module docstring from base = (K, c, asymptote, sign) and (theta0, rstar0);
+    a theta outside ``free`` (no point informs it) stays at theta0, R* at rstar0 unless fit_rstar."""
     K0, c0, top, sign = base
     n = len(K0)
     p = n_params(form, n)
