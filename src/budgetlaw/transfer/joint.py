@@ -50,7 +50,7 @@ from scipy.optimize import least_squares
 
 from budgetlaw.transfer.law import RSTAR_BOUNDS, T_MAX, matrix, n_params
 # the stage-2 effective data and its R* slope, shared so both fits differentiate d the same way
-from budgetlaw.transfer.stage2 import _effective, _repeat_slope, fit_stage2, free_parameters, values
+from budgetlaw.transfer.stage2 import effective_data, fit_stage2, free_parameters, repeat_slope, values
 from budgetlaw.transfer.table import Points
 
 __all__ = ["OneLanguageRows", "JointFit", "fit_joint", "joint_fold_sse", "METHOD"]
@@ -146,7 +146,7 @@ def fit_joint(base, rows: OneLanguageRows, pts: Points, form: str, free: np.ndar
         J[s_rows, rows.lang] = sw * sign * power
         J[s_rows, n + rows.lang] = -sw * sign * power * log_x
         T = matrix(form, theta, n)
-        e, d = _effective(pts, T, rstar)
+        e, d = effective_data(pts, T, rstar)
         Kp, cp = K[pts.lang], c[pts.lang]
         power = Kp * d ** (-cp)
         at = n_single + p_rows
@@ -158,7 +158,7 @@ def fit_joint(base, rows: OneLanguageRows, pts: Points, form: str, free: np.ndar
         G[p_rows, pts.lang, pts.lang] = 0.0
         J[n_single:, 2 * n:2 * n + k] = (G.reshape(len(pts), n * n) @ M) * g[:, None]
         if fit_rstar:
-            de = _repeat_slope(pts, rstar)
+            de = repeat_slope(pts, rstar)
             J[n_single:, -1] = g * (de[p_rows, pts.lang] + (de @ T.T)[p_rows, pts.lang])
         return J
 

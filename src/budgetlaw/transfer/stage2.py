@@ -22,7 +22,7 @@ from scipy.optimize import least_squares
 from budgetlaw.transfer.law import DEFAULT_RSTAR, RSTAR_BOUNDS, T_MAX, matrix, n_params, repeated
 from budgetlaw.transfer.table import Points
 
-__all__ = ["free_parameters", "values", "fit_stage2", "STARTS"]
+__all__ = ["free_parameters", "values", "fit_stage2", "effective_data", "repeat_slope", "STARTS"]
 
 STARTS = (0.05, 0.3, 1.0)
 
@@ -44,7 +44,9 @@ def free_parameters(form: str, pts: Points) -> np.ndarray:
     return np.zeros(0, dtype=bool)
 
 
-def _effective(pts: Points, T, rstar):
+def effective_data(pts: Points, T, rstar):
+    """(e (m, n): each language's repetition-discounted pairs per point, d (m,): the scored
+    language's effective data e_i + sum_j T_ij e_j); shared by stage 2 and the joint refit."""
     e = repeated(pts.X, pts.U, rstar)
     return e, (e + e @ T.T)[np.arange(len(pts)), pts.lang]
 
@@ -52,12 +54,12 @@ def _effective(pts: Points, T, rstar):
 def values(base, pts: Points, T, rstar) -> np.ndarray:
     """The laws' values at each point's effective data; base = (K, c, asymptote, sign)."""
     K, c, top, sign = base
-    _, d = _effective(pts, T, rstar)
+    _, d = effective_data(pts, T, rstar)
     with np.errstate(divide="ignore"):  # d = 0 (pure transfer under T = 0): the law says +-inf
         return top[pts.lang] - sign * K[pts.lang] * d ** (-c[pts.lang])
 
 
-def _repeat_slope(pts: Points, rstar: float) -> np.ndarray:
+def repeat_slope(pts: Points, rstar: float) -> np.ndarray:
     """de/dR* per point and language (0 where nothing repeats)."""
     over = np.isfinite(pts.U) & (pts.X > pts.U)
     U = np.where(over, pts.U, 1.0)
@@ -90,14 +92,14 @@ def fit_stage2(base, pts: Points, form: str, *, fit_rstar: bool, start=None, rst
     def jac(q):
         theta, rstar = unpack(q)
         T = matrix(form, theta, n)
-        e, d = _effective(pts, T, rstar)
+        e, d = effective_data(pts, T, rstar)
         g = -sign * Kp * cp * d ** (-cp - 1.0)  # dr/dd
         G = np.zeros((len(pts), n, n))
         G[rows, pts.lang, :] = e
         G[rows, pts.lang, pts.lang] = 0.0
         J = (G.reshape(len(pts), n * n) @ M) * g[:, None]
         if fit_rstar:
-            de = _repeat_slope(pts, rstar)
+            de = repeat_slope(pts, rstar)
             dd = de[rows, pts.lang] + (de @ T.T)[rows, pts.lang]
             J = np.column_stack([J, g * dd])
         return J
