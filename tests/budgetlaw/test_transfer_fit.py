@@ -239,3 +239,14 @@ def test_over_training_repeats_sit_at_the_rstar_bound_and_stay_out_of_the_multil
     assert fitted["rmse_multilingual"] < 1e-6
     assert fitted["rmse"] > 0.02  # 18 multilingual points exact, 2 repetition points off by >= 0.05
     np.testing.assert_allclose(laws.transfer.T, POOLED, atol=1e-5)
+
+
+@pytest.mark.parametrize("module", ["budgetlaw.transfer.fit", "budgetlaw.transfer.joint", "tuning.study.spec"])
+def test_modules_import_first_in_a_fresh_interpreter(module):
+    # budgetlaw.transfer.fit imports budgetlaw.fitting's engine, whose package names fit: imported
+    # first (as the study spec does for the stage-1 choices), a circular import broke it
+    import subprocess
+    import sys
+
+    run = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr.strip().splitlines()[-1:]

@@ -12,7 +12,16 @@
 
 from budgetlaw.fitting.laws import DRAW_COLUMNS, LAWS_FORMAT, FittedLaw, LawSet, load_laws
 from budgetlaw.fitting.options import C_BOUNDS, LOSSES, FitOptions
-from budgetlaw.transfer.fit import fit
 
 __all__ = ["fit", "FittedLaw", "LawSet", "load_laws", "LAWS_FORMAT", "DRAW_COLUMNS", "FitOptions", "LOSSES",
            "C_BOUNDS"]
+
+
+def __getattr__(name: str):
+    # fit lives in budgetlaw.transfer.fit, which imports this package's engine: a lazy name keeps
+    # `import budgetlaw.transfer.fit` (or the spec's import of its choices) from a circular import
+    if name == "fit":
+        from budgetlaw.transfer.fit import fit
+
+        return fit
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -44,10 +44,10 @@ def test_the_graph_is_the_experiment(tmp_path):
         kinds[j.kind] = kinds.get(j.kind, 0) + 1
     # 6 languages x 4 sizes, and 6 x 2 sizes at the second seed; plans: optimized and uniform at
     # seeds 1, 2 and proportional at 2 (5), then transfer plan at 1..3 and uniform at 3 (4);
-    # extrapolation 2 languages x 2 factors; transfer: 6 leave-one-out + 6 random splits (450 x2, 1800, 900 x3),
+    # extrapolation 2 languages x 2 factors; transfer: 6 leave-one-out + 8 random splits (450 x2, 1800, 900 x5),
     # repetition 2 languages x (2 epochs + 1 distinct size), 3 languages x 1 distinct size only
     assert kinds == {"prepare": 1, "heldout": 6, "base": 1, "pilot": 36, "plan": 2, "multilingual": 9,
-                     "extrapolation": 4, "transfer": 12, "repetition": 9, "report": 1}
+                     "extrapolation": 4, "transfer": 14, "repetition": 9, "report": 1}
     assert {j.id for j in jobs if j.kind == "repetition"} == {
         "rep-hi-00100x2-s1", "rep-hi-00100x4-s1", "rep-hi-00400x1-s1", "rep-ar-00100x2-s1", "rep-ar-00100x4-s1",
         "rep-ar-00400x1-s1", "rep-el-00400x1-s1", "rep-tr-00400x1-s1", "rep-vi-00400x1-s1"}
