@@ -1,4 +1,4 @@
-"""``tuning study run|status|report STUDY.yaml``: the whole method from one study file.
+"""``tuning study run|status|report|predict|jobs STUDY.yaml``: the whole method from one study file.
 
 No torch at import time (``tuning --help`` stays fast). The study file is read and checked
 before anything runs or is written: bad input is one line, exit status 2.
@@ -43,6 +43,10 @@ def register(subparsers) -> None:
     report = sub.add_parser("report", help="refit and write results.csv, summary.md and figures from the records")
     _common(report)
     report.set_defaults(func=report_cmd)
+    predict = sub.add_parser("predict", help="predict every model not trained yet with the current transfer-aware law "
+                             "(appends to predicted_before_training.csv; never revises a row)")
+    _common(predict)
+    predict.set_defaults(func=predict_cmd)
     jobs = sub.add_parser("jobs", help="list the study's jobs, their needs and outputs")
     _common(jobs)
     jobs.set_defaults(func=jobs_cmd)
@@ -98,6 +102,13 @@ def report_cmd(args) -> int:
     study = _load(args)
     out = write_study_report(study)
     log.info("report written to %s", out)
+    return 0
+
+
+def predict_cmd(args) -> int:
+    from tuning.study.predict import predict_study
+
+    predict_study(_load(args))
     return 0
 
 

@@ -19,7 +19,9 @@ Reads ``runs/*.json`` and ``laws.json`` (the one-language NLL laws of every pilo
                           bootstrap, the form and stage 1 of the full fit), its languages predicted
     transfer_plan_gain.csv  once the plan made on the transfer-aware law is trained: per seed and
                           language, its NLL and uniform's and the gain (tuning.study.plan_gain)
-    transfer.md           the figures of these tables in words, and the plan's measured gain
+    transfer.md           the figures of these tables in words, the plan's measured gain and, with
+                          predicted_before_training.csv (tuning.study.predict), each recorded
+                          model's measured NLL beside what was predicted before it trained
     figures/transfer.png  the transfer matrix;  figures/heldout_mixtures.png  measured vs predicted
 
 The multilingual models trained on plans (optimized, uniform, proportional, transfer) are never
@@ -39,6 +41,7 @@ import pandas as pd
 
 from tuning.data.files import atomic_write
 from tuning.study.plan_gain import gain_lines, paired_gain
+from tuning.study.predict import report_lines as predicted_lines
 from tuning.study.steps import _mixture, fit_transfer, pilots_table
 
 #: kinds of run whose models are trained on a plan: never fitted on
@@ -215,7 +218,8 @@ def write_transfer_report(results, n_boot: int = N_BOOT, stage1: str = "separate
         with atomic_write(results / "transfer_plan_gain.csv") as fh:
             pairs.to_csv(fh, index=False, lineterminator="\n", float_format="%.6g")
     with atomic_write(results / "transfer.md") as fh:
-        fh.write("\n".join(summary_lines(held, lomo, laws) + gain_lines(results, pairs)) + "\n")
+        fh.write("\n".join(summary_lines(held, lomo, laws) + gain_lines(results, pairs)
+                            + predicted_lines(results, records)) + "\n")
     figs = results / "figures"
     figs.mkdir(exist_ok=True)
     if laws.transfer is not None:
