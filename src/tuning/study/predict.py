@@ -12,9 +12,10 @@ Before a model trains, the current transfer-aware law (``R/laws_transfer.json``,
                 epochs): what its record's sizes and pilots_transfer.csv's size will hold
     effective   the law's effective pairs of the language (budgetlaw.predict)
     predicted   the NLL the law predicts for the whole mixture, and
-    lower, upper  its 90% band (budgetlaw.predict(laws, sizes, unique=distinct pairs when the
-                pairs are repeated): the spread of the law's mean curve over its bootstrap draws,
-                without one model's seed noise)
+    lower, upper  its 90% interval for one trained model (budgetlaw.predict(laws, sizes,
+                unique=distinct pairs when the pairs are repeated, noise_sd=one model's scatter
+                around the law, report_transfer.model_noise): the law's bootstrap draws and one
+                model's seed noise in quadrature, as heldout_mixtures.csv's interval)
     law         which law: "laws_transfer.json sha256:<first 12 hex of the file> (form F, stage1 S)"
 
 Numbers are rounded to 4 decimals. Rows are only ever added: a row for a (run, language) already
@@ -104,6 +105,9 @@ def predict_study(study) -> dict:
         table = read_predictions(out)
         known = set(zip(table["run"], table["language"]))
     laws = bl.load_laws(laws_path)
+    from tuning.study.report_transfer import model_noise  # here: report_transfer imports this module
+
+    noise = model_noise(laws)
     label = law_label(laws_path, laws)
     jobs = {j.id: j for j in build_jobs(study)}
     rows, kept, waiting = [], 0, []
@@ -122,8 +126,8 @@ def predict_study(study) -> dict:
         if unknown:
             log.warning("%s: no law for %s in %s; not predicted", job.id, ", ".join(unknown), laws_path)
             continue
-        pred = bl.predict(laws, {k: v for k, v in seen.items() if k in laws}, unique=unique,
-                          level=LEVEL).set_index("language")
+        pred = bl.predict(laws, {k: v for k, v in seen.items() if k in laws}, unique=unique, level=LEVEL,
+                          noise_sd=noise).set_index("language")
         for lang in p["eval_langs"]:
             if (job.id, lang) in known:
                 kept += 1
@@ -191,8 +195,8 @@ def report_lines(results, records) -> list[str]:
     pending = sorted(set(table["run"]) - set(by_run))
     lines = ["", "## Predicted before training", "",
              f"Each model's NLL as the law of the time predicted it before the model trained "
-             f"(`{FILE}`, made by `tuning study predict`; the interval is that law's 90% band, without "
-             "one model's seed noise), beside what it measured.", ""]
+             f"(`{FILE}`, made by `tuning study predict`; the interval is that law's 90% interval for one "
+             "model, seed noise included), beside what it measured.", ""]
     if points:
         lines += ["| model | language | own pairs | measured | predicted | 90% interval | inside |",
                   "|---|---|---|---|---|---|---|"]
