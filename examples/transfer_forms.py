@@ -400,7 +400,8 @@ def random_splits(study_file: str, res: dict) -> list[str]:
     languages, n = res["languages"], len(res["languages"])
     held = res["held"]
     rows = []
-    for run, sizes in ((f"xfer-rand-{b:05d}-s{s}", random_split(study.codes, b, s)) for b, s in study.transfer.random):
+    for run, sizes in ((f"xfer-rand-{b:05d}-{'' if a == 1 else f'a{a:g}-'}s{s}", random_split(study.codes, b, s, a))
+                       for b, s, a in study.transfer.random):
         X = np.repeat([[float(sizes.get(lang, 0)) for lang in languages]], n, axis=0)
         if run in held:  # recorded: measured, and every form's LOMO prediction
             measured, values = held[run]["y"], held[run]["predicted"]

@@ -84,13 +84,18 @@ def round_sizes(sizes: dict, budget: int) -> dict[str, int]:
     return floor
 
 
-def random_split(languages, budget: int, seed: int) -> dict[str, int]:
-    """Dirichlet(1) shares of ``budget`` whole pairs (at least 1 each), from a seeded generator:
-    the random mixtures of the transfer design, the same on every machine."""
+def random_split(languages, budget: int, seed: int, concentration: float = 1.0) -> dict[str, int]:
+    """Dirichlet(concentration) shares of ``budget`` whole pairs (at least 1 each), from a seeded
+    generator: the random mixtures of the transfer design, the same on every machine. 1 draws
+    uniformly over all splits (lopsided ones included); a larger concentration draws near the
+    even split, where plans usually are (share sd sqrt((n-1)/(n^2 (n a + 1))) for n languages)."""
     import numpy as np
 
-    rng = np.random.default_rng([budget, seed, 16])
-    shares = rng.dirichlet(np.ones(len(languages)))
+    # the concentration joins the seed only when it is not 1: the Dirichlet(1) splits of earlier
+    # studies keep their sizes
+    key = [budget, seed, 16] + ([] if concentration == 1 else [int(round(concentration * 1000))])
+    rng = np.random.default_rng(key)
+    shares = rng.dirichlet(np.full(len(languages), float(concentration)))
     return round_sizes(dict(zip(languages, shares * budget)), budget)
 
 
@@ -178,9 +183,10 @@ def build_jobs(study) -> list[Job]:
             distinct(lang)
         for lang in t.distinct_languages:  # the distinct-pairs models only: a law pinned beyond its pilots
             distinct(lang)
-        for budget, seed in t.random:
-            run(f"xfer-rand-{budget:05d}-s{seed}", "transfer", "transfer-refine",
-                sizes=random_split(langs, budget, seed), seed=seed, eval_langs=list(langs), generate_n=0,
+        for budget, seed, alpha in t.random:
+            tag = "" if alpha == 1 else f"a{alpha:g}-"
+            run(f"xfer-rand-{budget:05d}-{tag}s{seed}", "transfer", "transfer-refine",
+                sizes=random_split(langs, budget, seed, alpha), seed=seed, eval_langs=list(langs), generate_n=0,
                 design="random split")
     jobs.append(Job("report", "report", "report", None, tuple(j.id for j in jobs if j.kind != "prepare")))
     return jobs

@@ -62,7 +62,8 @@ class Language:
 @dataclasses.dataclass(frozen=True)
 class Transfer:
     loo_budget: int = 450
-    random: tuple[tuple[int, int], ...] = ()
+    # (budget, seed, Dirichlet concentration): 1 draws uniformly over splits, larger nearer even
+    random: tuple[tuple[int, int, float], ...] = ()
     repeat_languages: tuple[str, ...] = ()
     repeat_unique: int = 100
     repeat_epochs: tuple[int, ...] = ()
@@ -253,9 +254,14 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
     raw = _keys(w, raw, [f.name for f in dataclasses.fields(Transfer)])
     random = []
     for i, item in enumerate(raw.get("random", [])):
-        if not isinstance(item, list) or len(item) != 2:
-            raise InputError(f"{w}.random[{i}]: give [budget, seed], got {item!r}")
-        random.append((_positive(f"{w}.random[{i}] budget", item[0]), _positive(f"{w}.random[{i}] seed", item[1])))
+        if not isinstance(item, list) or len(item) not in (2, 3):
+            raise InputError(f"{w}.random[{i}]: give [budget, seed] or [budget, seed, concentration], got {item!r}")
+        alpha = item[2] if len(item) == 3 else 1.0
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1e3:
+            raise InputError(f"{w}.random[{i}] concentration: give a number > 0 (1: uniform over splits; "
+                             f"larger: nearer the even split), got {alpha!r}")
+        random.append((_positive(f"{w}.random[{i}] budget", item[0]), _positive(f"{w}.random[{i}] seed", item[1]),
+                       float(alpha)))
     reps = tuple(raw.get("repeat_languages", ()))
     distinct = tuple(raw.get("distinct_languages", ()))
     for key, langs in (("repeat_languages", reps), ("distinct_languages", distinct)):

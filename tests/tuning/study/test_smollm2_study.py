@@ -44,7 +44,7 @@ def test_the_graph_is_the_experiment(tmp_path):
         kinds[j.kind] = kinds.get(j.kind, 0) + 1
     # 6 languages x 4 sizes, and 6 x 2 sizes at the second seed; plans: optimized and uniform at
     # seeds 1, 2 and proportional at 2 (5), then transfer plan at 1..3 and uniform at 3 (4);
-    # extrapolation 2 languages x 2 factors; transfer: 6 leave-one-out + 8 random splits (450 x2, 1800, 900 x5),
+    # extrapolation 2 languages x 2 factors; transfer: 6 leave-one-out + 8 random splits (450 x2, 1800, 900 x3, 900 near-even x2),
     # repetition 2 languages x (2 epochs + 1 distinct size), 3 languages x 1 distinct size only
     assert kinds == {"prepare": 1, "heldout": 6, "base": 1, "pilot": 36, "plan": 2, "multilingual": 9,
                      "extrapolation": 4, "transfer": 14, "repetition": 9, "report": 1}
@@ -78,6 +78,10 @@ def test_random_splits_are_the_running_experiments():
     assert random_split(langs, 450, 1) == {"ar": 273, "el": 9, "hi": 21, "tr": 78, "vi": 46, "zh": 23}
     assert random_split(langs, 450, 2) == {"ar": 80, "el": 93, "hi": 2, "tr": 170, "vi": 81, "zh": 24}
     assert random_split(langs, 1800, 1) == {"ar": 506, "el": 235, "hi": 259, "tr": 566, "vi": 100, "zh": 134}
+    # near-even splits (concentration 4): their own seed stream, each summing to the budget
+    near = random_split(langs, 900, 1, 4)
+    assert sum(near.values()) == 900 and near != random_split(langs, 900, 1)
+    assert near == random_split(langs, 900, 1, 4.0) and min(near.values()) >= 1
     # largest remainders, at least one pair each: 10.4, 20.6, 0.2 of 31 -> 10, 20, 1 (0.2 is raised to 1,
     # which spends the pair 20.6's remainder would have taken)
     assert round_sizes({"a": 10.4, "b": 20.6, "c": 0.2}, 31) == {"a": 10, "b": 20, "c": 1}

