@@ -157,3 +157,15 @@ def test_committed_records_give_the_same_bytes(tmp_path, capsys):
         assert (tmp_path / "res" / name).read_bytes() == (COMMITTED / name).read_bytes(), name
     for name in ("plan.json", "plan_uniform.json", "laws_plan.json", "pilots_plan.csv", "pilots.csv"):
         assert (tmp_path / "res" / name).read_bytes() == (COMMITTED / name).read_bytes(), name
+
+
+def test_the_report_script_fits_with_the_studys_stage1(tmp_path):
+    """examples/report_smollm2.py (which regenerates the committed folder) and `tuning study
+    report` must fit the same laws_transfer.json: the script reads the study file's stage1."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("report_smollm2_stage1", ROOT / "examples" / "report_smollm2.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    study = _study(tmp_path)
+    assert mod.study_stage1() == study.transfer.stage1 == "auto"
