@@ -476,8 +476,11 @@ def verdict(t: pd.DataFrame, res: dict, ar: pd.DataFrame) -> list[str]:
                 "**No form wins**: no LOMO improvement over pooled exceeds two standard errors of the per-fold "
                 "difference with a lower AICc, so pooled stays.")]
     if lowest != "pooled":
-        lines.append(f"- Taken literally (lowest LOMO RMSE, as `transfer=\"auto\"` chooses), {lowest} would be "
-                     f"chosen, and on the plan models its RMSE would be {low['test_rmse']:.4f} against pooled's "
+        one_se = -low["lomo_dmse"] > low["lomo_dmse_se"]
+        lines.append(f"- By the lowest LOMO RMSE alone (what `transfer=\"auto\"` took before its one-standard-error "
+                     f"rule), {lowest} would be chosen; it beats pooled by {'more' if one_se else 'less'} than one "
+                     f"standard error, so the library's rule {'would take it, were it a library form' if one_se else 'keeps pooled'}. "
+                     f"On the plan models its RMSE would be {low['test_rmse']:.4f} against pooled's "
                      f"{pooled['test_rmse']:.4f} (inside 90%: {_pct(low['test_inside'])} against {_pct(pooled['test_inside'])}).")
     if "pooled-joint" in set(t["form"]):
         j = t.set_index("form").loc["pooled-joint"]
