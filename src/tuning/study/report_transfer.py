@@ -143,7 +143,11 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
     if t is None:
         return lines + ["No transfer fitted yet (no multilingual pilot)."]
     models = (t.fitted_on or {}).get("models", {})
-    lines += [f"Transfer form chosen: **{t.form}** (R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}), "
+    # which stage 1 the law used (a separate fit records none) and what was asked for (auto)
+    used = (laws.signature.get("transfer") or {}).get("stage1", "separate")
+    asked = (((t.fitted_on or {}).get("selection") or {}).get("stage1") or {}).get("requested", used)
+    lines += [f"Transfer form chosen: **{t.form}**, stage 1 **{used}**{f' (asked for: {asked})' if asked != used else ''} "
+              f"(R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}), "
               f"fitted on {models.get('one_language', 0)} one-language, {models.get('multilingual', 0)} multilingual "
               f"and {models.get('repetition', 0)} repetition models; one model's scatter around the law (RMSE of "
               f"the fitted multilingual points) {model_noise(laws):.3f} nats/token, which widens the 90% interval.", ""]

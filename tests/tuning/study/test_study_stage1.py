@@ -31,3 +31,27 @@ def test_fit_transfer_passes_stage1():
     frame = table(POOLED).assign(metric="nll")
     assert "stage1" not in fit_transfer(frame, 0, transfer="pooled").signature["transfer"]
     assert fit_transfer(frame, 0, transfer="pooled", stage1="joint").signature["transfer"]["stage1"] == "joint"
+
+
+def test_transfer_md_names_the_stage1_the_law_used():
+    """The report's header says which stage 1 the law used and, when auto chose it, what was asked."""
+    from pathlib import Path
+
+    import budgetlaw as bl
+    import pandas as pd
+
+    from tuning.study.report_transfer import summary_lines
+
+    root = Path(__file__).resolve().parents[3] / "docs" / "results" / "smollm2-gettext"
+    laws = bl.load_laws(root / "laws_transfer.json")
+    held, lomo = pd.read_csv(root / "heldout_mixtures.csv"), pd.read_csv(root / "transfer_lomo.csv")
+    # the committed law: the study asks for auto, which kept the two-stage fit
+    assert laws.transfer.fitted_on["selection"]["stage1"] == {**laws.transfer.fitted_on["selection"]["stage1"],
+                                                              "requested": "auto", "chosen": "separate"}
+    header = summary_lines(held, lomo, laws)[2]
+    assert header.startswith(f"Transfer form chosen: **{laws.transfer.form}**, stage 1 **separate** (asked for: auto) (R* ")
+    # a law fitted with separate asked for records no stage 1: no "asked for"
+    laws.transfer.fitted_on["selection"].pop("stage1")
+    laws.signature["transfer"].pop("stage1", None)
+    assert summary_lines(held, lomo, laws)[2].startswith(f"Transfer form chosen: **{laws.transfer.form}**, stage 1 "
+                                                         "**separate** (R* ")
