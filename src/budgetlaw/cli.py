@@ -30,11 +30,10 @@ from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 from budgetlaw.transfer.law import FORMS as TRANSFER_FORMS
+from budgetlaw.transfer.law import STAGE1_CHOICES
 
 __all__ = ["main", "build_parser"]
 TRANSFER_CHOICES = ("auto", *TRANSFER_FORMS)
-# budgetlaw.transfer.fit.STAGE1_CHOICES, written out: importing it loads scipy on `--help`
-STAGE1_CHOICES = ("separate", "joint", "auto")
 EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
 REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png",

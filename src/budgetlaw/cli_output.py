@@ -65,8 +65,7 @@ def print_transfer(laws, stream=None) -> None:
     fitted = transfer.fitted_on
     selection = fitted.get("selection", {})
     models = fitted.get("models", {})
-    stage1 = (selection.get("stage1") or {}).get("chosen", "separate")  # absent: the separate fit
-    print(f"transfer: form {transfer.form}, stage 1 {stage1} ({selection.get('criterion', '')}) from "
+    print(f"transfer: form {transfer.form}, stage 1 {transfer.stage1} ({selection.get('criterion', '')}) from "
           f"{models.get('multilingual', 0)} multilingual model(s); R* = {transfer.rstar:.3g} "
           f"({'fitted' if transfer.rstar_fitted else 'default'}); "
           f"d_i = x_i + sum_j T_ij x_j", file=stream)

@@ -55,7 +55,7 @@ def test_noiseless_joint_returns_the_truth_like_separate(repeats):
         assert joint.transfer.rstar == pytest.approx(3.0, rel=1e-4)
     assert joint.transfer.fitted_on["selection"]["stage1"] == {"requested": "joint", "chosen": "joint",
                                                                "criterion": "requested"}
-    assert joint.signature["transfer"]["stage1"] == "joint"
+    assert joint.signature["transfer"]["stage1"] == "joint" == joint.transfer.stage1
     assert joint.transfer.fitted_on["rmse"] < 1e-7
 
 
@@ -123,6 +123,7 @@ def test_separate_is_the_default_and_records_nothing_new():
     separate = bl.fit(frame, lower_is_better=True, n_boot=5, seed=1, stage1="separate")
     assert separate.to_dict() == default.to_dict()
     assert "stage1" not in separate.transfer.fitted_on["selection"] and "stage1" not in separate.signature["transfer"]
+    assert separate.transfer.stage1 == "separate"  # what a file without a stage-1 record was fitted with
 
 
 def test_bad_stage1_is_refused_with_one_line():

@@ -58,8 +58,8 @@ from budgetlaw.pilots import read_pilots
 from budgetlaw.law import PowerLaw
 from budgetlaw.transfer.joint import METHOD as JOINT_METHOD
 from budgetlaw.transfer.joint import OneLanguageRows, fit_joint, joint_fold_sse
-from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, T_MAX, Transfer, matrix, n_params,
-                                    parameter_names)
+from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, STAGE1_CHOICES, T_MAX, Transfer, matrix,
+                                    n_params, parameter_names)
 from budgetlaw.transfer.stage2 import fit_stage2, free_parameters, values
 from budgetlaw.transfer.table import Points, split_table
 
@@ -68,7 +68,6 @@ __all__ = ["fit", "choose_form", "choose_stage1", "folds", "one_se_choice", "TRA
 log = logging.getLogger(__name__)
 
 TRANSFER_CHOICES = ("auto", *FORMS)
-STAGE1_CHOICES = ("separate", "joint", "auto")
 
 
 def folds(pts: Points) -> list[np.ndarray]:

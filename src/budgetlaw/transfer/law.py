@@ -34,9 +34,12 @@ import numpy as np
 from budgetlaw.errors import InputError
 
 __all__ = ["FORMS", "DEFAULT_RSTAR", "T_MAX", "RSTAR_BOUNDS", "Transfer", "repeated", "n_params", "matrix",
-           "parameter_names", "effective"]
+           "parameter_names", "effective", "STAGE1_CHOICES"]
 
 FORMS = ("none", "pooled", "source", "full")
+#: how stage 1 (each language's own law) is fitted with a transfer fit (budgetlaw.transfer.fit);
+#: here, beside FORMS, so the CLI and the study spec read it without loading the fitting code
+STAGE1_CHOICES = ("separate", "joint", "auto")
 #: R* used when no repetition rows pin it. Muennighoff et al. (2023) fitted R* = 15.4 for
 #: repeated pretraining tokens; fine-tuning on a few thousand pairs overfits sooner, so the
 #: default is the cautious 5: four epochs count as 3.26 epochs of fresh pairs (15.4 would say
@@ -156,6 +159,12 @@ class Transfer:
         if not np.isfinite(draws).all() or (draws < 0).any() or (len(draws) and (draws[:, -1] <= 0).any()):
             raise InputError("transfer: draws must be finite, parameters >= 0 and R* > 0; regenerate with `budgetlaw fit`")
         object.__setattr__(self, "draws", draws)
+
+    @property
+    def stage1(self) -> str:
+        """How each language's own law was fitted: "separate" or "joint" (what auto chose); a
+        separate fit records no stage 1 (budgetlaw.transfer.fit)."""
+        return ((self.fitted_on.get("selection") or {}).get("stage1") or {}).get("chosen", "separate")
 
     # -- the matrix and its draws ------------------------------------------------------------------
     @property

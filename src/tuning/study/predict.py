@@ -61,10 +61,10 @@ def read_predictions(path: Path):
 def law_label(path: Path, laws) -> str:
     """``laws_transfer.json sha256:<12 hex> (form F, stage1 S)``: the same file, the same text."""
     digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
-    signed = laws.signature.get("transfer") or {}
-    form = laws.transfer.form if getattr(laws, "transfer", None) is not None else signed.get("form", "none")
-    # files written before stage 1 was a choice were all fitted the separate way
-    return f"{LAWS} sha256:{digest} (form {form}, stage1 {signed.get('stage1', 'separate')})"
+    t = getattr(laws, "transfer", None)
+    form = t.form if t is not None else (laws.signature.get("transfer") or {}).get("form", "none")
+    # files written before stage 1 was a choice were all fitted the separate way (Transfer.stage1)
+    return f"{LAWS} sha256:{digest} (form {form}, stage1 {t.stage1 if t is not None else 'separate'})"
 
 
 def _number(value: float) -> str:

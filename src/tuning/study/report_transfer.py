@@ -143,8 +143,8 @@ def summary_lines(held: pd.DataFrame, lomo: pd.DataFrame, laws) -> list[str]:
     if t is None:
         return lines + ["No transfer fitted yet (no multilingual pilot)."]
     models = (t.fitted_on or {}).get("models", {})
-    # which stage 1 the law used (a separate fit records none) and what was asked for (auto)
-    used = (laws.signature.get("transfer") or {}).get("stage1", "separate")
+    # which stage 1 the law used and what was asked for (auto)
+    used = t.stage1
     asked = (((t.fitted_on or {}).get("selection") or {}).get("stage1") or {}).get("requested", used)
     lines += [f"Transfer form chosen: **{t.form}**, stage 1 **{used}**{f' (asked for: {asked})' if asked != used else ''} "
               f"(R* {t.rstar:.3g}, {'fitted' if t.rstar_fitted else 'default'}), "
@@ -209,8 +209,9 @@ def write_transfer_report(results, n_boot: int = N_BOOT, stage1: str = "separate
     independent = bl.load_laws(results / "laws.json")
     held = heldout_table(records, independent, laws, languages, set(frame["run"]))
     # the left-out refits take the stage 1 the full fit used (auto's choice, made once on all the data)
-    used = (laws.signature.get("transfer") or {}).get("stage1", "separate")
-    lomo = lomo_table(records, frame, languages, laws.transfer.form if laws.transfer is not None else "none", used)
+    t = laws.transfer
+    lomo = lomo_table(records, frame, languages, t.form if t is not None else "none",
+                      t.stage1 if t is not None else "separate")
     with atomic_write(results / "pilots_transfer.csv") as fh:
         frame.to_csv(fh, index=False, lineterminator="\n")
     laws.save(results / "laws_transfer.json")
