@@ -57,7 +57,7 @@ from budgetlaw.fitting.options import C_BOUNDS, FitOptions
 from budgetlaw.pilots import read_pilots
 from budgetlaw.law import PowerLaw
 from budgetlaw.transfer.joint import METHOD as JOINT_METHOD
-from budgetlaw.transfer.joint import OneLanguageRows, fit_joint, joint_fold_sse
+from budgetlaw.transfer.joint import OneLanguageRows, fit_joint
 from budgetlaw.transfer.law import (DEFAULT_RSTAR, FORMS, RSTAR_BOUNDS, STAGE1_CHOICES, T_MAX, Transfer, matrix,
                                     n_params, parameter_names)
 from budgetlaw.transfer.stage2 import fit_stage2, free_parameters, values
@@ -81,20 +81,45 @@ def folds(pts: Points) -> list[np.ndarray]:
     return [np.array(rows) for rows in groups.values()]
 
 
-def _lomo_folds(base, pts: Points, form: str, fit_rstar: bool) -> np.ndarray:
-    """Leave-one-mixture-out squared errors (see ``folds``): each fold's sum over its points,
-    stage 2 refitted without the fold."""
+def _fold_sse(pts: Points, groups, form: str, refit) -> np.ndarray:
+    """Leave-one-mixture-out squared errors, one sum per fold of ``groups`` (arrays of point
+    indices): ``refit(rest)`` fits the law without the fold and gives (base, theta, R*), or None
+    when it cannot (the fold counts inf, as does a fold predicted non-finite)."""
     n = len(pts.languages)
     sums = []
-    for rows in folds(pts):
+    for rows in groups:
         out = np.zeros(len(pts), dtype=bool)
         out[rows] = True
-        theta, rstar, _ = fit_stage2(base, pts.take(~out), form, fit_rstar=fit_rstar)
+        fitted = refit(pts.take(~out))
+        if fitted is None:
+            sums.append(math.inf)
+            continue
+        base, theta, rstar = fitted
         held = pts.take(out)
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             e = held.y - values(base, held, matrix(form, theta, n), rstar)
-            sums.append(float(np.sum(e**2)) if np.isfinite(e).all() else math.inf)
+        sums.append(float(np.sum(e**2)) if np.isfinite(e).all() else math.inf)
     return np.array(sums)
+
+
+def _lomo_folds(base, pts: Points, form: str, fit_rstar: bool) -> np.ndarray:
+    """Leave-one-mixture-out squared-error sums (see ``folds``), stage 2 refitted without the fold."""
+    return _fold_sse(pts, folds(pts), form, lambda rest: (base, *fit_stage2(base, rest, form, fit_rstar=fit_rstar)[:2]))
+
+
+def _joint_folds(base, rows: OneLanguageRows, pts: Points, groups, form: str, fit_rstar: bool, c_bounds) -> np.ndarray:
+    """The same sums for the joint refit: stage 2 without the fold (its three starts), then the
+    joint refit on every one-language row and the remaining points; a parameter the remaining
+    points do not inform is held, as in stage 2."""
+    def refit(rest):
+        theta, rstar, rss = fit_stage2(base, rest, form, fit_rstar=fit_rstar)
+        if not math.isfinite(rss):
+            return None
+        joint = fit_joint(base, rows, rest, form, free_parameters(form, rest), theta, rstar, fit_rstar=fit_rstar,
+                          c_bounds=c_bounds)
+        return ((joint.K, joint.c, base[2], base[3]), joint.theta, joint.rstar) if joint.ok else None
+
+    return _fold_sse(pts, groups, form, refit)
 
 
 def one_se_choice(fold_sse: dict, sizes: dict, n_points: int) -> tuple[str, str, dict]:
@@ -178,7 +203,7 @@ def choose_stage1(base, rows: OneLanguageRows, pts: Points, form: str, fit_rstar
     p = int(free_parameters(form, pts).sum()) + int(fit_rstar)
     sizes = {"separate": p, "joint": p + 2 * len(pts.languages)}  # + every K_i and c_i
     sse = {"separate": _lomo_folds(base, pts, form, fit_rstar),
-           "joint": joint_fold_sse(base, rows, pts, groups, form, fit_rstar=fit_rstar, c_bounds=c_bounds)}
+           "joint": _joint_folds(base, rows, pts, groups, form, fit_rstar, c_bounds)}
     chosen, best, se = one_se_choice(sse, sizes, m)
     scores = {k: math.sqrt(float(np.sum(v)) / m) for k, v in sse.items()}
     log.info("stage 1 %s chosen by leave-one-mixture-out RMSE (one-standard-error rule): separate %.4g, joint %.4g",
@@ -242,12 +267,13 @@ def _refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, opts: FitOpt
 
 
 def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, theta, rstar, fit_rstar: bool,
-               n_boot: int, seed: int, joint=None):
+               n_boot: int, seed: int, joint=None, one_rows: OneLanguageRows | None = None):
     """Draws (D, 3) per language (K, c, ceiling or floor E) and (D, p + 1) of (theta, R*).
 
-    joint: None, or the joint point estimate (a JointFit): each draw then ends with the joint
-    refit from it, the draw's counts weighting the one-language rows and the draw's stage-1
-    asymptotes held (the draw's two stages stand where that refit has no finite start)."""
+    joint: None, or the joint point estimate (a JointFit), with ``one_rows`` the one-language rows
+    it was fitted on (in ``single``'s order): each draw then ends with the joint refit from it, the
+    draw's counts weighting the one-language rows and the draw's stage-1 asymptotes held (the
+    draw's two stages stand where that refit has no finite start)."""
     langs = list(laws)
     n = len(langs)
     rng = np.random.default_rng([seed, zlib.crc32(b"transfer")])
@@ -265,7 +291,6 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
         drawn[:, 2] *= sign
         law_draws[lang] = drawn
         weights[:, np.flatnonzero(single["language"].to_numpy() == lang)] = counts
-    rows = OneLanguageRows.from_frame(single, langs) if joint is not None else None
     model_groups = [[np.flatnonzero(pts.run == r) for r in pts.models(flag)] for flag in (True, False)]
     t_draws = np.empty((n_boot, n_params(form, n) + 1))
     for b in tqdm(range(n_boot), desc="bootstrap (whole models)", unit="draw", disable=None):
@@ -276,7 +301,7 @@ def _bootstrap(single, pts: Points, laws: LawSet, s: FitOptions, form: str, thet
         th, rs, _ = fit_stage2((K, c, top, sign), drawn, form, fit_rstar=fit_rstar, start=(theta, rstar),
                                rstar0=rstar)
         if joint is not None:
-            refit = fit_joint((joint.K, joint.c, top, sign), rows.weighted(weights[b]), drawn, form,
+            refit = fit_joint((joint.K, joint.c, top, sign), one_rows.weighted(weights[b]), drawn, form,
                               free_parameters(form, drawn), joint.theta, joint.rstar, fit_rstar=fit_rstar,
                               c_bounds=s.c_bounds)
             if refit.ok:
@@ -329,7 +354,7 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     fit_rstar = pts.has_repeats
     form, selection = choose_form(base, pts, transfer, fit_rstar)
     theta, rstar, rss = fit_stage2(base, pts, form, fit_rstar=fit_rstar)
-    joint, stage1_record = None, None
+    joint, stage1_record, rows = None, None, None
     if stage1 != "separate":
         rows = OneLanguageRows.from_frame(single, languages)
         chosen, stage1_record = choose_stage1(base, rows, pts, form, fit_rstar, s.c_bounds, stage1)
@@ -351,7 +376,7 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     draws = {lang: np.empty((0, 3)) for lang in languages}
     t_draws = np.empty((0, len(names) + 1))
     if s.n_boot > 0:
-        draws, t_draws = _bootstrap(single, pts, laws, s, form, theta, rstar, fit_rstar, s.n_boot, s.seed, joint)
+        draws, t_draws = _bootstrap(single, pts, laws, s, form, theta, rstar, fit_rstar, s.n_boot, s.seed, joint, rows)
     fitted_on = {
         "models": {"one_language": int(single["run"].nunique()) if "run" in single.columns else len(single),
                    "multilingual": len(pts.models(True)), "repetition": len(pts.models(False))},

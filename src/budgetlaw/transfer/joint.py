@@ -50,10 +50,10 @@ from scipy.optimize import least_squares
 
 from budgetlaw.transfer.law import RSTAR_BOUNDS, T_MAX, matrix, n_params
 # the stage-2 effective data and its R* slope, shared so both fits differentiate d the same way
-from budgetlaw.transfer.stage2 import effective_data, fit_stage2, free_parameters, repeat_slope, values
+from budgetlaw.transfer.stage2 import effective_data, repeat_slope, values
 from budgetlaw.transfer.table import Points
 
-__all__ = ["OneLanguageRows", "JointFit", "fit_joint", "joint_fold_sse", "METHOD"]
+__all__ = ["OneLanguageRows", "JointFit", "fit_joint", "METHOD"]
 
 METHOD = ("scipy least_squares (trf), plain least squares over one-language rows and stage-2 points; "
           "log K and c refitted, asymptote fixed at stage 1")
@@ -81,13 +81,6 @@ class OneLanguageRows:
     def weighted(self, weight) -> "OneLanguageRows":
         return OneLanguageRows(self.lang, self.x, self.y, np.asarray(weight, dtype=float))
 
-    def to_dict(self) -> dict:
-        return {k: getattr(self, k).tolist() for k in ("lang", "x", "y", "weight")}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "OneLanguageRows":
-        return cls(np.asarray(data["lang"], int), *(np.asarray(data[k], float) for k in ("x", "y", "weight")))
-
 
 @dataclass(frozen=True)
 class JointFit:
@@ -102,15 +95,6 @@ class JointFit:
     rss_points: float
     rss_single: float
     ok: bool = True
-
-    def to_dict(self) -> dict:
-        return {"K": self.K.tolist(), "c": self.c.tolist(), "theta": self.theta.tolist(), "rstar": self.rstar,
-                "rss_points": self.rss_points, "rss_single": self.rss_single, "ok": self.ok}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "JointFit":
-        return cls(*(np.asarray(data[k], float) for k in ("K", "c", "theta")), float(data["rstar"]),
-                   float(data["rss_points"]), float(data["rss_single"]), bool(data.get("ok", True)))
 
 
 def fit_joint(base, rows: OneLanguageRows, pts: Points, form: str, free: np.ndarray, theta0, rstar0: float, *,
@@ -176,31 +160,3 @@ def fit_joint(base, rows: OneLanguageRows, pts: Points, form: str, free: np.ndar
         r = fun(res.x)
     K, c, theta, rstar = unpack(res.x)
     return JointFit(K, c, theta, float(rstar), float(r[n_single:] @ r[n_single:]), float(r[:n_single] @ r[:n_single]))
-
-
-def joint_fold_sse(base, rows: OneLanguageRows, pts: Points, groups, form: str, *, fit_rstar: bool,
-                   c_bounds: tuple[float, float]) -> np.ndarray:
-    """Leave-one-mixture-out squared-error sums of the joint refit, one per fold of ``groups``
-    (arrays of point indices): stage 2 refitted without the fold (its three starts), then the
-    joint refit on every one-language row and the remaining points, the fold's points predicted
-    with the refitted K, c and theta (a parameter the remaining points do not inform is held, as in
-    stage 2). inf where a fold cannot be fitted or predicted."""
-    n = len(pts.languages)
-    sums = []
-    for held_rows in groups:
-        out = np.zeros(len(pts), dtype=bool)
-        out[held_rows] = True
-        rest, held = pts.take(~out), pts.take(out)
-        theta, rstar, rss = fit_stage2(base, rest, form, fit_rstar=fit_rstar)
-        if not math.isfinite(rss):
-            sums.append(math.inf)
-            continue
-        joint = fit_joint(base, rows, rest, form, free_parameters(form, rest), theta, rstar, fit_rstar=fit_rstar,
-                          c_bounds=c_bounds)
-        if not joint.ok:
-            sums.append(math.inf)
-            continue
-        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            e = held.y - values((joint.K, joint.c, base[2], base[3]), held, matrix(form, joint.theta, n), joint.rstar)
-        sums.append(float(e @ e) if np.isfinite(e).all() else math.inf)
-    return np.array(sums)
