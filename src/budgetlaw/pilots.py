@@ -6,8 +6,10 @@ pilots.csv (docs/formats/pilots.md), one row per pilot fine-tuning run:
     ar,10000,61.2,0,comet
     ar,10000,60.8,1,comet
 
-``size`` > 0 (pairs or tokens), ``score`` in [0, max_score] (COMET x 100 by default) or, for a
-loss (``lower_is_better=True``, e.g. metric ``nll`` in nats/token), any finite value >= 0,
+``size`` > 0 (pairs or tokens), ``score`` in [0, max_score] (COMET x 100 by default; a table
+whose every score is <= max_score / 100, 0-1 COMET against a ceiling of 100, is refused with the
+fix) or, for a loss (``lower_is_better=True``, e.g. metric ``nll`` in nats/token), a value in
+[0, MAX_LOSS],
 ``seed`` an integer (several seeds per size are allowed), ``metric`` a name; a file holding
 several metrics needs ``metric=`` to pick one, and a known loss metric (``nll``, ``loss``) is
 refused unless ``lower_is_better=True``. Rows are identified in messages by their CSV line
@@ -17,7 +19,7 @@ Multilingual models (optional columns, budgetlaw.transfer): ``run`` names the mo
 scored on (rows sharing a run are one model), ``mixture`` lists every language's pairs in that
 model as ``ar=90;el=90;hi=0`` (the scored language's entry equals ``size``, which may then be 0:
 a point of pure transfer), and ``unique`` is the number of distinct pairs of the scored language
-(default ``size``; less than ``size`` means pairs were repeated). A file without these columns
+(default ``size``; less than ``size`` means pairs were repeated, at most MAX_PASSES passes). A file without these columns
 reads exactly as before.
 """
 
@@ -36,13 +38,22 @@ from budgetlaw.direction import check_metric
 from budgetlaw.errors import InputError
 from budgetlaw.fileio import unsafe_label
 
-__all__ = ["read_pilots", "parse_mixture", "one_language", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "MIXTURE_COLUMNS"]
+__all__ = ["read_pilots", "parse_mixture", "one_language", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "MIXTURE_COLUMNS",
+           "MAX_LOSS", "MAX_PASSES"]
 
 REQUIRED_COLUMNS = ("language", "size", "score")
 OPTIONAL_COLUMNS = ("seed", "metric")
 #: Columns of multilingual and repetition rows (docs/formats/pilots.md); any one of them present
 #: adds all three to what read_pilots returns.
 MIXTURE_COLUMNS = ("run", "mixture", "unique")
+#: Largest loss a row may give (lower_is_better): a per-token loss is a few nats (a uniform guess
+#: over a 256k vocabulary is 12.5); beyond 1e6 a value is a typo or a sum, and values near 1e300
+#: overflow the fit's squared residuals (a silent T = 0 before this check).
+MAX_LOSS = 1e6
+#: Most passes (size / unique) a repetition row may give. Data-constrained scaling saturates long
+#: before (with R* = 5 a pass beyond the 40th adds less than 1e-3 of a fresh catalogue), and
+#: unique = 1e-300 made the effective data underflow inside scipy.
+MAX_PASSES = 1000.0
 
 Source = Union[str, os.PathLike, pd.DataFrame]
 
@@ -105,6 +116,28 @@ def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Seri
         row = infinite.idxmax()
         raise InputError(f"{name}, {label} {row}: {column}={raw[row]!r} is not finite; give a finite number")
     return values
+
+
+def _check_scale(frame: pd.DataFrame, score: pd.Series, max_score: float, name: str, label: str) -> None:
+    """Scores must be on the declared scale [0, max_score]. Every score within the bottom 1% of
+    it (all <= 1 with a ceiling of 100) is a scale mistake, not a result: unbabel-comet prints
+    0-1 scores while the default ceiling is COMET x 100, and fitting those against 100 gives a
+    law with c at its bound and R^2 far below 0 without any error."""
+    bad = (score < 0) | (score > max_score)
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(
+            f"{name}, {label} {row}: score={frame['score'][row]!r} is outside [0, {max_score:g}]; put the column "
+            f"score on the 0-{max_score:g} scale (COMET x 100), or give the metric's best value with --ceiling "
+            f"(Python: ceiling=) or --max-score (max_score=)"
+        )
+    if max_score > 1 and len(score) and float(score.max()) <= max_score / 100:
+        fix = "--ceiling 1 (Python: ceiling=1)" if max_score == 100 else f"--ceiling {max_score / 100:g}"
+        raise InputError(
+            f"{name}: every value of the column score is <= {max_score / 100:g} (largest {float(score.max()):g}) "
+            f"but the ceiling is {max_score:g}: scores on a 0-1 scale (as unbabel-comet prints them)? fit with "
+            f"{fix}, or multiply the scores by 100"
+        )
 
 
 def _refuse_nul(path: Path) -> None:
@@ -227,6 +260,13 @@ def _mixture_columns(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: s
             row = bad.idxmax()
             raise InputError(f"{name}, {label} {row}: unique={frame['unique'][row]!r} must be > 0 and at most size="
                              f"{out['size'][row]:g} (the distinct pairs among those seen); leave it empty for no repeats")
+        many = (out["size"] > 0) & (out["size"] > MAX_PASSES * unique)
+        if many.any():
+            row = many.idxmax()
+            raise InputError(f"{name}, {label} {row}: unique={frame['unique'][row]!r} with size={out['size'][row]:g} "
+                             f"is {out['size'][row] / unique[row]:.3g} passes over the same pairs, more than "
+                             f"{MAX_PASSES:g}; give unique as the count of distinct pairs (in size's units), or "
+                             "leave it empty for no repeats")
         out["unique"] = unique.where(out["size"] > 0, 0.0)
     else:
         out["unique"] = out["size"].astype(float)
@@ -319,13 +359,14 @@ def read_pilots(
             row = bad.idxmax()
             raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a negative loss; a loss "
                              f"(lower is better, e.g. nll in nats/token) must be >= 0")
-    bad = ((score < 0) | (score > max_score)) & (not lower_is_better)
-    if bad.any():
-        row = bad.idxmax()
-        raise InputError(
-            f"{name}, {label} {row}: score={frame['score'][row]!r} is outside [0, {max_score:g}]; "
-            f"put scores on the 0-{max_score:g} scale (COMET x 100) or raise max_score"
-        )
+        bad = score > MAX_LOSS
+        if bad.any():
+            row = bad.idxmax()
+            raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a loss above {MAX_LOSS:g}, "
+                             f"which no per-token loss reaches (a uniform guess over a 256k vocabulary is 12.5 nats); "
+                             f"fix the row, or rescale the column score (e.g. nats, not a sum over a corpus)")
+    else:
+        _check_scale(frame, score, max_score, name, label)
 
     out = pd.DataFrame({"language": language, "size": size, "score": score})
     if "seed" in frame.columns:

@@ -302,7 +302,7 @@ def make_problem(s: FitOptions, t, lower, f_scale: float, loss: str | None = Non
         hi = np.full((1, 1), top)
     else:
         lo = hi = np.full((1, 1), s.fit_ceiling)
-    return FitProblem(t=t, free=s.free, ceiling_lo=lo, ceiling_hi=hi, a_min=1e-9 * max(1.0, abs(top)),
+    return FitProblem(t=t, free=s.free, ceiling_lo=lo, ceiling_hi=hi, a_min=1e-9 * (abs(top) or 1.0),
                       loss=s.loss if loss is None else loss, f_scale=f_scale, c_bounds=s.c_bounds)
 
 

@@ -7,8 +7,9 @@
 same object, so a setting is validated in exactly one place (``__post_init__``), with an error
 that names the key and the fix. Resolved values, as the engine fits them:
 
-    score law:  ceiling C = ceiling or 100; a free C lies in [largest per-size median, max_score]
-                with max_score = max_score or C
+    score law:  ceiling C = ceiling or 100 (give 1 for 0-1 COMET); a free C lies in [largest
+                per-size median, max_score] with max_score = max_score or C. The fit's bounds and
+                tolerances are relative to the scale, so a table x 100 fits to the same c and 100 x K
     loss law:   (lower_is_better) the negated losses are fitted as a score law whose free
                 ceiling -E lies in [-smallest per-size median loss, 0]: fit_ceiling =
                 fit_max_score = 0, always free; ceiling and max_score do not apply
@@ -128,8 +129,9 @@ class FitOptions:
 
     @property
     def scale_floor(self) -> float:
-        """Smallest f_scale: noiseless data would otherwise give f = 0."""
-        return 1e-6 * max(1.0, abs(self.fit_max_score))
+        """Smallest f_scale: noiseless data would otherwise give f = 0. In the scale's units (1e-6
+        of the ceiling, 1e-6 for a loss), so a 0-1 table and the same table x 100 fit alike."""
+        return 1e-6 * (abs(self.fit_max_score) or 1.0)
 
     def signature(self) -> dict:
         """The settings part of a LawSet's signature (laws.json "signature"), in file order."""

@@ -118,8 +118,13 @@ def fit_stage2(base, pts: Points, form: str, *, fit_rstar: bool, start=None, rst
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if not np.isfinite(fun(q0)).all():
                 continue
-            res = least_squares(fun, q0, jac=jac, bounds=(lo, hi), method="trf", ftol=1e-12, xtol=1e-12,
-                                gtol=1e-12, max_nfev=400)
+            try:
+                res = least_squares(fun, q0, jac=jac, bounds=(lo, hi), method="trf", ftol=1e-12, xtol=1e-12,
+                                    gtol=1e-12, max_nfev=400)
+            except (ValueError, np.linalg.LinAlgError):
+                # scipy's SVD refuses an inf/NaN Jacobian (effective data under- or overflowing on
+                # the way): this start gives no fit; the others (or the caller's inf) stand
+                continue
         if best is None or res.cost < best.cost:
             best = res
     if best is None:  # no start gives finite residuals: the points cannot be fitted by this form
