@@ -491,10 +491,14 @@ def test_loss_law_warnings_do_not_advise_a_flag_loss_laws_refuse(law_ws, caplog)
     shutil.copy(MEASURED.pilots_path, law_ws / "measured.csv")
     with caplog.at_level(logging.WARNING):
         assert run_in(law_ws, main, ["fit", "measured.csv", "--lower-is-better", "-o", "f.json", "--n-boot", "5"]) == 0
-    assert "ceiling_at_bound" in json.loads((law_ws / "f.json").read_text())["laws"]["ar"]["flags"]
-    text = " ".join(r.getMessage() for r in caplog.records if "ar: ceiling_at_bound" in r.getMessage())
-    assert "add larger pilots" in text and "a loss law's floor is always fitted" in text
-    assert "fit with a fixed --ceiling or" not in text
+    laws = json.loads((law_ws / "f.json").read_text())["laws"]
+    assert laws["ar"]["ceiling"] == pytest.approx(0.0, abs=1e-9)  # E at its bound 0: a plain power law
+    assert not any("ceiling_at_bound" in item["flags"] for item in laws.values())  # the normal case, no flag
+    assert not any("ceiling_at_bound" in r.getMessage() for r in caplog.records)
+    from budgetlaw.fitting.flags import FLAG_TEXT  # the wording a flagged loss law would get
+
+    assert "a loss law's floor is always fitted" in FLAG_TEXT["ceiling_at_bound"]
+    assert "fit with a fixed --ceiling or" not in FLAG_TEXT["ceiling_at_bound"]
 
 
 def test_a_fit_of_many_languages_shows_progress_off_a_terminal(tmp_path, capsys):

@@ -217,3 +217,27 @@ def test_report_of_a_mixed_table_draws_only_one_language_pilots_on_the_law_panel
     assert sorted(content.shown_pilots["size"]) == sorted(single["size"].astype(float))
     for lang, curve in content.curves.groupby("language"):
         assert curve["size"].min() == pytest.approx(single.loc[single["language"] == lang, "size"].min() / 1.5)
+
+
+def test_demo_report_opens_with_the_answer_in_the_clis_words(demo):
+    """The first screen of report.md (issue 25): the plan for every language with its count and
+    share, and the verdict against uniform in the same words as the command's last line, before
+    any warning or table; no linear marginal value beyond the budget."""
+    out, printed = demo
+    text = (out / "report" / "report.md").read_text()
+    assert text.index("## The answer") < text.index("## Warnings") < text.index("## Plan")
+    answer = text.split("## The answer", 1)[1].split("\n## ", 1)[0]
+    plan = json.loads((out / "plan.json").read_text())
+    sizes = plan["sizes"] if isinstance(plan["sizes"], dict) else dict(zip(plan["languages"], plan["sizes"]))
+    total = sum(sizes.values())
+    assert abs(total - 900) < 1e-6
+    line = next(row for row in answer.splitlines() if row.startswith("**Split 900 pairs over 6 languages as:**"))
+    for lang, size in sizes.items():  # each language with its count and its share, worked out here
+        assert f"{lang} {size:,.0f} ({100 * size / total:.1f}%)" in line
+    verdict = next(row for row in printed.splitlines() if row.startswith("is the plan worth it? vs uniform: "))
+    words = verdict.split("vs uniform: ", 1)[1].rsplit(" (report.md", 1)[0]
+    assert f"**Verdict:** {words}" in answer
+    assert "per 100k more" not in text and "each 1,000 more pairs" not in answer  # 1,000 > a tenth of 900
+    assert "another 10% of the budget (90 more)" in answer
+    # a loss floor at 0 is the normal case: no ceiling_at_bound warning, no red panel title
+    assert "ceiling_at_bound" not in text.split("## Fitted laws", 1)[0]

@@ -93,18 +93,45 @@ def test_seeds_needed_formula_by_hand():
     assert w.seeds == math.ceil((Z * math.sqrt(2) * 0.5 / 1.25) ** 2)  # 2.51 -> 3
 
 
-def test_plain_words_verdict_below_seed_noise_and_not_above():
+def test_verdict_in_three_honest_cases_and_the_rest():
+    """The three cases of issue 25 on laws built for each (numbers by hand at the top of this file):
+    at level 0.5 the paired interval is [0.1875, 2.625] (clear of zero), at 0.9 it is
+    [-0.6625, 3.725] (spans zero); the objective's seed sd is sqrt(2) * seed_sd."""
     laws = make_laws(True)
     plan, base = make_plan("optimised", PLAN, laws), make_plan("uniform", BASE, laws)
-    noisy = worth(laws, plan, base, seed_sd=2.0)  # objective sd 2.83 > gain 1.25
-    assert "uniform is as good as this plan here, within what can be measured" in noisy.verdict
-    quiet = worth(laws, plan, base, seed_sd=0.05)  # objective sd 0.0707: the gain is 17.7 of it
-    assert "as good as" not in quiet.verdict and "large enough to measure" in quiet.verdict
-    assert "17.7 times" in quiet.verdict
-    unknown = worth(laws, plan, base, pilots=pd.DataFrame({"language": ["ar"], "size": [1.0], "score": [1.0]}))
-    assert unknown.seeds is None and "unknown" in unknown.verdict
-    losing = worth(laws, base, plan, seed_sd=0.05)
-    assert losing.gain == pytest.approx(-GAIN) and "as good as this plan or better" in losing.verdict
+    # interval clear of zero, gain 1.25 >= sd 0.0707: worth it, 17.7 times the noise
+    quiet = worth(laws, plan, base, seed_sd=0.05, level=0.5)
+    assert quiet.case == "worth it" and quiet.verdict.startswith("Worth it:")
+    assert "17.7 times" in quiet.verdict and "as good as" not in quiet.verdict
+    # interval clear of zero, gain 1.25 < sd 2.828: better, hidden by noise, never "as good as"
+    noisy = worth(laws, plan, base, seed_sd=2.0, level=0.5)
+    assert noisy.case == "hidden by noise" and "as good as" not in noisy.verdict
+    seeds = math.ceil((Z * math.sqrt(2) * 2 * math.sqrt(2) / 1.25) ** 2)  # 80.4 -> 81
+    assert f"you would need about {seeds} seeds per plan to see it" in noisy.verdict
+    assert "[+0.188, +2.625]" in noisy.verdict
+    # interval spans zero: can't tell, whatever the noise; only here "as good as"
+    for sd in (2.0, 0.05):
+        unsure = worth(laws, plan, base, seed_sd=sd)
+        assert unsure.case == "can't tell" and unsure.verdict.startswith("Can't tell:")
+        assert "uniform is as good as this plan as far as the pilots show" in unsure.verdict
+    unknown = worth(laws, plan, base, level=0.5,
+                    pilots=pd.DataFrame({"language": ["ar"], "size": [1.0], "score": [1.0]}))
+    assert unknown.seeds is None and unknown.case == "noise unknown" and "unknown" in unknown.verdict
+    losing = worth(laws, base, plan, seed_sd=0.05, level=0.5)
+    assert losing.gain == pytest.approx(-GAIN) and losing.case == "baseline better"
+    assert losing.verdict.startswith("optimised is better:")
+    same = worth(laws, plan, make_plan("uniform", PLAN, laws), seed_sd=0.05)
+    assert same.case == "same plan" and same.gain == 0.0
+
+
+def test_seed_sd_zero_is_allowed_and_means_no_noise(tmp_path):
+    laws = make_laws(False)
+    plan, base = make_plan("optimised", PLAN, laws), make_plan("uniform", BASE, laws)
+    w = worth(laws, plan, base, seed_sd=0.0, level=0.5)
+    assert w.seed_sd == 0.0 and w.case == "worth it" and w.seeds == 2  # n = 0: the two-seed minimum
+    assert "far above one model's seed noise (0.00)" in w.verdict
+    paths = report(laws, plan, [base], out=tmp_path / "r", budgets=[], seed_sd=0.0, level=0.5)
+    assert "Worth it:" in paths["summary"].read_text()
 
 
 def test_seed_spread_pooled_within_size_by_hand():
@@ -203,7 +230,7 @@ def test_report_shows_worth_and_links_the_heat_map(tmp_path):
     assert cells[1].startswith("+1.250 [") and [float(v) for v in cells[1][8:-1].split(",")] == pytest.approx(
         [-0.6625, 3.725], abs=6e-4)
     assert cells[2:] == ["67% of draws", "2.828", "0.44", str(seeds)]
-    assert "uniform is as good as this plan here, within what can be measured" in section
+    assert "Can't tell: the predicted gain over uniform is +1.250 [-0.663, +3.725]" in section
     again = report(laws, plan, [base], out=tmp_path / "b", budgets=[], seed_sd=2.0)
     assert again["summary"].read_bytes() == paths["summary"].read_bytes()
 

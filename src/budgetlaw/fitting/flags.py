@@ -2,7 +2,8 @@
 
     flat_data         the values do not improve significantly with log(size)
     c_at_bound        the exponent c sits at a bound of c_bounds
-    ceiling_at_bound  a free ceiling (for a loss: the floor E) sits at a bound
+    ceiling_at_bound  a free ceiling sits at a bound (for a loss: the floor E at the smallest median
+                      loss; E = 0 is a plain power law, the normal case, and not flagged)
 
 Computed on the fitted problem's own orientation (for a loss: the negated losses, so that
 "improve" means "rise" here too).
@@ -52,7 +53,12 @@ def fit_flags(law: PowerLaw, x: np.ndarray, y: np.ndarray, prob: FitProblem, s: 
         flags.append("c_at_bound")
     if s.free:
         tol = 1e-6 * max(1.0, abs(s.fit_max_score))
-        if law.ceiling - float(prob.ceiling_lo.ravel()[0]) <= tol or float(prob.ceiling_hi.ravel()[0]) - law.ceiling <= tol:
+        at_low = law.ceiling - float(prob.ceiling_lo.ravel()[0]) <= tol
+        # a loss's floor E at 0 (the upper bound of the fitted ceiling -E) is a plain power law, the
+        # normal case for a per-token loss far from its floor: not a warning. E at the smallest
+        # median loss (the other bound) means the law could not bend and is one.
+        at_high = float(prob.ceiling_hi.ravel()[0]) - law.ceiling <= tol and not s.lower_is_better
+        if at_low or at_high:
             flags.append("ceiling_at_bound")
     return tuple(flags)
 

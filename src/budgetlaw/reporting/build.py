@@ -41,6 +41,7 @@ from budgetlaw.bands import intervals
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.pilots import one_language, read_pilots
+from budgetlaw.reporting.answer import answer_lines
 from budgetlaw.reporting.compare import DEFAULT_BASELINES, constraint_kwargs, resolve_baselines
 from budgetlaw.reporting.plots import (MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws,
                                        plot_transfer)
@@ -209,6 +210,7 @@ class ReportContent:
     frontier: pd.DataFrame | None = None
     baseline_frontier: pd.DataFrame | None = None
     worth: list = field(default_factory=list)  # reporting.worth.Worth per baseline
+    more_gain: float | None = None  # the objective's improvement re-planned at 1.1 x the budget (answer.py)
     transfer: tuple | None = None  # (matrix, languages) when the laws carry a transfer matrix (worth.transfer_of)
 
 
@@ -301,9 +303,22 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
     spread = seed_spread(everything, [str(k) for k in languages], seed_sd)  # once for every baseline
     content.worth = [worth(laws, plan, b, level=level, spread=spread) for b in baseline_plans]
     budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
-    if len(budgets):
+    if len(budgets):  # budgets=[]: no re-planning at other budgets (no frontier, no +10% line)
         content.frontier, content.baseline_frontier = _frontier(laws, plan, budgets, baseline_plans, kwargs, notes)
+        content.more_gain = _more_budget(laws, plan, kwargs, lower)
     return content
+
+
+def _more_budget(laws, plan, kwargs, lower: bool) -> float | None:
+    """The objective's improvement when the plan is re-planned at 1.1 x its budget (None when that
+    cannot be solved): what another 10% of the budget buys, never a linear step past it."""
+    try:
+        again = sweep(laws, [1.1 * float(plan.budget)], objective=plan.objective, **kwargs)
+    except BudgetlawError as exc:
+        log.info("more-budget line skipped: %s", exc)
+        return None
+    value = float(again["objective_value"].iloc[0])
+    return float(improvement(value, float(plan.objective_value), lower))
 
 
 def _drawn_transfer(laws):
@@ -328,7 +343,9 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
             planned_scores=(plan.predicted["score"].to_dict()
                             if c.transfer is not None and np.any(c.transfer[0]) else None),
         )
-        files["allocation_plot"] = plot_allocation(c.sizes, tmp / "allocation.png", available=c.caps, budget=plan.budget)
+        unique = {k: float(v) for k, v in ((plan.constraints or {}).get("available") or {}).items() if v is not None}
+        files["allocation_plot"] = plot_allocation(c.sizes, tmp / "allocation.png", available=c.caps, budget=plan.budget,
+                                                   distinct=unique, max_epochs=int(plan.constraints.get("max_epochs") or 1))
         if c.baselines:
             files["gains_plot"] = plot_gains(c.gains, tmp / "gains.png", metric=c.metric, lower_is_better=direction_of(c.laws))
         if c.transfer is not None:
@@ -340,10 +357,14 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
             files["frontier_csv"] = tmp / "frontier.csv"
             files["frontier_plot"] = plot_frontier(
                 c.frontier, tmp / "frontier.png", current_budget=plan.budget, baselines=c.baseline_frontier,
-                objective=plan.objective, metric=c.label,
+                objective=plan.objective, metric=c.label, lower_is_better=direction_of(c.laws),
             )
+        answer = answer_lines(plan=plan, worths=c.worth, metric=c.metric, lower=direction_of(c.laws), level=c.level,
+                              available=(plan.constraints or {}).get("available"), largest_pilot=c.extrapolate_from,
+                              more_gain=c.more_gain, markdown_table=markdown_table)
         text = render_summary(
             title=c.title,
+            answer=answer,
             laws=c.laws,
             plan=plan,
             baselines=c.baselines,

@@ -15,11 +15,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # Figure.savefig renders PNG with Agg; pyplot is never touched
-from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 from budgetlaw.reporting.heatmap import plot_transfer  # its own module: plots.py is full
 
-__all__ = ["plot_laws", "plot_allocation", "plot_gains", "plot_frontier", "plot_transfer", "format_count",
+__all__ = ["plot_laws", "plot_allocation", "allocation_scale", "plot_gains", "plot_frontier", "plot_transfer", "format_count",
            "plan_colors", "MANY", "TOP"]
 
 #: Above this many languages a bar per language and plan is unreadable (100 languages drew a
@@ -136,7 +136,8 @@ def plot_laws(
             handles["plan"] = ax.scatter([size], [score], marker="*", s=140, color="#c0504d", zorder=4, label=label)
             ax.annotate(format_count(size), (size, score), textcoords="offset points", xytext=(4, -12), fontsize=8)
         ax.set_xscale("log")
-        _log_count_axis(ax.xaxis)
+        ax.set_xlim(x.min(), x.max())
+        _count_axis(ax.xaxis, x.min(), x.max())
         ax.grid(True, which="major", alpha=0.3)
         bad = tuple((flags or {}).get(language, ()))
         if bad:
@@ -158,46 +159,120 @@ def plot_laws(
     return _save(fig, path)
 
 
+def _count_axis(axis, low: float, high: float) -> None:
+    """Log axis over [low, high] with at least three labelled ticks: 1-2-5 steps, or every
+    integer step of a decade (1, 1.5, 2, 3, ...) on a short range such as 8-32."""
+    for subs in ((1.0, 2.0, 5.0), (1.0, 1.5, 2.0, 3.0, 5.0, 7.0), tuple(np.arange(1.0, 10.0, 0.5))):
+        decades = 10.0 ** np.arange(math.floor(math.log10(low)) - 1, math.ceil(math.log10(high)) + 1)
+        ticks = np.sort(np.concatenate([decades * sub for sub in subs]))
+        ticks = ticks[(ticks >= low * (1 - 1e-9)) & (ticks <= high * (1 + 1e-9))]
+        if len(ticks) >= 3:
+            break
+    axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(_COUNT_TICKS)
+    axis.set_minor_formatter(NullFormatter())
+
+
+def allocation_scale(values: np.ndarray, caps) -> tuple[bool, float, float]:
+    """(log axis?, low, high) of allocation.png's size axis: logarithmic when the bars span more
+    than 20x (so the smallest stays visible), and reaching only caps up to 1.5x the tallest bar
+    (higher caps are drawn as arrows at the top edge: to scale they would flatten every bar)."""
+    values = np.asarray(values, dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    top = float(positive.max()) if positive.size else 1.0
+    log_axis = bool(positive.size) and top / float(positive.min()) > 20
+    in_view = [float(cap) for cap in caps if float(cap) <= 1.5 * top]
+    high = max([top, *in_view]) * (3.0 if log_axis else 1.18)
+    return log_axis, (float(positive.min()) / 2 if log_axis else 0.0), high
+
+
+def _cap_label(max_epochs: int) -> str:
+    return "cap: available pairs" if max_epochs <= 1 else f"cap: available x {max_epochs} passes"
+
+
 def plot_allocation(
     sizes: pd.DataFrame,
     path: str | Path,
     *,
     available: Mapping[str, float] | None = None,
     budget: float | None = None,
+    distinct: Mapping[str, float] | None = None,
+    max_epochs: int = 1,
 ) -> Path:
-    """Grouped bars: pairs per language (rows of ``sizes``) for each plan (columns of ``sizes``).
+    """Grouped bars: pairs per language (rows of ``sizes``) for each plan (columns of ``sizes``),
+    the first plan's count written on its bar.
 
-    ``available``: language -> cap (available x max_epochs), drawn as a dashed black tick.
+    ``available``: language -> cap (available x max_epochs): a dashed tick inside the axis, or,
+    when the cap lies far above every plan (a plan of 200 pairs under a cap of 38k would be a
+    flat line), an arrow at the top edge with the cap written beside it. ``distinct``: language ->
+    distinct pairs; the part of a bar beyond them (repeated pairs) is hatched. The axis is
+    logarithmic when the bars span more than 20x, so the smallest planned bar stays visible.
     """
     languages = list(sizes.index)
     names = list(sizes.columns)
     if len(languages) > MANY:
-        return _allocation_many(sizes, path, available=available, budget=budget)
+        return _allocation_many(sizes, path, available=available, budget=budget, max_epochs=max_epochs)
     colors = plan_colors(names)
     width = 0.8 / max(1, len(names))
     x = np.arange(len(languages))
-    fig = Figure(figsize=(max(6.5, 1.3 * len(languages) + 2), 4.2))
+    caps = {lang: float(cap) for lang, cap in (available or {}).items()
+            if lang in languages and cap is not None and math.isfinite(float(cap))}
+    log_axis, low, high = allocation_scale(sizes.to_numpy(float), list(caps.values()))
+    fig = Figure(figsize=(max(6.5, 1.3 * len(languages) + 2), 4.4))
     ax = fig.subplots()
     for j, name in enumerate(names):
-        ax.bar(x - 0.4 + width * (j + 0.5), sizes[name].to_numpy(float), width, label=name, color=colors[name],
-               edgecolor="white", lw=0.5)
-    capped = False
+        heights = sizes[name].to_numpy(float)
+        left = x - 0.4 + width * (j + 0.5)
+        fresh = np.array([min(h, float((distinct or {}).get(lang, math.inf))) for h, lang in zip(heights, languages)])
+        bottom = low if log_axis else 0.0
+        ax.bar(left, fresh - bottom, width, bottom=bottom, label=name, color=colors[name], edgecolor="white", lw=0.5)
+        again = heights - fresh
+        if np.any(again > 0):
+            ax.bar(left, again, width, bottom=fresh, color=colors[name], edgecolor="white", hatch="///", lw=0.5,
+                   alpha=0.55, label=f"{name}: repeated pairs" if j == 0 else None)
+        if j == 0:
+            for xi, h in zip(left, heights):
+                if math.isfinite(h):
+                    ax.annotate(format_count(h), (xi, h), textcoords="offset points", xytext=(0, 2), ha="center",
+                                va="bottom", fontsize=7, color=colors[name])
+    label = _cap_label(max_epochs)
+    drawn = arrow = False
     for i, language in enumerate(languages):
-        cap = (available or {}).get(language)
-        if cap is not None and math.isfinite(cap):
+        cap = caps.get(language)
+        if cap is None:
+            continue
+        if cap <= high:
             ax.hlines(cap, i - 0.45, i + 0.45, colors="black", linestyles="--", lw=1.2,
-                      label=None if capped else "available (cap)")
-            capped = True
+                      label=None if drawn else label)
+        else:  # off the scale: an arrow at the top edge, the cap written beside it
+            ax.annotate("", xy=(i, high), xytext=(i, high / 1.6 if log_axis else high * 0.9),
+                        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0))
+            ax.annotate(f"cap {format_count(cap)}", (i, high), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7, ha="left", va="top")
+            if not arrow:
+                ax.plot([], [], color="black", marker=r"$\uparrow$", ls="none", label=f"{label} (off the scale)")
+            arrow = True
+            continue
+        drawn = True
     ax.set_xticks(x, languages)
-    ax.yaxis.set_major_formatter(_COUNT_TICKS)
-    ax.set_ylabel("training pairs")
+    ax.set_xlim(-0.6, len(languages) - 0.4)
+    if log_axis:
+        ax.set_yscale("log")
+        ax.set_ylim(low, high)
+        _count_axis(ax.yaxis, low, high)
+        ax.set_ylabel("training pairs (log scale)")
+    else:
+        ax.set_ylim(0, high)
+        ax.yaxis.set_major_formatter(_COUNT_TICKS)
+        ax.set_ylabel("training pairs")
     ax.grid(True, axis="y", alpha=0.3)
     title = "Allocation per language"
     if budget is not None:
         title += f" (budget {format_count(budget)})"
     ax.set_title(title)
     # below the axes: inside, the legend would hide tall bars or cap marks
-    ax.legend(frameon=False, fontsize=9, ncol=min(6, len(names) + capped), loc="upper center",
+    handles, labels = ax.get_legend_handles_labels()
+    ax.legend(handles, labels, frameon=False, fontsize=9, ncol=min(6, len(labels)), loc="upper center",
               bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     return _save(fig, path)
@@ -215,7 +290,7 @@ def _hbars(ax, frame: pd.DataFrame, colors: Mapping[str, str], labels: Mapping[s
     ax.set_ylim(-0.6, len(frame) - 0.4)
 
 
-def _allocation_many(sizes: pd.DataFrame, path, *, available, budget) -> Path:
+def _allocation_many(sizes: pd.DataFrame, path, *, available, budget, max_epochs: int = 1) -> Path:
     """Many languages: the TOP largest optimised allocations as sorted horizontal bars (caps as
     ticks), and every language as a point (baseline size, optimised size) on log axes."""
     names = list(sizes.columns)
@@ -227,13 +302,19 @@ def _allocation_many(sizes: pd.DataFrame, path, *, available, budget) -> Path:
     _hbars(left, top, colors)
     caps = [(i, (available or {}).get(lang)) for i, lang in enumerate(top.index)]
     caps = [(len(top) - 1 - i, cap) for i, cap in caps if cap is not None and math.isfinite(cap)]
+    widest = float(np.nanmax(top.to_numpy(float))) if top.size else 0.0
+    beyond = [cap for _, cap in caps if cap > 1.5 * widest]
+    caps = [(y, cap) for y, cap in caps if cap <= 1.5 * widest]  # far caps would squash every bar to nothing
+    span = "" if not beyond else format_count(min(beyond)) if min(beyond) == max(beyond) else \
+        f"{format_count(min(beyond))}-{format_count(max(beyond))}"
     if caps:
         left.scatter([c for _, c in caps], [y for y, _ in caps], marker="|", s=120, color="black", zorder=3,
-                     label="available (cap)")
+                     label=_cap_label(max_epochs))
     left.xaxis.set_major_formatter(_COUNT_TICKS)
     left.set_xlabel("training pairs")
     left.grid(True, axis="x", alpha=0.3)
-    left.set_title(f"The {len(top)} largest allocations of {len(sizes)} languages", fontsize=11)
+    left.set_title(f"The {len(top)} largest allocations of {len(sizes):,} languages"
+                   + (f"\n({len(beyond)} of their caps, {span}, lie far beyond the axis)" if beyond else ""), fontsize=11)
     left.legend(frameon=False, fontsize=8, loc="lower right")
     mine = sizes[first].to_numpy(float)
     for name in names[1:]:
@@ -337,22 +418,37 @@ def plot_frontier(
     baselines: pd.DataFrame | None = None,
     objective: str = "sum",
     metric: str = "score",
+    lower_is_better: bool = False,
 ) -> Path:
-    """Left: objective value against budget (the frontier); right: pairs per language against budget.
+    """Left: the optimised plan's gain over each baseline against budget (where planning pays);
+    without baselines, the objective itself. Right: pairs per language against budget, log-log.
 
     ``sweep``: long form with columns budget, language, size, objective_value (one row per budget
-    and language, as budgetlaw.sweep returns). ``baselines``: index budget, one column
-    per baseline with its objective value at that budget, drawn dashed.
+    and language, as budgetlaw.sweep returns). ``baselines``: index budget, one column per
+    baseline with its value of the plan's objective at that budget. A gain is an improvement
+    (budgetlaw.direction): positive where the optimised plan is better.
     """
     fig = Figure(figsize=(11, 4.2))
     left, right = fig.subplots(1, 2)
     frontier = sweep.groupby("budget", sort=True)["objective_value"].first()
-    left.plot(frontier.index, frontier.to_numpy(float), marker="o", ms=4, lw=2, color=_OPTIMISED_COLOR,
-              label="optimised")
+    label = {"sum": f"total predicted {metric}", "maxmin": f"worst language's {metric}",
+             "robust": f"mean over bootstrap draws of total {metric}"}.get(objective, f"objective ({objective})")
     if baselines is not None and not baselines.empty:
         colors = plan_colors(["optimised", *baselines.columns])
+        sign = -1.0 if lower_is_better else 1.0
         for name in baselines.columns:
-            left.plot(baselines.index, baselines[name].to_numpy(float), ls="--", lw=1.4, color=colors[name], label=name)
+            theirs = baselines[name].reindex(frontier.index).to_numpy(float)
+            left.plot(frontier.index, sign * (frontier.to_numpy(float) - theirs), marker="o", ms=3, lw=1.6,
+                      color=colors[name], label=f"vs {name}")
+        left.axhline(0.0, color="black", lw=0.8)
+        left.set_ylabel(f"predicted gain in {label}\n" + ("(baseline - optimised)" if lower_is_better
+                                                          else "(optimised - baseline)"))
+        left.set_title("Gain of the optimised plan over each baseline")
+    else:
+        left.plot(frontier.index, frontier.to_numpy(float), marker="o", ms=4, lw=2, color=_OPTIMISED_COLOR,
+                  label="optimised")
+        left.set_ylabel(label)
+        left.set_title("Budget frontier")
     sizes = sweep.pivot_table(index="budget", columns="language", values="size", aggfunc="first").sort_index()
     named = list(sizes.columns)
     if len(named) > MANY:  # the largest at the top budget by name, the rest as one grey bundle
@@ -367,20 +463,22 @@ def plot_frontier(
                                             label=f"{len(rest)} other languages"))
     for language in named:
         right.plot(sizes.index, sizes[language].to_numpy(float), marker="o", ms=3, label=language)
+    budgets = frontier.index.to_numpy(float)
     for ax in (left, right):
         ax.set_xscale("log")
-        _log_count_axis(ax.xaxis)
+        ax.set_xlim(budgets.min() / 1.1, budgets.max() * 1.1)
+        _count_axis(ax.xaxis, budgets.min() / 1.1, budgets.max() * 1.1)
         ax.set_xlabel("total budget (log scale)")
         ax.grid(True, alpha=0.3)
         if current_budget is not None:
             ax.axvline(current_budget, color="black", ls=":", lw=1.2, label=f"this plan ({format_count(current_budget)})")
-    label = {"sum": f"total predicted {metric}", "maxmin": f"worst language's {metric}",
-             "robust": f"mean over bootstrap draws of total {metric}"}.get(objective, f"objective ({objective})")
-    left.set_ylabel(label)
-    left.set_title("Budget frontier")
-    right.autoscale_view()
-    right.yaxis.set_major_formatter(_COUNT_TICKS)
-    right.set_ylabel("pairs allocated")
+    values = sizes.to_numpy(float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    if positive.size:
+        right.set_yscale("log")
+        right.set_ylim(positive.min() / 1.5, positive.max() * 1.5)
+        _count_axis(right.yaxis, positive.min() / 1.5, positive.max() * 1.5)
+    right.set_ylabel("pairs allocated (log scale)")
     right.set_title("Optimised allocation as the budget grows")
     left.legend(frameon=False, fontsize=8)
     right.legend(frameon=False, fontsize=8, ncol=2)

@@ -107,8 +107,12 @@ def law_rows(laws) -> pd.DataFrame:
 
 
 def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float]) -> pd.DataFrame:
-    """language, pairs, share of pairs, cap, predicted, lower, upper, x largest pilot."""
+    """language, pairs, share of pairs, cap, predicted, lower, upper, x largest pilot; with
+    ``distinct`` (min(pairs, available)) and ``passes`` (pairs / available) after ``pairs`` when
+    the plan may repeat pairs (max_epochs > 1)."""
     total = float(plan.sizes.sum())
+    available = (plan.constraints or {}).get("available") or {}
+    repeats = int((plan.constraints or {}).get("max_epochs") or 1) > 1 and bool(available)
     d = _digits(bool(getattr(plan, "lower_is_better", False)))
     rows = []
     predicted = plan.predicted.reindex(plan.sizes.index)  # whole columns, not a .loc per language
@@ -117,10 +121,17 @@ def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float
     for k, (language, size) in enumerate(plan.sizes.items()):
         pred = {col: values[k] for col, values in columns.items()}
         largest = largest_pilot.get(language)
+        unique = available.get(language)
+        unique = float(unique) if _finite(unique) else math.inf
+        extra = {}
+        if repeats:
+            extra = {"distinct": fmt_size(min(float(size), unique)),
+                     "passes": f"{float(size) / unique:.2f}" if math.isfinite(unique) and unique > 0 else "1.00"}
         rows.append(
             {
                 "language": language,
                 "pairs": fmt_size(size),
+                **extra,
                 "share": f"{100 * float(size) / total:.1f}%" if total > 0 else "-",
                 "cap": fmt_size(caps.get(language)),
                 "predicted": fmt_score(pred.get("score"), digits=d),
@@ -191,49 +202,68 @@ def gain_rows(plan, baselines: Sequence) -> pd.DataFrame:
     return frame
 
 
-def plan_warnings(laws, plan, flags: Mapping[str, tuple], extrapolate_from: Mapping[str, float]) -> list[str]:
-    """Plain-language warnings: degenerate fits, extrapolation, unused budget, solver trouble."""
+def _listed(items: Sequence[str]) -> str:
+    return ", ".join(items)
+
+
+def plan_warnings(laws, plan, flags: Mapping[str, tuple], extrapolate_from: Mapping[str, float],
+                  extra: Sequence[str] = ()) -> list[str]:
+    """Plain-language warnings, one line per kind with its languages listed together, ordered by
+    how much they bear on the plan: solver trouble, unused budget, extrapolation (and ``extra``
+    lines of that weight, e.g. the far-extrapolation check), holdout misses (saying whether the
+    plan reads the law inside or beyond its pilots), fit flags, missing bands."""
     out = []
     lower = direction_of(laws)
-    for language, bad in flags.items():
-        for flag in bad:
-            out.append(f"**{language}: {flag}** - {FLAG_TEXT.get(flag, 'see docs/reports.md')}.")
-    for language, item in laws.items():
-        holdout = getattr(item, "holdout", None) or {}
-        if not _finite(holdout.get("error")):
-            continue
-        error = float(holdout["error"])
-        observed = float(holdout["observed"]) if _finite(holdout.get("observed")) else math.nan
-        if lower and abs(error) > HOLDOUT_WARN_LOSS * abs(observed):
-            out.append(
-                f"**{language}: holdout miss {error:+.3f}** - fitted without its largest pilot size "
-                f"({fmt_size(holdout.get('size'))}), the law missed the loss there by more than "
-                f"{HOLDOUT_WARN_LOSS:.0%}; its extrapolation is uncertain."
-            )
-        elif not lower and abs(error) > HOLDOUT_WARN:
-            out.append(
-                f"**{language}: holdout miss {error:+.2f}** - fitted without its largest pilot size "
-                f"({fmt_size(holdout.get('size'))}), the law missed that size by more than {HOLDOUT_WARN:g} point; "
-                "its extrapolation is uncertain."
-            )
+    status = str((plan.solver or {}).get("status", "optimal"))
+    if status.lower() not in ("optimal", "ok", "converged"):
+        out.append(f"**Solver status {status!r}** - the optimiser did not report an optimal solution; the plan may "
+                   "not be the best split.")
+    if _finite(plan.unused_budget) and plan.unused_budget > 1e-3 * plan.budget:
+        out.append(
+            f"**Unused budget {fmt_size(plan.unused_budget)}** - every language is at its cap "
+            "(available x max_epochs); raise the caps or lower the budget."
+        )
     far = []
     for language, size in plan.sizes.items():
         edge = extrapolate_from.get(language)
-        if _finite(edge) and edge > 0 and float(size) > edge:
+        if _finite(edge) and edge > 0 and float(size) > edge * (1 + 1e-9):
             far.append(f"{language} {format_count(float(size))} = {float(size) / edge:.1f}x")
     if far:
         out.append(
             "**Extrapolation** - planned sizes beyond the largest pilot run: " + ", ".join(far)
             + f". Predicted {'losses' if lower else 'scores'} there rest on the law's shape, not on data (shaded region in laws.png)."
         )
-    if _finite(plan.unused_budget) and plan.unused_budget > 1e-3 * plan.budget:
-        out.append(
-            f"**Unused budget {fmt_size(plan.unused_budget)}** - every language is at its cap "
-            "(available x max_epochs); raise the caps or lower the budget."
-        )
-    status = str((plan.solver or {}).get("status", "optimal"))
-    if status.lower() not in ("optimal", "ok", "converged"):
-        out.append(f"**Solver status {status!r}** - the optimiser did not report an optimal solution.")
+    out += [f"**Far extrapolation** - {line}." for line in extra]
+    inside, beyond = [], []
+    for language, item in laws.items():
+        holdout = getattr(item, "holdout", None) or {}
+        if not _finite(holdout.get("error")):
+            continue
+        error = float(holdout["error"])
+        observed = float(holdout["observed"]) if _finite(holdout.get("observed")) else math.nan
+        missed = abs(error) > HOLDOUT_WARN_LOSS * abs(observed) if lower else abs(error) > HOLDOUT_WARN
+        if not missed:
+            continue
+        text = f"{language} {error:+.{_digits(lower)}f} at {fmt_size(holdout.get('size'))}"
+        planned = float(plan.sizes.get(language, math.nan)) if language in plan.sizes.index else math.nan
+        (beyond if _finite(holdout.get("size")) and planned >= float(holdout["size"]) else inside).append(text)
+    if inside or beyond:
+        limit = f"{HOLDOUT_WARN_LOSS:.0%} of the loss" if lower else f"{HOLDOUT_WARN:g} point"
+        parts = []
+        if beyond:
+            parts.append(f"{_listed(beyond)}: planned at or beyond that size, so the miss bears directly on the plan")
+        if inside:
+            parts.append(f"{_listed(inside)}: planned inside the pilots, where the law was fitted, so the miss matters "
+                         "less to this plan")
+        out.append(f"**Holdout misses** - refitted without its largest pilot size, a law missed it by more than {limit} "
+                   f"(predicted - observed): " + "; ".join(parts) + ".")
+    by_flag: dict = {}
+    for language, bad in flags.items():
+        for flag in bad:
+            by_flag.setdefault(flag, []).append(str(language))
+    for flag in ("c_at_bound", "flat_data", "ceiling_at_bound", *sorted(set(by_flag) - set(FLAG_TEXT))):
+        if flag in by_flag:
+            out.append(f"**{flag}** ({_listed(by_flag[flag])}) - {FLAG_TEXT.get(flag, 'see docs/reports.md')}.")
     if any(getattr(item, "draws", None) is None for item in laws.values()):
         out.append("Some laws carry no bootstrap draws, so their predictions have no uncertainty band.")
     return out
@@ -260,6 +290,7 @@ def render_summary(
     largest_pilot: Mapping[str, float],
     version: str,
     worth: Sequence[str] = (),
+    answer: Sequence[str] = (),
 ) -> str:
     """The whole report.md text; see docs/reports.md for its sections."""
     lower = direction_of(laws)
@@ -272,6 +303,7 @@ def render_summary(
             "by `budgetlaw.synthetic`, not measured. Use the numbers to learn the tool, not to plan a real run.",
             "",
         ]
+    lines += list(answer)  # "The answer" (reporting.answer): what a reader came for, before anything else
     lines += ["## Warnings", ""]
     lines += [f"- {w}" for w in [*warnings, *notes]] or ["None: every fit is healthy and the plan stays within its data."]
     marginal = float(plan.marginal_value) if _finite(plan.marginal_value) else math.nan
@@ -283,14 +315,17 @@ def render_summary(
          "lower is better)" if lower else
          f"- Objective: **{plan.objective}**, value {_fmt(plan.objective_value, '.2f')} ({metric} points)"),
         f"- Budget: {fmt_size(plan.budget)}; used {fmt_size(plan.used_budget)}; unused {fmt_size(plan.unused_budget)}",
-        (f"- Marginal value: {_fmt(marginal, '.3g')} {metric} shed from the objective per extra budget unit "
-         f"(about {_fmt(marginal * 100_000, f'.{d}f')} per 100k more)" if lower else
-         f"- Marginal value: {_fmt(marginal, '.3g')} objective points per extra budget unit "
-         f"(about {_fmt(marginal * 100_000, '.2f')} per 100k more)"),
+        (f"- Marginal value at this budget: {_fmt(marginal, '.3g')} {metric} shed from the objective per extra pair "
+         "(a slope at this budget; \"More budget\" above re-plans at +10%)" if lower else
+         f"- Marginal value at this budget: {_fmt(marginal, '.3g')} objective points per extra pair "
+         "(a slope at this budget; \"More budget\" above re-plans at +10%)"),
         f"- Solver: {(plan.solver or {}).get('method', '-')} ({(plan.solver or {}).get('status', '-')})",
         "",
         f"Predicted {label} with its {level:.0%} bootstrap interval (lower, upper); `cap` = available x max_epochs; "
-        "`x largest pilot` > 1 means extrapolation.",
+        "`x largest pilot` > 1 means extrapolation"
+        + ("; `distinct` = the distinct pairs a language's `pairs` use, `passes` = pairs / available (repeats count "
+           "less than new pairs: docs/formats/plan.md)." if int((plan.constraints or {}).get("max_epochs") or 1) > 1
+           else "."),
         "",
         markdown_table(plan_rows(plan, caps, largest_pilot)),
         "",

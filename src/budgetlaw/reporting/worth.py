@@ -24,6 +24,15 @@ Of the objective: ``sum``/``robust`` with equal weights w and a known ``mean_sd`
 (noise shared by the languages of one model is kept); otherwise sqrt(sum_i w_i^2 s_i^2)
 (languages independent); ``maxmin``: s of the plan's worst language.
 
+**Verdict** (``classify``), against each baseline: *worth it* when the gain's interval lies
+above zero and the gain is at least one model's seed sd of the objective (one seed per plan
+would likely show it); *hidden by noise* when the interval lies above zero but the gain is below
+the seed noise (the plan is better, and the verdict says how many seeds per plan would show it);
+*can't tell* when the interval spans zero (only then does the report say the baseline is "as good
+as" the plan); *baseline better* when it lies below zero; *same plan* when the baseline's sizes
+are the plan's; *noise unknown* when the plan is better but no seed noise is known. Without
+bootstrap draws the point gain's sign stands in for the interval's.
+
 **Seeds per plan.** Paired two-sided test at 5% with 80% power (normal approximation), seeds of
 the two plans independent, so the paired difference has sd_diff = sqrt(2) * s:
 
@@ -51,7 +60,7 @@ from budgetlaw.reporting.compare import resolve_baselines
 from budgetlaw.reporting.noise import SeedSpread, clean, parse_seed_sd, seed_spread
 
 __all__ = ["Worth", "SeedSpread", "worth", "seed_spread", "seeds_needed", "predict_values", "parse_seed_sd",
-           "worth_section", "transfer_of", "plan_objective", "objective_value", "Z_SUM"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
+           "worth_section", "transfer_of", "plan_objective", "objective_value", "Z_SUM", "CASES", "classify"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
 
 #: z_0.975 + z_0.8: a two-sided test at 5% with 80% power.
 Z_SUM = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
@@ -66,7 +75,7 @@ def seeds_needed(gain: float, sd: float) -> float:
 
 
 def _seeds(gain: float, sd: float) -> int | None:
-    n = seeds_needed(gain, sd)
+    n = seeds_needed(gain, sd)  # 0 with no noise: the two-seed minimum
     return max(2, math.ceil(n)) if math.isfinite(n) and math.isfinite(sd) else None
 
 
@@ -197,7 +206,8 @@ class Worth:
     """The gain of ``plan`` over ``baseline`` in the plan's objective (positive: plan better), its
     paired ``level`` interval over the draws (NaN without draws), the share of draws in which the
     plan is better, one model's seed sd of the objective, the seeds per plan to see the gain
-    (None: not positive or no noise known), a plain-words ``verdict``, and ``per_language``
+    (None: not positive or no noise known), the verdict's ``case`` (CASES, ``classify``) and its
+    plain-words ``verdict``, and ``per_language``
     (index language; columns gain, lower, upper, seed_sd, seeds)."""
 
     plan: str
@@ -214,6 +224,7 @@ class Worth:
     verdict: str
     noise: str
     per_language: pd.DataFrame
+    case: str = "unknown"  # one of CASES (``classify``)
 
     def to_dict(self) -> dict:
         out = {k: clean(getattr(self, k)) for k in self.__dataclass_fields__ if k != "per_language"}
@@ -237,23 +248,65 @@ def _objective(objective: str, values: np.ndarray, weights: np.ndarray, lower: b
     return np.tensordot(weights, values, axes=1)
 
 
-def _verdict(baseline: str, gain: float, low: float, high: float, sd: float, seeds: int | None, digits: int) -> str:
-    def f(v):
-        return f"{v:.{digits}f}"
-    unsure = " The laws are not even sure of its sign (its interval spans zero)." if low <= 0 <= high else ""
+#: The verdict's cases (Worth.case), from the plan's point of view.
+CASES = ("worth it", "hidden by noise", "can't tell", "baseline better", "same plan", "noise unknown", "unknown")
+
+
+def classify(gain: float, low: float, high: float, sd: float, same: bool = False) -> str:
+    """The verdict's case (one of CASES) for a gain, its interval (NaN without draws) and one
+    model's seed sd of the objective (NaN when unknown).
+
+    same plan: the baseline gives every language the plan's pairs; can't tell: the interval
+    spans zero (the laws cannot say which plan is better; without draws: a gain of 0);
+    baseline better: the interval lies below zero; otherwise the plan is better, and the case
+    says whether one model would show it: worth it (gain >= seed sd), hidden by noise (gain <
+    seed sd), noise unknown (no seed sd)."""
+    if same:
+        return "same plan"
     if not math.isfinite(gain):
-        return f"The gain over {baseline} cannot be computed (a language gets no data in one of the plans)."
-    if gain <= 0:
-        return f"{baseline} is predicted to be as good as this plan or better (gain {gain:+.{digits}f}); planning does not pay here."
+        return "unknown"
+    if math.isfinite(low) and math.isfinite(high):
+        if high < 0:
+            return "baseline better"
+        if low <= 0:
+            return "can't tell"
+    elif gain < 0:
+        return "baseline better"
+    elif gain == 0:
+        return "can't tell"
     if not math.isfinite(sd):
-        return (f"Predicted gain over {baseline}: {f(gain)}; the seed noise is unknown (no repeated pilots), so how "
-                "many seeds would show it cannot be said (give seed_sd / --seed-sd)." + unsure)
-    if gain < sd:
-        return (f"{baseline} is as good as this plan here, within what can be measured: the predicted gain "
-                f"({f(gain)}) is smaller than one model's seed noise ({f(sd)}); seeing it would take about "
-                f"{seeds} seeds per plan." + unsure)
-    return (f"The gain over {baseline} is large enough to measure: the predicted gain ({f(gain)}) is {gain / sd:.1f} "
-            f"times one model's seed noise ({f(sd)}); about {seeds} seeds per plan would show it." + unsure)
+        return "noise unknown"
+    return "worth it" if gain >= sd else "hidden by noise"
+
+
+def _verdict(case: str, baseline: str, gain: float, low: float, high: float, share: float, sd: float,
+             seeds: int | None, digits: int) -> str:
+    """The verdict in plain words: the same sentence in report.md, the CLI and Worth.verdict."""
+    def f(v, signed=False):
+        return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+    sure = math.isfinite(low)
+    interval = f" [{f(low, True)}, {f(high, True)}]" if sure else ""
+    drawn = f", better in {100 * share:.0f}% of the laws' draws" if sure and math.isfinite(share) else ""
+    if case == "same plan":
+        return f"Same plan: {baseline} gives every language the same pairs as this plan, so there is nothing to gain."
+    if case == "unknown":
+        return f"The gain over {baseline} cannot be computed (a language gets no data in one of the plans)."
+    if case == "can't tell":
+        return (f"Can't tell: the predicted gain over {baseline} is {f(gain, True)}{interval}, an interval that spans "
+                f"zero, so the laws cannot say which split is better; {baseline} is as good as this plan as far as the "
+                "pilots show.")
+    if case == "baseline better":
+        return (f"{baseline} is better: the plan's predicted gain over it is {f(gain, True)}{interval}, below zero; "
+                f"use {baseline}, or check the plan's objective and constraints.")
+    if case == "noise unknown":
+        return (f"Better: the plan beats {baseline} by {f(gain)}{interval}{drawn}; the seed noise is unknown (no "
+                "repeated pilots), so whether one trained model would show it cannot be said (give seed_sd / --seed-sd).")
+    if case == "hidden by noise":
+        return (f"Better, but hidden by noise: the plan beats {baseline} by {f(gain)}{interval}{drawn}, less than one "
+                f"model's seed noise ({f(sd)}); you would need about {seeds:,} seeds per plan to see it.")
+    ratio = f"{gain / sd:.1f} times" if sd > 0 else "far above"
+    return (f"Worth it: the plan beats {baseline} by {f(gain)}{interval}{drawn}, {ratio} one model's seed noise "
+            f"({f(sd)}); {seeds:,} seeds per plan would show it in a test at 5% with 80% power.")
 
 
 def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = None, level: float = 0.9,
@@ -310,10 +363,13 @@ def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     frame = pd.DataFrame({"gain": per_gain, "lower": per_low, "upper": per_high, "seed_sd": sd,
                           "seeds": pd.Series([_seeds(g, s) for g, s in zip(per_gain, sd)], index=languages, dtype=object)},
                          index=pd.Index(languages, name="language"))
-    verdict = _verdict(baseline.name, gain, low, high, objective_sd, seeds, 3 if lower else 2)
+    other = baseline.sizes.reindex(plan.sizes.index).fillna(0.0).to_numpy(dtype=float)
+    same = bool(np.allclose(plan.sizes.to_numpy(dtype=float), other, rtol=1e-9, atol=1e-9 * max(1.0, plan.budget)))
+    case = classify(gain, low, high, objective_sd, same)
+    verdict = _verdict(case, baseline.name, gain, low, high, share, objective_sd, seeds, 3 if lower else 2)
     return Worth(plan=plan.name, baseline=baseline.name, objective=plan.objective, lower_is_better=lower,
                  level=float(level), gain=gain, lower=low, upper=high, better_share=share, seed_sd=objective_sd,
-                 seeds=seeds, verdict=verdict, noise=noise, per_language=frame)
+                 seeds=seeds, verdict=verdict, noise=noise, per_language=frame, case=case)
 
 
 def _kept_pilots(laws, languages) -> pd.DataFrame | None:
