@@ -3,6 +3,7 @@
     build.py     report = build_report (compute every table) + write_report (files, all at once)
     compare.py   the baselines a plan is compared with (at its budget, under its constraints)
     worth.py     is the plan worth it: gain over a baseline, its paired interval, seeds to see it
+    answer.py    report.md's first screen: the plan, the verdict, what would change it
     summary.py   the Markdown summary (report.md): tables, warnings, provenance
     plots.py     the PNG figures, drawn from plain tables (heatmap.py: the transfer matrix)
 """

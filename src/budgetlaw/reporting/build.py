@@ -7,8 +7,9 @@ warnings) and ``write_report`` draws and writes them. Files written into ``out``
 appears at once: it is built in a temporary folder beside ``out`` and moved in at the end,
 budgetlaw._io.staged_folder):
 
-    report.md        summary: warnings, plan, comparison with baselines, is the plan worth it (gain,
-                     its paired interval, seeds to see it: reporting.worth), fitted laws, provenance
+    report.md        summary: the answer first (plan, verdict, what would change it: reporting.answer),
+                     warnings, plan, comparison with baselines, is the plan worth it (gain, its
+                     paired interval, seeds to see it: reporting.worth), fitted laws, provenance
     laws.png         one panel per language: fitted curve, bootstrap band, pilots, extrapolation
     allocation.png   pairs per language, optimised plan against each baseline
     gains.png        predicted score gain of the optimised plan over each baseline, per language
@@ -405,7 +406,7 @@ def report(
 
     baselines: None (uniform, proportional, temperature, unimax), a list/comma string of those
     names, or Plan objects. budgets: budgets for the frontier (default frontier_budgets(plan));
-    pass ``[]`` to skip the frontier. pilots: the pilot table (or its CSV path) to draw the
+    pass ``[]`` to skip the frontier and the answer's "More budget" line (no re-planning). pilots: the pilot table (or its CSV path) to draw the
     points; rows with ``source == "synthetic"`` make the report say the data are synthetic.
     constraints: keyword arguments for the baselines and the sweep (default: the plan's own).
     synthetic: say in the summary that the pilots are synthetic (default: detected from the
