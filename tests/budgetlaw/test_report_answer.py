@@ -129,3 +129,25 @@ def test_warnings_one_line_per_kind_ordered_by_bearing_on_the_plan():
     beyond, inside = holdout.split("; hi")
     assert "ar +2.50 at 1,000: planned at or beyond that size" in beyond
     assert "-3.00 at 1,000: planned inside the pilots" in inside
+
+
+def test_worth_and_report_refuse_a_plan_made_from_other_laws(tmp_path):
+    """bl.worth and bl.report hold the CLI's guarantee: a plan is judged only under its own laws."""
+    import budgetlaw as bl
+    from budgetlaw.errors import InputError
+
+    rng = np.random.default_rng(0)
+
+    def pilots(shift):
+        rows = [(k, x, 100 - LAWS[k].a * x ** -LAWS[k].c + shift + rng.normal(0, 0.2), s)
+                for k in LAWS for x in (1e3, 4e3, 1.6e4) for s in (1, 2)]
+        return pd.DataFrame(rows, columns=["language", "size", "score", "seed"])
+
+    laws_a, laws_b = bl.fit(pilots(0.0), n_boot=10), bl.fit(pilots(-5.0), n_boot=10)
+    plan_a = bl.allocate(laws_a, 2e4)
+    assert bl.worth(laws_a, plan_a, "uniform").baseline == "uniform"  # its own laws: fine
+    with pytest.raises(InputError, match="made from other laws"):
+        bl.worth(laws_b, plan_a, "uniform")
+    with pytest.raises(InputError, match="made from other laws"):
+        report(laws_b, plan_a, out=tmp_path / "r", budgets=[])
+    assert not (tmp_path / "r").exists()  # nothing written

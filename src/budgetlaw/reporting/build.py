@@ -41,7 +41,9 @@ from budgetlaw.allocation import sweep
 from budgetlaw.bands import intervals
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import BudgetlawError, InputError
+from budgetlaw.extrapolation import extrapolation_warning
 from budgetlaw.pilots import one_language, read_pilots
+from budgetlaw.plan import check_made_from
 from budgetlaw.reporting.answer import answer_lines
 from budgetlaw.reporting.compare import DEFAULT_BASELINES, constraint_kwargs, resolve_baselines
 from budgetlaw.reporting.plots import (MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws,
@@ -202,6 +204,7 @@ class ReportContent:
     title: str
     flags: dict
     extrapolate_from: dict
+    far: list  # the far-extrapolation line (budgetlaw.extrapolation), or nothing
     gains: pd.DataFrame
     curves: pd.DataFrame
     shown_pilots: pd.DataFrame | None
@@ -257,6 +260,7 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
     missing = [lang for lang in languages if lang not in laws]
     if missing:
         raise InputError(f"plan allocates to {missing} but the laws have no such language; use the laws.json the plan was made from")
+    check_made_from(plan, laws)  # the same refusal as `budgetlaw report`: a plan judged under other laws
     lower = direction_of(laws)
     if pilots is not None and not isinstance(pilots, pd.DataFrame):
         pilots = read_pilots(pilots, lower_is_better=lower)
@@ -296,6 +300,7 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
     content = ReportContent(
         laws=laws, plan=plan, baselines=baseline_plans, notes=notes, synthetic=synthetic, metric=metric,
         label=value_label(metric, lower), level=level, title=title, flags=flags, extrapolate_from=extrapolate_from,
+        far=_far(laws, plan),
         gains=gains, curves=_curves(laws, plan, pilots, level, drawn),
         shown_pilots=pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)],
         sizes=pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans}), caps=caps,
@@ -320,6 +325,16 @@ def _more_budget(laws, plan, kwargs, lower: bool) -> float | None:
         return None
     value = float(again["objective_value"].iloc[0])
     return float(improvement(value, float(plan.objective_value), lower))
+
+
+def _far(laws, plan) -> list[str]:
+    """The far-extrapolation line of budgetlaw.extrapolation, as `budgetlaw allocate` prints it.
+    It reads a transfer law through bl.predict, so a plain matrix (transfer_of) is not judged."""
+    transfer = getattr(laws, "transfer", None)
+    if transfer is not None and not hasattr(transfer, "reorder"):
+        return []
+    line = extrapolation_warning(laws, plan)
+    return [line] if line else []
 
 
 def _drawn_transfer(laws):
@@ -370,7 +385,7 @@ def write_report(content: ReportContent, out: str | Path) -> dict[str, Path]:
             plan=plan,
             baselines=c.baselines,
             law_table=markdown_table(law_rows(c.laws)),
-            warnings=plan_warnings(c.laws, plan, c.flags, c.extrapolate_from),
+            warnings=plan_warnings(c.laws, plan, c.flags, c.extrapolate_from, c.far),
             notes=c.notes,
             synthetic=c.synthetic,
             figures={k: v.name for k, v in files.items() if k.endswith("_plot")},

@@ -56,6 +56,7 @@ import pandas as pd
 from budgetlaw.allocation.problem import law_arrays, objective_at
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
+from budgetlaw.plan import check_made_from
 from budgetlaw.reporting.compare import resolve_baselines
 from budgetlaw.reporting.noise import SeedSpread, clean, parse_seed_sd, seed_spread
 
@@ -315,7 +316,9 @@ def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     budget under its constraints) and how many seeds it would take to see it (module docstring).
 
     seed_sd: one model's seed sd, a number or language -> number; else the spread of repeated
-    ``pilots`` (default: the pilot points the laws keep); ``spread``: one already computed."""
+    ``pilots`` (default: the pilot points the laws keep); ``spread``: one already computed.
+    A plan made from other laws is refused (budgetlaw.plan.check_made_from), as the CLI does."""
+    check_made_from(plan, laws)
     if isinstance(baseline, str):
         plans, notes = resolve_baselines(laws, plan, [baseline])
         if not plans:
