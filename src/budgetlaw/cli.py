@@ -27,6 +27,7 @@ from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS
 from budgetlaw.cli_demo import cmd_demo
 from budgetlaw.cli_output import MAX_N_BOOT, check_budget_pays_one_each, parse_budget, print_plan, print_transfer
 from budgetlaw.errors import BudgetlawError, InputError
+from budgetlaw.extrapolation import extrapolation_warning
 from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 from budgetlaw.transfer.law import FORMS as TRANSFER_FORMS
@@ -34,7 +35,6 @@ from budgetlaw.transfer.law import STAGE1_CHOICES
 
 __all__ = ["main", "build_parser"]
 TRANSFER_CHOICES = ("auto", *TRANSFER_FORMS)
-EXTRAPOLATION_WARN = 100.0  # warn when a planned size is this far beyond (or below) the pilot sizes
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
 REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png",
                 "transfer.png")
@@ -46,31 +46,6 @@ def _input_file(path: str, what: str) -> Path:
     if not result.is_file():
         raise InputError(f"{result}: {what} not found; check the path (current folder: {Path.cwd()})")
     return result
-
-
-def _extrapolation_warning(laws, plan) -> str | None:
-    """One line naming the languages whose planned size lies far outside their pilot sizes (under
-    a transfer law: their effective data, what the law is read at)."""
-    far = []
-    sizes_of = plan.sizes
-    if getattr(laws, "transfer", None) is not None:
-        from budgetlaw.transfer.prediction import predict
-
-        table = predict(laws, plan.sizes.to_dict(), unique=(plan.constraints or {}).get("available"))
-        sizes_of = table.set_index("language")["effective"].reindex(plan.sizes.index)
-    for lang, size in sizes_of.items():
-        sizes = getattr(laws[lang], "sizes", None)
-        if sizes is None or not len(sizes):
-            continue
-        low, high = float(min(sizes)), float(max(sizes))
-        if size > EXTRAPOLATION_WARN * high:
-            far.append(f"{lang} {size:.3g} pairs = {size / high:.3g}x its largest pilot size {high:g}")
-        elif size < low / EXTRAPOLATION_WARN:
-            far.append(f"{lang} {size:.3g} pairs = 1/{low / max(size, 1e-300):.3g} of its smallest pilot size {low:g}")
-    if not far:
-        return None
-    return ("the plan extrapolates the laws far beyond the pilot data (" + "; ".join(far) +
-            "); its predictions there are not supported by measurements, check the --budget")
 
 
 def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = None) -> dict:
@@ -144,7 +119,7 @@ def cmd_allocate(args) -> int:
     plan = allocate(laws, budget, objective=args.objective, solver=args.solver, level=args.level, **kwargs)
     path = plan.save(args.output)
     print_plan(plan)
-    warning = _extrapolation_warning(laws, plan)
+    warning = extrapolation_warning(laws, plan)
     if warning:
         print(f"budgetlaw allocate: warning: {warning}", file=sys.stderr)
     print(f"wrote {path}")
@@ -153,7 +128,7 @@ def cmd_allocate(args) -> int:
 
 def cmd_report(args) -> int:
     from budgetlaw.fitting import load_laws
-    from budgetlaw.plan import load_plan
+    from budgetlaw.plan import check_made_from, load_plan
     from budgetlaw.reporting import report
     from budgetlaw.reporting.worth import parse_seed_sd
 
@@ -162,7 +137,7 @@ def cmd_report(args) -> int:
     check_output(args.output, [laws_path, plan_path, args.languages, args.pilots], kind="dir", names=REPORT_NAMES)
     laws = load_laws(laws_path)
     plan = load_plan(plan_path)
-    _check_plan_made_from(plan, laws, plan_path, laws_path)
+    check_made_from(plan, laws, plan_name=str(plan_path), laws_name=str(laws_path))
     constraints = None
     if args.languages is not None:
         constraints = _load_constraints(laws, args.languages, plan.constraints.get("max_epochs"))
@@ -198,36 +173,6 @@ def _report_budgets(text: str, laws, constraints: dict) -> list[float]:
                              f"needs {need:g}); give frontier budgets such as 300k,600k,1.2M, or 'none'")
         budgets.append(value)
     return budgets
-
-
-def _check_plan_made_from(plan, laws, plan_path, laws_path) -> None:
-    """Refuse a plan whose recorded laws (their signature: settings and the pilots' sha256) are
-    not these laws: the report would show the plan's predictions under laws that did not make them."""
-    import json
-
-    if bool(plan.lower_is_better) is not bool(laws.lower_is_better):
-        kinds = {True: "losses (lower is better)", False: "scores (higher is better)"}
-        raise InputError(f"{plan_path}: predicts {kinds[bool(plan.lower_is_better)]} but {laws_path} holds laws of "
-                         f"{kinds[bool(laws.lower_is_better)]}; pass the laws the plan was made from, or make a new "
-                         f"plan with `budgetlaw allocate {laws_path} ...`")
-    if sorted(plan.languages) != sorted(map(str, laws)):
-        raise InputError(f"{plan_path}: plans {', '.join(sorted(plan.languages))} but {laws_path} has laws for "
-                         f"{', '.join(sorted(map(str, laws)))}; pass the laws the plan was made from")
-    recorded = (getattr(plan, "signature", None) or {}).get("laws")
-    current = getattr(laws, "signature", None)
-    if recorded and not current:
-        raise InputError(f"{plan_path}: records the laws it was made from, but {laws_path} has no signature to compare "
-                         "(removed or edited?); regenerate the laws with `budgetlaw fit` and the plan with "
-                         "`budgetlaw allocate`")
-    if not recorded or not current:
-        return  # a hand-made plan: nothing to compare
-    canon = lambda d: json.dumps(d, sort_keys=True, default=str)  # noqa: E731
-    if canon(recorded) != canon(json.loads(json.dumps(current, default=str))):
-        src = (recorded.get("source") or {}).get("sha256") if isinstance(recorded.get("source"), dict) else None
-        mine = (current.get("source") or {}).get("sha256") if isinstance(current.get("source"), dict) else None
-        detail = f" (pilots sha256 {str(src)[:12]} vs {str(mine)[:12]})" if src != mine else ""
-        raise InputError(f"{plan_path}: was made from other laws than {laws_path}{detail}; pass the laws.json the "
-                         f"plan was made from, or make a new plan with `budgetlaw allocate {laws_path} ...`")
 
 
 # -- parser ------------------------------------------------------------------------------------

@@ -73,7 +73,11 @@ def _load(source: Source) -> tuple[pd.DataFrame, str, str, dict]:
         frame.columns = [str(col).strip().lower() for col in frame.columns]
         frame = frame.reset_index(drop=True)
         frame.index = frame.index + 1  # 1-based data rows
-        return frame, "pilots table", "row", {}
+        # what was fitted, for a table with no file behind it: a plan records its laws' signature,
+        # and two tables' laws must not compare equal (budgetlaw.plan.check_made_from)
+        digest = hashlib.sha256(",".join(map(str, frame.columns)).encode())
+        digest.update(frame.astype(str).to_csv(index=False).encode())
+        return frame, "pilots table", "row", {"path": None, "sha256": digest.hexdigest()}
     path = Path(source)
     if not path.is_file():
         raise InputError(f"{path}: pilot file not found; give the path of a CSV with columns language,size,score")
@@ -299,7 +303,8 @@ def read_pilots(
 
     Returns a DataFrame with columns language (str), size (float), score (float), and seed
     (int) / metric (str) when given, one row per run, in file order. With ``metric`` only the
-    rows of that metric are kept. ``df.attrs["source"]`` holds {"path", "sha256"} for files;
+    rows of that metric are kept. ``df.attrs["source"]`` holds {"path", "sha256"} for files
+    ({"path": None, "sha256" of the table as CSV} for DataFrames);
     ``df.attrs["synthetic"]`` is True when a file's ``source`` column marks a row "synthetic".
     Every language needs at least ``min_sizes`` distinct sizes. ``lower_is_better``: the
     ``score`` column is a loss (>= 0, no upper bound; ``max_score`` is not used).

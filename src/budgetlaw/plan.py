@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw.errors import InputError
-from budgetlaw._io import read_json, write_text_atomic
+from budgetlaw.fileio import read_json, write_text_atomic
 
-__all__ = ["FORMAT", "Plan", "load_plan"]
+__all__ = ["FORMAT", "Plan", "load_plan", "check_made_from"]
 
 FORMAT = "budgetlaw-plan/1"
 _NUMBERS = ("objective_value", "budget", "used_budget", "unused_budget", "marginal_value")
@@ -319,3 +319,42 @@ def load_plan(path) -> Plan:
     """Read and validate a plan.json written by `Plan.save`."""
     data = read_json(path, what="plan file", fix="write one with 'budgetlaw allocate' or Plan.save")
     return Plan.from_dict(data, where=str(path))
+
+
+def check_made_from(plan: Plan, laws, *, plan_name: str = "plan", laws_name: str = "laws") -> None:
+    """Refuse (InputError, one line) a plan that was not made from ``laws``: another direction
+    (a loss plan judged under score laws), other languages, or another recorded signature (the
+    settings of the fit and the pilots' sha256). A report or a gain computed otherwise would show
+    the plan's predictions under laws that did not make them. A hand-made plan (no recorded
+    laws) passes; a plan that records laws against laws without a signature does not.
+
+    plan_name, laws_name: what the messages call them (the files on the command line).
+    """
+    import json
+
+    lower = getattr(laws, "lower_is_better", None)
+    if lower is None:  # a dict of PowerLaws
+        lower = any(bool(getattr(item, "lower_is_better", False)) for item in laws.values())
+    if bool(plan.lower_is_better) is not bool(lower):
+        kinds = {True: "losses (lower is better)", False: "scores (higher is better)"}
+        raise InputError(f"{plan_name}: predicts {kinds[bool(plan.lower_is_better)]} but {laws_name} holds laws of "
+                         f"{kinds[bool(lower)]}; pass the laws the plan was made from, or make a new "
+                         f"plan with `budgetlaw allocate {laws_name} ...`")
+    if sorted(plan.languages) != sorted(map(str, laws)):
+        raise InputError(f"{plan_name}: plans {', '.join(sorted(plan.languages))} but {laws_name} has laws for "
+                         f"{', '.join(sorted(map(str, laws)))}; pass the laws the plan was made from")
+    recorded = (getattr(plan, "signature", None) or {}).get("laws")
+    current = getattr(laws, "signature", None)
+    if recorded and not current:
+        raise InputError(f"{plan_name}: records the laws it was made from, but {laws_name} has no signature to "
+                         "compare (removed or edited?); regenerate the laws with `budgetlaw fit` and the plan with "
+                         "`budgetlaw allocate`")
+    if not recorded or not current:
+        return  # a hand-made plan: nothing to compare
+    canon = lambda d: json.dumps(d, sort_keys=True, default=str)  # noqa: E731
+    if canon(recorded) != canon(json.loads(json.dumps(current, default=str))):
+        src = (recorded.get("source") or {}).get("sha256") if isinstance(recorded.get("source"), dict) else None
+        mine = (current.get("source") or {}).get("sha256") if isinstance(current.get("source"), dict) else None
+        detail = f" (pilots sha256 {str(src)[:12]} vs {str(mine)[:12]})" if src != mine else ""
+        raise InputError(f"{plan_name}: was made from other laws than {laws_name}{detail}; pass the laws.json the "
+                         f"plan was made from, or make a new plan with `budgetlaw allocate {laws_name} ...`")
