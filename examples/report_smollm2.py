@@ -21,7 +21,7 @@ import json
 import sys
 from pathlib import Path
 
-from tuning.data.files import atomic_write  # a temp file beside the target, renamed on success
+from budgetlaw.fileio import atomic_write  # a temp file beside the target, renamed on success
 from tuning.study.report import write_report as _write_report
 from tuning.study.report_tables import (  # noqa: F401  (the report's tables, for notebooks and tests)
     ReportError, _multi_table, _pilot_table, read_records, results_frame)

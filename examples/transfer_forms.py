@@ -76,7 +76,7 @@ from budgetlaw.transfer.fit import folds
 from budgetlaw.transfer.law import RSTAR_BOUNDS, T_MAX, repeated
 from budgetlaw.transfer.stage2 import fit_stage2
 from budgetlaw.transfer.table import Points, split_table
-from tuning.data.files import atomic_write
+from budgetlaw.fileio import atomic_write
 from tuning.study.report_transfer import PLAN_KINDS, _records
 from tuning.study.steps import fit_transfer, pilots_table
 

@@ -29,7 +29,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tuning.data.files import check_output, chmod_tree
+from budgetlaw.fileio import check_output, chmod_tree
 from tuning.errors import InputError
 
 __all__ = ["gguf_to_model", "gguf_metadata", "register"]

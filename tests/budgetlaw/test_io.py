@@ -1,4 +1,4 @@
-"""budgetlaw._io (re-exported by budgetlaw.fileio): atomic files and folders, checked JSON."""
+"""budgetlaw.fileio, the one home of both packages' file plumbing: atomic files and folders, checked JSON."""
 
 import json
 import os
@@ -6,16 +6,19 @@ import os
 import pytest
 
 from budgetlaw import fileio
-from budgetlaw._io import read_json, staged_folder, write_text_atomic
+from budgetlaw.fileio import read_json, staged_folder, write_text_atomic
 from budgetlaw.errors import InputError
 
 
-def test_fileio_reexports_the_one_implementation():
-    # tuning imports these from budgetlaw.fileio: they must be the very same functions
-    assert fileio.write_text_atomic is write_text_atomic
-    assert fileio.read_json is read_json and fileio.staged_folder is staged_folder
-    for name in ("run_command", "check_output", "file_mode", "dir_mode", "sigterm_as_interrupt", "one_line"):
-        assert callable(getattr(fileio, name))
+def test_fileio_is_the_one_home_of_the_plumbing():
+    # tuning imports these from budgetlaw.fileio; the second stack (tuning.data.files) is gone
+    import importlib.util
+
+    for name in ("run_command", "check_output", "file_mode", "dir_mode", "sigterm_as_interrupt", "one_line",
+                 "atomic_paths", "atomic_write", "write_json", "chmod_tree", "read_yaml", "did_you_mean"):
+        assert callable(getattr(fileio, name)), name
+    for gone in ("budgetlaw._io", "tuning.data.files"):
+        assert importlib.util.find_spec(gone) is None, gone
 
 
 def test_write_text_atomic_writes_the_bytes_and_leaves_no_temporary(tmp_path):
@@ -100,3 +103,31 @@ def test_read_json_reads(tmp_path):
     path = tmp_path / "x.json"
     path.write_text(json.dumps({"a": [1, 2.5, None]}), encoding="utf-8")
     assert read_json(path) == {"a": [1, 2.5, None]}
+
+
+def test_read_yaml_is_strict(tmp_path):
+    pytest.importorskip("yaml")
+    path = tmp_path / "s.yaml"
+    path.write_text("language: no\npacking: true\nwhen: on\n", encoding="utf-8")
+    assert fileio.read_yaml(path) == {"language": "no", "packing": True, "when": "on"}  # YAML 1.1 words stay words
+    path.write_text("a: 1\nb: 2\na: 3\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"key 'a' appears twice \(first on line 1\).* at line 3"):
+        fileio.read_yaml(path)
+    with pytest.raises(InputError, match="study file not found"):
+        fileio.read_yaml(tmp_path / "missing.yaml", what="study file")
+    assert fileio.yaml_value("null", where="override") is None and fileio.yaml_value(" ", where="override") == ""
+
+
+def test_did_you_mean_names_the_close_key_or_lists_them():
+    assert fileio.did_you_mean("bugdet", ["budget", "languages"]) == "; did you mean 'budget'?"
+    assert fileio.did_you_mean("zzz", ["budget", "languages"], listing="valid keys") == "; valid keys: budget, languages"
+
+
+def test_a_reader_can_raise_its_own_error_type(tmp_path):
+    class TuningError(InputError):
+        pass
+
+    path = tmp_path / "x.json"
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(TuningError, match="^custom$"):
+        read_json(path, message=lambda exc: "custom", error=TuningError)

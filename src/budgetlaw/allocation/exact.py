@@ -25,6 +25,15 @@ Two objectives have this form:
             monotonically; the start max_d (log(c_id*K_id/D_i) - T) / (c_id+1) is such a point
             (each draw alone bounds the mean from below).
 
+Repeated pairs (one-language laws with available U_i < cap_i, budgetlaw.allocation): f_i is
+taken at the data-constrained value e = eff(x) of budgetlaw.transfer.law (x beyond U counts as
+U + U R* (1 - exp(-z)), z = (x - U) / (U R*)), so f_i'(x) = g_i(e) * exp(-z) with g_i the
+derivative of the law in e. Where xstar_i(lam) of the fresh-pair condition lies beyond U, the
+condition is solved in z instead: phi(z) = z - H_i(log e(z)) + log lam = 0 with H_i = log(g_i /
+cost_i) convex and decreasing in log e, and log e(z) concave and increasing, so phi is concave
+and increasing with phi(0) < 0: Newton's method from z = 0 converges monotonically. f_i stays
+increasing and strictly concave, so everything above holds.
+
 Everything is vectorised over budgets (rows) and languages (columns); the module is pure numpy.
 """
 
@@ -33,6 +42,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+
+from budgetlaw.transfer.law import repeated
 
 # Bisection stops once the log-multiplier bracket is this wide relative to its magnitude: a few
 # units in the last place, i.e. as precise as float64 allows.
@@ -49,6 +60,57 @@ class ExactSolution:
     x: np.ndarray
     lam: np.ndarray
     iterations: int
+
+
+def _repeat_arrays(unique, rstar, n):
+    """U (n,) (inf: no repeats) and R* (n,) as float arrays, or (None, None) without repeats."""
+    if unique is None:
+        return None, None
+    U = np.broadcast_to(np.asarray(unique, dtype=float), (n,))
+    if not np.isfinite(U).any():
+        return None, None
+    return U, np.broadcast_to(np.asarray(rstar, dtype=float), (n,))
+
+
+def _repeat_inverse(e, U, R):
+    """x with eff(x) = e: e up to U, then U + U R* * -log(1 - (e - U) / (U R*)) (e beyond
+    U (1 + R*) is out of reach: inf)."""
+    over = np.isfinite(U) & (e > U)
+    if not over.any():
+        return e
+    Us, Rs = np.where(over, U, 1.0), np.where(over, R, 1.0)
+    frac = np.where(over, (e - Us) / (Us * Rs), 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        beyond = np.where(frac < 1.0, Us - Us * Rs * np.log1p(-np.minimum(frac, 1.0)), np.inf)
+    return np.where(over, beyond, e)
+
+
+def _log_slope(x, U, R):
+    """log eff'(x) = -(x - U) / (U R*) beyond U, 0 up to it."""
+    over = np.isfinite(U) & (x > U)
+    return np.where(over, -(x - np.where(over, U, 0.0)) / np.where(over, U * R, 1.0), 0.0)
+
+
+def _repeat_root(H, loglam, U, R, x0):
+    """x beyond U with H(log eff(x)) - z(x) = loglam where x0 (the fresh-pair root) is beyond U;
+    x0 elsewhere. H(L) -> (value, dvalue/dL): the log marginal per unit of budget in e. Newton
+    on phi(z) = z - H(L(z)) + loglam from z = 0 (module docstring: monotone)."""
+    over = np.isfinite(U) & (x0 > U)
+    if not over.any():
+        return x0
+    Us, Rs = np.where(over, U, 1.0), np.where(over, R, 1.0)
+    z = np.zeros(np.broadcast_shapes(x0.shape, Us.shape))
+    for _ in range(_MAX_NEWTON):
+        decay = np.exp(-z)
+        e = Us + Us * Rs * (1.0 - decay)
+        value, slope = H(np.log(e))
+        phi = z - value + loglam
+        dphi = 1.0 - slope * Us * Rs * decay / e  # slope < 0, so dphi >= 1
+        step = np.where(over, -phi / dphi, 0.0)
+        z = z + step
+        if np.all(np.abs(step) <= _REL_TOL * np.maximum(1.0, np.abs(z))):
+            break
+    return np.where(over, Us + Us * Rs * z, x0)
 
 
 def _as_rows(budget, lo, hi):
@@ -117,23 +179,35 @@ def _solve(log_marginal, log_xstar, active, cost, lo, hi, budget) -> ExactSoluti
     return ExactSolution(x=x, lam=lam, iterations=iterations)
 
 
-def solve_sum(K, c, w, cost, lo, hi, budget) -> ExactSolution:
-    """Exact optimum of sum_i w_i*(C_i - K_i*x_i**(-c_i)) (ceilings do not move the argmax).
+def solve_sum(K, c, w, cost, lo, hi, budget, unique=None, rstar=None) -> ExactSolution:
+    """Exact optimum of sum_i w_i*(C_i - K_i*e_i**(-c_i)) (ceilings do not move the argmax),
+    e_i = x_i, or eff(x_i) beyond ``unique`` U_i with repetition constant ``rstar`` (module
+    docstring; unique None or inf: no repeats).
 
     K, c, w, cost: shape (n,); lo, hi: (n,) or (n_budgets, n), hi may be inf; budget: scalar or
-    (n_budgets,). Callers validate: K >= 0, c > 0, w >= 0, cost > 0, 0 < lo <= hi, and
-    sum(cost*lo) <= budget.
+    (n_budgets,); unique, rstar: (n,) or scalars. Callers validate: K >= 0, c > 0, w >= 0,
+    cost > 0, 0 < lo <= hi, and sum(cost*lo) <= budget.
     """
     K, c, w, cost = (np.asarray(v, dtype=float) for v in (K, c, w, cost))
     with np.errstate(divide="ignore"):
         log_a = np.log(w * c * K) - np.log(cost)  # log of lam_i * x**(c+1) at the optimum
     active = np.isfinite(log_a)
+    U, R = _repeat_arrays(unique, rstar, K.size)
 
     def log_marginal(x):
-        return log_a - (c + 1.0) * np.log(x)
+        if U is None:
+            return log_a - (c + 1.0) * np.log(x)
+        return log_a - (c + 1.0) * np.log(repeated(x, U, R)) + _log_slope(x, U, R)
+
+    def H(L):
+        return log_a - (c + 1.0) * L, -(c + 1.0)
 
     def log_xstar(loglam):
-        return (log_a - loglam) / (c + 1.0)
+        fresh = (log_a - loglam) / (c + 1.0)
+        if U is None:
+            return fresh
+        with np.errstate(over="ignore"):
+            return np.log(_repeat_root(H, loglam, U, R, np.exp(fresh)))
 
     return _solve(log_marginal, log_xstar, active, cost, lo, hi, budget)
 
@@ -158,8 +232,9 @@ def _logsumexp(z, axis=-1):
         return np.log(np.exp(z - top).sum(axis=axis)) + top.squeeze(axis)
 
 
-def solve_robust(Kd, cd, counts, w, cost, lo, hi, budget) -> ExactSolution:
-    """Exact optimum of the mean over draws of sum_i w_i*(C_id - K_id*x_i**(-c_id)).
+def solve_robust(Kd, cd, counts, w, cost, lo, hi, budget, unique=None, rstar=None) -> ExactSolution:
+    """Exact optimum of the mean over draws of sum_i w_i*(C_id - K_id*e_i**(-c_id)), e_i as
+    for `solve_sum` (one R* for every draw).
 
     Kd, cd: (n, D) draws padded by `pad_draws` (counts: (n,) real draws per language); the
     other arguments as for `solve_sum`.
@@ -172,11 +247,31 @@ def solve_robust(Kd, cd, counts, w, cost, lo, hi, budget) -> ExactSolution:
     log_ck = np.where(active[:, None], log_ck, -np.inf)
     slope = cd + 1.0
 
-    def log_marginal(x):  # x: (nb, n)
-        z = log_ck[None] - slope[None] * np.log(x)[..., None]
-        return log_wc + _logsumexp(z)
+    U, R = _repeat_arrays(unique, rstar, Kd.shape[0])
 
-    def log_xstar(loglam):  # loglam: (nb, 1)
+    def log_marginal(x):  # x: (nb, n)
+        if U is None:
+            z = log_ck[None] - slope[None] * np.log(x)[..., None]
+            return log_wc + _logsumexp(z)
+        z = log_ck[None] - slope[None] * np.log(repeated(x, U, R))[..., None]
+        return log_wc + _logsumexp(z) + _log_slope(x, U, R)
+
+    def H(L):  # L = log e (nb, n): log of the mean marginal in e per unit of budget, and its slope
+        z = log_ck[None] - slope[None] * L[..., None]
+        h = _logsumexp(z)
+        with np.errstate(under="ignore", invalid="ignore"):
+            p = np.exp(z - h[..., None])
+        return log_wc + h, -np.nansum(p * slope[None], axis=-1)
+
+    def log_xstar(loglam):
+        u = fresh_root(loglam)
+        if U is None:
+            return u
+        with np.errstate(over="ignore"):
+            x = _repeat_root(H, loglam, U, R, np.exp(u))
+        return np.where(active, np.log(x), u)
+
+    def fresh_root(loglam):  # loglam: (nb, 1)
         target = loglam - log_wc  # solve logsumexp_d(log_ck - slope*u) = target, per column
         with np.errstate(invalid="ignore"):
             u = np.max((log_ck[None] - target[..., None]) / slope[None], axis=-1)

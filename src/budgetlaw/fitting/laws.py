@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from budgetlaw._io import read_json, write_text_atomic
+from budgetlaw.fileio import read_json, write_text_atomic
 from budgetlaw.bands import check_level, draw_columns, quantiles
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError

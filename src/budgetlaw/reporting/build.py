@@ -5,7 +5,7 @@
 ``report`` is two steps: ``build_report`` computes every table (plans, baselines, frontier,
 warnings) and ``write_report`` draws and writes them. Files written into ``out`` (the whole set
 appears at once: it is built in a temporary folder beside ``out`` and moved in at the end,
-budgetlaw._io.staged_folder):
+budgetlaw.fileio.staged_folder):
 
     report.md        summary: the answer first (plan, verdict, what would change it: reporting.answer),
                      warnings, plan, comparison with baselines, is the plan worth it (gain, its
@@ -35,7 +35,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw import __version__
-from budgetlaw._io import staged_folder
+from budgetlaw.fileio import staged_folder
 from budgetlaw.allocation import baselines as baseline_module
 from budgetlaw.allocation import sweep
 from budgetlaw.bands import intervals

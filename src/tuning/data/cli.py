@@ -72,7 +72,7 @@ def run_mix(args) -> int:
 
 
 def run_tokens(args) -> int:
-    from tuning.data.files import atomic_write, check_output
+    from budgetlaw.fileio import atomic_write, check_output
     from tuning.data.mixture import read_mixture
     from tuning.data.tokenize import load_tokenizer, token_counts
 

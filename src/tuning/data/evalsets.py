@@ -22,7 +22,7 @@ import json
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from tuning.data.files import read_json
+from budgetlaw.fileio import read_json
 from tuning.data.pairs import Pair, read_plaintext
 from tuning.errors import InputError
 from tuning.languages import canonical
@@ -94,7 +94,7 @@ def flores_sentences(root, language: str, split: str = "devtest") -> list[str]:
     path = _language_file(split_dir, name, language) if split_dir.is_dir() else None
     if path is None:
         raise InputError(f"{root}: no {split} file for {language} in {split_dir}")
-    from tuning.data.files import iter_lines
+    from tuning.data.reading import iter_lines
 
     return [text for _, text in iter_lines(path)]
 
@@ -123,7 +123,7 @@ def _squad_json_error(path: Path, exc: BaseException) -> str:
 def read_squad(path) -> list[dict]:
     """One record per question of a SQuAD-format JSON file (see the module docstring)."""
     path = Path(path)
-    doc = read_json(path, lambda exc: _squad_json_error(path, exc))
+    doc = read_json(path, error=InputError, message=lambda exc: _squad_json_error(path, exc))
     records = []
     seen = set()
     for a, article in enumerate(_need(doc, "data", list, "top level", path)):

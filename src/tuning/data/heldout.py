@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from tuning.data.evalsets import squad_texts
-from tuning.data.files import sha256_file
+from tuning.data.reading import sha256_file
 from tuning.data.instructions import iter_instructions
 from tuning.data.readers import open_pairs
 from tuning.data.sampling import normalize

@@ -15,7 +15,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from tuning.data.files import iter_jsonl, read_json
+from budgetlaw.fileio import read_json
+
+from tuning.data.reading import iter_jsonl
 from tuning.errors import InputError
 
 __all__ = ["read_instructions", "iter_instructions"]
@@ -50,7 +52,7 @@ def iter_instructions(path) -> Iterator[dict]:
         return
     if not name.endswith(".json"):
         raise InputError(f"{path}: instruction data must be .json (a list) or .jsonl")
-    doc = read_json(path, lambda exc: _json_error(path, exc))
+    doc = read_json(path, error=InputError, message=lambda exc: _json_error(path, exc))
     if not isinstance(doc, list):
         raise InputError(f"{path}: expected a JSON list of records (Alpaca format), got "
                          f"{type(doc).__name__}")

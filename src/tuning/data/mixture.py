@@ -31,7 +31,9 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-from tuning.data.files import atomic_paths, check_output, read_json, sha256_file
+from budgetlaw.fileio import atomic_paths, check_output, read_json
+
+from tuning.data.reading import sha256_file
 from tuning.data.heldout import Heldout
 from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
@@ -69,7 +71,7 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
         plan = plan.to_dict()
     elif isinstance(plan, (str, os.PathLike)):
         where = str(plan)
-        plan = read_json(plan, lambda exc: (
+        plan = read_json(plan, error=InputError, message=lambda exc: (
             f"{where}: cannot open the plan ({exc.strerror}); check the path" if isinstance(exc, OSError)
             else f"{where}: not a JSON plan ({str(exc)[:200] or 'nested too deeply'}); write it with budgetlaw allocate"))
     if not isinstance(plan, Mapping):
@@ -361,7 +363,7 @@ def _write(records: list[dict], manifest: dict, out: Path) -> dict:
 
 def read_mixture(path) -> list[dict]:
     """The records of a mixture JSONL, checked: every line an object with :data:`RECORD_KEYS`."""
-    from tuning.data.files import iter_jsonl
+    from tuning.data.reading import iter_jsonl
 
     records = []
     for number, rec in iter_jsonl(path):

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
-from tuning.data.files import iter_lines
+from tuning.data.reading import iter_lines
 from tuning.errors import InputError
 
 __all__ = ["Pair", "PairPacker", "read_plaintext"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tuning.data.evalsets import find_flores, flores_pairs
-from tuning.data.files import iter_lines, sha256_files
+from tuning.data.reading import iter_lines, sha256_files
 from tuning.data.gettext import locale_catalogs, read_catalogs
 from tuning.data.pairs import Pair, PairPacker, read_plaintext  # re-exported: readers' public names
 from tuning.errors import InputError

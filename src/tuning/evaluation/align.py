@@ -108,7 +108,7 @@ def alignment(model_or_dir, pairs: Mapping[str, tuple[Sequence[str], Sequence[st
 
 def read_pairs(path: str | Path, *, limit: int | None = None) -> dict[str, tuple[list[str], list[str]]]:
     """A pairs JSONL file -> {language: (english, translations)} (first ``limit`` per language)."""
-    from tuning.data.files import iter_jsonl
+    from tuning.data.reading import iter_jsonl
     from tuning.languages import canonical
 
     path = Path(path)
@@ -137,7 +137,7 @@ def plot_alignment(frame, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from tuning.data.files import atomic_paths
+    from budgetlaw.fileio import atomic_paths
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for lang, group in frame.groupby("language", sort=True):

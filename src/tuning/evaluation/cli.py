@@ -125,7 +125,7 @@ def _check_task_names(specs: list[str], names: list[str]) -> None:
 def _check_prediction_dir(args, out: Path) -> Path:
     """The predictions folder is checked before the model loads: not the results file, not an
     existing file, not one of the inputs, in a folder that can be written."""
-    from tuning.data.files import check_output
+    from budgetlaw.fileio import check_output
 
     pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
     if os.path.abspath(pred_dir) == os.path.abspath(out):
@@ -136,7 +136,7 @@ def _check_prediction_dir(args, out: Path) -> Path:
 
 
 def cmd_generate(args) -> int:
-    from tuning.data.files import check_output
+    from budgetlaw.fileio import check_output
     from tuning.evaluation.predictions import generate_to_file, read_prompts
     from tuning.generation import load_model
 
@@ -171,7 +171,7 @@ def cmd_eval(args) -> int:
         if looks_like_path(args.comet_model) and not Path(args.comet_model).expanduser().exists():
             raise InputError(f"--comet-model {args.comet_model}: no such file or folder; pass a COMET model "
                              "directory (holding checkpoints/model.ckpt) or a .ckpt file")
-    from tuning.data.files import check_output
+    from budgetlaw.fileio import check_output
 
     out = check_output(args.output, [*args.data, *(args.predictions or []), args.model])
     pred_dir = None
@@ -239,12 +239,12 @@ def _nll_rows(task, model, tokenizer, args) -> list:
 
 def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
     """Resume only predictions made by the same model and settings (run.json records them)."""
-    from tuning.data.files import read_json, write_json
+    from budgetlaw.fileio import read_json, write_json
 
     pred_dir.mkdir(parents=True, exist_ok=True)
     marker = pred_dir / "run.json"
     if marker.is_file():
-        old = read_json(marker, lambda exc: f"{marker}: unreadable ({str(exc)[:200]}); it records which model and "
+        old = read_json(marker, error=InputError, message=lambda exc: f"{marker}: unreadable ({str(exc)[:200]}); it records which model and "
                                             "settings made these predictions: delete that folder, or pass a "
                                             "different --predictions-dir")
         if not isinstance(old, dict) or old != run:
@@ -257,7 +257,7 @@ def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
 
 
 def cmd_pilots(args) -> int:
-    from tuning.data.files import check_output
+    from budgetlaw.fileio import check_output
     from tuning.evaluation.results import read_manifest, read_results, results_to_pilots, write_pilots
 
     out = check_output(args.output, [args.results, args.manifest])
@@ -293,13 +293,13 @@ def cmd_align(args) -> int:
             pairs[lang] = (en, flores_lines(args.flores, lang, args.split)[: args.limit])
     if not pairs:
         raise InputError("align: give --pairs FILE or --flores DIR --languages ...")
-    from tuning.data.files import check_output
+    from budgetlaw.fileio import check_output
 
     plot_path = args.plot or str(Path(args.output).with_suffix(".png"))
     check_output(args.output, [*(args.pairs or []), args.model])
     check_output(plot_path, [*(args.pairs or []), args.model, args.output], option="--plot")
     frame = alignment(args.model, pairs, batch_size=args.batch_size)
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
 
     with atomic_write(args.output) as fh:
         frame.to_csv(fh, index=False)

@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 def read_prompts(path: str | Path) -> list[tuple[str, str]]:
     """(id, prompt) pairs from a prompts JSONL file; ids must be unique."""
-    from tuning.data.files import iter_jsonl
+    from tuning.data.reading import iter_jsonl
     from tuning.prompts import render_prompt
 
     path = Path(path)
@@ -137,9 +137,9 @@ def check_resume(items: Sequence[tuple[str, str]], out: str | Path, *, task: str
         return
     side = items_sidecar(out)
     if side.is_file():
-        from tuning.data.files import read_json
+        from budgetlaw.fileio import read_json
 
-        meta = read_json(side, lambda exc: f"{side}: unreadable ({str(exc)[:120]}); delete {out} and {side} "
+        meta = read_json(side, error=InputError, message=lambda exc: f"{side}: unreadable ({str(exc)[:120]}); delete {out} and {side} "
                                            "to regenerate")
         if not isinstance(meta, dict) or meta.get("items_sha256") != items_digest(items):
             raise InputError(f"{out}: made from other items than {task} has now (another --data, --limit, "
@@ -169,7 +169,7 @@ def _recorded_prompts(path: Path) -> dict[str, str | None]:
 
 
 def write_items_sidecar(items: Sequence[tuple[str, str]], out: str | Path, task: str) -> None:
-    from tuning.data.files import write_json
+    from budgetlaw.fileio import write_json
 
     write_json(items_sidecar(out), {"format": ITEMS_FORMAT, "task": task, "n_items": len(items),
                                     "items_sha256": items_digest(items)}, indent=1, sort_keys=False)

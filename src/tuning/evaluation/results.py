@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from budgetlaw.direction import LOSS_METRICS
-from tuning.data.files import atomic_write, read_json
+from budgetlaw.fileio import atomic_write, read_json
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -115,7 +115,7 @@ def read_manifest(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise InputError(f"manifest {path} does not exist; it is written by `tuning mix` next to the mixture")
-    manifest = read_json(path, lambda exc: (
+    manifest = read_json(path, error=InputError, message=lambda exc: (
         f"manifest {path}: not JSON ({exc.msg} at line {exc.lineno})" if isinstance(exc, json.JSONDecodeError)
         else None if isinstance(exc, OSError)
         else f"manifest {path}: not a UTF-8 JSON manifest; use the OUT.manifest.json `tuning mix` wrote"))

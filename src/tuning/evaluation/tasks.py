@@ -27,7 +27,7 @@ import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from tuning.data.files import iter_jsonl
+from tuning.data.reading import iter_jsonl
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)

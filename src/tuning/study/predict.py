@@ -149,7 +149,7 @@ def predict_study(study) -> dict:
 
 def _append(path: Path, rows: list[dict]) -> None:
     """The file's bytes as they are, then ``rows`` in its header's order (new: COLUMNS)."""
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
 
     old = path.read_bytes() if path.is_file() else b""
     if old and not old.endswith(b"\n"):

@@ -19,7 +19,7 @@ def write_report(results, *, title: str, note: str, hardware: str, budget: int |
     import matplotlib
 
     matplotlib.use("Agg")
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
     from tuning.study import report_figures as fig
     from tuning.study.report_tables import ReportError, _load, results_frame, write_summary
     from tuning.study.report_transfer import write_transfer_report

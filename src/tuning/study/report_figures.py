@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from tuning.data.files import atomic_write
+from budgetlaw.fileio import atomic_write
 from tuning.study.report_tables import LABEL
 
 

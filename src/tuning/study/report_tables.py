@@ -21,7 +21,7 @@ import json
 import math
 from pathlib import Path
 
-from tuning.data.files import atomic_write  # a temp file beside the target, renamed on success
+from budgetlaw.fileio import atomic_write  # a temp file beside the target, renamed on success
 from tuning.errors import InputError
 
 METRICS = ("nll", "chrf", "bleu", "off_target")

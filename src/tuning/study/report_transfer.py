@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from tuning.data.files import atomic_write
+from budgetlaw.fileio import atomic_write
 from tuning.study.plan_gain import gain_lines, paired_gain
 from tuning.study.predict import report_lines as predicted_lines
 from tuning.study.steps import _mixture, fit_transfer, pilots_table

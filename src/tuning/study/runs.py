@@ -34,14 +34,14 @@ log = logging.getLogger("tuning.study")
 
 
 def write_json(path: Path, data) -> None:
-    from tuning.data.files import atomic_write  # temp file beside the target, renamed on success
+    from budgetlaw.fileio import atomic_write  # temp file beside the target, renamed on success
 
     with atomic_write(path) as fh:
         fh.write(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def write_jsonl(path: Path, rows) -> None:
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
 
     with atomic_write(path) as fh:
         for row in rows:
@@ -204,7 +204,7 @@ def alignment(study, tuned: Path) -> dict:
     """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
     import pandas as pd
 
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
     from tuning.evaluation.align import alignment as align
 
     t = time.perf_counter()

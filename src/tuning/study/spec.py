@@ -308,7 +308,7 @@ def load_study(path, *, results=None, work=None) -> Study:
     """Read and check the study file at ``path``; ``results``/``work`` override its folders."""
     import yaml
 
-    from tuning.train.config import _strict_loader, _yaml_reason
+    from budgetlaw.fileio import strict_yaml_loader as _strict_loader, yaml_reason as _yaml_reason
 
     path = Path(path)
     if not path.is_file():

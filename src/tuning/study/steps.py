@@ -86,7 +86,7 @@ def heldout(study, job) -> None:
     instruction = translation_instruction("en", lang)
     rows = [{"id": f"{lang}-{i:03d}", "language": lang, "instruction": instruction, "input": en, "reference": xx,
              "source": en} for i, (en, xx) in enumerate(pairs)]
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
 
     with atomic_write(out / f"{lang}.tsv") as fh:
         for r in rows:
@@ -190,7 +190,7 @@ def transfer_plan(study, job) -> None:
     the models the job needs (the pilots, the extrapolation and the leave-one-out models), then
     written once and frozen."""
     import budgetlaw as bl
-    from tuning.data.files import atomic_write
+    from budgetlaw.fileio import atomic_write
 
     t = time.perf_counter()
     # only the models the job needs: a refining pilot that happens to be recorded already (another

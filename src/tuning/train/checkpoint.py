@@ -45,7 +45,9 @@ import torch.distributed.checkpoint as dcp
 from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 from torch.distributed.checkpoint.stateful import Stateful
 
-from tuning.data.files import chmod_tree, read_json, sha256_file, write_json
+from budgetlaw.fileio import chmod_tree, read_json, write_json
+
+from tuning.data.reading import sha256_file
 from tuning.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -75,7 +77,7 @@ def latest_checkpoint(output_dir: str | Path) -> Path | None:
 
 def read_marker(path: str | Path) -> dict[str, Any]:
     p = Path(path) / MARKER
-    return read_json(p, lambda exc: f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} "
+    return read_json(p, error=InputError, message=lambda exc: f"{p}: unreadable checkpoint marker ({str(exc)[:200]}); delete {Path(path)} "
                                     "to resume from an older one")
 
 

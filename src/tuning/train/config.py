@@ -16,7 +16,6 @@ being read as false).
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import math
 import types
 import typing
@@ -24,6 +23,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Optional
 
+from budgetlaw.fileio import check_output, did_you_mean, read_json, read_yaml, yaml_value
+from tuning.data.reading import sha256_file
 from tuning.errors import InputError
 
 
@@ -83,42 +84,8 @@ _CHOICES = {
 }
 
 
-def _strict_loader():
-    """yaml.SafeLoader with booleans spelled true/false only and duplicate keys refused."""
-    import re
-
-    import yaml
-
-    class StrictLoader(yaml.SafeLoader):
-        pass
-
-    StrictLoader.yaml_implicit_resolvers = {
-        first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-    }
-    StrictLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-                                       list("tTfF"))
-
-    def mapping(loader, node, deep=False):
-        seen: dict[Any, int] = {}
-        for key_node, _ in node.value:
-            key = loader.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice (first on line {seen[key] + 1}); give each key once",
-                    key_node.start_mark)
-            seen[key] = key_node.start_mark.line
-        return yaml.SafeLoader.construct_mapping(loader, node, deep)
-
-    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
-    return StrictLoader
-
-
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
     """Read a YAML config (a mapping of keys to values) and apply ``key=value`` overrides."""
-    import yaml
-
-    loader = _strict_loader()
     data: dict[str, Any] = {}
     where = "overrides"
     if path is not None:
@@ -126,12 +93,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         p = Path(path)
         if not p.is_file():
             raise InputError(f"{p}: config file not found; pass the path of a YAML file of training keys")
-        try:
-            loaded = yaml.load(p.read_text(encoding="utf-8"), Loader=loader)  # noqa: S506 - a SafeLoader
-        except yaml.YAMLError as exc:
-            raise InputError(f"{p}: not valid YAML ({_yaml_reason(exc)}); fix the syntax") from None
-        except UnicodeDecodeError:
-            raise InputError(f"{p}: not UTF-8 text; a config is a YAML file of key: value lines") from None
+        loaded = read_yaml(p, what="config", error=InputError)
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):
@@ -146,18 +108,8 @@ def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str
         if key in given:
             raise InputError(f"override {item!r}: {key} is given twice among the overrides; give it once")
         given.add(key)
-        try:
-            data[key] = yaml.load(text, Loader=loader) if text.strip() else ""  # noqa: S506 - a SafeLoader
-        except yaml.YAMLError as exc:
-            raise InputError(f"override {item!r}: the value is not valid YAML ({_yaml_reason(exc)})") from None
+        data[key] = yaml_value(text, where=f"override {item!r}", error=InputError)
     return _build(data, where + (" + overrides" if path is not None and overrides else ""))
-
-
-def _yaml_reason(exc) -> str:
-    """One line from a (multi-line) PyYAML error: the problem and where."""
-    problem = getattr(exc, "problem", None) or (str(exc).strip().splitlines() or ["syntax error"])[0]
-    mark = getattr(exc, "problem_mark", None)
-    return f"{problem} at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else problem
 
 
 def check_paths(config: TrainConfig) -> None:
@@ -173,8 +125,6 @@ def check_paths(config: TrainConfig) -> None:
     out = Path(config.output_dir)
     if out.exists() and not out.is_dir():
         raise InputError(f"output_dir {config.output_dir!r} exists and is not a directory; choose another path")
-    from tuning.data.files import check_output
-
     check_output(out, [config.data, config.model], kind="dir", option="output_dir")
     _check_positions(config)
     if config.resume:
@@ -201,12 +151,10 @@ def _check_positions(config: TrainConfig) -> None:
 def _check_same_data(config: TrainConfig) -> None:
     """resume=true continues a run on the data it was started on: run.json records the sha256
     of the mixture; another mixture would continue the schedule on other examples."""
-    from tuning.data.files import read_json, sha256_file
-
     record_path = Path(config.output_dir) / "run.json"
     if not (Path(config.output_dir) / "checkpoints").is_dir() or not record_path.is_file():
         return  # nothing to resume (resume=true then starts afresh)
-    record = read_json(record_path, lambda exc: f"{record_path}: unreadable ({str(exc)[:120]}); it records the run to "
+    record = read_json(record_path, error=InputError, message=lambda exc: f"{record_path}: unreadable ({str(exc)[:120]}); it records the run to "
                                                 "resume: restore it, or start afresh in a new output_dir")
     recorded = record.get("data_sha256") if isinstance(record, dict) else None
     if isinstance(recorded, str) and recorded != sha256_file(config.data):
@@ -221,9 +169,7 @@ def _build(data: dict[str, Any], where: str) -> TrainConfig:
     hints = typing.get_type_hints(TrainConfig)
     for key in data:
         if key not in known:
-            close = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
-            raise InputError(f"{where}: unknown config key {key!r}{hint}")
+            raise InputError(f"{where}: unknown config key {key!r}{did_you_mean(key, known)}")
     missing = [k for k in _REQUIRED if data.get(k) in (None, "")]
     if missing:
         raise InputError(f"{where}: missing required key(s) {', '.join(missing)}; set them in the YAML or as key=value")

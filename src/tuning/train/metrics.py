@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from tuning.data.files import atomic_write
+from budgetlaw.fileio import atomic_write
 
 log = logging.getLogger(__name__)
 

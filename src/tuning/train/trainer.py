@@ -49,7 +49,8 @@ from tqdm.auto import tqdm
 from tuning.errors import InputError
 from tuning.train import checkpoint as ckpt
 from tuning.train.config import TrainConfig, check_paths
-from tuning.data.files import sha256_file, write_json
+from budgetlaw.fileio import write_json
+from tuning.data.reading import sha256_file
 from tuning.data.mixture import read_mixture
 from tuning.train.data import IGNORE_INDEX, StepPlan, choose_packing, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb

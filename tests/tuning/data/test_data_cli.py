@@ -4,7 +4,7 @@ import json
 import pytest
 
 from tuning.cli import main
-from tuning.data.files import atomic_paths, atomic_write
+from budgetlaw.fileio import atomic_paths, atomic_write
 from tuning.data.tokenize import tokenize_record
 
 

@@ -106,7 +106,7 @@ def test_damaged_gzip(tmp_path):
 
 
 def test_iter_jsonl_names_file_and_line_for_every_kind_of_bad_line(tmp_path):
-    from tuning.data.files import iter_jsonl
+    from tuning.data.reading import iter_jsonl
 
     good = tmp_path / "good.jsonl"
     good.write_text('{"a": 1}\n\n{"a": 2}\n', encoding="utf-8")

@@ -1,15 +1,12 @@
-"""File plumbing for the command lines: output-path checks, the error contract, SIGTERM.
+"""The command-line contract both packages' command lines share (docs/guarantees.md).
 
-The guarantees these helpers give are written down in docs/guarantees.md:
-
-- an output is written to a temporary name beside it and renamed, so a reader never sees a
-  half-written laws.json or plan.json (budgetlaw._io, re-exported here);
 - an output path is checked at the door (:func:`check_output`): it may not be one of the
   command's inputs, an existing folder where a file is written (or the reverse), or lie in a
   folder that is missing or not writable;
-- new files get ``0o666 & ~umask`` and new folders ``0o777 & ~umask``, like any other tool;
+- a label copied into CSV outputs is refused when a spreadsheet would run it (:func:`unsafe_label`);
 - SIGTERM is turned into KeyboardInterrupt (:func:`sigterm_as_interrupt`), so the clean-up that
-  runs on Ctrl-C also runs when a job scheduler stops the command.
+  runs on Ctrl-C also runs when a job scheduler stops the command;
+- :func:`run_command` turns the package's errors into one line and exit status 2.
 """
 
 from __future__ import annotations
@@ -20,13 +17,9 @@ import sys
 from collections.abc import Iterable
 from pathlib import Path
 
-# Atomic writing and checked JSON reading live in budgetlaw._io; they are re-exported here, the
-# module both command lines (budgetlaw and tuning) import their file plumbing from.
-from budgetlaw._io import dir_mode, file_mode, read_json, staged_folder, umask, write_text_atomic
 from budgetlaw.errors import InputError
 
-__all__ = ["write_text_atomic", "staged_folder", "read_json", "check_output", "file_mode", "dir_mode", "umask",
-           "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE", "unsafe_label"]
+__all__ = ["check_output", "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE", "unsafe_label"]
 
 MAX_MESSAGE = 600  # characters of an error message the command line prints
 
@@ -82,9 +75,13 @@ def check_output(path, inputs: Iterable = (), *, kind: str = "file", option: str
     created later, so the nearest existing one must be writable. In both cases ``path`` may
     not be any of ``inputs`` (compared as files on disk, so links and ``./x`` count), and for
     a folder no input may sit in it under one of ``names`` (the files the command writes).
+    An input given as comma-separated paths is checked whole and part by part.
     """
     out = Path(path)
-    given = [Path(p) for p in inputs if p is not None]
+    given = []
+    for item in inputs:  # "a.tsv,b.tsv" (tuning's LANG=PATH,PATH options): the whole and each part
+        if item is not None:
+            given += [Path(item), *(Path(p) for p in str(item).split(",") if p and "," in str(item))]
     if kind == "file":
         if out.is_dir():
             raise InputError(f"{option} {out}: is an existing folder; give a file name (e.g. {out / 'out'})")

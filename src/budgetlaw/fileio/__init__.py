@@ -1,0 +1,28 @@
+"""The file plumbing both packages use: one home, the one module ``tuning`` imports it from.
+
+    writing    atomic outputs (a temporary name beside the target, renamed on success), staged
+               folders, the modes of new files and folders under the umask
+    reading    checked JSON, strict YAML (true/false only, duplicate keys refused), "did you mean"
+    commands   output paths checked at the door, labels a spreadsheet would run, SIGTERM as
+               Ctrl-C, the one-line error contract of both command lines
+
+The errors are budgetlaw's (budgetlaw.InputError, the base of tuning.InputError); a reader
+called from tuning passes ``error=tuning.InputError``. The guarantees these give are written
+down in docs/guarantees.md.
+"""
+
+from budgetlaw.fileio.commands import (MAX_MESSAGE, check_output, one_line, run_command, sigterm_as_interrupt,
+                                       unsafe_label)
+from budgetlaw.fileio.reading import did_you_mean, read_json, read_yaml, strict_yaml_loader, yaml_reason, yaml_value
+from budgetlaw.fileio.writing import (atomic_paths, atomic_write, chmod_tree, dir_mode, file_mode, staged_folder,
+                                      umask, write_json, write_text_atomic)
+
+__all__ = [
+    # writing
+    "umask", "file_mode", "dir_mode", "chmod_tree", "atomic_paths", "atomic_write", "write_text_atomic", "write_json",
+    "staged_folder",
+    # reading
+    "read_json", "strict_yaml_loader", "read_yaml", "yaml_value", "yaml_reason", "did_you_mean",
+    # commands
+    "check_output", "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE", "unsafe_label",
+]
