@@ -16,7 +16,7 @@ compile + solve; allocate's validation + solve + Plan), best of a few repeats.
 
 Second part, scale: the public calls end to end as a user makes them - a dict of FittedLaws
 (with bootstrap draws) and a per-language ``available`` dict - at 100 / 1,000 / 10,000
-languages, next to the named baseline "solver alone" (budgetlaw.exact.solve_sum on arrays
+languages, next to the named baseline "solver alone" (budgetlaw.allocation.exact.solve_sum on arrays
 prepared beforehand): allocate, sweep (13 budgets), each baseline, Plan.to_frame / compare /
 to_dict / save, the report's tables (its summary part, no figures), the whole report with its
 figures (up to ``--report-max`` languages; the figures' pixel sizes are printed) and fit on
@@ -44,12 +44,12 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 
-from budgetlaw import baselines, exact
+from budgetlaw.allocation import baselines, exact
 from budgetlaw.allocation import allocate, prepare, sweep
 from budgetlaw.fitting import FittedLaw, LawSet, fit
 from budgetlaw.law import PowerLaw
 from budgetlaw.reporting import report
-from budgetlaw.report_summary import comparison_rows, gain_rows, law_rows, plan_rows, plan_warnings
+from budgetlaw.reporting.summary import comparison_rows, gain_rows, law_rows, plan_rows, plan_warnings
 
 
 def problem(n: int, seed: int = 0):

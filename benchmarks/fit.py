@@ -23,7 +23,7 @@ import pandas as pd
 import scipy
 from scipy.optimize import least_squares
 
-from budgetlaw.bootstrap import resample
+from budgetlaw.fitting.engine import resample
 from budgetlaw.fitting import fit
 
 LANGUAGES = ("ar", "el", "hi", "tr", "vi", "zh")

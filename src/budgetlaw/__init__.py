@@ -39,7 +39,10 @@ _LAZY = {
     "parse_size": "budgetlaw.limits",
     "report": "budgetlaw.reporting",
     "worth": "budgetlaw.reporting",
-    "baselines": "budgetlaw.baselines",
+    "baselines": "budgetlaw.allocation.baselines",
+    "plot_transfer": "budgetlaw.reporting.heatmap",
+    "LOSS_METRICS": "budgetlaw.direction",
+    "STAGE1_CHOICES": "budgetlaw.transfer.law",
 }
 
 __all__ = ["BudgetlawError", "InputError", "SolverError", *_LAZY]

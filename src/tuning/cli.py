@@ -11,7 +11,7 @@ import argparse
 import importlib
 import logging
 
-from budgetlaw.errors import InputError as BudgetlawInputError
+from budgetlaw import InputError as BudgetlawInputError
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (

@@ -5,7 +5,7 @@ hierarchy: an error budgetlaw raises while tuning reads a plan or checks an outp
 through unchanged (it is not re-wrapped), and ``except budgetlaw.InputError`` catches both.
 """
 
-from budgetlaw.errors import InputError as BudgetlawInputError
+from budgetlaw import InputError as BudgetlawInputError
 
 
 class InputError(BudgetlawInputError):

@@ -7,7 +7,7 @@ import pytest
 from scipy.optimize import brentq
 
 from budgetlaw.allocation import allocate, sweep
-from budgetlaw.baselines import proportional, temperature, uniform, unimax
+from budgetlaw.allocation.baselines import proportional, temperature, uniform, unimax
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
 

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from budgetlaw.baselines import proportional, temperature, uniform, unimax, water_fill
+from budgetlaw.allocation.baselines import proportional, temperature, uniform, unimax, water_fill
 from budgetlaw.errors import InputError
 from budgetlaw.law import PowerLaw
 

@@ -12,7 +12,7 @@ import pytest
 from scipy.optimize import brentq
 
 import budgetlaw as bl
-from budgetlaw import baselines
+from budgetlaw.allocation import baselines
 from budgetlaw.cli import main
 from budgetlaw.errors import InputError
 from budgetlaw.fitting import LawSet, load_laws

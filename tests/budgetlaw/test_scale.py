@@ -12,7 +12,7 @@ import pytest
 
 from budgetlaw.allocation import allocate, sweep
 from budgetlaw.bands import intervals, quantiles
-from budgetlaw.baselines import sizes_at, uniform, unimax
+from budgetlaw.allocation.baselines import sizes_at, uniform, unimax
 from budgetlaw.direction import mirror_fitted
 from budgetlaw.fitting import FittedLaw, LawSet
 from budgetlaw.law import PowerLaw

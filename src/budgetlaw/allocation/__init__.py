@@ -53,8 +53,5 @@ from budgetlaw.allocation.optimise import ROBUST_CHUNK, allocate, make_plan, swe
 from budgetlaw.allocation.problem import (DEFAULT_FLOOR_SHARE, OBJECTIVES, SOLVERS, AllocationProblem,
                                           objective_values, prepare)
 
-#: The old name of AllocationProblem (budgetlaw.fitting's batch problem is FitProblem).
-Problem = AllocationProblem
-
 __all__ = ["OBJECTIVES", "SOLVERS", "DEFAULT_FLOOR_SHARE", "ROBUST_CHUNK", "allocate", "sweep", "AllocationProblem",
-           "Problem", "prepare", "make_plan", "objective_values"]
+           "prepare", "make_plan", "objective_values"]

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from pathlib import Path
 
-from budgetlaw.direction import LOSS_METRICS
+from budgetlaw import LOSS_METRICS
 from budgetlaw.fileio import atomic_write, read_json
 from tuning.errors import InputError
 

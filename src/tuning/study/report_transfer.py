@@ -197,7 +197,7 @@ def write_transfer_report(results, n_boot: int = N_BOOT, stage1: str = "separate
     """Every file of the module docstring; False (nothing written) without a transfer pilot.
     stage1: budgetlaw.fit's (the study's transfer.stage1)."""
     import budgetlaw as bl
-    from budgetlaw.reporting.heatmap import plot_transfer
+    from budgetlaw import plot_transfer
 
     results = Path(results)
     records = _records(results)

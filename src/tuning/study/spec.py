@@ -239,7 +239,7 @@ def _train(where: str, raw: Any) -> dict:
 
 
 def _stage1(where: str, value: Any) -> str:
-    from budgetlaw.transfer.law import STAGE1_CHOICES
+    from budgetlaw import STAGE1_CHOICES
 
     if value not in STAGE1_CHOICES:
         raise InputError(f"{where}: {value!r} is not one of {', '.join(STAGE1_CHOICES)}; give one of them "

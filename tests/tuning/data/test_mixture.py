@@ -157,7 +157,7 @@ def test_late_error_leaves_nothing_behind(data, tmp_path):
 
 
 def test_real_budgetlaw_plan(data, tmp_path):
-    from budgetlaw.baselines import uniform
+    from budgetlaw.allocation.baselines import uniform
     from budgetlaw.law import PowerLaw
 
     laws = {"zh": PowerLaw(10.0, 1.0, 0.3), "ar": PowerLaw(20.0, 1.0, 0.4)}
