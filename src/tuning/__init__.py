@@ -4,7 +4,7 @@
     tuning.build_mixture(...)          # plan.json -> mixture.jsonl + manifest  (tuning.data)
     # torchrun --nproc_per_node 8 -m tuning train config.yaml              (tuning.train)
     tuning.generate("out/final", prompts)                                  (tuning.generation)
-    tuning.metrics.chrf(hyps, refs, "zh")                                  (tuning.metrics)
+    tuning.metrics.Chrf().corpus_score(hyps, refs, language="zh")         (tuning.metrics)
 
 Heavy dependencies (torch, transformers, comet) are imported by the submodules that need
 them, so `import tuning` stays cheap; the names above load on first use.

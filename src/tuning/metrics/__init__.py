@@ -6,9 +6,10 @@ whose ``corpus_score(hypotheses, references, language=..., sources=...)`` return
 :class:`~tuning.metrics.base.MetricScore` with ``.score`` on 0..100 and a ``.signature`` naming
 every setting that changes the number. :func:`metrics_for` gives the metrics of a task kind.
 
-The functions stay as they were: ``bleu``/``chrf``/``comet`` return a MetricScore (0..100,
-COMET x100); the QA functions score one example (0..1); ``off_target_rate`` returns a share
-in 0..1 and ``off_target`` the same share as a MetricScore with per-text flags.
+Settings that change the number are the metric's constructor arguments (``Bleu(tokenize=...)``,
+``Chrf(word_order=...)``, ``Comet(model, batch_size=...)``) and appear in its signature.
+Per-example values (a QA answer's F1, a text's off-target flag) are the score's ``segments``,
+on the same 0..100 scale.
 """
 
 from __future__ import annotations
@@ -17,15 +18,7 @@ from tuning._lazy import lazy_attributes
 from tuning.metrics.base import Metric, MetricScore
 
 _LAZY = {
-    "bleu": "tuning.metrics.translation",
-    "chrf": "tuning.metrics.translation",
     "bleu_tokenizer": "tuning.metrics.translation",
-    "comet": "tuning.metrics.comet_metric",
-    "qa_em": "tuning.metrics.qa",
-    "qa_f1": "tuning.metrics.qa",
-    "qa_contains": "tuning.metrics.qa",
-    "off_target_rate": "tuning.metrics.offtarget",
-    "off_target": "tuning.metrics.offtarget",
     "Bleu": "tuning.metrics.translation",
     "Chrf": "tuning.metrics.translation",
     "Comet": "tuning.metrics.comet_metric",

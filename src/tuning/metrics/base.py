@@ -23,9 +23,7 @@ class MetricScore:
 
     From a :class:`Metric`, ``score`` is on 0..100 for every metric (BLEU, chrF++, COMET x100,
     QA means x100, off-target rate in percent), the scale of results.csv and of budgetlaw's
-    laws. The older functions keep their scales: ``bleu``/``chrf`` 0..100, ``comet`` x100
-    (wmt22-comet-da's 0..1 output times 100), ``off_target`` a share in 0..1. ``signature``
-    says how it was made; ``segments`` holds per-segment scores on the score's scale where the
+    laws (COMET is wmt22-comet-da's 0..1 output times 100). ``signature`` says how it was made; ``segments`` holds per-segment scores on the score's scale where the
     metric has them (COMET, QA, off-target flags), else ().
     """
 

@@ -94,7 +94,7 @@ def load_comet(model: str | Path = DEFAULT_MODEL, *, local_files_only: bool = Tr
     return loaded
 
 
-def comet(
+def _corpus_comet(
     srcs: Sequence[str],
     hyps: Sequence[str],
     refs: Sequence[str] | None,
@@ -154,13 +154,18 @@ class Comet(Metric):
     name = "comet"
     needs_sources = True
 
-    def __init__(self, model: str | Path = DEFAULT_MODEL, *, batch_size: int = 16):
-        self.model, self.batch_size = model, batch_size
+    def __init__(self, model: str | Path = DEFAULT_MODEL, *, batch_size: int = 16, gpus: int | None = None,
+                 progress: bool = False, local_files_only: bool = True):
+        self.model, self.batch_size, self.gpus = model, batch_size, gpus
+        self.progress, self.local_files_only = progress, local_files_only
 
     def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
+        """``references`` None scores without references (for QE models); ``gpus`` None uses one
+        GPU when CUDA is available, else the CPU."""
         if sources is None:
             raise InputError("comet: needs the source of every segment")
-        return comet(sources, hypotheses, references, self.model, batch_size=self.batch_size)
+        return _corpus_comet(sources, hypotheses, references, self.model, batch_size=self.batch_size, gpus=self.gpus,
+                             progress=self.progress, local_files_only=self.local_files_only)
 
     def signature(self, language: str) -> str:
         return comet_signature(self.model)

@@ -138,19 +138,14 @@ def is_on_target(text: str, lang: str) -> bool:
     return True
 
 
-def off_target_rate(texts: Iterable[str], lang: str) -> float:
-    """Share (0..1) of ``texts`` not in language ``lang``; see the module doc for the rules."""
-    return off_target(texts, lang).score
-
-
-def off_target(texts: Iterable[str], lang: str) -> MetricScore:
-    """Like :func:`off_target_rate`, as a score object with per-text flags (1 = off target)."""
+def _off_target_share(texts: Iterable[str], lang: str) -> MetricScore:
+    """The share (0..1) of ``texts`` not in language ``lang``, with per-text flags (1 = off target)."""
     from tuning.errors import InputError
 
     lang = norm_lang(lang)
     texts = list(texts)
     if not texts:
-        raise InputError(f"off_target_rate: no texts given for {lang}; check the prediction file")
+        raise InputError(f"off_target: no texts given for {lang}; check the prediction file")
     flags = tuple(0.0 if is_on_target(str(t), lang) else 1.0 for t in texts)
     return MetricScore("off-target", sum(flags) / len(flags), _rules_signature(lang), len(flags), lang, flags)
 
@@ -166,7 +161,7 @@ class OffTargetRate(Metric):
     name = "off_target"
 
     def corpus_score(self, hypotheses, references=None, *, language, sources=None) -> MetricScore:
-        share = off_target(hypotheses, language)
+        share = _off_target_share(hypotheses, language)
         # 100 * share, exactly as results.csv has always held it (not a re-summed mean)
         return dataclasses.replace(share, name=self.name, score=100.0 * share.score,
                                    signature=share.signature + "|scale:x100",

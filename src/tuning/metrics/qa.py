@@ -101,21 +101,21 @@ def _f1(pred: list[str], gold: list[str]) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def qa_em(prediction: str, answers: str | Sequence[str], lang: str) -> float:
+def _exact_match(prediction: str, answers: str | Sequence[str], lang: str) -> float:
     """1.0 when the normalised prediction equals some normalised gold answer, else 0.0."""
     lang = norm_lang(lang)
     pred = normalize_answer(prediction, lang)
     return float(any(pred == normalize_answer(a, lang) for a in _answers(answers)))
 
 
-def qa_f1(prediction: str, answers: str | Sequence[str], lang: str) -> float:
+def _token_f1(prediction: str, answers: str | Sequence[str], lang: str) -> float:
     """Token F1 between prediction and the best-matching gold answer, in 0..1."""
     lang = norm_lang(lang)
     pred = normalize_answer(prediction, lang)
     return max(_f1(pred, normalize_answer(a, lang)) for a in _answers(answers))
 
 
-def qa_contains(prediction: str, answers: str | Sequence[str], lang: str) -> float:
+def _contains(prediction: str, answers: str | Sequence[str], lang: str) -> float:
     """1.0 when some non-empty normalised gold answer occurs, token-aligned, in the prediction."""
     lang = norm_lang(lang)
     pred = " " + " ".join(normalize_answer(prediction, lang)) + " "
@@ -130,7 +130,7 @@ class _QAMetric(Metric):
     """Mean of a per-example QA function over a corpus, x100; ``references`` holds each
     question's gold answers."""
 
-    function = staticmethod(qa_em)
+    function = staticmethod(_exact_match)
 
     def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
         lang = norm_lang(language)
@@ -151,19 +151,19 @@ class QAExactMatch(_QAMetric):
     """Share of answers equal to a gold answer after normalisation, x100."""
 
     name = "qa_em"
-    function = staticmethod(qa_em)
+    function = staticmethod(_exact_match)
 
 
 class QAF1(_QAMetric):
     """Mean token F1 against the best gold answer, x100."""
 
     name = "qa_f1"
-    function = staticmethod(qa_f1)
+    function = staticmethod(_token_f1)
 
 
 class QAContains(_QAMetric):
     """Share of answers containing a gold answer as a whole-token run, x100."""
 
     name = "qa_contains"
-    function = staticmethod(qa_contains)
+    function = staticmethod(_contains)
 

@@ -94,7 +94,7 @@ def _on_scale(score) -> float:
     return min(100.0, max(0.0, float(score)))
 
 
-def bleu(
+def _corpus_bleu(
     hyps: Sequence[str],
     refs: Sequence[str] | Sequence[Sequence[str]],
     lang: str,
@@ -123,7 +123,7 @@ def bleu(
     return MetricScore("BLEU", _on_scale(result.score), str(metric.get_signature()), n, lang)
 
 
-def chrf(
+def _corpus_chrf(
     hyps: Sequence[str],
     refs: Sequence[str] | Sequence[Sequence[str]],
     lang: str,
@@ -143,31 +143,45 @@ def chrf(
 
 
 class Bleu(Metric):
-    """Corpus BLEU (0..100), tokeniser chosen per target language (see the module doc)."""
+    """Corpus BLEU (0..100), tokeniser chosen per target language (see the module doc) unless
+    ``tokenize`` names one (any sacrebleu tokenizer). ``references``: one reference per
+    hypothesis, or a list of reference streams."""
 
     name = "bleu"
 
+    def __init__(self, *, tokenize: str | None = None, lowercase: bool = False):
+        self.tokenize, self.lowercase = tokenize, lowercase
+
     def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
-        return bleu(hypotheses, references, language)
+        return _corpus_bleu(hypotheses, references, language, tokenize=self.tokenize, lowercase=self.lowercase)
 
     def signature(self, language: str) -> str:
         from sacrebleu.metrics import BLEU
 
-        return _signature(BLEU(tokenize=bleu_tokenizer(norm_lang(language))))
+        return _signature(BLEU(tokenize=self.tokenize or bleu_tokenizer(norm_lang(language)), lowercase=self.lowercase))
+
+    def __repr__(self) -> str:
+        return f"Bleu(tokenize={self.tokenize!r}, lowercase={self.lowercase})"
 
 
 class Chrf(Metric):
-    """Corpus chrF++ (0..100): character 6-grams, word 2-grams, beta 2."""
+    """Corpus chrF++ (0..100): character 6-grams, word 2-grams (``word_order``), beta 2."""
 
     name = "chrf"
 
+    def __init__(self, *, word_order: int = 2):
+        self.word_order = word_order
+
     def corpus_score(self, hypotheses, references, *, language, sources=None) -> MetricScore:
-        return chrf(hypotheses, references, language)
+        return _corpus_chrf(hypotheses, references, language, word_order=self.word_order)
 
     def signature(self, language: str) -> str:
         from sacrebleu.metrics import CHRF
 
-        return _signature(CHRF(word_order=2))
+        return _signature(CHRF(word_order=self.word_order))
+
+    def __repr__(self) -> str:
+        return f"Chrf(word_order={self.word_order})"
 
 
 def _signature(metric) -> str:

@@ -1,11 +1,15 @@
-"""COMET through tuning.metrics.comet (module comet_metric) against the same model scored in memory by comet itself."""
+"""COMET through tuning.metrics.Comet (module comet_metric) against the same model scored in memory by comet itself."""
 
 from __future__ import annotations
 
 import pytest
 
 from tuning.errors import InputError
-from tuning.metrics import comet
+from tuning.metrics import Comet
+
+
+def comet(srcs, hyps, refs, model, **settings):
+    return Comet(model, **settings).corpus_score(hyps, refs, language="", sources=srcs)
 
 SRCS = ["Open the file.", "Save the document.", "Close the window.", "The cat sat on the mat."]
 HYPS = ["打开文件", "保存", "Kedi oturdu.", "猫坐在垫子上。"]

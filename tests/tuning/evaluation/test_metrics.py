@@ -9,8 +9,38 @@ import sacrebleu
 from _builders import system_catalogs
 
 from tuning.errors import InputError
-from tuning.metrics import bleu, chrf, off_target_rate, qa_contains, qa_em, qa_f1
+from tuning.metrics import Bleu, Chrf, OffTargetRate, QAContains, QAExactMatch, QAF1
 from tuning.metrics import translation
+
+
+# The one metric API: a class whose corpus_score is on 0..100. These helpers read the same
+# numbers the tests have always asserted (QA per example, off-target as a share) from it.
+def bleu(hyps, refs, lang, **settings):
+    return Bleu(**settings).corpus_score(hyps, refs, language=lang)
+
+
+def chrf(hyps, refs, lang, **settings):
+    return Chrf(**settings).corpus_score(hyps, refs, language=lang)
+
+
+def _one(metric, pred, gold, lang):
+    return metric.corpus_score([pred], [gold], language=lang).score / 100
+
+
+def qa_em(pred, gold, lang):
+    return _one(QAExactMatch(), pred, gold, lang)
+
+
+def qa_f1(pred, gold, lang):
+    return _one(QAF1(), pred, gold, lang)
+
+
+def qa_contains(pred, gold, lang):
+    return _one(QAContains(), pred, gold, lang)
+
+
+def off_target_rate(texts, lang):
+    return OffTargetRate().corpus_score(texts, None, language=lang).score / 100
 
 HYPS = ["The cat sits on the mat .", "He read the book yesterday", "打开文件", "It is raining today"]
 REFS = ["The cat sat on the mat .", "He read a book yesterday", "打开这个文件", "Today it is raining"]
@@ -178,7 +208,7 @@ def test_every_metric_class_scores_on_0_to_100_with_its_signature(monkeypatch, t
     with pytest.raises(InputError, match="mismatched"):
         QAF1().corpus_score(hyps, golds[:1], language="tr")
 
-    # off-target: 1 of 4 texts is not Chinese -> 25 %; the share function keeps 0..1
+    # off-target: 1 of 4 texts is not Chinese -> 25 %
     texts = ["打开文件", "保存文档", "Open the file", "关闭窗口"]
     off = OffTargetRate().corpus_score(texts, None, language="zh")
     assert off.score == 25.0 and off.segments == (0.0, 0.0, 100.0, 0.0)
