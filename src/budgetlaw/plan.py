@@ -105,7 +105,9 @@ class Plan:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per language: size, share (of used budget), score, lower, upper, cost, floor,
-        cap (available*max_epochs, NaN for none), weight, at_cap, at_floor."""
+        cap (available*max_epochs, NaN for none), distinct (the distinct pairs in the plan:
+        min(size, available)), passes (size / distinct: above 1 the plan repeats pairs, which the
+        laws value at the data-constrained rate, docs/formats/plan.md), weight, at_cap, at_floor."""
         langs = self.languages
         cons = self.constraints or {}
         cost = pd.Series(cons.get("cost") or {}, dtype=float).reindex(langs).fillna(1.0)
@@ -116,6 +118,7 @@ class Plan:
         cap = pd.Series(available or {}, dtype=float).reindex(langs) * float(epochs)
         sizes = self.sizes.astype(float)
         spent = sizes * cost
+        distinct = np.minimum(sizes, pd.Series(available or {}, dtype=float).reindex(langs).fillna(np.inf))
         frame = pd.DataFrame(
             {
                 "size": sizes,
@@ -126,6 +129,8 @@ class Plan:
                 "cost": cost,
                 "floor": floor,
                 "cap": cap,
+                "distinct": distinct,
+                "passes": (sizes / distinct).where(distinct > 0, np.nan),
                 "weight": weights,
             },
             index=pd.Index(langs, name="language"),

@@ -86,6 +86,9 @@ def test_to_frame():
     assert frame["at_cap"].tolist() == [True, False]
     assert frame["at_floor"].tolist() == [False, False]
     assert frame.loc["a", "lower"] == 79.0
+    # a: 10 pairs of 5 distinct ones, 2 passes; b has no available: all distinct
+    assert frame.loc["a", "distinct"] == 5.0 and frame.loc["a", "passes"] == 2.0
+    assert frame.loc["b", "distinct"] == 30.0 and frame.loc["b", "passes"] == 1.0
 
 
 def test_compare_by_hand():

@@ -18,6 +18,8 @@ Per language i, score_i(x) = C_i - K_i * x**(-c_i). The program (convex: every t
                floor_i <= x_i <= available_i * max_epochs       (no cap where available is absent)
                any extra linear constraints given as callables
 
+(with pairs beyond available_i valued at the repetition rate below).
+
 Loss laws (lower_is_better, L_i(x) = E_i + K_i * x**(-c_i)) turn every objective around:
 "sum" minimises sum_i w_i*L_i(x_i), "maxmin" minimises the worst (largest) loss max_i L_i(x_i),
 "robust" minimises the mean over draws of sum_i w_i*L_i. Internally each loss law is the score
@@ -33,6 +35,22 @@ never makes a problem infeasible).
 
 "maxmin" breaks ties by the plain sum: once the worst score is as high as it can go, any budget
 left (there is some when the worst language is at its cap) goes where it adds most in total.
+
+Repeated pairs: available_i is the number of *distinct* pairs of language i, and max_epochs > 1
+lets a plan repeat them (cap = available_i * max_epochs). A repeated pair is worth less than a
+fresh one, so every law is read at e_i = eff(x_i), the data-constrained value (Muennighoff et
+al. 2023; budgetlaw.transfer.law):
+
+    eff(x) = x                                          x <= U       (U = available_i)
+           = U + U R* (1 - exp(-(x - U) / (U R*)))      x > U
+
+with R* = DEFAULT_RSTAR = 5 for one-language laws (a transfer law uses its own, fitted from
+repetition rows when it has them): two passes over U pairs are worth 1.906 U fresh pairs, four
+3.26 U, and no number of passes more than (1 + R*) U = 6 U. This is the one-language law as the
+transfer law with T = 0 (AllocationProblem.repeats_only). The plans' predictions, the objective,
+the baselines and bl.predict (given ``unique=``) all read it; the exact path solves it (each
+x_i(lam) from the KKT condition in e, budgetlaw.allocation.exact), cvxpy as in
+budgetlaw.allocation.transfer. max_epochs = 1, or no available, is the program above unchanged.
 
 Transfer laws (a LawSet with ``transfer``, budgetlaw.transfer): every score_i is taken at the
 effective data d_i = eff_i(x_i) + sum_j T_ij eff_j(x_j), with U_i = available_i the distinct

@@ -100,17 +100,23 @@ def _repeat_root(H, loglam, U, R, x0):
         return x0
     Us, Rs = np.where(over, U, 1.0), np.where(over, R, 1.0)
     z = np.zeros(np.broadcast_shapes(x0.shape, Us.shape))
+    with np.errstate(over="ignore", under="ignore", invalid="ignore", divide="ignore"):
+        return np.where(over, _newton_z(H, loglam, Us, Rs, z), x0)
+
+
+def _newton_z(H, loglam, Us, Rs, z):
+    """The Newton iteration of _repeat_root; returns x = U + U R* z."""
     for _ in range(_MAX_NEWTON):
         decay = np.exp(-z)
         e = Us + Us * Rs * (1.0 - decay)
         value, slope = H(np.log(e))
         phi = z - value + loglam
         dphi = 1.0 - slope * Us * Rs * decay / e  # slope < 0, so dphi >= 1
-        step = np.where(over, -phi / dphi, 0.0)
+        step = np.where(np.isfinite(phi), -phi / dphi, 0.0)
         z = z + step
         if np.all(np.abs(step) <= _REL_TOL * np.maximum(1.0, np.abs(z))):
             break
-    return np.where(over, Us + Us * Rs * z, x0)
+    return Us + Us * Rs * z
 
 
 def _as_rows(budget, lo, hi):
@@ -301,7 +307,7 @@ def _inverse(K, c, C, t):
     return x
 
 
-def solve_maxmin(K, c, C, cost, lo, hi, budget) -> ExactSolution:
+def solve_maxmin(K, c, C, cost, lo, hi, budget, unique=None, rstar=None) -> ExactSolution:
     """Exact optimum of min_i (C_i - K_i*x_i**(-c_i)), ties broken by the plain sum of scores.
 
     The best worst score is t* = min(t_cap, t_budget): t_cap = min_i score_i(hi_i) (no language
@@ -311,17 +317,25 @@ def solve_maxmin(K, c, C, cost, lo, hi, budget) -> ExactSolution:
     lo_i, hi_i): leftover budget (there is some when a cap decides t*) goes where it adds most.
 
     lam = dt*/dB: 0 when a cap decides t*, else 1 / sum_i cost_i * d inverse_i/dt over the
-    languages above their floors, with d inverse_i/dt = x_i / (c_i*(C_i - t)).
+    languages above their floors, with d inverse_i/dt = x_i / (c_i*(C_i - t)) (with repeats
+    e_i / (c_i*(C_i - t)) / eff'(x_i): the score is read at e_i = eff(x_i), unique/rstar as for
+    `solve_sum`).
     """
     K, c, C, cost = (np.asarray(v, dtype=float) for v in (K, c, C, cost))
     budget, lo, hi = _as_rows(budget, lo, hi)
+    U, R = _repeat_arrays(unique, rstar, K.size)
+    eff = (lambda x: x) if U is None else (lambda x: repeated(x, U, R))
+    size_of = (lambda e: e) if U is None else (lambda e: _repeat_inverse(e, U, R))  # x reaching e
     with np.errstate(divide="ignore"):
-        at_cap = np.where(np.isfinite(hi), C - K * hi ** (-c), C)
-        at_floor = C - K * lo ** (-c)
+        at_cap = np.where(np.isfinite(hi), C - K * eff(hi) ** (-c), C)
+        at_floor = C - K * eff(lo) ** (-c)
     t_cap = at_cap.min(axis=1)
 
+    def inverse(t):
+        return size_of(_inverse(K, c, C, t))
+
     def spend(t):
-        return (cost * np.maximum(lo, _inverse(K, c, C, t[:, None]))).sum(axis=1)
+        return (cost * np.maximum(lo, inverse(t[:, None]))).sum(axis=1)
 
     left = at_floor.min(axis=1)  # every language at its floor already reaches this: spend <= B
     right = np.broadcast_to(C.min(), left.shape).astype(float)  # unreachable: spend = inf
@@ -337,14 +351,16 @@ def solve_maxmin(K, c, C, cost, lo, hi, budget) -> ExactSolution:
         left = np.where(open_ & ~over, mid, left)
         iterations += 1
     t_star = np.minimum(t_cap, left)
-    floors = np.clip(_inverse(K, c, C, t_star[:, None]), lo, hi)
+    floors = np.clip(inverse(t_star[:, None]), lo, hi)
     # The raised floors cost at most B by construction; roundoff may leave them a hair over.
     over = (floors * cost).sum(axis=1) / budget
     floors = np.where((over > 1)[:, None], np.maximum(lo, floors / over[:, None]), floors)
-    rest = solve_sum(K, c, np.ones_like(K), cost, floors, hi, budget)
-    x_t = _inverse(K, c, C, t_star[:, None])
+    rest = solve_sum(K, c, np.ones_like(K), cost, floors, hi, budget, unique, rstar)
+    e_t = _inverse(K, c, C, t_star[:, None])
+    x_t = size_of(e_t)
     free = (x_t > lo) & (x_t < hi)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        slope = np.where(free, cost * x_t / (c * (C - t_star[:, None])), 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        per_e = 1.0 if U is None else np.exp(-_log_slope(x_t, U, R))  # dx/de = 1 / eff'(x)
+        slope = np.where(free, cost * per_e * e_t / (c * (C - t_star[:, None])), 0.0).sum(axis=1)
         lam = np.where((t_cap > left) & (slope > 0), 1.0 / slope, 0.0)
     return ExactSolution(x=rest.x, lam=lam, iterations=iterations + rest.iterations)

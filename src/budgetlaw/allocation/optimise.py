@@ -17,7 +17,7 @@ import pandas as pd
 
 from budgetlaw import __version__
 from budgetlaw.allocation.convex import solve_cvxpy
-from budgetlaw.allocation.effective import active
+from budgetlaw.allocation.effective import active, effective_sizes, repeats, unique_of
 from budgetlaw.allocation.exact import ExactSolution, pad_draws, solve_maxmin, solve_robust, solve_sum
 from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS, AllocationProblem, objective_values, prepare
 from budgetlaw.allocation.transfer import solve_transfer
@@ -89,10 +89,12 @@ def _check_choice(objective, solver, constraints, problem):
     if objective == "maxmin" and np.ptp(problem.weights) > 0:
         raise InputError("weights do not apply to objective 'maxmin' (it improves the worst language); drop weights or use 'sum'")
     extras = _constraint_list(constraints)
-    use_exact = not extras and not active(problem)
-    if solver == "exact" and active(problem):
-        raise InputError("solver 'exact' solves laws without transfer or repeats only; this law has a transfer "
-                         "matrix (or repeats beyond `available`): use solver='cvxpy' or 'auto'")
+    # one-language laws with repeats have an exact solution too (budgetlaw.allocation.exact)
+    transfer_law = active(problem) and not problem.repeats_only
+    use_exact = not extras and not transfer_law
+    if solver == "exact" and transfer_law:
+        raise InputError("solver 'exact' solves laws without transfer only (one-language laws, repeats or not); this law has a "
+                         "transfer matrix (or its own R* for repeats beyond `available`): use solver='cvxpy' or 'auto'")
     if solver == "exact" and not use_exact:
         raise InputError("solver 'exact' does not take extra constraints; use solver='cvxpy' or 'auto'")
     return extras, (use_exact if solver == "auto" else solver == "exact")
@@ -112,20 +114,25 @@ def _constraint_list(constraints):
 def _solve_exact(problem: AllocationProblem, objective: str):
     t0 = time.perf_counter()
     args = (problem.weights, problem.cost, problem.floor, problem.cap, problem.budget)
+    # repeats of one-language laws: e = eff(x) beyond the distinct pairs, R* of the zero transfer
+    rep = (unique_of(problem), problem.transfer.rstar) if problem.repeats_only else (None, None)
     if objective == "robust":
         # Each step works on (budgets, languages, draws) arrays: solve in chunks of budgets so
         # a long sweep with many draws stays within a few tens of MB.
         Kd, cd, counts = pad_draws(problem.draws)
         step = max(1, int(ROBUST_CHUNK // Kd.size))
         parts = [solve_robust(Kd, cd, counts, problem.weights, problem.cost, problem.floor[i:i + step],
-                              problem.cap, problem.budget[i:i + step]) for i in range(0, problem.budget.size, step)]
+                              problem.cap, problem.budget[i:i + step], *rep) for i in range(0, problem.budget.size, step)]
         sol = ExactSolution(np.concatenate([p.x for p in parts]), np.concatenate([p.lam for p in parts]),
                             max(p.iterations for p in parts))
     elif objective == "maxmin":
-        sol = solve_maxmin(problem.K, problem.c, problem.ceiling, *args[1:])
+        sol = solve_maxmin(problem.K, problem.c, problem.ceiling, *args[1:], *rep)
     else:
-        sol = solve_sum(problem.K, problem.c, *args)
+        sol = solve_sum(problem.K, problem.c, *args, *rep)
     info = {"method": "exact", "status": "optimal", "time_s": time.perf_counter() - t0, "iterations": sol.iterations}
+    if problem.repeats_only:
+        info.update(repeats=[lang for lang, r in zip(problem.languages, repeats(problem)) if r],
+                    rstar=problem.transfer.rstar)
     return sol.x, sol.lam, info
 
 
@@ -184,8 +191,9 @@ def sweep(laws, budgets, *, available=None, max_epochs=1, floor=None, cost=None,
         lam = np.array([p.marginal_value for p in plans])
         values = np.array([p.objective_value for p in plans])
     nb, n = x.shape
-    if use_exact:
-        scores = problem.sign * (problem.ceiling - problem.K * x ** (-problem.c))
+    if use_exact:  # at the effective data where pairs repeat (one-language laws: d = eff(x))
+        d = effective_sizes(problem, x) if active(problem) else x
+        scores = problem.sign * (problem.ceiling - problem.K * d ** (-problem.c))
     else:  # the plans' own predictions: under a transfer law, at the effective data
         scores = np.array([p.predicted["score"].to_numpy() for p in plans])
     return pd.DataFrame({

@@ -63,8 +63,11 @@ class AllocationProblem:
     max_epochs: float
     floor_given: bool
     lower_is_better: bool = False
-    # the laws' budgetlaw.transfer.law.Transfer in the order of `languages`, or None (T = 0)
+    # the laws' budgetlaw.transfer.law.Transfer in the order of `languages`, or None (T = 0);
+    # for one-language laws whose plan can repeat pairs, the zero transfer with the default R*
+    # (``repeats_only``): repeats count at the data-constrained value, as under a transfer law
     transfer: object | None = None
+    repeats_only: bool = False
 
     @cached_property
     def draws(self) -> list | None:
@@ -238,10 +241,26 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     else:
         avail_d = {lang: float(a) for lang, a in zip(languages, avail_a) if math.isfinite(a)}
     transfer = getattr(laws, "transfer", None)
+    repeats_only = False
     if transfer is not None:  # a language the transfer law never scored is refused here
         transfer = transfer.reorder(languages, where="allocate")
+    elif (np.isfinite(avail_a) & (cap > avail_a * (1 + 1e-12))).any():
+        transfer, repeats_only = _repeat_transfer(languages, items), True
     return AllocationProblem(laws, languages, K, c, C, items, weight_a, cost_a, np.ascontiguousarray(floors), cap, budgets,
-                             avail_d, epochs, floor is not None, lower, transfer)
+                             avail_d, epochs, floor is not None, lower, transfer, repeats_only)
+
+
+def _repeat_transfer(languages, items):
+    """The one-language law as the transfer law with T = 0 and R* = DEFAULT_RSTAR in the fit and
+    in each of its D bootstrap draws (D = the fewest draws of any law, 0 when one has none), so
+    that every reader of a problem's effective data (the objective, the plans' predictions, the
+    cvxpy program) prices repeats as budgetlaw.transfer.law's eff does."""
+    from budgetlaw.transfer.law import DEFAULT_RSTAR, Transfer
+
+    counts = [len(d) if (d := getattr(item, "draws", None)) is not None else 0 for item in items]
+    D = min(counts) if counts else 0
+    return Transfer("none", tuple(languages), np.zeros(0), DEFAULT_RSTAR, False, np.full((D, 1), DEFAULT_RSTAR),
+                    {"one_language": "repeats priced at the default R*"})
 
 
 def objective_at(objective: str, x, *, K, c, ceiling, weights, sign: float, draws=None,

@@ -21,7 +21,9 @@ objective stays a convex program (DCP: exponential cones, the exponents c_i exac
 
 under the budget, floors, caps and extra linear constraints of budgetlaw.allocation. The
 variables are scaled as in budgetlaw.allocation.convex (y_i = n cost_i x_i / budget, pairs in
-units of budget / n). A law with T = 0 and no repeats possible is left to the exact path.
+units of budget / n). A law with T = 0 and no repeats possible is left to the exact path, as are
+one-language laws with repeats (AllocationProblem.repeats_only: the zero transfer with the
+default R*) unless extra constraints or solver="cvxpy" bring them here.
 """
 
 from __future__ import annotations
@@ -130,7 +132,9 @@ def solve_transfer(problem, objective: str, extras: list):
         except BudgetlawError:
             pass  # keep the first solution: its worst language is already optimal
     x = np.clip(unit * y_best, problem.floor[0], problem.cap)
-    info = {"method": "cvxpy (transfer law)", "solver": used, "status": status, "time_s": time.perf_counter() - t0,
+    # one-language laws that may repeat pairs ride here as the zero transfer: plain "cvxpy" to a reader
+    method = "cvxpy" if getattr(problem, "repeats_only", False) else "cvxpy (transfer law)"
+    info = {"method": method, "solver": used, "status": status, "time_s": time.perf_counter() - t0,
             "iterations": iterations, "cvxpy": cp.__version__, "transfer": tr.form,
             "repeats": [problem.languages[i] for i in rep]}
     return x, lam, info
