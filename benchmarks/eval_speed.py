@@ -9,7 +9,7 @@ template prompts exactly as examples/smollm2_six_languages.py evaluates):
   ``tuning.evaluation.likelihood.reference_nll``; the per-item values compared;
 - greedy generation of the first --gen-items prompts, batch --gen-batch, the study's cap
   (min(160, max(16, 1.5 x the longest reference + 8)) new tokens), side by side (--paths):
-  ``hf`` (``model.generate``, the path before tuning.greedy), ``torch-before`` (tuning.greedy
+  ``hf`` (``model.generate``, the path before tuning.generation.greedy), ``torch-before`` (tuning.generation.greedy
   before the preallocated cache and drafts, copied below as a named baseline: DynamicCache,
   one token per pass), ``torch-k0`` (the preallocated cache, no drafts), ``torch`` (today's
   default: preallocated cache + prompt-lookup drafts), ``torch-kK`` for each K of --drafts, and
@@ -83,14 +83,14 @@ def baseline_reference_nll(model, tokenizer, prompts, references, *, batch_size=
     return results
 
 
-# -- the named baseline of generation: tuning.greedy.greedy_batch before the static cache and drafts
+# -- the named baseline of generation: tuning.generation.greedy.greedy_batch before the static cache and drafts
 def baseline_greedy_batch(model, rows, *, pad_id, eos_id, max_new_tokens):
     """Greedy continuation of each row, one token per pass, transformers' DynamicCache (the
-    code of tuning.greedy.greedy_batch at commit e053976: shared start once, finished rows leave
+    code of tuning.generation.greedy.greedy_batch at commit e053976: shared start once, finished rows leave
     the batch; every step concatenates every layer's cache)."""
     import inspect
 
-    from tuning.greedy import shared_start
+    from tuning.generation.greedy import shared_start
 
     dev = next(model.parameters()).device
     skip = shared_start(rows)
@@ -141,7 +141,7 @@ def baseline_greedy_batch(model, rows, *, pad_id, eos_id, max_new_tokens):
 def loop_generate(model, tok, prompts, *, batch_size, max_new_tokens, greedy):
     """Completions as ``tuning.generation.generate(backend="torch")`` makes them (same batches,
     same decoding of the tokens), with ``greedy(model, rows, pad_id=, eos_id=, max_new_tokens=)``
-    as the loop: the baseline above, or tuning.greedy with chosen drafting settings."""
+    as the loop: the baseline above, or tuning.generation.greedy with chosen drafting settings."""
     from tuning.generation import length_batches
 
     encoded = [tok(p, add_special_tokens=False)["input_ids"] for p in prompts]
@@ -234,7 +234,7 @@ def main(argv=None) -> int:
     from tuning.evaluation.likelihood import mean_nll, reference_nll
     from tuning.evaluation.tasks import load_task
     from tuning.generation import generate, load_model
-    from tuning.greedy import DRAFT_TOKENS, greedy_batch
+    from tuning.generation.greedy import DRAFT_TOKENS, greedy_batch
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", required=True, help="model directory (repeat for several)")
@@ -295,7 +295,7 @@ def main(argv=None) -> int:
         gen_items = task.items[:args.gen_items]
         gen_prompts = [it.prompt for it in gen_items]
         cap = cap_for(tok, [it.reference for it in task.items])
-        # hf: model.generate (the path before tuning.greedy); torch-before: tuning.greedy as it was
+        # hf: model.generate (the path before tuning.generation.greedy); torch-before: tuning.generation.greedy as it was
         # (DynamicCache, one token per pass); torch-k0: the preallocated cache, no drafts; torch:
         # today's default (preallocated cache + prompt-lookup drafts); torch-kK: K draft tokens
         backends = [b for b in args.paths.split(",") if b]
@@ -307,7 +307,7 @@ def main(argv=None) -> int:
             backend, _, big = label.partition("@")
             source = model_dir if backend in ("ctranslate2", "vllm") else model
             if backend == "ctranslate2":  # convert outside the timing (a one-off per model directory)
-                from tuning.engines import converted
+                from tuning.generation.engines import converted
 
                 converted(Path(model_dir))
             loop = None

@@ -2,7 +2,7 @@
 
 For each model directory and each language's committed held-out set (chat-template prompts as
 benchmarks/eval_speed.py builds them, the study's cap per language), the first --items prompts
-decoded in batches of --batch by ``torch-before`` (tuning.greedy before the preallocated cache
+decoded in batches of --batch by ``torch-before`` (tuning.generation.greedy before the preallocated cache
 and drafts: benchmarks/eval_speed.py's named baseline) and by the paths of --paths (``torch``:
 today's default, ``torch-kK``: K draft tokens, ``torch-k0``: no drafts); prints, per model and
 language, how many outputs differ from ``torch-before`` and how many forward passes each path
@@ -28,7 +28,7 @@ from eval_speed import HELDOUT, baseline_greedy_batch, cap_for, loop_generate  #
 def main(argv=None) -> int:
     from tuning.evaluation.tasks import load_task
     from tuning.generation import load_model
-    from tuning.greedy import DRAFT_TOKENS, greedy_batch
+    from tuning.generation.greedy import DRAFT_TOKENS, greedy_batch
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", action="append", required=True)

@@ -65,13 +65,13 @@ def reference_nll(model, tokenizer, prompts: Sequence[str], references: Sequence
       that key/value cache: each row's attention sees the same keys and values as if it had
       run them itself;
     - the output layer and the softmax run only at the positions that predict a reference
-      token or EOS (:class:`tuning.heads.TargetLogits`), not at the prompt or the padding.
+      token or EOS (:class:`tuning.generation.heads.TargetLogits`), not at the prompt or the padding.
     """
     import torch
     import torch.nn.functional as F
     from tqdm.auto import tqdm
 
-    from tuning.heads import TargetLogits
+    from tuning.generation.heads import TargetLogits
 
     prompts, references = list(prompts), list(references)
     if len(prompts) != len(references):

@@ -30,7 +30,6 @@ import torch.distributed as dist
 from torch import nn
 
 from tuning.errors import InputError
-from tuning.heads import TargetLogits  # noqa: F401  (moved to tuning.heads; the trainer imports it from here)
 
 log = logging.getLogger(__name__)
 

@@ -54,7 +54,8 @@ from tuning.data.reading import sha256_file
 from tuning.data.mixture import read_mixture
 from tuning.train.data import IGNORE_INDEX, StepPlan, choose_packing, collate, make_rows
 from tuning.train.metrics import MetricsLog, mfu, peak_memory_mb
-from tuning.train.model import (TargetLogits, build_model, count_parameters, init_distributed, is_sharded, load_tokenizer,
+from tuning.generation.heads import TargetLogits
+from tuning.train.model import (build_model, count_parameters, init_distributed, is_sharded, load_tokenizer,
                                 position_parameters)
 from tuning.train.state import TrainState, checkpoint_states
 

@@ -68,7 +68,7 @@ def test_the_loop_matches_generate_one_prompt_at_a_time(eos_early):
 
 
 def test_finished_rows_leave_the_batch_and_the_start_runs_once(eos_early):
-    from tuning.greedy import greedy_batch
+    from tuning.generation.greedy import greedy_batch
 
     model, tok = eos_early
     rows = [tok(p, add_special_tokens=False)["input_ids"] for p in PROMPTS]
@@ -93,7 +93,7 @@ def test_finished_rows_leave_the_batch_and_the_start_runs_once(eos_early):
 
 
 def test_a_configured_logits_processor_falls_back_to_generate(tiny):
-    from tuning.greedy import plain_greedy
+    from tuning.generation.greedy import plain_greedy
 
     model, tok = tiny
     assert plain_greedy(model)
@@ -198,7 +198,7 @@ def test_cli_generate_with_the_hf_backend_writes_the_same_predictions(tiny_model
 
 
 def test_draft_tokens_reach_the_loop_and_keep_the_greedy_outputs(eos_early, monkeypatch):
-    import tuning.generation as generation
+    import tuning.generation.decode as generation
 
     model, tok = eos_early
     expected = _one_by_one(model, tok, PROMPTS, 12)

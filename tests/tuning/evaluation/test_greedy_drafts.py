@@ -1,5 +1,5 @@
-"""The greedy loop with a preallocated cache and prompt-lookup drafts (tuning.greedy, tuning.lookup,
-tuning.kvcache) against a plain greedy loop written here: one row at a time, no cache, the whole
+"""The greedy loop with a preallocated cache and prompt-lookup drafts (tuning.generation.greedy, tuning.generation.lookup,
+tuning.generation.kvcache) against a plain greedy loop written here: one row at a time, no cache, the whole
 text through the model at every step, argmax, stop at EOS or the cap."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tuning.greedy import greedy_batch
-from tuning.kvcache import RowCache
-from tuning.lookup import Lookup, accepted, emit, pass_width
+from tuning.generation.greedy import greedy_batch
+from tuning.generation.kvcache import RowCache
+from tuning.generation.lookup import Lookup, accepted, emit, pass_width
 
 ROOT = Path(__file__).resolve().parents[3]
 # prompts of different lengths, with repeats so the n-gram lookup finds drafts
@@ -156,7 +156,7 @@ def test_row_cache_mask_worked_by_hand():
 
 
 def test_grouped_attention_gives_the_same_logits_and_restores_the_model(model):
-    from tuning.kvcache import grouped_attention
+    from tuning.generation.kvcache import grouped_attention
 
     ids = torch.tensor([[3, 4, 5, 6, 7, 8], [0, 0, 9, 10, 11, 12]])
     mask = torch.tensor([[1] * 6, [0, 0, 1, 1, 1, 1]])

@@ -125,7 +125,7 @@ def test_bad_batch_settings(llama):
 
 
 def test_train_and_evaluation_share_one_target_logits():
-    from tuning.heads import TargetLogits
-    from tuning.train import model as train_model
+    from tuning.generation.heads import TargetLogits
+    from tuning.train import trainer
 
-    assert train_model.TargetLogits is TargetLogits
+    assert trainer.TargetLogits is TargetLogits  # the trainer's head is the one evaluation uses

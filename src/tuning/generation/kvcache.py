@@ -1,4 +1,4 @@
-"""A preallocated KV cache whose rows grow by different amounts: the cache of :mod:`tuning.greedy`.
+"""A preallocated KV cache whose rows grow by different amounts: the cache of :mod:`tuning.generation.greedy`.
 
 Layout, per layer: ``keys`` and ``values`` of shape ``[rows, kv_heads, capacity, head_dim]``,
 allocated once; row ``b`` holds its tokens in columns ``0 .. length[b]-1`` (the prompt's left
@@ -29,7 +29,8 @@ from __future__ import annotations
 import contextlib
 
 import torch
-from transformers.cache_utils import Cache, CacheLayerMixin
+from tuning.generation.hf_internals import (Cache, CacheLayerMixin, attn_implementation, register_attention,
+                                            set_attn_implementation)
 
 __all__ = ["RowCache", "grouped_attention"]
 
@@ -162,18 +163,14 @@ def _sdpa_gqa(module, query, key, value, attention_mask, dropout=0.0, scaling=No
 def grouped_attention(model):
     """Within the block, an SDPA model with fewer key/value heads than query heads attends
     without copying the key/value heads (:func:`_sdpa_gqa`); any other model is left as it is."""
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
-
     config = model.config
     heads, kv_heads = getattr(config, "num_attention_heads", 0), getattr(config, "num_key_value_heads", None)
-    if getattr(config, "_attn_implementation", None) != "sdpa" or not kv_heads or kv_heads == heads:
+    if attn_implementation(config) != "sdpa" or not kv_heads or kv_heads == heads:
         yield
         return
-    AttentionInterface.register(_GQA, _sdpa_gqa)
-    AttentionMaskInterface.register(_GQA, sdpa_mask)  # 2-D masks become what SDPA gets
-    config._attn_implementation = _GQA
+    register_attention(_GQA, _sdpa_gqa)
+    set_attn_implementation(config, _GQA)
     try:
         yield
     finally:
-        config._attn_implementation = "sdpa"
+        set_attn_implementation(config, "sdpa")

@@ -1,4 +1,4 @@
-"""Prompt-lookup drafts and their acceptance: the speculative part of :mod:`tuning.greedy`.
+"""Prompt-lookup drafts and their acceptance: the speculative part of :mod:`tuning.generation.greedy`.
 
 A row's **draft** is a guess of its next tokens copied from its own text (prompt + tokens
 generated so far): find the latest earlier place where the text's last ``n`` tokens occurred

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.generation.batching import length_batches
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,6 @@ def engine_generate(backend: str, model_dir, prompts: Sequence[str], *, tokenize
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(path)
-    from tuning.generation import length_batches
 
     prompts = list(prompts)
     encoded = [tokenizer(p, add_special_tokens=add_special_tokens)["input_ids"] for p in prompts]

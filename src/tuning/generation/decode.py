@@ -16,7 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tuning.errors import InputError
-from tuning.greedy import greedy_batch, plain_greedy
+from tuning.generation.batching import left_pad, length_batches
+from tuning.generation.engines import engine_generate
+from tuning.generation.greedy import greedy_batch, plain_greedy
 
 log = logging.getLogger(__name__)
 
@@ -71,27 +73,6 @@ def _prepare_tokenizer(tokenizer):
     return tokenizer
 
 
-def length_batches(lengths: Sequence[int], batch_size: int, sort_by_length: bool = True) -> list[list[int]]:
-    """Indices grouped into batches: by decreasing length when sorting, else in input order."""
-    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)) if sort_by_length else list(range(len(lengths)))
-    return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-
-
-def left_pad(sequences: Sequence[Sequence[int]], pad_id: int):
-    """(input_ids, attention_mask, position_ids) tensors for left-padded ``sequences``."""
-    import torch
-
-    width = max(len(s) for s in sequences)
-    ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    for row, seq in enumerate(sequences):
-        if seq:
-            ids[row, width - len(seq) :] = torch.tensor(list(seq), dtype=torch.long)
-            mask[row, width - len(seq) :] = 1
-    positions = (mask.cumsum(-1) - 1).clamp(min=0)
-    return ids, mask, positions
-
-
 def generate(
     model_dir_or_model,
     prompts: Sequence[str],
@@ -121,12 +102,12 @@ def generate(
     Sampling (``do_sample=True``) uses ``temperature``/``top_p`` and ``torch.manual_seed(seed)``.
 
     ``backend`` (see :data:`BACKENDS`): ``torch`` (default) decodes greedy batches with
-    :func:`tuning.greedy.greedy_batch` (finished rows leave the batch; the prompts' shared start
+    :func:`tuning.generation.greedy.greedy_batch` (finished rows leave the batch; the prompts' shared start
     runs once) and falls back to ``hf`` for sampling or a generation_config with logits
     processors; ``hf`` is ``model.generate`` on every batch; ``ctranslate2`` and ``vllm`` are
-    optional engines (:mod:`tuning.engines`), greedy only, from a model directory.
+    optional engines (:mod:`tuning.generation.engines`), greedy only, from a model directory.
 
-    ``draft_tokens`` (``torch`` backend, greedy only; default :data:`tuning.greedy.DRAFT_TOKENS`): at most
+    ``draft_tokens`` (``torch`` backend, greedy only; default :data:`tuning.generation.greedy.DRAFT_TOKENS`): at most
     that many prompt-lookup draft tokens verified per row and pass; 0 decodes one token per pass
     (every greedy token computed in a one-token pass, as ``hf`` computes it). Drafts change how
     many passes reach the greedy tokens, not which tokens are greedy (up to float near-ties).
@@ -149,8 +130,6 @@ def generate(
     if draft_tokens is not None and do_sample:  # sampling runs model.generate: drafts would be ignored
         raise InputError("generate: draft_tokens speeds greedy decoding only; drop it or do_sample=True")
     if backend in ENGINES:
-        from tuning.engines import engine_generate
-
         return engine_generate(backend, model_dir_or_model, prompts, tokenizer=tokenizer, batch_size=batch_size,
                                max_new_tokens=max_new_tokens, do_sample=do_sample, add_special_tokens=add_special_tokens,
                                max_prompt_tokens=max_prompt_tokens, sort_by_length=sort_by_length, device=device,

@@ -12,12 +12,12 @@ What ``model.generate`` does for a batch, greedy, and where this loop does less:
     output    logits of the whole vocabulary, argmax    ->  the same (the output layer runs at
                                                             each row's last position only)
     cache     DynamicCache: every layer's keys and      ->  preallocated, written in place
-              values concatenated at every step; the        (:class:`tuning.kvcache.RowCache`);
+              values concatenated at every step; the        (:class:`tuning.generation.kvcache.RowCache`);
               shared key/value heads copied to every        attention reads the shared heads
               query head (repeat_kv) at every step          in place (``grouped_attention``)
     steps     one token per row and pass                ->  a row's next tokens drafted from its
                                                             own earlier n-grams and verified in
-                                                            the same pass (:mod:`tuning.lookup`):
+                                                            the same pass (:mod:`tuning.generation.lookup`):
                                                             a row that repeats itself, as a model
                                                             rambling to the cap does, gains up to
                                                             ``draft_tokens + 1`` tokens per pass;
@@ -30,7 +30,7 @@ sees the keys, values and positions it would see alone: its greedy tokens are th
 alone, up to float summation order (a near-tie between two tokens can flip; the benchmark counts
 them). The next token is ``argmax`` of the logits, as ``generate`` picks it when no logits
 processor is configured; :func:`plain_greedy` says when that holds. Drafts never change which
-tokens are greedy (:func:`tuning.lookup.accepted`), only how many passes reach them; a pass over
+tokens are greedy (:func:`tuning.generation.lookup.accepted`), only how many passes reach them; a pass over
 ``q`` tokens sums in another order than ``q`` one-token passes, so on real models a near-tie can
 still flip: ``draft_tokens=0`` decodes one token per pass (the arithmetic of the loop before
 drafting, the same tokens on the held-out sets, docs/benchmarks/evaluation.md).
@@ -38,16 +38,15 @@ drafting, the same tokens on the held-out sets, docs/benchmarks/evaluation.md).
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
-from tuning.lookup import Lookup, accepted, emit, pass_width
+from tuning.generation.lookup import Lookup, accepted, emit, pass_width
 
 __all__ = ["greedy_batch", "plain_greedy", "shared_start"]
 
 DRAFT_TOKENS = 5  # at most this many draft tokens per row and pass (docs/benchmarks/evaluation.md)
 NGRAM, MIN_NGRAM = 3, 1  # n-gram sizes the drafts are looked up by, longest first
-# A pass's fixed cost in fed tokens (tuning.lookup.pass_width), measured for SmolLM2-135M on one
+# A pass's fixed cost in fed tokens (tuning.generation.lookup.pass_width), measured for SmolLM2-135M on one
 # CPU thread: ~80 ms a pass + ~5 ms a token. A GPU pass is far more fixed cost (weights read,
 # kernel launches) than per token, so there this under-drafts; not measured (no GPU was lent).
 PASS_COST_TOKENS = 16
@@ -95,15 +94,17 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
     ``max_new_tokens`` tokens each; a row ends at its first EOS.
 
     ``draft_tokens`` > 0 verifies up to that many prompt-lookup draft tokens per row and pass
-    (:mod:`tuning.lookup`, n-grams of ``ngram`` down to ``min_ngram`` tokens); 0 decodes one
+    (:mod:`tuning.generation.lookup`, n-grams of ``ngram`` down to ``min_ngram`` tokens); 0 decodes one
     token per pass, the arithmetic of the loop before drafting. How many a pass feeds is chosen
-    per pass (:func:`tuning.lookup.pass_width`, ``pass_cost`` its fixed cost in tokens) from
+    per pass (:func:`tuning.generation.lookup.pass_width`, ``pass_cost`` its fixed cost in tokens) from
     what each row had accepted: all of its last draft -> one more than that, else what it
     accepted; at least 1 when its draft is found by the longest n-gram (a repeat); 1 at first.
     """
     import torch
 
-    from tuning.kvcache import RowCache, grouped_attention  # imports transformers: only when decoding
+    # these import transformers: only when decoding
+    from tuning.generation.hf_internals import attn_implementation, takes_logits_to_keep
+    from tuning.generation.kvcache import RowCache, grouped_attention
 
     if not rows:
         return []
@@ -124,9 +125,8 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, skip:]
     ids, positions = ids.to(dev), positions.to(dev)
 
-    signature = inspect.signature(model.forward).parameters
-    keep = "logits_to_keep" in signature
-    eager = getattr(model.config, "_attn_implementation", "sdpa") != "sdpa"
+    keep = takes_logits_to_keep(model)
+    eager = attn_implementation(model.config, "sdpa") != "sdpa"
     dtype = next(model.parameters()).dtype
     cache = RowCache(model.config.num_hidden_layers, n, skip + width + max_new_tokens + draft_tokens + 1,
                      device=dev)
