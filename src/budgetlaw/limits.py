@@ -9,7 +9,8 @@ LANGS.csv (format in docs/formats/limits.md)::
 
 ``language`` is required; every other column is optional and an empty cell means "no limit"
 (available), 0 (floor), 1 (cost) or 1 (weight) for that language. ``available`` and ``floor``
-are counts of pairs (or tokens) and may use the k/M/B suffixes of :func:`parse_size`.
+are counts of pairs (or tokens) and may use the k/M/B suffixes of :func:`parse_size`. Costs may
+differ between languages by at most MAX_COST_RATIO (1e6).
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ import pandas as pd
 
 from budgetlaw.errors import InputError
 
-__all__ = ["parse_size", "read_limits", "LIMIT_COLUMNS", "check_limit_languages", "limits_to_constraints"]
+__all__ = ["parse_size", "read_limits", "LIMIT_COLUMNS", "check_limit_languages", "limits_to_constraints",
+           "MAX_COST_RATIO", "check_cost_spread"]
 
 #: Optional columns of LANGS.csv, and the allocate() keyword each one feeds.
 LIMIT_COLUMNS = {"available": "available", "floor": "floor", "cost": "cost", "weight": "weights"}
@@ -41,6 +43,32 @@ _NUMBER = re.compile(
     re.IGNORECASE | re.VERBOSE,
 )
 VALID_FORMS = "600k, 1.2M, 2e6, 1,200,000, 1.5B or a plain number"
+#: Most that one language's cost per pair may exceed another's. Costs are budget units per pair
+#: (tokens per pair, or a price); real ones differ by a few orders of magnitude at most. A cost of
+#: 1e-300 beside 1 made the plan 1e298 pairs of one language, or left the convex program numerically
+#: infeasible ("the 0 extra constraint(s) cannot hold"); a spread beyond this is a unit mistake.
+MAX_COST_RATIO = 1e6
+
+
+def check_cost_spread(costs: Mapping[str, float], where: str, lines: Mapping[str, int] | None = None) -> None:
+    """InputError when the largest cost exceeds the smallest by more than MAX_COST_RATIO; the
+    message names the cost farther from 1 (the default) and the other end, with their ``lines``."""
+    if len(costs) < 2:
+        return
+    low = min(costs, key=costs.get)
+    high = max(costs, key=costs.get)
+    ratio = costs[high] / costs[low]
+    if not ratio > MAX_COST_RATIO:
+        return
+    odd, other = (low, high) if abs(math.log(costs[low])) >= abs(math.log(costs[high])) else (high, low)
+    at = (lambda lang: f" (line {lines[lang]})" if lines and lang in lines else "")
+    side = "below" if odd == low else "above"
+    raise InputError(
+        f"{where}{', line ' + str(lines[odd]) if lines and odd in lines else ''}: cost={costs[odd]:g} for {odd!r} is "
+        f"{ratio:.3g} times {side} the cost {costs[other]:g} of {other!r}{at(other)}; costs are budget units per pair "
+        f"and may differ by at most a factor {MAX_COST_RATIO:g}: give every cost in one unit (e.g. tokens per pair; "
+        "an empty cell or a language left out costs 1)"
+    )
 
 
 def parse_size(text: Any) -> float:
@@ -144,6 +172,9 @@ def read_limits(path: str | Path) -> pd.DataFrame:
         first_line[language] = line_no
     if not records:
         raise InputError(f"{path}: header but no rows; add one row per language, e.g. 'ar,600k'")
+    if "cost" in columns:  # an empty cost cell is 1
+        check_cost_spread({lang: 1.0 if math.isnan(v["cost"]) else v["cost"] for lang, v in records.items()},
+                          str(path), first_line)
     frame = pd.DataFrame.from_dict(records, orient="index", columns=columns, dtype=float)
     frame.index.name = "language"
     return frame
@@ -179,4 +210,6 @@ def limits_to_constraints(limits: pd.DataFrame | None, languages: Iterable[str],
         values = {lang: float(v) for lang, v in limits[column].items() if not pd.isna(v)}
         if values:
             kwargs[keyword] = values
+    if "cost" in kwargs:  # every language without a cost costs 1
+        check_cost_spread({lang: kwargs["cost"].get(lang, 1.0) for lang in languages}, source)
     return kwargs

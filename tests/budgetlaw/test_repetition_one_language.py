@@ -179,3 +179,10 @@ def test_a_plan_json_round_trip_keeps_the_rule(tmp_path):
     assert plan.solver["repeats"] == ["ar", "hi"] and plan.solver["rstar"] == 5.0  # the languages that may repeat
     back = bl.load_plan(plan.save(tmp_path / "plan.json"))
     assert back.solver["repeats"] == ["ar", "hi"] and back.solver["rstar"] == 5.0
+
+
+def test_law_transfer_gives_the_rule_to_other_readers():
+    from budgetlaw.transfer.prediction import law_transfer
+
+    d = law_transfer(LAWS).effective(np.array([5000.0, 2000.0, 300.0]), np.array([20000.0, 1000.0, np.inf]))
+    np.testing.assert_allclose(d, [5000.0, eff_by_hand(2000.0, 1000.0), 300.0], rtol=1e-14)

@@ -39,7 +39,7 @@ _TOLERANCES = {
 def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
     """cvxpy model in y_i = n*cost_i*x_i/budget (mean 1 whatever the units and the number of
     languages; budget shares themselves, ~1/n, stall CLARABEL at a few hundred languages), with
-    the objective divided by the total weight so it stays O(100).
+    the objective the weighted gaps over their value at the even split, so it stays O(1).
 
     K_i*x_i**(-c_i) = K_i*(budget/cost_i)**(-c_i) * exp(-c_i*s_i) with s_i <= log(y_i): two
     exponential cones per term and the exponents exact. At the optimum s_i = log(y_i).
@@ -49,7 +49,12 @@ def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
     t0 = time.perf_counter()
     B, n = float(problem.budget[0]), len(problem.languages)
     unit = B / (n * problem.cost)  # x_i = unit_i * y_i
-    scale = 1.0 if objective == "maxmin" else float(problem.weights.sum())
+    # "sum" and "robust" maximise -sum_i w_i gap_i (the ceilings do not move the optimum) over the
+    # weighted gap at the even split, O(1) at any budget: over the total weight, gaps of 1e-12
+    # beside ceilings of O(1) (a budget of 1e40) fell below the solver's tolerance
+    scale = 1.0 if objective == "maxmin" else float(problem.weights @ (problem.K * unit ** (-problem.c)))
+    if not (np.isfinite(scale) and scale > 0):
+        scale = 1.0 if objective == "maxmin" else float(problem.weights.sum())
     y, s = cp.Variable(n), cp.Variable(n)
     budget_con = cp.sum(y) <= n
     cons = [budget_con, s <= cp.log(y), y >= problem.floor[0] / unit]
@@ -60,8 +65,7 @@ def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
         Kd, cd, counts = pad_draws(problem.draws)
         coef = problem.weights[:, None] * Kd * unit[:, None] ** (-cd) / counts[:, None]
         S = cp.reshape(s, (n, 1), order="F") @ np.ones((1, Kd.shape[1]))
-        top = sum(float(problem.weights[i] * d[:, 2].mean()) for i, d in enumerate(problem.draws))
-        goal = cp.Maximize((top - cp.sum(cp.multiply(coef, cp.exp(cp.multiply(-cd, S))))) / scale)
+        goal = cp.Maximize(-cp.sum(cp.multiply(coef, cp.exp(cp.multiply(-cd, S)))) / scale)
     else:
         gap = cp.multiply(problem.K * unit ** (-problem.c), cp.exp(cp.multiply(-problem.c, s)))
         if objective == "maxmin":
@@ -70,7 +74,7 @@ def solve_cvxpy(problem: AllocationProblem, objective: str, extras: list):
             cons.append(cons_worst)
             goal = cp.Maximize(t)
         else:
-            goal = cp.Maximize((problem.weights @ problem.ceiling - problem.weights @ gap) / scale)
+            goal = cp.Maximize(-(problem.weights @ gap) / scale)
     xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
     cons.extend(user_constraints(cp, extras, xs))
     problem_cp = cp.Problem(goal, cons)

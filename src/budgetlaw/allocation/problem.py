@@ -27,7 +27,7 @@ from budgetlaw.allocation.effective import active, effective_sizes
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.law import parameter_arrays
-from budgetlaw.limits import parse_size
+from budgetlaw.limits import check_cost_spread, parse_size
 
 __all__ = ["OBJECTIVES", "SOLVERS", "DEFAULT_FLOOR_SHARE", "AllocationProblem", "prepare", "law_arrays",
            "objective_at", "objective_values"]
@@ -217,6 +217,7 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     if not (math.isfinite(epochs) and epochs > 0):
         raise InputError(f"max_epochs is {max_epochs!r}; it must be a finite number > 0 (e.g. 1, or 4 to allow repeats)")
     cost_a = _per_language("cost", cost, languages, 1.0)
+    check_cost_spread(dict(zip(languages, cost_a.tolist())), "allocate")
     weight_a = _per_language("weights", weights, languages, 1.0, allow_zero=True)
     if not (weight_a > 0).any():
         raise InputError("weights: every weight is 0; give at least one language a positive weight")

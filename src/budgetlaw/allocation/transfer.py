@@ -55,15 +55,22 @@ def solve_transfer(problem, objective: str, extras: list):
     t0 = time.perf_counter()
     B, n = float(problem.budget[0]), len(problem.languages)
     unit = B / (n * problem.cost)  # x_i = unit_i * y_i
-    scale_d = B / n  # pairs of every language in one unit, so that d is O(1)
-    weights_total = 1.0 if objective == "maxmin" else float(problem.weights.sum())
+    g = float(np.exp(np.mean(np.log(problem.cost))))  # costs' geometric mean: x_i / scale_d = y_i g / cost_i
+    scale_d = B / (n * g)  # the pairs one unit of y buys at the typical cost, so that d is O(1)
+    # The ceilings do not move the optimum, so "sum" and "robust" maximise -sum_i w_i gap_i over
+    # the weighted gap at the even split: O(1) at any budget. (Dividing the utilities by the total
+    # weight left gaps of 1e-12 beside ceilings of O(1) at a budget of 1e40, below the solver's
+    # tolerance: 8e-5 of the budget came back unused.)
+    weights_total = 1.0 if objective == "maxmin" else float(problem.weights @ (problem.K * scale_d ** (-problem.c)))
+    if not (np.isfinite(weights_total) and weights_total > 0):
+        weights_total = 1.0 if objective == "maxmin" else float(problem.weights.sum())
     y = cp.Variable(n)
     budget_con = cp.sum(y) <= n
     cons = [budget_con, y >= problem.floor[0] / unit]
     capped = np.isfinite(problem.cap)
     if capped.any():
         cons.append(y[np.flatnonzero(capped)] <= problem.cap[capped] / unit[capped])
-    xn = cp.multiply(1.0 / problem.cost, y)  # x / scale_d
+    xn = cp.multiply(g / problem.cost, y)  # x / scale_d
     rep = np.flatnonzero(repeats(problem))
     Un = unique_of(problem) / scale_d
     u = None
@@ -100,9 +107,9 @@ def solve_transfer(problem, objective: str, extras: list):
             s_all = cp.Variable(D * n)
             cons.append(s_all <= cp.log(stacked @ e))
             gap_all = cp.multiply(Kd.ravel() * scale_d ** (-cd.ravel()), cp.exp(cp.multiply(-cd.ravel(), s_all)))
-            goal = cp.Maximize((w @ Cd.ravel() - w @ gap_all) / (D * weights_total))
+            goal = cp.Maximize(-(w @ gap_all) / (D * weights_total))
         else:  # R* differs between draws: e differs too
-            terms = [problem.weights @ (Cd[k] - gaps(eff(float(Rd[k])), Td[k], Kd[k], cd[k])) for k in range(D)]
+            terms = [-(problem.weights @ gaps(eff(float(Rd[k])), Td[k], Kd[k], cd[k])) for k in range(D)]
             goal = cp.Maximize(cp.sum(cp.hstack(terms)) / (D * weights_total))
     else:
         gap = gaps(eff(tr.rstar), tr.T, problem.K, problem.c)
@@ -113,7 +120,7 @@ def solve_transfer(problem, objective: str, extras: list):
             cons.append(cons_worst)
             goal = cp.Maximize(t)
         else:
-            goal = cp.Maximize(problem.weights @ utility / weights_total)
+            goal = cp.Maximize(-(problem.weights @ gap) / weights_total)
     xs = {lang: unit[i] * y[i] for i, lang in enumerate(problem.languages)}
     cons.extend(user_constraints(cp, extras, xs))
     program = cp.Problem(goal, cons)

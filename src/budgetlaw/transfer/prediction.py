@@ -24,7 +24,7 @@ from budgetlaw.bands import check_level, quantiles
 from budgetlaw.errors import InputError
 from budgetlaw.transfer.law import DEFAULT_RSTAR, Transfer
 
-__all__ = ["predict", "per_language"]
+__all__ = ["predict", "per_language", "law_transfer"]
 
 
 def per_language(name: str, values, languages: list[str], default: float, *, positive: bool = False) -> np.ndarray:
@@ -53,6 +53,15 @@ def per_language(name: str, values, languages: list[str], default: float, *, pos
                 raise InputError(f"{name}[{lang}] is {values[lang]!r}; give a finite number of pairs {need}")
             out[k] = number
     return out
+
+
+def law_transfer(laws, languages=None) -> Transfer:
+    """The transfer law every reading of ``laws`` uses, over ``languages`` (default: the laws'
+    order): ``laws.transfer``, or for one-language laws (a LawSet without one, a dict of
+    PowerLaws) T = 0 with R* = DEFAULT_RSTAR, so that repeats beyond the distinct pairs count at
+    the data-constrained value alike everywhere: ``law_transfer(laws).effective(x, U)`` is the
+    effective data d (budgetlaw.transfer.law.effective) the allocator, its plans and predict use."""
+    return _transfer(laws, [str(k) for k in laws] if languages is None else list(languages))
 
 
 def _transfer(laws, languages) -> Transfer:
