@@ -40,6 +40,8 @@ _LAZY = {
     "report": "budgetlaw.reporting",
     "worth": "budgetlaw.reporting",
     "baselines": "budgetlaw.allocation.baselines",
+    "next_pilots": "budgetlaw.design",
+    "expected_regret": "budgetlaw.design",
     "plot_transfer": "budgetlaw.reporting.heatmap",
     "LOSS_METRICS": "budgetlaw.direction",
     "STAGE1_CHOICES": "budgetlaw.transfer.law",

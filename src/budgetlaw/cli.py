@@ -246,6 +246,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "both stages refitted per draw")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=cmd_demo)
+    from budgetlaw.cli_next import add_next_parser
+    add_next_parser(sub)
     return parser
 
 
