@@ -3,7 +3,9 @@
 A plan's sizes x turn into every language's effective data d = eff(x) + T eff(x), with the
 distinct pairs U_i of each language taken from ``available`` (inf where not given: no repeats).
 The objective (budgetlaw.allocation.problem), the plan's predictions (optimise.make_plan) and the
-cvxpy program (budgetlaw.allocation.transfer) all read d from here. Pure numpy; nothing of
+cvxpy program (budgetlaw.allocation.transfer) all read d from here. One-language laws whose plan
+can repeat pairs carry the zero transfer with the default R* (prepare: AllocationProblem.
+repeats_only), so their repeats are read here too, and ``active`` is true for them. Pure numpy; nothing of
 budgetlaw.allocation is imported, so every module of it may import this one.
 """
 
