@@ -14,7 +14,7 @@ Before a model trains, the current transfer-aware law (``R/laws_transfer.json``,
     predicted   the NLL the law predicts for the whole mixture, and
     lower, upper  its 90% interval for one trained model (budgetlaw.predict(laws, sizes,
                 unique=distinct pairs when the pairs are repeated, noise_sd=one model's scatter
-                around the law, report_transfer.model_noise): the law's bootstrap draws and one
+                around the law, model_noise): the law's bootstrap draws and one
                 model's seed noise in quadrature, as heldout_mixtures.csv's interval)
     law         which law: "laws_transfer.json sha256:<first 12 hex of the file> (form F, stage1 S)"
 
@@ -71,6 +71,15 @@ def _number(value: float) -> str:
     return repr(round(float(value), 4)) if math.isfinite(value) else ""
 
 
+def model_noise(laws) -> float:
+    """One multilingual model's scatter around the law: the RMSE of the fitted multilingual points
+    (stage 2; not the repetition points), which holds seed noise and misfit alike; 0 without a
+    transfer fit."""
+    fitted = (laws.transfer.fitted_on or {}) if laws.transfer is not None else {}
+    rmse = fitted.get("rmse_multilingual", fitted.get("rmse"))
+    return float(rmse) if rmse is not None and math.isfinite(rmse) else 0.0
+
+
 def _mixture(study, job, jobs) -> tuple[dict, dict | None] | None:
     """(pairs seen, distinct pairs or None) of a model job, as its record will hold them; None
     when its sizes come from a plan not made yet."""
@@ -105,7 +114,6 @@ def predict_study(study) -> dict:
         table = read_predictions(out)
         known = set(zip(table["run"], table["language"]))
     laws = bl.load_laws(laws_path)
-    from tuning.study.report_transfer import model_noise  # here: report_transfer imports this module
 
     noise = model_noise(laws)
     label = law_label(laws_path, laws)

@@ -41,7 +41,7 @@ import pandas as pd
 
 from budgetlaw.fileio import atomic_write
 from tuning.study.plan_gain import gain_lines, paired_gain
-from tuning.study.predict import report_lines as predicted_lines
+from tuning.study.predict import model_noise, report_lines as predicted_lines
 from tuning.study.steps import _mixture, fit_transfer, pilots_table
 
 #: kinds of run whose models are trained on a plan: never fitted on
@@ -52,15 +52,6 @@ N_BOOT = 400
 
 def _records(results: Path) -> list[dict]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((results / "runs").glob("*.json"))]
-
-
-def model_noise(laws) -> float:
-    """One multilingual model's scatter around the law: the RMSE of the fitted multilingual points
-    (stage 2; not the repetition points), which holds seed noise and misfit alike; 0 without a
-    transfer fit."""
-    fitted = (laws.transfer.fitted_on or {}) if laws.transfer is not None else {}
-    rmse = fitted.get("rmse_multilingual", fitted.get("rmse"))
-    return float(rmse) if rmse is not None and math.isfinite(rmse) else 0.0
 
 
 def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.DataFrame:
