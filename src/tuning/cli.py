@@ -12,6 +12,7 @@ import importlib
 import logging
 
 from budgetlaw import InputError as BudgetlawInputError
+from budgetlaw.fileio import run_command, sigterm_as_interrupt
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
@@ -44,7 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)  # usage errors: argparse's own one-line message, SystemExit(2)
-    from budgetlaw.fileio import run_command, sigterm_as_interrupt
 
     sigterm_as_interrupt()  # the clean-up that runs on Ctrl-C runs on SIGTERM too
     logging.basicConfig(

@@ -7,6 +7,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+from tuning.data.mixture import build_mixture
+from budgetlaw.fileio import atomic_write, check_output
+from tuning.data.mixture import read_mixture
+from tuning.data.tokenize import load_tokenizer, token_counts
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +62,6 @@ def register(subparsers) -> None:
 
 
 def run_mix(args) -> int:
-    from tuning.data.mixture import build_mixture
-
     manifest = build_mixture(
         args.plan, args.output, parallel=args.parallel, instructions=args.instructions,
         heldout=args.heldout, recipe=args.recipe, direction=args.direction, seed=args.seed,
@@ -72,10 +74,6 @@ def run_mix(args) -> int:
 
 
 def run_tokens(args) -> int:
-    from budgetlaw.fileio import atomic_write, check_output
-    from tuning.data.mixture import read_mixture
-    from tuning.data.tokenize import load_tokenizer, token_counts
-
     check_output(args.output, [args.mixture])
     records = read_mixture(args.mixture)
     tokenizer = load_tokenizer(args.tokenizer)

@@ -7,7 +7,6 @@ spelling :func:`tuning.languages.canonical` knows is matched, so ``zh`` finds ei
 may also be a split directory itself (``flores101_dataset/devtest``).
 
 SQuAD format (SQuAD 1.1/2.0, XQuAD, MLQA)::
-
     {"data": [{"title": "...", "paragraphs": [{"context": "...",
         "qas": [{"id": "...", "question": "...", "answers": [{"text": "...", "answer_start": 0}]}]}]}]}
 
@@ -26,6 +25,7 @@ from budgetlaw.fileio import read_json
 from tuning.data.pairs import Pair, read_plaintext
 from tuning.errors import InputError
 from tuning.languages import canonical
+from tuning.data.reading import iter_lines
 
 __all__ = ["FLORES_SPLITS", "find_flores", "flores_pairs", "read_flores", "flores_sentences",
            "read_squad", "squad_texts"]
@@ -94,7 +94,6 @@ def flores_sentences(root, language: str, split: str = "devtest") -> list[str]:
     path = _language_file(split_dir, name, language) if split_dir.is_dir() else None
     if path is None:
         raise InputError(f"{root}: no {split} file for {language} in {split_dir}")
-    from tuning.data.reading import iter_lines
 
     return [text for _, text in iter_lines(path)]
 

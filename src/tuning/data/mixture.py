@@ -37,9 +37,13 @@ from tuning.data.reading import sha256_file
 from tuning.data.heldout import Heldout
 from tuning.data.readers import PairPacker, open_pairs
 from tuning.data.sampling import normalize, sample_distinct
+import budgetlaw as bl
+import tuning
 from tuning.errors import InputError
 from tuning.languages import canonical
 from tuning.prompts import DIRECTIONS, translation_instruction
+from tuning.data.instructions import read_instructions
+from tuning.data.reading import iter_jsonl
 
 __all__ = ["RECIPES", "RECORD_KEYS", "MANIFEST_FORMAT", "read_plan", "build_mixture",
            "manifest_path", "read_mixture"]
@@ -107,9 +111,8 @@ def read_plan(plan) -> tuple[dict, dict[str, float], float]:
 def _check_with_budgetlaw(plan: Mapping, where: str) -> None:
     """A plan that says it is a budgetlaw plan is validated in full by budgetlaw itself (its
     InputError, the base of tuning's, passes through with budgetlaw's message)."""
-    from budgetlaw import Plan  # the public name: it survives a regrouping of budgetlaw's modules
 
-    Plan.from_dict(dict(plan), where=where)
+    bl.Plan.from_dict(dict(plan), where=where)  # the public name: it survives a regrouping of budgetlaw
 
 
 def _specs(arg, what: str) -> dict[str, list[str]]:
@@ -160,8 +163,6 @@ def _translation_records(lang, pairs, direction, rng) -> list[dict]:
 
 
 def _instruction_records(lang, specs, heldout, stats) -> tuple[list[dict], list[dict]]:
-    from tuning.data.instructions import read_instructions
-
     records, inputs, seen = [], [], set()
     for spec in specs:
         items = read_instructions(spec)
@@ -273,7 +274,6 @@ def _open_inputs(plan, parallel, instructions, heldout, recipe, direction, min_s
 def _draw(inputs: _Inputs, seed: int) -> tuple[list[dict], dict]:
     """The shuffled records and the manifest (all but its ``output`` entry): steps 1-4 of the
     module docstring. Nothing is written."""
-    from tuning import __version__
 
     langs, sources, ins = list(inputs.sizes), inputs.sources, inputs.instructions
     stats = {"heldout": Counter(), "dup_instruction": Counter()}
@@ -340,7 +340,7 @@ def _draw(inputs: _Inputs, seed: int) -> tuple[list[dict], dict]:
                                for lang in ["en", *langs]},
         "heldout_hits": {lang: stats["heldout"][lang] for lang in ["en", *langs]},
         "inputs": described,
-        "versions": {"tuning": __version__, "format": MANIFEST_FORMAT},
+        "versions": {"tuning": tuning.__version__, "format": MANIFEST_FORMAT},
     }
     return records, manifest
 
@@ -363,7 +363,6 @@ def _write(records: list[dict], manifest: dict, out: Path) -> dict:
 
 def read_mixture(path) -> list[dict]:
     """The records of a mixture JSONL, checked: every line an object with :data:`RECORD_KEYS`."""
-    from tuning.data.reading import iter_jsonl
 
     records = []
     for number, rec in iter_jsonl(path):

@@ -22,6 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from tuning.errors import InputError
+from tuning.data.reading import iter_jsonl
+from tuning.languages import canonical
+from budgetlaw.fileio import atomic_paths
+from tuning.generation import load_model
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,6 @@ def alignment(model_or_dir, pairs: Mapping[str, tuple[Sequence[str], Sequence[st
     import pandas as pd
 
     if isinstance(model_or_dir, (str, Path)):
-        from tuning.generation import load_model
-
         model, tokenizer = load_model(model_or_dir, dtype="float32")
     else:
         model = model_or_dir
@@ -108,8 +110,6 @@ def alignment(model_or_dir, pairs: Mapping[str, tuple[Sequence[str], Sequence[st
 
 def read_pairs(path: str | Path, *, limit: int | None = None) -> dict[str, tuple[list[str], list[str]]]:
     """A pairs JSONL file -> {language: (english, translations)} (first ``limit`` per language)."""
-    from tuning.data.reading import iter_jsonl
-    from tuning.languages import canonical
 
     path = Path(path)
     if not path.is_file():
@@ -137,7 +137,6 @@ def plot_alignment(frame, path: str | Path) -> Path:
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    from budgetlaw.fileio import atomic_paths
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4), constrained_layout=True)
     for lang, group in frame.groupby("language", sort=True):

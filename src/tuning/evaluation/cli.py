@@ -14,6 +14,21 @@ from pathlib import Path
 
 from tuning.errors import InputError
 from tuning.evaluation.settings import GenerationSettings
+from budgetlaw.fileio import check_output
+from tuning.evaluation.predictions import generate_to_file, read_prompts
+from tuning.generation import load_model
+from tuning.evaluation.predictions import check_resume, generate_to_file, read_predictions
+from tuning.evaluation.results import write_results
+from tuning.evaluation.tasks import load_task, score_task
+from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
+from tuning.evaluation.results import ResultRow
+from budgetlaw.fileio import read_json, write_json
+from tuning.evaluation.results import read_manifest, read_results, results_to_pilots, write_pilots
+from tuning.evaluation.align import alignment, plot_alignment, read_pairs
+from budgetlaw.fileio import atomic_write
+from tuning.metrics.comet_metric import looks_like_path
+from tuning.evaluation.tasks import flores_lines
+from tuning.languages import canonical
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +140,6 @@ def _check_task_names(specs: list[str], names: list[str]) -> None:
 def _check_prediction_dir(args, out: Path) -> Path:
     """The predictions folder is checked before the model loads: not the results file, not an
     existing file, not one of the inputs, in a folder that can be written."""
-    from budgetlaw.fileio import check_output
 
     pred_dir = Path(args.predictions_dir or out.with_suffix("").as_posix() + ".predictions")
     if os.path.abspath(pred_dir) == os.path.abspath(out):
@@ -136,10 +150,6 @@ def _check_prediction_dir(args, out: Path) -> Path:
 
 
 def cmd_generate(args) -> int:
-    from budgetlaw.fileio import check_output
-    from tuning.evaluation.predictions import generate_to_file, read_prompts
-    from tuning.generation import load_model
-
     settings = GenerationSettings.from_args(args).check()
     check_output(args.output, [args.prompts])
     items = read_prompts(args.prompts)
@@ -150,10 +160,6 @@ def cmd_generate(args) -> int:
 
 
 def cmd_eval(args) -> int:
-    from tuning.evaluation.predictions import check_resume, generate_to_file, read_predictions
-    from tuning.evaluation.results import write_results
-    from tuning.evaluation.tasks import load_task, score_task
-
     if len(args.data) != len(args.task):
         raise InputError(f"eval: {len(args.task)} --task but {len(args.data)} --data; give one --data per --task")
     if args.predictions is not None and len(args.predictions) != len(args.task):
@@ -166,12 +172,9 @@ def cmd_eval(args) -> int:
         raise InputError(f"eval: --limit {args.limit} would score no item; give N >= 1 (or leave --limit out)")
     settings = GenerationSettings.from_args(args).check()
     if args.comet_model:
-        from tuning.metrics.comet_metric import looks_like_path
-
         if looks_like_path(args.comet_model) and not Path(args.comet_model).expanduser().exists():
             raise InputError(f"--comet-model {args.comet_model}: no such file or folder; pass a COMET model "
                              "directory (holding checkpoints/model.ckpt) or a .ckpt file")
-    from budgetlaw.fileio import check_output
 
     out = check_output(args.output, [*args.data, *(args.predictions or []), args.model])
     pred_dir = None
@@ -179,7 +182,6 @@ def cmd_eval(args) -> int:
         pred_dir = _check_prediction_dir(args, out)
     model = tokenizer = None
     if args.predictions is None or args.nll:  # generation and --nll both need the model
-        from tuning.generation import load_model
 
         model, tokenizer = load_model(args.model, device=args.device, dtype=args.dtype)
     tasks = [load_task(spec, data, split=args.split, limit=args.limit, tokenizer=tokenizer,
@@ -222,8 +224,6 @@ def cmd_eval(args) -> int:
 
 def _nll_rows(task, model, tokenizer, args) -> list:
     """One ``nll`` row per language of a translation task: sum of NLL / sum of reference tokens."""
-    from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
-    from tuning.evaluation.results import ResultRow
 
     if task.kind != "translation":
         raise InputError(f"task {task.name}: --nll scores one reference per item; use it with translation tasks")
@@ -239,7 +239,6 @@ def _nll_rows(task, model, tokenizer, args) -> list:
 
 def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
     """Resume only predictions made by the same model and settings (run.json records them)."""
-    from budgetlaw.fileio import read_json, write_json
 
     pred_dir.mkdir(parents=True, exist_ok=True)
     marker = pred_dir / "run.json"
@@ -257,9 +256,6 @@ def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
 
 
 def cmd_pilots(args) -> int:
-    from budgetlaw.fileio import check_output
-    from tuning.evaluation.results import read_manifest, read_results, results_to_pilots, write_pilots
-
     out = check_output(args.output, [args.results, args.manifest])
     if out.exists() and not args.append:
         raise InputError(f"-o {out}: already exists; pass --append to add the new rows to it, or choose a new "
@@ -273,8 +269,6 @@ def cmd_pilots(args) -> int:
 
 
 def cmd_align(args) -> int:
-    from tuning.evaluation.align import alignment, plot_alignment, read_pairs
-
     pairs: dict = {}
     for path in args.pairs or []:
         for lang, (en, xx) in read_pairs(path, limit=args.limit).items():
@@ -282,9 +276,6 @@ def cmd_align(args) -> int:
             pairs[lang][0].extend(en)
             pairs[lang][1].extend(xx)
     if args.flores:
-        from tuning.evaluation.tasks import flores_lines
-        from tuning.languages import canonical
-
         if not args.languages:
             raise InputError("align: --flores needs --languages, e.g. --languages zh,ar")
         en = flores_lines(args.flores, "en", args.split)[: args.limit]
@@ -293,13 +284,11 @@ def cmd_align(args) -> int:
             pairs[lang] = (en, flores_lines(args.flores, lang, args.split)[: args.limit])
     if not pairs:
         raise InputError("align: give --pairs FILE or --flores DIR --languages ...")
-    from budgetlaw.fileio import check_output
 
     plot_path = args.plot or str(Path(args.output).with_suffix(".png"))
     check_output(args.output, [*(args.pairs or []), args.model])
     check_output(plot_path, [*(args.pairs or []), args.model, args.output], option="--plot")
     frame = alignment(args.model, pairs, batch_size=args.batch_size)
-    from budgetlaw.fileio import atomic_write
 
     with atomic_write(args.output) as fh:
         frame.to_csv(fh, index=False)

@@ -24,14 +24,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.data.reading import iter_jsonl
+from tuning.prompts import render_prompt
+from budgetlaw.fileio import write_json
+from tuning.generation import generate
+from budgetlaw.fileio import read_json
 
 log = logging.getLogger(__name__)
 
 
 def read_prompts(path: str | Path) -> list[tuple[str, str]]:
     """(id, prompt) pairs from a prompts JSONL file; ids must be unique."""
-    from tuning.data.reading import iter_jsonl
-    from tuning.prompts import render_prompt
 
     path = Path(path)
     if not path.is_file():
@@ -137,8 +140,6 @@ def check_resume(items: Sequence[tuple[str, str]], out: str | Path, *, task: str
         return
     side = items_sidecar(out)
     if side.is_file():
-        from budgetlaw.fileio import read_json
-
         meta = read_json(side, error=InputError, message=lambda exc: f"{side}: unreadable ({str(exc)[:120]}); delete {out} and {side} "
                                            "to regenerate")
         if not isinstance(meta, dict) or meta.get("items_sha256") != items_digest(items):
@@ -169,8 +170,6 @@ def _recorded_prompts(path: Path) -> dict[str, str | None]:
 
 
 def write_items_sidecar(items: Sequence[tuple[str, str]], out: str | Path, task: str) -> None:
-    from budgetlaw.fileio import write_json
-
     write_json(items_sidecar(out), {"format": ITEMS_FORMAT, "task": task, "n_items": len(items),
                                     "items_sha256": items_digest(items)}, indent=1, sort_keys=False)
 
@@ -181,7 +180,6 @@ def generate_to_file(model_or_dir, items: Sequence[tuple[str, str]], out: str | 
 
     A resume is checked by :func:`check_resume`; with ``task`` the items sidecar is written.
     """
-    from tuning.generation import generate
 
     out = Path(out)
     if not out.parent.is_dir():

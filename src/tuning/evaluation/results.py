@@ -26,6 +26,8 @@ from pathlib import Path
 from budgetlaw import LOSS_METRICS
 from budgetlaw.fileio import atomic_write, read_json
 from tuning.errors import InputError
+from budgetlaw.fileio import unsafe_label
+from tuning.languages import canonical
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +96,6 @@ def read_results(path: str | Path):
     if missing:
         raise InputError(f"results file {path}: missing column(s) {', '.join(missing)}; "
                          f"expected {', '.join(RESULT_COLUMNS)}")
-    from budgetlaw.fileio import unsafe_label
 
     for k, code in enumerate(frame["language"]):
         reason = unsafe_label(str(code))
@@ -290,7 +291,6 @@ def _read_pilots_for_append(path: Path):
 
 def _like_file(pilots, old, path: Path):
     """The new rows with the existing file's column names, columns and language spellings."""
-    from tuning.languages import canonical
 
     by_name = {str(c).strip().lower(): c for c in old.columns}
     new = pilots.copy()

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 
 from tuning.errors import InputError
+from tuning.generation import BACKENDS
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,7 +53,6 @@ class GenerationSettings:
             raise InputError(f"--temperature {self.temperature}: must be a finite number > 0")
         if not 0 < self.top_p <= 1:
             raise InputError(f"--top-p {self.top_p}: must be in (0, 1]")
-        from tuning.generation import BACKENDS
 
         if self.backend not in BACKENDS:
             raise InputError(f"--backend {self.backend}: choose one of {', '.join(BACKENDS)}")

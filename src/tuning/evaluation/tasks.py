@@ -29,6 +29,13 @@ from pathlib import Path
 
 from tuning.data.reading import iter_jsonl
 from tuning.errors import InputError
+from tuning.languages import canonical
+from tuning.prompts import render_chat_prompt, render_prompt
+from tuning.data.evalsets import flores_sentences
+from tuning.prompts import translation_instruction
+from tuning.data.evalsets import read_squad
+from tuning.evaluation.results import ResultRow
+from tuning.metrics.registry import metrics_for
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +101,6 @@ def parse_task(spec: str) -> tuple[str, str]:
 
 
 def _canonical(code: str, where: str) -> str:
-    from tuning.languages import canonical
-
     try:
         return canonical(code)
     except InputError as exc:
@@ -103,8 +108,6 @@ def _canonical(code: str, where: str) -> str:
 
 
 def _renderer(tokenizer, chat_template: bool) -> Callable[[str, str], str]:
-    from tuning.prompts import render_chat_prompt, render_prompt
-
     if chat_template:
         if tokenizer is None:
             raise InputError("chat_template=True needs the model's tokenizer")
@@ -114,7 +117,6 @@ def _renderer(tokenizer, chat_template: bool) -> Callable[[str, str], str]:
 
 def flores_lines(data, lang: str, split: str) -> list[str]:
     """One language's FLORES sentences (``tuning.data.evalsets``), with a task-level message."""
-    from tuning.data.evalsets import flores_sentences
 
     try:
         return flores_sentences(data, lang, split)
@@ -124,8 +126,6 @@ def flores_lines(data, lang: str, split: str) -> list[str]:
 
 
 def load_flores(pair: str, data, *, split="devtest", render=None, limit=None) -> Task:
-    from tuning.prompts import translation_instruction
-
     src_code, sep, tgt_code = pair.partition("-")
     if not sep:
         raise InputError(f"task flores:{pair}: write the pair as SRC-TGT, e.g. flores:en-zh")
@@ -165,7 +165,6 @@ def load_squad(family: str, lang_code: str, data, *, render=None, limit=None) ->
     path = _find_squad_file(Path(data), family, lang)
     instruction, template = QA_TEMPLATES.get(lang, QA_TEMPLATES["en"])
     render = render or _renderer(None, False)
-    from tuning.data.evalsets import read_squad
 
     records = read_squad(path)
     answerable = [r for r in records if r["answers"]]
@@ -244,8 +243,6 @@ def score_task(task: Task, predictions: Sequence[str], *, model: str = "",
     every score on 0..100. ``extra_signature`` (e.g. the decoding settings) is appended to every
     row's signature.
     """
-    from tuning.evaluation.results import ResultRow
-    from tuning.metrics.registry import metrics_for
 
     predictions = list(predictions)
     if len(predictions) != len(task.items):

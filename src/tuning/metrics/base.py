@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from tuning.errors import InputError
+from tuning.languages import canonical
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,7 +88,6 @@ def norm_lang(lang: str) -> str:
     """Canonical ISO 639-1 code through tuning.languages (unknown codes raise InputError)."""
     if not isinstance(lang, str) or not lang.strip():
         raise InputError(f"language code {lang!r} is empty: pass a code such as 'zh' or 'tr'")
-    from tuning.languages import canonical
 
     return canonical(lang)
 

@@ -31,6 +31,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from tuning.metrics.base import Metric, MetricScore, norm_lang
+from tuning.errors import InputError
 
 HAN_WEIGHT = 3.0
 
@@ -140,7 +141,6 @@ def is_on_target(text: str, lang: str) -> bool:
 
 def _off_target_share(texts: Iterable[str], lang: str) -> MetricScore:
     """The share (0..1) of ``texts`` not in language ``lang``, with per-text flags (1 = off target)."""
-    from tuning.errors import InputError
 
     lang = norm_lang(lang)
     texts = list(texts)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+from tuning.train.config import load_config
 
 
 def register(subparsers) -> None:
@@ -25,8 +26,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tuning.train.config import load_config
-
     config = load_config(args.config, args.overrides)
     if int(os.environ.get("RANK", "0")) != 0:
         logging.getLogger().setLevel(logging.WARNING)  # one copy of the log, from rank 0

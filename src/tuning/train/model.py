@@ -30,6 +30,7 @@ import torch.distributed as dist
 from torch import nn
 
 from tuning.errors import InputError
+from tuning.data.tokenize import load_tokenizer as load
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,6 @@ def init_distributed() -> Dist:
 
 def load_tokenizer(model_dir: str):
     """The model directory's tokenizer, with a pad token distinct from EOS (added if missing)."""
-    from tuning.data.tokenize import load_tokenizer as load
 
     return load(model_dir, pad_token=True, hint="`model` must be a Hugging Face model directory")
 

@@ -13,7 +13,6 @@ One call of ``train(config)`` is one rank of a job (torchrun starts one per GPU;
 6. write ``final/`` (a Hugging Face directory) and ``run.json``.
 
 The loss of a step is a token mean over the whole step::
-
     loss = sum of token cross-entropies over every micro-batch on every rank
            / number of response tokens in the step (all ranks)
 
@@ -24,7 +23,6 @@ turns that average back into the sum. Packing, batch shape, accumulation and wor
 therefore do not change what is optimised.
 
 The learning rate at (0-based) step s, with W = ceil(warmup_ratio * total) warmup steps::
-
     lr(s) = lr * (s + 1) / W                                         for s < W
     lr(s) = lr * (m + (1 - m) * 0.5 * (1 + cos(pi * (s - W) / (total - W))))   otherwise
 
@@ -58,6 +56,7 @@ from tuning.generation.heads import TargetLogits
 from tuning.train.model import (build_model, count_parameters, init_distributed, is_sharded, load_tokenizer,
                                 position_parameters)
 from tuning.train.state import TrainState, checkpoint_states
+from tuning.data.tokenize import tokenize_records
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +71,6 @@ def lr_factor(step: int, *, warmup: int, total: int, min_ratio: float) -> float:
 
 def tokenize_mixture(records: list[dict], tokenizer, config: TrainConfig, *, progress: bool = True):
     """Records -> TokenizedExamples (prompt masked, EOS appended) via tuning.data.tokenize."""
-    from tuning.data.tokenize import tokenize_records
 
     examples, stats = tokenize_records(records, tokenizer, config.seq_len, chat_template=config.chat_template,
                                        progress=progress)
