@@ -5,10 +5,11 @@
     table.py    a mixed pilots table as arrays: one-language rows, multilingual and repetition points
     fit.py      fit(): one-language pilots pin K, c, E; multilingual rows pin T (and R*);
                 form choice by leave-one-model-out error; a bootstrap over whole models
+    stage2.py   stage 2: T and R* by least squares with every law held fixed
     joint.py    the joint refit of stage 1 (stage1="joint"/"auto"): K, c with T on every row
     prediction.py  predict(laws, sizes): every language's value and interval for any mixture
-    plan.py     the allocation on a transfer law (cvxpy), used by budgetlaw.allocation
 
-Nothing is imported here: budgetlaw.fitting.laws reads ``law`` and budgetlaw.allocation reads
-``plan`` without loading the fitting code (docs/formats/laws.md gives the formulas).
+The allocation on a transfer law (cvxpy) is budgetlaw.allocation.transfer. Nothing is imported
+here: budgetlaw.fitting.laws and budgetlaw.allocation read ``law`` without loading the fitting
+code (docs/formats/laws.md gives the formulas).
 """
