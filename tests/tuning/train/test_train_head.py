@@ -10,7 +10,8 @@ from _builders import build_tiny_llama, build_tokenizer
 from torch import nn
 
 from tuning.train.data import IGNORE_INDEX, layout_cost
-from tuning.train.model import TargetLogits, position_parameters
+from tuning.generation.heads import TargetLogits
+from tuning.train.model import position_parameters
 
 
 @pytest.fixture(scope="module")
