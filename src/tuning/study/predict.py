@@ -55,7 +55,43 @@ def read_predictions(path: Path):
     if missing:
         raise InputError(f"{path}: no column {', '.join(missing)} (needs {', '.join(COLUMNS)}); "
                          "fix the header or move the file away")
-    return table
+    return _whole_and_unique(path, table)
+
+
+def _whole_and_unique(path: Path, table):
+    """Every row whole (all its fields, numbers where numbers go) and one row per (run, language):
+    a torn row (the file cut mid-row) or two different rows for one model are refused naming the
+    row; a row repeated byte for byte (a copy appended twice) is kept once, with a warning."""
+    with open(path, encoding="utf-8", newline="") as fh:
+        widths = [len(row) for row in csv.reader(fh)]
+    for i, width in enumerate(widths[1:]):
+        if width != widths[0] and width:
+            raise InputError(f"{path}: row {i + 2} has {width} of the {widths[0]} fields (a torn row: the file "
+                             "was cut); delete that row and run `tuning study predict` again")
+    for i, row in table.iterrows():
+        for col in ("size", "effective", "predicted", "lower", "upper"):
+            try:
+                value = float(row[col]) if row[col] != "" or col in ("size", "predicted") else 0.0
+            except ValueError:
+                value = math.nan
+            if not math.isfinite(value):
+                raise InputError(f"{path}: row {i + 2} ({row['run']}, {row['language']}): {col} is {row[col]!r}, not "
+                                 "a number (a torn or edited row); delete that row and run `tuning study predict` "
+                                 "again")
+    first: dict[tuple, int] = {}
+    keep = []
+    for i, row in table.iterrows():
+        key = (row["run"], row["language"])
+        if key in first:
+            j = first[key]
+            if not table.iloc[j][list(COLUMNS)].equals(row[list(COLUMNS)]):
+                raise InputError(f"{path}: rows {j + 2} and {i + 2} both predict {key[0]} on {key[1]}, differently; "
+                                 "a prediction is made once: keep the first (the earlier one) and delete the other")
+            log.warning("%s: row %d repeats row %d (%s, %s) byte for byte; counted once", path, i + 2, j + 2, *key)
+            continue
+        first[key] = i
+        keep.append(i)
+    return table.loc[keep].reset_index(drop=True)
 
 
 def law_label(path: Path, laws) -> str:

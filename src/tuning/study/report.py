@@ -46,8 +46,15 @@ def write_report(results, *, title: str, note: str, hardware: str, budget: int |
 
 def write_study_report(study, *, refit: bool = True) -> Path:
     """Refit the laws of every pilot point (when any pilot is recorded) and write the report."""
+    from tuning.study.predict import FILE, read_predictions
+    from tuning.study.records import read_records
     from tuning.study.steps import refit as refit_laws
 
+    # every input checked before anything is written: a damaged record (or a torn prediction
+    # row) is one line, and no file of the results folder is rewritten from it
+    read_records(study.results, study.codes, require=True, heldout=True)
+    if (study.results / FILE).is_file():
+        read_predictions(study.results / FILE)
     if refit and any((study.results / "runs").glob("pilot-*.json")):
         refit_laws(study)
     r = study.report

@@ -17,12 +17,11 @@ tables (moved here from examples/report_smollm2.py, unchanged in what they compu
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 from budgetlaw.fileio import atomic_write  # a temp file beside the target, renamed on success
-from tuning.errors import InputError
+from tuning.study.records import RecordError as ReportError  # the one record reader's error
 
 METRICS = ("nll", "chrf", "bleu", "off_target")
 LAWS = {"nll": ("laws_plan.json", "laws.json"), "chrf": ("laws_plan_chrf.json", "laws_chrf.json")}
@@ -30,81 +29,19 @@ ORDER = ["base", "pilot", "optimized", "uniform", "proportional", "extrapolation
 LABEL = {"nll": "NLL (nats/token, lower is better)", "chrf": "chrF++", "bleu": "BLEU", "off_target": "off-target %"}
 
 
-class ReportError(InputError):
-    """An input of the report that is not what a study writes (one line, names the file)."""
+def read_records(results: Path, languages=None) -> list[dict]:
+    """Every ``runs/*.json`` of ``results``, checked by the study's one record reader
+    (tuning.study.records), and the held-out files their NLL counts need; ReportError at the
+    first problem, before anything is written."""
+    from tuning.study.records import read_records as read
+
+    return read(results, languages, require=True, heldout=True)
 
 
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
-def _check_record(path: Path, r) -> None:
-    """A run record as a study writes it (tuning.study.runs): run, kind (words), seed (a
-    whole number), sizes {language: pairs >= 0}, scores {language: {metric: number, ...}} with at
-    least nll; generation metrics, ``generated``, ``signatures``, ``train`` and ``eval_s`` optional
-    beside them, checked when present."""
-    if not isinstance(r, dict):
-        raise ReportError(f"{path}: a run record is a JSON object, not {type(r).__name__}")
-    for key in ("run", "kind", "seed", "sizes", "scores"):
-        if key not in r:
-            raise ReportError(f"{path}: no {key!r}; every run record has run, kind, seed, sizes and scores")
-    if not isinstance(r["run"], str) or not r["run"] or not isinstance(r["kind"], str) or not r["kind"]:
-        raise ReportError(f"{path}: 'run' and 'kind' must be non-empty strings")
-    if not isinstance(r["seed"], int) or isinstance(r["seed"], bool):
-        raise ReportError(f"{path}: 'seed' is {r['seed']!r}, not a whole number")
-    if not isinstance(r["sizes"], dict) or not all(_number(v) and v >= 0 for v in r["sizes"].values()):
-        raise ReportError(f"{path}: 'sizes' must map each language to its pairs, a number >= 0")
-    if not isinstance(r["scores"], dict):
-        raise ReportError(f"{path}: 'scores' must map each language to its metrics")
-    for lang, sc in r["scores"].items():
-        if not isinstance(sc, dict) or "nll" not in sc:
-            raise ReportError(f"{path}: scores of {lang!r} must be an object with at least 'nll'")
-        for metric, value in sc.items():
-            if (metric in METRICS or metric.split("@")[0] in METRICS) and not _number(value):
-                raise ReportError(f"{path}: scores.{lang}.{metric} is {value!r}, not a finite number")
-        if "generated" in sc and not (_number(sc["generated"]) and sc["generated"] == int(sc["generated"])):
-            raise ReportError(f"{path}: scores.{lang}.generated is {sc['generated']!r}, not a count")
-        if not isinstance(sc.get("signatures", {}), dict):
-            raise ReportError(f"{path}: scores.{lang}.signatures must be an object")
-    train = r.get("train", {})
-    if not isinstance(train, dict) or not all(_number(train[k]) for k in ("wall_s", "tokens", "step_s") if k in train):
-        raise ReportError(f"{path}: 'train' must be an object of numbers (wall_s, tokens, step_s)")
-    if "eval_s" in r and not _number(r["eval_s"]):
-        raise ReportError(f"{path}: 'eval_s' is {r['eval_s']!r}, not a number of seconds")
-
-
-def read_records(results: Path) -> list[dict]:
-    """Every ``runs/*.json`` of ``results``, checked (see :func:`_check_record`), and the held-out
-    files their NLL counts need; ReportError at the first problem, before anything is written."""
-    if not results.is_dir():
-        raise ReportError(f"{results}: no such folder; give the results folder of a study")
-    paths = sorted((results / "runs").glob("*.json"))
-    if not paths:
-        raise ReportError(f"{results}: no run records (runs/*.json); run the study first (tuning study run), "
-                          "or give its results folder")
-    records, seen = [], {}
-    for path in paths:
-        try:
-            record = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-            raise ReportError(f"{path}: not a JSON run record ({type(exc).__name__}: {str(exc)[:120]})") from None
-        _check_record(path, record)
-        if record["run"] in seen:
-            raise ReportError(f"{path}: run {record['run']!r} is also recorded in {seen[record['run']].name}; "
-                              "keep one record per run")
-        seen[record["run"]] = path
-        records.append(record)
-    for lang in sorted({lang for r in records for lang in r["scores"]}):
-        if not (results / "heldout" / f"{lang}.jsonl").is_file():
-            raise ReportError(f"{results / 'heldout' / (lang + '.jsonl')}: missing; the nll rows of {lang} count its "
-                              "held-out messages")
-    return records
-
-
-def _load(results: Path):
+def _load(results: Path, languages=None):
     import budgetlaw as bl
 
-    records = read_records(Path(results))
+    records = read_records(Path(results), languages)
     laws = {}
     for metric, names in LAWS.items():
         for which, name in zip(("plan", "all"), names):

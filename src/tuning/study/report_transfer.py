@@ -31,7 +31,6 @@ pilot yet. ``examples/report_transfer.py`` runs it on a results folder.
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from pathlib import Path
@@ -51,7 +50,9 @@ N_BOOT = 400
 
 
 def _records(results: Path) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((results / "runs").glob("*.json"))]
+    from tuning.study.records import read_records
+
+    return read_records(results)  # every record checked (one line naming a damaged one)
 
 
 def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.DataFrame:

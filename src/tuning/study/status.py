@@ -33,9 +33,23 @@ def last_error_line(log: Path) -> str:
     return lines[-1] if lines else "(empty log)"
 
 
+def _marker(path: Path) -> dict:
+    """A job's marker, or {} when there is none or it is not one (a run killed while writing it
+    leaves none: markers are written atomically; anything else there is not ours to trust)."""
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return {}
+    return info if isinstance(info, dict) else {}
+
+
 def study_status(study) -> dict:
     """{"jobs": {id: {"state", "stage", "kind", "elapsed_s", "log", "error"}}, "left_s", "runner"}."""
+    from tuning.study.records import read_records
+
     jobs = build_jobs(study)
+    # every record checked first: a damaged one is one line naming it, not a traceback
+    recorded = {r["run"]: r for r in read_records(study.results, study.codes)}
     runner = holder(study.work / "study.lock")
     durations: dict[str, list[float]] = {}
     out = {}
@@ -43,12 +57,11 @@ def study_status(study) -> dict:
     for job in jobs:
         entry = {"stage": job.stage, "kind": job.kind, "state": "pending", "elapsed_s": None, "log": None, "error": None}
         marker = marker_path(study, job.id)
-        info = json.loads(marker.read_text(encoding="utf-8")) if marker.is_file() else {}
+        info = _marker(marker)
         if is_done(study, job):
             entry["state"] = "done"
             if job.output and job.output.startswith("results:runs/"):
-                record = json.loads((study.results / job.output.split(":", 1)[1]).read_text(encoding="utf-8"))
-                entry["elapsed_s"] = record.get("total_s")
+                entry["elapsed_s"] = recorded.get(job.id, {}).get("total_s")
                 if entry["elapsed_s"] is not None:
                     durations.setdefault(job.kind, []).append(float(entry["elapsed_s"]))
         elif info.get("state") == "failed":
