@@ -94,7 +94,7 @@ def add_next_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--lower-is-better", action="store_true", help="the scores are a loss (read from nll/loss names "
                    "otherwise)")
     p.add_argument("-n", type=int, default=5, help="rows to print (default 5)")
-    p.add_argument("--n-boot", type=int, default=100, help="bootstrap draws of the fit (default 100)")
+    p.add_argument("--n-boot", type=int, default=200, help="bootstrap draws of the fit (default 200)")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and the simulated outcomes (default 0)")
     p.set_defaults(func=cmd_next)
     return p

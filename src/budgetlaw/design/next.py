@@ -6,19 +6,21 @@ per unit of pilot cost, and when to stop.
 
 **Value of a candidate.** With the plan x = allocate(laws) (objective "sum") and its expected
 regret R_now over the laws' bootstrap draws (budgetlaw.design.regret), a candidate pilot of
-language L at size s is simulated M times from the current draws with L's measured seed noise
-(budgetlaw.design.refit), L's law refitted each time, the plan re-made with the exact solver, and
-its expected regret taken under the refitted draws of L and the current draws of the other
-languages:
+language L at size s is simulated M = n_outcomes times from the current draws with L's measured
+seed noise (budgetlaw.design.refit); for each outcome L's point law is refitted, the plan re-made
+with the exact solver, and its expected regret taken over L's draws j reweighted by the outcome's
+likelihood, each paired with the first 50 draws k of the other languages (each pair's best plan is
+unchanged by the outcome: only its weight moves):
 
-    R_after = mean_m mean_b regret_b(plan_m),   cut = R_now' - R_after,   value_per_cost = cut / cost
+    R_after = mean_m sum_j weight_mj * mean_k regret_jk(plan_m),   cut = R_now' - R_after,
+    value_per_cost = cut / cost
 
-with M = n_outcomes outcomes and 32 refitted draws b each. R_now' is R_now through the same refit
-(L refitted on its pilots as they are, with M * 32 draws paired with the same draws of the other
-languages), so that a cut is
-what the pilot tells and not a difference of two bootstrap runs; the table's ``regret_after`` is
-R_now - cut. A language whose law is pinned, or whose planned size sits at its cap whatever its law
-says, has cut ~ 0: its pilots cannot change the plan.
+R_now' is R_now with L's point law through the same refit (its pilots as they are), so that a cut
+is what the pilot tells and not the difference between two fitting paths; the table's
+``regret_after`` is R_now - cut. A language whose law is pinned (its draws agree where the pilot
+would measure), or whose planned size sits at its cap whatever its law says, has cut ~ 0: its
+pilots cannot change the plan. A cut is an estimate from M outcomes and can come out slightly
+negative for a pilot that tells nothing.
 
 **Stop rule**, in the objective's units. ``stop_at`` (default STOP_SHARE = 0.5 of one model's seed
 sd of the objective, sigma_J = sqrt(sum_i w_i^2 sigma_i^2) with sigma_i the pooled spread of
@@ -46,7 +48,7 @@ import pandas as pd
 
 from budgetlaw.allocation.problem import prepare
 from budgetlaw.design.candidates import candidate_table, cost_model
-from budgetlaw.design.refit import refit, simulate_outcomes
+from budgetlaw.design.refit import refit, reweight, simulate_outcomes
 from budgetlaw.design.regret import best_sizes, draw_arrays, regret_of, regret_summary
 from budgetlaw.errors import InputError
 from budgetlaw.fitting.engine import TUNING
@@ -58,8 +60,8 @@ log = logging.getLogger(__name__)
 
 #: Default stop threshold as a share of one model's seed sd of the objective.
 STOP_SHARE = 0.5
-#: Bootstrap refits per simulated outcome (M outcomes x this many draws judge each candidate).
-REFIT_DRAWS = 32
+#: Draws of the other languages each draw of the candidate's language is paired with.
+OTHER_DRAWS = 50
 COLUMNS = ("language", "size", "kind", "cost", "regret_now", "regret_after", "cut", "value_per_cost", "worth_it")
 
 
@@ -106,7 +108,7 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
         raise InputError("next_pilots: transfer-aware laws are not simulated yet; fit the one-language pilots with "
                          "transfer='none'")
     if not (isinstance(n_outcomes, int) and n_outcomes >= 2):
-        raise InputError(f"next_pilots: n_outcomes={n_outcomes!r} must be a whole number >= 2 (16 is the default)")
+        raise InputError(f"next_pilots: n_outcomes={n_outcomes!r} must be a whole number >= 2 (32 is the default)")
     problem = prepare(laws, budget, available=available, max_epochs=max_epochs, weights=weights)
     languages = problem.languages
     lower = bool(problem.lower_is_better)
@@ -144,27 +146,30 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
 
     options = _options(laws)
     cache = {} if cache is None else cache
-    nb = min(REFIT_DRAWS, D)
     cuts = []
     for lang, size in zip(table["language"], table["size"]):
         i = languages.index(lang)
         f = laws[lang]
-        key = (lang, tuple(f.x), tuple(f.y), D, seed, n_outcomes)
-        if (key, None) not in cache:  # as many refitted draws as the outcomes get, paired alike
-            now = refit(f.x, f.y, options, f.f_scale, n_outcomes * nb, seed)
-            cache[(key, None)] = type(now)(K=np.repeat(now.K, n_outcomes), c=np.repeat(now.c, n_outcomes),
-                                           draws_K=now.draws_K.reshape(n_outcomes, nb),
-                                           draws_c=now.draws_c.reshape(n_outcomes, nb))
+        key = (lang, tuple(f.x), tuple(f.y), D, seed, n_outcomes, sigma[lang])
+        if (key, "pairs") not in cache:
+            cache[(key, "pairs")] = _pairs(i, Kd, cd, w, pc, lo, hi, B)
+        pairs = cache[(key, "pairs")]
+        if (key, None) not in cache:
+            K0, c0 = refit(f.x, f.y, options, f.f_scale)
+            cache[(key, None)] = _judge(K0, c0, np.full((1, D), 1.0 / D), i, Kp, cp, pairs, w, pc, lo, hi, B)
         if (key, size) not in cache:
-            scores = simulate_outcomes(np.asarray(f.draws, float)[:D], size, sigma[lang], lower, n_outcomes, seed)
-            cache[(key, size)] = refit(f.x, f.y, options, f.f_scale, nb, seed, size, scores)
-        now = _after(cache[(key, None)], i, Kp, cp, Kd, cd, w, pc, lo, hi, B)
-        cuts.append(now - _after(cache[(key, size)], i, Kp, cp, Kd, cd, w, pc, lo, hi, B))
+            draws = np.asarray(f.draws, float)[:D]
+            scores = simulate_outcomes(draws, size, sigma[lang], lower, n_outcomes, seed)
+            K1, c1 = refit(f.x, f.y, options, f.f_scale, size, scores)
+            weights_ = reweight(draws, size, scores, sigma[lang], lower)
+            cache[(key, size)] = _judge(K1, c1, weights_, i, Kp, cp, pairs, w, pc, lo, hi, B)
+        cuts.append(cache[(key, None)] - cache[(key, size)])
     table["regret_now"] = regret.expected
     table["cut"] = np.asarray(cuts, dtype=float)
     table["regret_after"] = np.maximum(regret.expected - table["cut"], 0.0)
     table["value_per_cost"] = table["cut"] / table["cost"]
-    table["worth_it"] = (table["cut"] >= price * table["cost"]) & (table["cut"] > 0)
+    # a cut of a billionth of the regret is roundoff (a language at its cap in every draw), not news
+    table["worth_it"] = (table["cut"] >= price * table["cost"]) & (table["cut"] > 1e-9 * regret.expected)
     table = table.sort_values("value_per_cost", ascending=False, kind="stable").reset_index(drop=True)
     table = table[list(COLUMNS)]
     shown = table if n is None else table.head(int(n))
@@ -198,24 +203,32 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
     return shown
 
 
-def _after(fit, i, Kp, cp, Kd, cd, w, pc, lo, hi, B) -> float:
-    """Expected regret of the plans made from ``fit``'s M point laws of language i, under its
-    refitted draws of i and the current draws of the others (module docstring)."""
-    M, n_boot = fit.draws_K.shape
-    K_point = np.tile(Kp, (M, 1))
-    c_point = np.tile(cp, (M, 1))
-    K_point[:, i], c_point[:, i] = fit.K, fit.c
+def _pairs(i, Kd, cd, w, pc, lo, hi, B):
+    """Every draw j of language i with each of the first OTHER_DRAWS draws k of the others: K, c
+    (D, k, n) and each pair's best plan. Language i's draws get weights of their own, so they are
+    paired with the others' draws instead of riding on a joint draw index."""
+    k = min(OTHER_DRAWS, len(Kd))
+    K = np.repeat(Kd[None, :k], len(Kd), axis=0)
+    c = np.repeat(cd[None, :k], len(Kd), axis=0)
+    K[:, :, i], c[:, :, i] = Kd[:, i][:, None], cd[:, i][:, None]
+    return K, c, best_sizes(K, c, w, pc, lo, hi, B)
+
+
+def _judge(K_i, c_i, weights, i, Kp, cp, pairs, w, pc, lo, hi, B) -> float:
+    """Expected regret of the plans made with language i's point laws (K_i, c_i), (M,), with
+    language i's draws weighted by ``weights`` (M, D) (module docstring), averaged over outcomes."""
+    M = len(K_i)
+    K_point, c_point = np.tile(Kp, (M, 1)), np.tile(cp, (M, 1))
+    K_point[:, i], c_point[:, i] = K_i, c_i
     plans = best_sizes(K_point, c_point, w, pc, lo, hi, B)  # (M, n)
-    K = np.repeat(Kd[None, :n_boot], M, axis=0)
-    c = np.repeat(cd[None, :n_boot], M, axis=0)
-    K[:, :, i], c[:, :, i] = fit.draws_K, fit.draws_c
-    best = best_sizes(K, c, w, pc, lo, hi, B)  # (M, B, n)
-    return float(np.maximum(regret_of(plans[:, None, :], best, K, c, w), 0.0).mean())
+    K, c, best = pairs
+    per_pair = np.maximum(regret_of(plans[:, None, None, :], best[None], K[None], c[None], w), 0.0)  # (M, D, k)
+    return float((weights * per_pair.mean(axis=2)).sum(axis=1).mean())
 
 
 def next_pilots(pilots, *, budget, available=None, max_epochs=1, candidates=None, cost=None, n=5, metric=None,
-                lower_is_better=None, seed_sd=None, stop_at=None, price=None, pilot_budget=None, n_boot=100,
-                n_outcomes=16, seed=0, weights=None, level=0.9) -> pd.DataFrame:
+                lower_is_better=None, seed_sd=None, stop_at=None, price=None, pilot_budget=None, n_boot=200,
+                n_outcomes=32, seed=0, weights=None, level=0.9) -> pd.DataFrame:
     """The next pilots to run, best first, by expected cut in the plan's regret per unit of cost.
 
     pilots: CSV path or DataFrame (docs/formats/pilots.md); its one-language rows are fitted
@@ -236,7 +249,7 @@ def next_pilots(pilots, *, budget, available=None, max_epochs=1, candidates=None
     from budgetlaw.pilots import one_language, read_pilots
 
     if not (isinstance(n_boot, int) and 20 <= n_boot <= 10_000):
-        raise InputError(f"next_pilots: n_boot={n_boot!r} must be a whole number from 20 to 10000 (100 is the default)")
+        raise InputError(f"next_pilots: n_boot={n_boot!r} must be a whole number from 20 to 10000 (200 is the default)")
     if lower_is_better is None:  # from the metric's name: nll and loss are losses
         raw = pilots if isinstance(pilots, pd.DataFrame) else _peek(pilots)
         names = {str(v).strip().lower() for v in raw.get("metric", pd.Series([], dtype=str)).dropna()}
