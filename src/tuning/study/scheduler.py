@@ -117,9 +117,12 @@ def make_executor(study, executor: str = "local", workers: int = 1, cluster: str
 
 def run_study(study, *, executor: str = "local", workers: int = 1, threads: int | None = None,
               until: str | None = None, cluster: str | None = None, progress: bool = False) -> dict:
-    """The whole study (or up to the stage ``until``), under the study's lock."""
+    """The whole study (or up to the stage ``until``), under the study's lock; the files the
+    study names are checked first (tuning.study.door), before anything is written."""
+    from tuning.study.door import check_study
     from tuning.study.runs import write_json
 
+    check_study(study)
     ex = make_executor(study, executor, workers, cluster, threads)
     with StudyLock(study.work / "study.lock", str(study.path), executor=executor, workers=workers):
         for sub in ("runs", "predictions", "heldout"):

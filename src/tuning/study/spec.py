@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import importlib.util
+import re
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,8 @@ TRAIN_OWNED = ("model", "data", "output_dir", "epochs", "seed", "chat_template")
 TRAIN_DEFAULTS = {"batch_size": 4, "lr": 5e-5, "seq_len": 192, "warmup_ratio": 0.1, "packing": False, "log_every": 1}
 EVALUATE_DEFAULTS = {"pilot_generate": 100, "max_new_tokens": 160, "gen_batch": 50, "align_pairs": 100,
                      "device": "cpu", "dtype": "float32"}
+#: a hub model name: NAME or OWNER/NAME (letters, digits, - _ .)
+HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 RESOURCE_KEYS = ("timeout_min", "cpus_per_task", "gpus_per_node", "nodes", "tasks_per_node", "mem_gb",
                  "slurm_partition", "slurm_account", "slurm_qos", "slurm_constraint", "slurm_additional_parameters")
 
@@ -185,19 +188,32 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
 
     raw = data.get("languages")
     if isinstance(raw, list):
+        bad = next((code for code in raw if not isinstance(code, str)), None)
+        if bad is not None:
+            raise InputError(f"{where}: languages: {bad!r} is not a language code; give a list of codes ([hi, zh]) "
+                             "or a mapping code: {parallel, heldout}")
+        if len(set(raw)) < len(raw):
+            raise InputError(f"{where}: languages: a language is listed twice in {raw}; list each once")
         raw = {code: {} for code in raw}
     if not isinstance(raw, dict) or not raw:
         raise InputError(f"{where}: languages: give a list of codes ([hi, zh]) or a mapping code: {{parallel, heldout}}")
     out = []
+    spelled: dict[str, str] = {}
     for code, own in raw.items():
         w = f"{where}: languages.{code}"
+        if not isinstance(code, str):
+            raise InputError(f"{w}: a language is a code such as el or zh, got {code!r}")
         own = _keys(w, own or {}, ("parallel", "heldout", "instructions"))
         try:
-            canon = canonical(str(code))
+            canon = canonical(code)
         except InputError as exc:
             raise InputError(f"{w}: {exc}") from None
         if canon == "en":
             raise InputError(f"{w}: English is the source side of every pair; list the target languages only")
+        if canon in spelled:
+            raise InputError(f"{where}: languages: {spelled[canon]!r} and {code!r} are one language ({canon}); "
+                             "list it once")
+        spelled[canon] = code
         parallel = own.get("parallel", data.get("parallel"))
         if parallel is None:
             raise InputError(f"{w}: no parallel corpus; give parallel: PATH here or at the top of the study file")
@@ -210,6 +226,12 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
             held = _path(base, held, f"{w}.heldout")
             if not held.is_file():
                 raise InputError(f"{w}.heldout: {held} does not exist; give a .tsv (English<TAB>translation) or .jsonl file")
+            if not held.name.lower().endswith((".tsv", ".jsonl")):
+                raise InputError(f"{w}.heldout: {held} is neither .tsv (English<TAB>translation) nor .jsonl "
+                                 "(input, reference); give one of them")
+            if any(Path(part).resolve() == held.resolve() for part in parallel.split(",")):
+                raise InputError(f"{w}.heldout: {held} is the language's training corpus itself; every pair of it "
+                                 "would be held out: give a held-out file apart from the corpus, or heldout: N")
             held = str(held)
         else:
             held = _positive(f"{w}.heldout", held)
@@ -219,10 +241,47 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
                 raise InputError(f"{w}.instructions: translated instructions go with the English ones; give "
                                  "instructions: PATH (English, Alpaca JSON/JSONL) at the top of the study file")
             instructions = str(_existing(base, instructions, f"{w}.instructions"))
-        out.append(Language(str(code), parallel, held, instructions))
-    if len({lang.code for lang in out}) != len(out):
-        raise InputError(f"{where}: languages: a language is listed twice")
+        out.append(Language(canon, parallel, held, instructions))
+    files = [lang.heldout for lang in out if isinstance(lang.heldout, str)]
+    for f in files:
+        if files.count(f) > 1:
+            users = [lang.code for lang in out if lang.heldout == f]
+            raise InputError(f"{where}: languages {' and '.join(users)} share the held-out file {f}; a held-out set "
+                             "holds one language's translations: give each its own")
     return tuple(out)
+
+
+def _codes(where: str, value: Any, codes) -> tuple[str, ...]:
+    """A list of the study's languages, in any spelling tuning knows, as the study's codes."""
+    from tuning.languages import canonical
+
+    if not isinstance(value, list):
+        raise InputError(f"{where}: expected a list of the study's languages, e.g. [{codes[0]}], got {value!r}")
+    out = []
+    for item in value:
+        try:
+            canon = canonical(item) if isinstance(item, str) else None
+        except InputError:
+            canon = None
+        if canon not in codes:
+            raise InputError(f"{where}: {item!r} is not one of the study's languages {list(codes)}")
+        if canon in out:
+            raise InputError(f"{where}: a language is listed twice in {value}; list each once")
+        out.append(canon)
+    return tuple(out)
+
+
+#: seeds go to numpy, torch and the samplers: numpy's legacy and torch's CUDA seeds take 32 bits
+MAX_SEED = 2**32 - 1
+
+
+def _seeds(where: str, value: Any, *, empty: bool = False) -> tuple[int, ...]:
+    out = _ints(where, value, empty=empty)
+    for i, s in enumerate(out):
+        if s > MAX_SEED:
+            raise InputError(f"{where}[{i}]: {s} is beyond the seeds numpy and torch take; give a seed of at most "
+                             f"{MAX_SEED} (2**32 - 1)")
+    return out
 
 
 def _train(where: str, raw: Any) -> dict:
@@ -253,6 +312,9 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
     w = f"{where}: transfer"
     raw = _keys(w, raw, [f.name for f in dataclasses.fields(Transfer)])
     random = []
+    if not isinstance(raw.get("random", []), list):
+        raise InputError(f"{w}.random: expected a list of [budget, seed] or [budget, seed, concentration], "
+                         f"got {raw['random']!r}")
     for i, item in enumerate(raw.get("random", [])):
         if not isinstance(item, list) or len(item) not in (2, 3):
             raise InputError(f"{w}.random[{i}]: give [budget, seed] or [budget, seed, concentration], got {item!r}")
@@ -260,16 +322,13 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
         if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1e3:
             raise InputError(f"{w}.random[{i}] concentration: give a number > 0 (1: uniform over splits; "
                              f"larger: nearer the even split), got {alpha!r}")
-        random.append((_positive(f"{w}.random[{i}] budget", item[0]), _positive(f"{w}.random[{i}] seed", item[1]),
-                       float(alpha)))
-    reps = tuple(raw.get("repeat_languages", ()))
-    distinct = tuple(raw.get("distinct_languages", ()))
-    for key, langs in (("repeat_languages", reps), ("distinct_languages", distinct)):
-        for lang in langs:
-            if lang not in codes:
-                raise InputError(f"{w}.{key}: {lang!r} is not one of the study's languages {list(codes)}")
-        if len(set(langs)) < len(langs):
-            raise InputError(f"{w}.{key}: a language is listed twice in {list(langs)}; list each once")
+        seed = _positive(f"{w}.random[{i}] seed", item[1])
+        if seed > MAX_SEED:
+            raise InputError(f"{w}.random[{i}] seed: {seed} is beyond the seeds numpy and torch take; give a seed "
+                             f"of at most {MAX_SEED} (2**32 - 1)")
+        random.append((_positive(f"{w}.random[{i}] budget", item[0]), seed, float(alpha)))
+    reps = _codes(f"{w}.repeat_languages", raw.get("repeat_languages", []), codes)
+    distinct = _codes(f"{w}.distinct_languages", raw.get("distinct_languages", []), codes)
     both = sorted(set(reps) & set(distinct))
     if both:
         raise InputError(f"{w}.distinct_languages: {both} already get the repeat_distinct models through "
@@ -280,7 +339,7 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
         repeat_epochs=_ints(f"{w}.repeat_epochs", raw.get("repeat_epochs", []), empty=True),
         repeat_distinct=_ints(f"{w}.repeat_distinct", raw.get("repeat_distinct", []), empty=True),
         distinct_languages=distinct,
-        plan_seeds=_ints(f"{w}.plan_seeds", raw.get("plan_seeds", [1])),
+        plan_seeds=_seeds(f"{w}.plan_seeds", raw.get("plan_seeds", [1])),
         n_boot=_positive(f"{w}.n_boot", raw.get("n_boot", 400), zero=True),
         stage1=_stage1(f"{w}.stage1", raw.get("stage1", "separate")))
     if len(codes) == 2 and t.loo_budget in sizes:
@@ -319,7 +378,11 @@ def load_study(path, *, results=None, work=None) -> Study:
         raise InputError(f"{path}: not valid YAML ({_yaml_reason(exc)}); fix the syntax") from None
     where, base = str(path), path.resolve().parent
     data = _keys(where, data if data is not None else {}, TOP, required=("model", "languages", "pilots", "budget"))
-    name = str(data.get("name", path.stem))
+    name = data.get("name", path.stem)
+    if not isinstance(name, str) or not name or name.strip() != name or any(c in name for c in '/\\:*?"<>|') \
+            or any(ord(c) < 32 for c in name) or name in (".", ".."):
+        raise InputError(f"{where}: name: {name!r} is not a plain name; give letters, digits, - and _ (it names "
+                         "the results and work folders)")
     languages = _languages(data, base, where)
     codes = tuple(lang.code for lang in languages)
     prompt = _choice(f"{where}: prompt", data.get("prompt", "chat"), PROMPTS)
@@ -333,14 +396,14 @@ def load_study(path, *, results=None, work=None) -> Study:
     if len(sizes) < 4:
         raise InputError(f"{where}: pilots.sizes: {list(sizes)} gives {len(sizes)} sizes; a law with a free "
                          "ceiling needs pilots at 4 sizes at least")
-    seeds = _ints(f"{where}: pilots.seeds", pilots.get("seeds", [1]))
+    seeds = _seeds(f"{where}: pilots.seeds", pilots.get("seeds", [1]))
     seed_sizes = _ints(f"{where}: pilots.seed_sizes", pilots.get("seed_sizes", []), empty=True)
     for s in seed_sizes:
         if s not in sizes:
             raise InputError(f"{where}: pilots.seed_sizes: {s} is not one of pilots.sizes {list(sizes)}")
     budget = _positive(f"{where}: budget", data["budget"])
     plans_raw = _keys(f"{where}: plans", data.get("plans", {"optimized": [seeds[0]], "uniform": [seeds[0]]}), PLAN_NAMES)
-    plans = {name_: _ints(f"{where}: plans.{name_}", v) for name_, v in plans_raw.items()}
+    plans = {name_: _seeds(f"{where}: plans.{name_}", v) for name_, v in plans_raw.items()}
     if "optimized" not in plans:
         raise InputError(f"{where}: plans: give the optimized plan's seeds (optimized: [1])")
     if budget < len(codes):
@@ -351,10 +414,7 @@ def load_study(path, *, results=None, work=None) -> Study:
                          f"the smallest pilot ({min(sizes)}), where no law was measured; give a budget of at least "
                          f"{len(codes) * min(sizes)} or smaller pilots")
     extra = _keys(f"{where}: extrapolation", data.get("extrapolation") or {}, ("languages", "factors"))
-    extrapolate = tuple(extra.get("languages", ()))
-    for lang in extrapolate:
-        if lang not in codes:
-            raise InputError(f"{where}: extrapolation.languages: {lang!r} is not one of the study's languages {list(codes)}")
+    extrapolate = _codes(f"{where}: extrapolation.languages", extra.get("languages", []), codes)
     factors = _ints(f"{where}: extrapolation.factors", extra.get("factors", [2]))
     report = _keys(f"{where}: report", data.get("report") or {}, ("title", "note", "hardware"))
     for key, value in report.items():
@@ -377,6 +437,11 @@ def load_study(path, *, results=None, work=None) -> Study:
                 "hardware": "this machine", **report})
     if study.results.resolve() == study.work.resolve():
         raise InputError(f"{where}: results and work are the same folder; models are deleted from work, keep them apart")
+    for key, folder in (("results", study.results), ("work", study.work)):
+        for p in (folder, *folder.parents):
+            if p.exists() and not p.is_dir():
+                raise InputError(f"{where}: {key}: {p} is a file, not a folder; give a folder path "
+                                 f"(--{key} DIR or {key}: in the study file)")
     return study
 
 
@@ -394,10 +459,16 @@ def _model(value: Any, base: Path, where: str) -> str:
             raise InputError(f"{where}: model: {name!r} is not in the package {pkg!r} ({found.parent})")
         return str(found)
     p = _path(base, value, f"{where}: model")
-    looks_like_path = value.startswith((".", "/", "~")) or value.endswith(".gguf") or p.exists()
+    # a hub name is NAME or OWNER/NAME; anything else, or a name whose first part is a folder
+    # here, is a local path, and a missing one is refused now, not downloaded for 53 s and failed
+    hub_like = HUB_NAME.fullmatch(value) is not None and not (base / value.split("/")[0]).is_dir()
+    looks_like_path = value.startswith((".", "/", "~")) or value.endswith(".gguf") or p.exists() or not hub_like
     if looks_like_path:
         if value.endswith(".gguf") and not p.is_file():
             raise InputError(f"{where}: model: {p} does not exist")
+        if not p.exists():
+            raise InputError(f"{where}: model: {p} does not exist (a path, not a hub name: OWNER/NAME); give a model "
+                             "directory, a .gguf file or a hub name (paths are relative to the study file)")
         if not value.endswith(".gguf") and not (p / "config.json").is_file():
             raise InputError(f"{where}: model: {p} is not a model directory (no config.json)")
         return str(p)

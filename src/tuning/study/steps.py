@@ -54,35 +54,84 @@ def _usable(en: str, xx: str) -> bool:
             and xx.strip() == xx and len(xx) >= 2)
 
 
-def heldout(study, job) -> None:
-    """``heldout: N``: N messages of the language's corpus whose English has one translation in
-    it, 3-12 words, no placeholders or markup, picked by a hash of the normalised English;
-    ``heldout: FILE``: the pairs of a .tsv (English<TAB>translation) or .jsonl (input, reference)."""
-    from tuning.data.readers import open_pairs
+def read_heldout_file(path, where: str) -> list[tuple[str, str]]:
+    """The pairs of a held-out file: ``.tsv`` (English TAB translation per line) or ``.jsonl``
+    (``input``, ``reference``). InputError naming ``where`` (the study key) and the line when the
+    file is empty, a line is torn (no tab, an empty side: a file cut short) or not a record."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise InputError(f"{where}: {path} is not UTF-8 text; convert it to UTF-8") from None
+    pairs = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        if path.name.lower().endswith(".jsonl"):
+            try:
+                row = json.loads(line)
+            except ValueError:
+                row = None
+            ok = isinstance(row, dict) and all(isinstance(row.get(k), str) and row[k].strip()
+                                               for k in ("input", "reference"))
+            if not ok:
+                raise InputError(f"{where}: {path}, line {number}: not a JSON object with non-empty 'input' and "
+                                 "'reference' strings (a torn or edited line); fix or remove it")
+            pairs.append((row["input"], row["reference"]))
+        else:
+            parts = line.split("\t")
+            if len(parts) < 2 or not parts[0].strip() or not parts[1].strip():
+                raise InputError(f"{where}: {path}, line {number}: {line[:40]!r} is not English<TAB>translation "
+                                 "(a torn or edited line); fix or remove it")
+            pairs.append((parts[0], parts[1]))
+    if not pairs:
+        raise InputError(f"{where}: {path} holds no held-out pairs; give a file of English<TAB>translation lines "
+                         "(.tsv) or input/reference records (.jsonl), or heldout: N to draw N from the corpus")
+    return pairs
+
+
+def draw_heldout(spec, pairs) -> list[tuple[str, str]]:
+    """``heldout: N``: N of ``pairs`` (the language's corpus) whose English has one translation
+    in it, 3-12 words, no placeholders or markup, picked by a hash of the normalised English."""
     from tuning.data.sampling import normalize
+
+    seen: dict[str, set[str]] = {}
+    first: dict[str, tuple[str, str]] = {}
+    for en, xx in pairs:
+        key = normalize(en)
+        seen.setdefault(key, set()).add(normalize(xx))
+        first.setdefault(key, (en, xx))
+    keys = [k for k, v in seen.items() if len(v) == 1 and _usable(*first[k])]
+    keys.sort(key=lambda k: hashlib.sha256(f"heldout:{spec.code}:{k}".encode()).hexdigest())
+    out = [first[k] for k in keys[:spec.heldout]]
+    if len(out) < spec.heldout:
+        raise InputError(f"heldout {spec.heldout}: only {len(out)} usable held-out messages of {spec.code} in "
+                         f"{spec.parallel}; lower heldout or give a held-out file")
+    return out
+
+
+def heldout_pairs(spec, corpus=None) -> list[tuple[str, str]]:
+    """The held-out pairs of the study's language ``spec`` (drawn from ``corpus``, its pairs as
+    (en, xx), read here when None; or read from its file)."""
+    from tuning.data.readers import open_pairs
+
+    if isinstance(spec.heldout, int):
+        if corpus is None:
+            corpus = ((p.en, p.xx) for p in open_pairs(spec.parallel, spec.code).pairs())
+        return draw_heldout(spec, corpus)
+    return read_heldout_file(spec.heldout, f"languages.{spec.code}.heldout")
+
+
+def heldout(study, job) -> None:
+    """``heldout: N``: N messages of the language's corpus (draw_heldout); ``heldout: FILE``:
+    the pairs of a .tsv (English<TAB>translation) or .jsonl (input, reference)."""
     from tuning.prompts import translation_instruction
 
     lang = job.params["language"]
     spec = study.language(lang)
     out = study.results / "heldout"
     out.mkdir(parents=True, exist_ok=True)
-    if isinstance(spec.heldout, int):
-        seen: dict[str, set[str]] = {}
-        first: dict[str, tuple[str, str]] = {}
-        for pair in open_pairs(spec.parallel, lang).pairs():
-            key = normalize(pair.en)
-            seen.setdefault(key, set()).add(normalize(pair.xx))
-            first.setdefault(key, (pair.en, pair.xx))
-        keys = [k for k, v in seen.items() if len(v) == 1 and _usable(*first[k])]
-        keys.sort(key=lambda k: hashlib.sha256(f"heldout:{lang}:{k}".encode()).hexdigest())
-        pairs = [first[k] for k in keys[:spec.heldout]]
-        if len(pairs) < spec.heldout:
-            raise InputError(f"{lang}: only {len(pairs)} usable held-out messages in {spec.parallel}, "
-                             f"{spec.heldout} wanted; lower heldout or give a held-out file")
-    elif spec.heldout.endswith(".jsonl"):
-        pairs = [(r["input"], r["reference"]) for r in map(json.loads, Path(spec.heldout).read_text(encoding="utf-8").splitlines()) if r]
-    else:
-        pairs = [tuple(line.split("\t")[:2]) for line in Path(spec.heldout).read_text(encoding="utf-8").splitlines() if line.strip()]
+    pairs = heldout_pairs(spec)
     instruction = translation_instruction("en", lang)
     rows = [{"id": f"{lang}-{i:03d}", "language": lang, "instruction": instruction, "input": en, "reference": xx,
              "source": en} for i, (en, xx) in enumerate(pairs)]
@@ -95,7 +144,10 @@ def heldout(study, job) -> None:
 
 
 def records(study) -> list[dict]:
-    return [json.loads(p.read_text(encoding="utf-8")) for p in sorted((study.results / "runs").glob("*.json"))]
+    """Every record of the study, checked by the one reader (tuning.study.records)."""
+    from tuning.study.records import read_records
+
+    return read_records(study.results, study.codes)
 
 
 def pilots_frame(study, seeds=None):

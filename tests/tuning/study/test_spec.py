@@ -39,8 +39,9 @@ plans: {optimized: [1], uniform: [1, 2]}
 def folder(tmp_path) -> Path:
     (tmp_path / "model").mkdir()
     (tmp_path / "model" / "config.json").write_text("{}", encoding="utf-8")
-    for lang in ("el", "tr"):
-        (tmp_path / f"{lang}.tsv").write_text("Open the file now\tx\n", encoding="utf-8")
+    for lang in ("el", "tr"):  # 80 pairs: 8 held out of each language, 64 left for the pilots' 32
+        (tmp_path / f"{lang}.tsv").write_text("".join(f"Open the folder number {i} now\t{lang} {i}\n"
+                                                      for i in range(80)), encoding="utf-8")
     (tmp_path / "s.yaml").write_text(STUDY, encoding="utf-8")
     return tmp_path
 
@@ -73,7 +74,7 @@ BAD = [
     ("seed size", lambda t: t.replace("seed_sizes: [16]", "seed_sizes: [20]"), "20 is not one of pilots.sizes"),
     ("language", lambda t: t.replace("  tr: {", "  xx-nope: {"), "languages.xx-nope"),
     ("prompt", lambda t: t.replace("prompt: alpaca", "prompt: chatml"), "'chatml' is not one of chat, alpaca"),
-    ("model", lambda t: t.replace("model: model", "model: ./nomodel"), "is not a model directory"),
+    ("model", lambda t: t.replace("model: model", "model: ./nomodel"), "nomodel does not exist (a path, not a hub name"),
     ("train value", lambda t: t.replace("seq_len: 128", "seq_len: -5"), "seq_len"),
     ("plan name", lambda t: t.replace("uniform:", "uniformm:"), "did you mean 'uniform'?"),
     ("instructions", lambda t: t + "instructions: alpaca.json\n", "alpaca.json does not exist"),
