@@ -7,8 +7,8 @@ pilots.csv (docs/formats/pilots.md), one row per pilot fine-tuning run:
     ar,10000,60.8,1,comet
 
 ``size`` > 0 (pairs or tokens), ``score`` in [0, max_score] (COMET x 100 by default; a table
-whose every score is <= max_score / 100, 0-1 COMET against a ceiling of 100, is refused with the
-fix) or, for a loss (``lower_is_better=True``, e.g. metric ``nll`` in nats/token), a value in
+whose every score is <= 1 against a ceiling of 10 or more, 0-1 COMET against 100, is refused with
+the fix) or, for a loss (``lower_is_better=True``, e.g. metric ``nll`` in nats/token), a value in
 [0, MAX_LOSS],
 ``seed`` an integer (several seeds per size are allowed), ``metric`` a name; a file holding
 several metrics needs ``metric=`` to pick one, and a known loss metric (``nll``, ``loss``) is
@@ -123,8 +123,8 @@ def _numeric(frame: pd.DataFrame, column: str, name: str, label: str) -> pd.Seri
 
 
 def _check_scale(frame: pd.DataFrame, score: pd.Series, max_score: float, name: str, label: str) -> None:
-    """Scores must be on the declared scale [0, max_score]. Every score within the bottom 1% of
-    it (all <= 1 with a ceiling of 100) is a scale mistake, not a result: unbabel-comet prints
+    """Scores must be on the declared scale [0, max_score]. Every score <= 1 against a ceiling of
+    10 or more (of 100 by default) is a scale mistake, not a result: unbabel-comet prints
     0-1 scores while the default ceiling is COMET x 100, and fitting those against 100 gives a
     law with c at its bound and R^2 far below 0 without any error."""
     bad = (score < 0) | (score > max_score)
@@ -135,12 +135,12 @@ def _check_scale(frame: pd.DataFrame, score: pd.Series, max_score: float, name: 
             f"score on the 0-{max_score:g} scale (COMET x 100), or give the metric's best value with --ceiling "
             f"(Python: ceiling=) or --max-score (max_score=)"
         )
-    if max_score > 1 and len(score) and float(score.max()) <= max_score / 100:
-        fix = "--ceiling 1 (Python: ceiling=1)" if max_score == 100 else f"--ceiling {max_score / 100:g}"
+    if max_score >= 10 and len(score) and float(score.max()) <= 1:
+        rescale = "multiply the scores by 100" if max_score == 100 else f"put them on the 0-{max_score:g} scale"
         raise InputError(
-            f"{name}: every value of the column score is <= {max_score / 100:g} (largest {float(score.max()):g}) "
-            f"but the ceiling is {max_score:g}: scores on a 0-1 scale (as unbabel-comet prints them)? fit with "
-            f"{fix}, or multiply the scores by 100"
+            f"{name}: every value of the column score is <= 1 (largest {float(score.max()):g}) but the ceiling is "
+            f"{max_score:g}: scores on a 0-1 scale (as unbabel-comet prints them)? fit with --ceiling 1 (Python: "
+            f"ceiling=1), or {rescale}"
         )
 
 
@@ -367,9 +367,11 @@ def read_pilots(
         bad = score > MAX_LOSS
         if bad.any():
             row = bad.idxmax()
-            raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a loss above {MAX_LOSS:g}, "
-                             f"which no per-token loss reaches (a uniform guess over a 256k vocabulary is 12.5 nats); "
-                             f"fix the row, or rescale the column score (e.g. nats, not a sum over a corpus)")
+            # beyond 1e150 the squared residuals pass 1e308: say so, it is why nothing could be fitted
+            overflow = " (squared, it overflows floating point)" if score[row] > 1e150 else ""
+            raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a loss above {MAX_LOSS:g}"
+                             f"{overflow}, which no per-token loss reaches (a uniform guess over a 256k vocabulary is "
+                             f"12.5 nats); fix the row, or rescale the column score (e.g. nats, not a sum over a corpus)")
     else:
         _check_scale(frame, score, max_score, name, label)
 

@@ -28,6 +28,7 @@ from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.law import parameter_arrays
 from budgetlaw.limits import check_cost_spread, parse_size
+from budgetlaw.transfer.law import DEFAULT_RSTAR, Transfer
 
 __all__ = ["OBJECTIVES", "SOLVERS", "DEFAULT_FLOOR_SHARE", "AllocationProblem", "prepare", "law_arrays",
            "objective_at", "objective_values"]
@@ -256,8 +257,6 @@ def _repeat_transfer(languages, items):
     in each of its D bootstrap draws (D = the fewest draws of any law, 0 when one has none), so
     that every reader of a problem's effective data (the objective, the plans' predictions, the
     cvxpy program) prices repeats as budgetlaw.transfer.law's eff does."""
-    from budgetlaw.transfer.law import DEFAULT_RSTAR, Transfer
-
     counts = [len(d) if (d := getattr(item, "draws", None)) is not None else 0 for item in items]
     D = min(counts) if counts else 0
     return Transfer("none", tuple(languages), np.zeros(0), DEFAULT_RSTAR, False, np.full((D, 1), DEFAULT_RSTAR),
