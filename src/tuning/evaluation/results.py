@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -227,6 +228,10 @@ def _mixture_rows(frame, manifest: dict, rows, run: str | None, manifest_path: s
         value = entry.get("translation") if isinstance(entry, dict) else None
         if lang == "en":
             continue
+        reason = unsafe_label(str(lang))
+        if reason:
+            raise InputError(f"{manifest_path}: counts has a language {str(lang)!r} that {reason}; use the manifest "
+                             "`tuning mix` wrote for the evaluated mixture")
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
             raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is {value!r}, not a whole number of "
                              "pairs; use the manifest `tuning mix` wrote for the evaluated mixture")
@@ -236,18 +241,49 @@ def _mixture_rows(frame, manifest: dict, rows, run: str | None, manifest_path: s
     if not any(v > 0 for v in pairs.values()):
         raise InputError(f"{manifest_path}: the mixture has no translation pairs at all; use the manifest of the "
                          "evaluated model's mixture")
-    available = manifest.get("available_pairs") or {}
+    available = _available(manifest, pairs, manifest_path)
     names = sorted(set(rows["model"].astype(str)))
     frame = frame.copy()
-    frame["run"] = run or (names[0] if names else manifest_path)
+    frame["run"] = run_name(run or (names[0] if names else manifest_path),
+                            "--run" if run else f"the model column of the results ({names[0] if names else ''})")
     frame["mixture"] = ";".join(f"{lang}={pairs[lang]:.15g}" for lang in sorted(pairs))
     unique = []
     for lang, size in zip(frame["language"], frame["size"]):
         distinct = available.get(lang)
-        ok = isinstance(distinct, (int, float)) and not isinstance(distinct, bool) and distinct > 0
-        unique.append(min(size, float(distinct)) if ok and size > 0 else size)
+        unique.append(min(size, float(distinct)) if distinct is not None and size > 0 else size)
     frame["unique"] = unique
     return frame
+
+
+def _available(manifest: dict, pairs: dict, manifest_path: str) -> dict:
+    """The manifest's ``available_pairs`` {language: distinct pairs}, checked: whole numbers, at
+    least 1 for a language the mixture gave pairs (NaN, -3, "100" or 0 there are refused)."""
+    available = manifest.get("available_pairs", {})
+    if available is None:
+        available = {}
+    if not isinstance(available, dict):
+        raise InputError(f"{manifest_path}: available_pairs is {available!r}, not an object "
+                         "{language: distinct pairs}; use the manifest `tuning mix` wrote")
+    for lang, n in available.items():
+        whole = isinstance(n, (int, float)) and not isinstance(n, bool) and math.isfinite(n) and n == int(n)
+        if not whole or n < 0 or (n < 1 and pairs.get(lang, 0) > 0):
+            raise InputError(f"{manifest_path}: available_pairs[{lang!r}] is {n!r}, not a whole number of distinct "
+                             f"pairs{' >= 1 (the mixture gave it pairs)' if whole and n >= 0 else ''}; use the "
+                             "manifest `tuning mix` wrote for the evaluated mixture")
+    return available
+
+
+def run_name(text: str, where: str) -> str:
+    """The run column's name of a model: a path spelled one way (``./runs/multi-a/`` is
+    ``runs/multi-a``), so a model is appended once whatever the spelling; refused when a
+    spreadsheet would run it as a formula or it holds a control character."""
+    text = str(text).strip()
+    if "/" in text or "\\" in text or text.startswith("."):
+        text = os.path.normpath(text)
+    reason = unsafe_label(text)
+    if reason:
+        raise InputError(f"{where}: the run name {text!r} {reason}; pass --run NAME (a plain name)")
+    return text
 
 
 def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
@@ -265,6 +301,8 @@ def write_pilots(pilots, path: str | Path, *, append: bool = False) -> Path:
     if append and path.exists():
         old = _read_pilots_for_append(path)
         names = {str(c).strip().lower() for c in old.columns}
+        if "mixture" in pilots.columns:
+            _refuse_unknown_languages(old, pilots, path)
         for col in MIXTURE_COLUMNS:  # a multilingual model's rows into a file of one-language pilots
             if col in pilots.columns and col not in names:
                 old[col] = ""  # empty: the file's own rows stay one-language pilots
@@ -320,6 +358,26 @@ def _like_file(pilots, old, path: Path):
     return new
 
 
+def _refuse_unknown_languages(old, pilots, path: Path) -> None:
+    """A multilingual model's rows go beside each of its languages' own pilots: budgetlaw's
+    transfer law needs each language's own curve, so a language the file lacks is refused."""
+    lang_col = next(c for c in old.columns if str(c).strip().lower() == "language")
+    have = set()
+    for text in old[lang_col]:
+        try:
+            have.add(canonical(str(text).strip()))
+        except InputError:
+            continue
+    langs = set(pilots["language"])
+    for mixture in set(pilots["mixture"]):
+        langs.update(part.split("=")[0] for part in mixture.split(";") if part and float(part.split("=")[1]) > 0)
+    missing = sorted(lang for lang in langs if lang not in have)
+    if missing:
+        raise InputError(f"pilots file {path}: has no pilots of {', '.join(missing)}, which this multilingual model "
+                         "is scored on or trained on; append the one-language pilots of each language first "
+                         "(the transfer law needs each language's own curve)")
+
+
 def _refuse_repeats(old, new, keys: list[str], path: Path) -> None:
     """A run already in the file (same language, size, seed and metric) appended again would count
     as a second pilot run: budgetlaw's intervals would narrow without new evidence."""
@@ -327,6 +385,8 @@ def _refuse_repeats(old, new, keys: list[str], path: Path) -> None:
         out = []
         for col in keys:
             text = str(row[col]).strip()
+            if str(col).strip().lower() == "run" and text:
+                text = os.path.normpath(text) if "/" in text or text.startswith(".") else text
             try:
                 out.append(float(text))  # 3 and 3.0 are one size
             except ValueError:
