@@ -101,8 +101,8 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
                 level=0.9, cache: dict | None = None) -> pd.DataFrame:
     """``next_pilots`` on laws already fitted (a LawSet with bootstrap draws, one-language laws).
 
-    ``cache``: a dict kept between calls (a sequential design) so that a language whose pilots did
-    not change is not refitted again. Every other argument as ``next_pilots``.
+    ``cache``: a dict kept between calls (a sequential design) so that the simulated outcomes and
+    refits of a language whose pilots did not change are not made again (the plans they give are). Every other argument as ``next_pilots``.
     """
     if getattr(laws, "transfer", None) is not None:
         raise InputError("next_pilots: transfer-aware laws are not simulated yet; fit the one-language pilots with "
@@ -146,24 +146,24 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
 
     options = _options(laws)
     cache = {} if cache is None else cache
-    cuts = []
+    paired, judged, cuts = {}, {}, []
     for lang, size in zip(table["language"], table["size"]):
         i = languages.index(lang)
         f = laws[lang]
-        key = (lang, tuple(f.x), tuple(f.y), D, seed, n_outcomes, sigma[lang])
-        if (key, "pairs") not in cache:
-            cache[(key, "pairs")] = _pairs(i, Kd, cd, w, pc, lo, hi, B)
-        pairs = cache[(key, "pairs")]
-        if (key, None) not in cache:
+        if i not in paired:  # the pairs depend on every language's draws: made afresh at each call
+            paired[i] = _pairs(i, Kd, cd, w, pc, lo, hi, B)
+        if (lang, None) not in judged:
             K0, c0 = refit(f.x, f.y, options, f.f_scale)
-            cache[(key, None)] = _judge(K0, c0, np.full((1, D), 1.0 / D), i, Kp, cp, pairs, w, pc, lo, hi, B)
-        if (key, size) not in cache:
+            judged[(lang, None)] = _judge(K0, c0, np.full((1, D), 1.0 / D), i, Kp, cp, paired[i], w, pc, lo, hi, B)
+        # what a pilot would tell of its own language depends on that language's pilots alone: cached
+        key = (lang, tuple(f.x), tuple(f.y), D, seed, n_outcomes, sigma[lang], size)
+        if key not in cache:
             draws = np.asarray(f.draws, float)[:D]
             scores = simulate_outcomes(draws, size, sigma[lang], lower, n_outcomes, seed)
-            K1, c1 = refit(f.x, f.y, options, f.f_scale, size, scores)
-            weights_ = reweight(draws, size, scores, sigma[lang], lower)
-            cache[(key, size)] = _judge(K1, c1, weights_, i, Kp, cp, pairs, w, pc, lo, hi, B)
-        cuts.append(cache[(key, None)] - cache[(key, size)])
+            cache[key] = (*refit(f.x, f.y, options, f.f_scale, size, scores),
+                          reweight(draws, size, scores, sigma[lang], lower))
+        after = _judge(*cache[key][:2], cache[key][2], i, Kp, cp, paired[i], w, pc, lo, hi, B)
+        cuts.append(judged[(lang, None)] - after)
     table["regret_now"] = regret.expected
     table["cut"] = np.asarray(cuts, dtype=float)
     table["regret_after"] = np.maximum(regret.expected - table["cut"], 0.0)
