@@ -92,7 +92,19 @@ def status_cmd(args) -> int:
     from tuning.study.status import format_status, study_status
 
     study = _load(args)
-    print(format_status(study, study_status(study)))
+    return _print(format_status(study, study_status(study)))
+
+
+def _print(text: str) -> int:
+    """Print ``text``; a reader that has closed the pipe (``| head``) ends it quietly."""
+    import os
+
+    try:
+        print(text)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # what is left in the buffer would fail again at exit: send it nowhere
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -116,7 +128,9 @@ def jobs_cmd(args) -> int:
     from tuning.study.graph import build_jobs, is_done, output_path
 
     study = _load(args)
+    lines = []
     for job in build_jobs(study):
         state = "done" if is_done(study, job) else "todo"
-        print(f"{state}  {job.stage:<15} {job.id:<28} needs {len(job.needs):>3}  -> {output_path(study, job) or '(every run)'}")
-    return 0
+        lines.append(f"{state}  {job.stage:<15} {job.id:<28} needs {len(job.needs):>3}  -> "
+                     f"{output_path(study, job) or study.work / 'report.sha256'}")
+    return _print("\n".join(lines))

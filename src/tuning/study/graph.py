@@ -20,7 +20,8 @@ Jobs and their outputs (R = the results folder, W = the work folder)::
     multi-transfer-s<seed>                             its models (and uniform's at the same seeds), NLL only
     rep-*, xfer-rand-*   R/runs/<id>.json              repetition and random-split models: they refine
                                                        the reported law (R*, larger mixtures), not the plan
-    report               (always run last)             refit, results.csv, summary.md, figures
+    report               W/report.sha256               refit, results.csv, summary.md, figures; done while
+                                                       the digest of what it read is unchanged
 """
 
 from __future__ import annotations
@@ -62,8 +63,39 @@ def output_path(study, job: Job) -> Path | None:
 
 
 def is_done(study, job: Job) -> bool:
+    if job.kind == "report":
+        return report_is_current(study)
     path = output_path(study, job)
     return path is not None and path.is_file()
+
+
+#: the report's stamp (work folder): the digest of what the last report was made from
+REPORT_STAMP = "report.sha256"
+_REPORT_INPUTS = ("runs/*.json", "heldout/*.jsonl", "plan*.json", "laws_plan*.json", "available.json",
+                  "alignment.csv", "predicted_before_training.csv")
+
+
+def report_digest(study) -> str:
+    """sha256 of every file the report reads (names and bytes) and the study's report settings:
+    the report is current when its stamp holds this digest and its tables exist."""
+    import hashlib
+    import json
+
+    h = hashlib.sha256()
+    h.update(json.dumps([study.report, study.budget, study.transfer.stage1 if study.transfer else None],
+                        sort_keys=True).encode())
+    for pattern in _REPORT_INPUTS:
+        for path in sorted(study.results.glob(pattern)):
+            h.update(f"\0{path.relative_to(study.results)}\0".encode())
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def report_is_current(study) -> bool:
+    stamp = study.work / REPORT_STAMP
+    if not (stamp.is_file() and (study.results / "summary.md").is_file() and (study.results / "results.csv").is_file()):
+        return False
+    return stamp.read_text(encoding="utf-8").strip() == report_digest(study)
 
 
 def base_model_dir(study) -> Path:

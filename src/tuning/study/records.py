@@ -163,7 +163,28 @@ def read_records(results, languages=None, *, require: bool = False, heldout: boo
         records.append(record)
     if heldout:
         for lang in sorted({lang for r in records for lang in r["scores"]}):
-            if not (results / "heldout" / f"{lang}.jsonl").is_file():
-                raise RecordError(f"{results / 'heldout' / (lang + '.jsonl')}: missing; the nll rows of {lang} "
-                                  "count its held-out messages")
+            _check_heldout(results / "heldout" / f"{lang}.jsonl", lang, records)
     return records
+
+
+def _check_heldout(path: Path, lang: str, records) -> None:
+    """The held-out set the report counts (its n): there, every line a record, and at least as
+    many messages as any record generated on (a file cut short after the models were scored)."""
+    if not path.is_file():
+        raise RecordError(f"{path}: missing; the nll rows of {lang} count its held-out messages")
+    n = 0
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not (isinstance(row, dict) and isinstance(row.get("input"), str) and isinstance(row.get("reference"), str)):
+            raise RecordError(f"{path}, line {number}: not a held-out record (input, reference); the file is torn: "
+                              f"delete it and rerun the study (its heldout-{lang} job remakes it)")
+        n += 1
+    most = max((int(r["scores"][lang].get("generated", 0)) for r in records if lang in r["scores"]), default=0)
+    if n == 0 or most > n:
+        raise RecordError(f"{path}: holds {n} held-out messages, but a record was scored on {most}; the file was cut "
+                          f"short: delete it and rerun the study (its heldout-{lang} job remakes it)")

@@ -60,4 +60,11 @@ def write_study_report(study, *, refit: bool = True) -> Path:
     r = study.report
     write_report(study.results, title=r["title"], note=r["note"], hardware=r["hardware"], budget=study.budget,
                  stage1=study.transfer.stage1 if study.transfer is not None else "separate")
+    from budgetlaw.fileio import atomic_write
+    from tuning.study.graph import REPORT_STAMP, report_digest
+
+    # the stamp, last: the report job is done (status, a rerun) until what it read changes
+    study.work.mkdir(parents=True, exist_ok=True)
+    with atomic_write(study.work / REPORT_STAMP) as fh:
+        fh.write(report_digest(study) + "\n")
     return study.results

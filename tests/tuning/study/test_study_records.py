@@ -191,3 +191,56 @@ def test_report_refuses_a_torn_prediction_file_before_writing(study, capsys):
         assert _snapshot(res) == before
     finally:
         path.unlink()
+
+
+# -- the report job's state, a closed pipe, a held-out file cut short ------------------------------
+def test_the_report_job_is_done_until_what_it_read_changes(study, capsys):
+    from tuning.study.graph import build_jobs, is_done
+    from tuning.study.spec import load_study
+
+    s = load_study(study / "s.yaml")
+    report = next(j for j in build_jobs(s) if j.id == "report")
+    assert is_done(s, report)  # the fixture's report read these records
+    assert main(["study", "status", str(study / "s.yaml")]) == 0
+    assert "  report             1/1   done" in capsys.readouterr().out
+    path = s.results / "runs" / "pilot-tr-00032-s1.json"
+    good = path.read_bytes()
+    try:
+        path.write_text(json.dumps({**json.loads(good), "total_s": 11.0}), encoding="utf-8")
+        assert not is_done(s, report)  # a record changed: the report is due again
+    finally:
+        path.write_bytes(good)
+    assert is_done(s, report)
+
+
+def test_status_into_a_closed_pipe_is_quiet(study):
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "tuning", "study", "status", str(study / "s.yaml")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "TOKENIZERS_PARALLELISM": "false"})
+    proc.stdout.close()  # `| head` that has read what it wanted
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 0 and err == "", err
+
+
+@pytest.mark.parametrize("cut,message", [
+    (lambda text: text[: len(text) - 10], "line 4: not a held-out record (input, reference); the file is torn"),
+    (lambda text: text.splitlines(keepends=True)[0], "holds 1 held-out messages, but a record was scored on 4"),
+    (lambda text: "", "holds 0 held-out messages"),
+], ids=["torn", "one line left", "empty"])
+def test_a_held_out_file_cut_short_gives_no_report(study, capsys, cut, message):
+    res = study / "results" / "s"
+    path = res / "heldout" / "el.jsonl"
+    good = path.read_text(encoding="utf-8")
+    path.write_text(cut(good), encoding="utf-8")
+    try:
+        before = _snapshot(res)
+        assert main(["study", "report", str(study / "s.yaml")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"{path}" in err and message in err, err
+        assert _snapshot(res) == before
+    finally:
+        path.write_text(good, encoding="utf-8")
