@@ -238,4 +238,6 @@ def select(study, jobs: list[Job], until: str | None = None) -> list[Job]:
             continue
         wanted.add(jid)
         stack += [n for n in by_id[jid].needs if not is_done(study, by_id[n])]
+    if wanted and "report" in by_id and rank["report"] <= last:
+        wanted.add("report")  # current now, stale once the jobs of this run are recorded
     return [j for j in jobs if j.id in wanted]

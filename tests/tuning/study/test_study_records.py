@@ -244,3 +244,16 @@ def test_a_held_out_file_cut_short_gives_no_report(study, capsys, cut, message):
         assert _snapshot(res) == before
     finally:
         path.write_text(good, encoding="utf-8")
+
+
+def test_a_current_report_still_runs_after_the_jobs_of_a_run(study):
+    """select: the report is current, but pending jobs will add records: it runs after them;
+    with nothing pending it is not selected at all (a rerun does nothing)."""
+    from tuning.study.graph import build_jobs, select
+    from tuning.study.spec import load_study
+
+    s = load_study(study / "s.yaml")
+    jobs = build_jobs(s)
+    chosen = [j.id for j in select(s, jobs)]
+    assert "plan" in chosen and chosen[-1] == "report"  # the plan and the models are not recorded here
+    assert [j.id for j in select(s, jobs, until="pilots")] == ["base"]  # up to the pilots: the base model only
