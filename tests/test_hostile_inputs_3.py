@@ -492,7 +492,7 @@ def test_loss_law_warnings_do_not_advise_a_flag_loss_laws_refuse(law_ws, caplog)
     with caplog.at_level(logging.WARNING):
         assert run_in(law_ws, main, ["fit", "measured.csv", "--lower-is-better", "-o", "f.json", "--n-boot", "5"]) == 0
     laws = json.loads((law_ws / "f.json").read_text())["laws"]
-    assert laws["ar"]["ceiling"] == pytest.approx(0.0, abs=1e-9)  # E at its bound 0: a plain power law
+    assert laws["ar"]["law"]["ceiling"] == pytest.approx(0.0, abs=1e-9)  # E at its bound 0: a plain power law
     assert not any("ceiling_at_bound" in item["flags"] for item in laws.values())  # the normal case, no flag
     assert not any("ceiling_at_bound" in r.getMessage() for r in caplog.records)
     from budgetlaw.fitting.flags import FLAG_TEXT  # the wording a flagged loss law would get

@@ -25,6 +25,8 @@ from budgetlaw import __version__
 from budgetlaw.allocation.baselines import NAMES as BASELINES
 from budgetlaw.allocation.problem import OBJECTIVES, SOLVERS
 from budgetlaw.cli_demo import cmd_demo
+from budgetlaw.cli_next import add_next_parser
+from budgetlaw.cli_output import _input_file, _load_constraints
 from budgetlaw.cli_output import MAX_N_BOOT, check_budget_pays_one_each, parse_budget, print_plan, print_transfer
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.extrapolation import extrapolation_warning
@@ -38,28 +40,6 @@ TRANSFER_CHOICES = ("auto", *TRANSFER_FORMS)
 # the files `budgetlaw report` and `budgetlaw demo` write into their folder
 REPORT_NAMES = ("report.md", "plans.csv", "frontier.csv", "laws.png", "allocation.png", "gains.png", "frontier.png",
                 "transfer.png")
-
-
-def _input_file(path: str, what: str) -> Path:
-    """Check at the door that an input file exists, naming the option and the fix."""
-    result = Path(path)
-    if not result.is_file():
-        raise InputError(f"{result}: {what} not found; check the path (current folder: {Path.cwd()})")
-    return result
-
-
-def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = None) -> dict:
-    from budgetlaw.limits import limits_to_constraints, read_limits
-
-    kwargs = {}
-    if languages_csv is not None:
-        path = _input_file(languages_csv, "limits file (--languages)")
-        kwargs = limits_to_constraints(read_limits(path), list(laws), source=str(path))
-    if max_epochs is not None:
-        if max_epochs < 1:
-            raise InputError(f"--max-epochs {max_epochs} must be >= 1 (how often a pair may be repeated)")
-        kwargs["max_epochs"] = max_epochs
-    return kwargs
 
 
 def _print_laws(laws, stream=None) -> None:
@@ -246,7 +226,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "both stages refitted per draw")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=cmd_demo)
-    from budgetlaw.cli_next import add_next_parser
     add_next_parser(sub)
     return parser
 

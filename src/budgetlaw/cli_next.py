@@ -40,8 +40,7 @@ def parse_candidates(text: str | None):
 def cmd_next(args) -> int:
     import pandas as pd
 
-    from budgetlaw.cli import _input_file, _load_constraints
-    from budgetlaw.cli_output import parse_budget
+    from budgetlaw.cli_output import _input_file, _load_constraints, parse_budget
     from budgetlaw.design import next_pilots
     from budgetlaw.limits import parse_size
     from budgetlaw.reporting.noise import parse_seed_sd

@@ -4,13 +4,14 @@ transfer matrix and how its form was chosen (shared by budgetlaw.cli and budgetl
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 from budgetlaw.errors import InputError
 from budgetlaw.limits import parse_size
 
 MAX_N_BOOT = 100_000  # 1e5 refits already give intervals to the third digit; more only fills memory
 
-__all__ = ["MAX_N_BOOT", "parse_budget", "check_budget_pays_one_each", "print_plan", "print_transfer", "print_selection"]
+__all__ = ["_input_file", "_load_constraints", "MAX_N_BOOT", "parse_budget", "check_budget_pays_one_each", "print_plan", "print_transfer", "print_selection"]
 
 
 def parse_budget(text: str) -> float:
@@ -86,3 +87,25 @@ def print_selection(laws, stream=None) -> None:
               if lowest and lowest != transfer.form else "")
     print(f"transfer form chosen: {transfer.form} (asked for: {selection.get('requested', '?')}; "
           f"{selection.get('criterion', '')}{': ' + shown if shown else ''}{margin})", file=stream or sys.stdout)
+
+
+def _input_file(path: str, what: str) -> Path:
+    """Check at the door that an input file exists, naming the option and the fix."""
+    result = Path(path)
+    if not result.is_file():
+        raise InputError(f"{result}: {what} not found; check the path (current folder: {Path.cwd()})")
+    return result
+
+
+def _load_constraints(laws, languages_csv: str | None, max_epochs: int | None = None) -> dict:
+    from budgetlaw.limits import limits_to_constraints, read_limits
+
+    kwargs = {}
+    if languages_csv is not None:
+        path = _input_file(languages_csv, "limits file (--languages)")
+        kwargs = limits_to_constraints(read_limits(path), list(laws), source=str(path))
+    if max_epochs is not None:
+        if max_epochs < 1:
+            raise InputError(f"--max-epochs {max_epochs} must be >= 1 (how often a pair may be repeated)")
+        kwargs["max_epochs"] = max_epochs
+    return kwargs
