@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure  # Figure.savefig renders PNG with Agg; pyplot is never touched
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
+from matplotlib.ticker import FixedLocator, FuncFormatter, NullFormatter
 
 from budgetlaw.reporting.heatmap import plot_transfer  # its own module: plots.py is full
 
@@ -46,13 +46,6 @@ def format_count(value: float) -> str:
 
 
 _COUNT_TICKS = FuncFormatter(lambda v, _pos: format_count(v))
-
-
-def _log_count_axis(axis) -> None:
-    """Log axis labelled 10k, 20k, 50k, 100k, ... (1-2-5 steps) instead of powers of ten only."""
-    axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(_COUNT_TICKS)
-    axis.set_minor_formatter(NullFormatter())
 
 
 def plan_colors(names) -> dict[str, str]:
@@ -326,8 +319,8 @@ def _allocation_many(sizes: pd.DataFrame, path, *, available, budget, max_epochs
         right.plot(span, span, color="black", lw=0.8, ls="--", label="same size")
         right.set_xscale("log")
         right.set_yscale("log")
-        _log_count_axis(right.xaxis)
-        _log_count_axis(right.yaxis)
+        _count_axis(right.xaxis, *span)
+        _count_axis(right.yaxis, *span)
     right.set_xlabel("baseline pairs (log scale)")
     right.set_ylabel(f"{first} pairs (log scale)")
     right.grid(True, alpha=0.3)
