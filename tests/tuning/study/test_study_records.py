@@ -9,6 +9,7 @@ scores from a law chosen here (nll = 2 + 30 * size ** -0.5).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from pathlib import Path
@@ -112,6 +113,17 @@ DAMAGED = [
 ]
 
 
+@contextlib.contextmanager
+def _damaged(path, change):
+    """``path`` rewritten as ``change(its text)`` for the block, then put back as it was."""
+    good = path.read_text(encoding="utf-8")
+    path.write_text(change(good), encoding="utf-8")
+    try:
+        yield
+    finally:
+        path.write_text(good, encoding="utf-8")
+
+
 def _edit(text: str, change) -> str:
     record = json.loads(text)
     change(record)
@@ -122,9 +134,7 @@ def _edit(text: str, change) -> str:
 def test_a_damaged_record_is_one_line_from_status_and_report(study, capsys, name, damage, message):
     res = study / "results" / "s"
     path = res / "runs" / "pilot-el-00008-s1.json"
-    good = path.read_text(encoding="utf-8")
-    path.write_text(damage(good), encoding="utf-8")
-    try:
+    with _damaged(path, damage):
         before = _snapshot(res)
         for command in ("status", "report"):
             assert main(["study", command, str(study / "s.yaml")]) == 2, command
@@ -134,8 +144,6 @@ def test_a_damaged_record_is_one_line_from_status_and_report(study, capsys, name
             assert message in err, err
             assert "Traceback" not in captured.out + captured.err
             assert _snapshot(res) == before, command  # pilots.csv, laws, results.csv: nothing rewritten
-    finally:
-        path.write_text(good, encoding="utf-8")
 
 
 def test_status_of_valid_records(study, capsys):
@@ -234,16 +242,12 @@ def test_status_into_a_closed_pipe_is_quiet(study):
 def test_a_held_out_file_cut_short_gives_no_report(study, capsys, cut, message):
     res = study / "results" / "s"
     path = res / "heldout" / "el.jsonl"
-    good = path.read_text(encoding="utf-8")
-    path.write_text(cut(good), encoding="utf-8")
-    try:
+    with _damaged(path, cut):
         before = _snapshot(res)
         assert main(["study", "report", str(study / "s.yaml")]) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and f"{path}" in err and message in err, err
         assert _snapshot(res) == before
-    finally:
-        path.write_text(good, encoding="utf-8")
 
 
 def test_a_current_report_still_runs_after_the_jobs_of_a_run(study):
