@@ -186,3 +186,22 @@ def test_law_transfer_gives_the_rule_to_other_readers():
 
     d = law_transfer(LAWS).effective(np.array([5000.0, 2000.0, 300.0]), np.array([20000.0, 1000.0, np.inf]))
     np.testing.assert_allclose(d, [5000.0, eff_by_hand(2000.0, 1000.0), 300.0], rtol=1e-14)
+
+
+def test_worth_and_the_report_price_repeats_in_one_language_laws():
+    """bl.worth judges both plans at the repetition value, as the allocator does: its gain over
+    uniform is the hand total of the plan minus the hand total of uniform, not the fresh-pair one."""
+    plan = bl.allocate(LAWS, 6000, available=AVAIL, max_epochs=20)
+    uniform = bl.baselines.uniform(LAWS, 6000, available=AVAIL, max_epochs=20)
+    assert uniform.sizes["hi"] > AVAIL["hi"]  # both repeat hi's pairs, by different amounts
+    assert plan.sizes["hi"] > uniform.sizes["hi"] + 100
+    w = bl.worth(LAWS, plan, "uniform", seed_sd=0.1)
+    hand = total_by_hand(plan.sizes) - total_by_hand(uniform.sizes)
+    fresh = sum(LAWS[k].K * (uniform.sizes[k] ** -LAWS[k].c - plan.sizes[k] ** -LAWS[k].c) for k in LAWS)
+    assert w.gain == pytest.approx(hand, rel=1e-12)
+    assert abs(hand - fresh) > 1e-3  # the two pricings differ here, so the test can tell them apart
+    from budgetlaw.reporting.worth import plan_objective
+
+    value = plan_objective(LAWS, plan)
+    assert value(uniform.sizes) == pytest.approx(total_by_hand(uniform.sizes), rel=1e-13)
+    assert value(plan.sizes) == pytest.approx(plan.objective_value, rel=1e-13)

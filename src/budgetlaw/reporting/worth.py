@@ -59,6 +59,7 @@ from budgetlaw.errors import InputError
 from budgetlaw.plan import check_made_from
 from budgetlaw.reporting.compare import resolve_baselines
 from budgetlaw.reporting.noise import SeedSpread, clean, parse_seed_sd, seed_spread
+from budgetlaw.transfer.prediction import law_transfer
 
 __all__ = ["Worth", "SeedSpread", "worth", "seed_spread", "seeds_needed", "predict_values", "parse_seed_sd",
            "worth_section", "transfer_of", "plan_objective", "objective_value", "Z_SUM", "CASES", "classify"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
@@ -95,15 +96,17 @@ def _draw_params(laws, languages) -> np.ndarray | None:
 
 def _effective(laws, sizes: pd.Series, unique) -> tuple[np.ndarray, np.ndarray | None]:
     """Effective data of ``sizes``' languages under ``laws.transfer``: point (n,) and per draw
-    (D, n) (None: the same d in every draw). x where the laws carry no transfer."""
+    (D, n) (None: the same d in every draw). One-language laws read x, with the pairs beyond
+    ``unique`` (language -> distinct pairs) discounted as budgetlaw.transfer.prediction.law_transfer
+    prices them, as the allocator does; x itself when no distinct pairs are given."""
     x = sizes.to_numpy(dtype=float)
     transfer = getattr(laws, "transfer", None)
-    if transfer is None:
+    if transfer is None and unique is None:
         return x, None
     languages = [str(k) for k in sizes.index]
-    if hasattr(transfer, "effective_draws"):  # budgetlaw.transfer.law.Transfer: T, R* and their draws
+    if transfer is None or hasattr(transfer, "effective_draws"):  # a Transfer: T, R* and their draws
         order = [str(k) for k in laws]
-        transfer = transfer.reorder(order)
+        transfer = law_transfer(laws, order)  # one-language laws: T = 0, repeats at DEFAULT_RSTAR
         full = sizes.reindex(order).fillna(0.0).to_numpy(dtype=float)
         U = None if unique is None else np.array([float(unique.get(k, math.inf)) for k in order])
         pick = [order.index(k) for k in languages]
@@ -132,7 +135,8 @@ def predict_values(laws, sizes: pd.Series, unique=None) -> tuple[np.ndarray, np.
     """Every language's predicted value at the mixture ``sizes`` (index = languages): the point
     (n,) and one value per bootstrap draw (n, D), or None without draws.
 
-    Each law is read at its effective data d: x for one-language laws; with ``laws.transfer`` a
+    Each law is read at its effective data d: x for one-language laws (repeats beyond ``unique``
+    discounted at DEFAULT_RSTAR, as the allocator prices them); with ``laws.transfer`` a
     budgetlaw.transfer Transfer, d = eff(x) + T eff(x) with repeats beyond ``unique`` (language ->
     distinct pairs) discounted, draw d of T and R* with draw d of every law (as bl.predict); with
     a plain matrix (``transfer_of``), d = x + T x in every draw.
@@ -167,7 +171,7 @@ def plan_objective(laws, plan):
     _, K, c, ceiling, _, lower = law_arrays(chosen, with_draws=False)
     args = dict(K=K, c=c, ceiling=ceiling, weights=_weights(plan, languages), sign=-1.0 if lower else 1.0)
     unique = (plan.constraints or {}).get("available")
-    shared = getattr(laws, "transfer", None) is not None
+    shared = getattr(laws, "transfer", None) is not None or unique is not None  # else d = x
     drawn: list = []  # filled on first use: stacking every law's draws is the expensive part
 
     def value(sizes, *, draws: bool = False):
