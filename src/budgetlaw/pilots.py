@@ -291,6 +291,133 @@ def _mixture_columns(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: s
     return out[[col for col in out.columns if col not in MIXTURE_COLUMNS] + list(MIXTURE_COLUMNS)]
 
 
+def _check_header(frame: pd.DataFrame, name: str) -> None:
+    if frame.empty:
+        raise InputError(f"{name}: no pilot rows; add one row per pilot run (language,size,score)")
+    missing = [col for col in REQUIRED_COLUMNS if col not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{name}: missing column(s) {', '.join(missing)} (found {', '.join(map(str, frame.columns)) or 'none'}); "
+            f"the header must name language,size,score (seed and metric are optional)"
+        )
+
+
+def _languages(frame: pd.DataFrame, name: str, label: str) -> pd.Series:
+    """The language column, checked (not empty, a plain code, one spelling per language), trimmed."""
+    language = frame["language"].astype(str)
+    language = language.where(~frame["language"].isna(), "")
+    empty = language.str.strip() == ""
+    if empty.any():
+        raise InputError(f"{name}, {label} {empty.idxmax()}: language is empty; give a language code such as ar or zh")
+    for row, code in language.items():
+        reason = unsafe_label(str(code))
+        if reason:
+            raise InputError(f"{name}, {label} {row}: language {str(code)!r} {reason}; write a plain language code")
+    _check_spellings(language, name, label)
+    return language.str.strip()
+
+
+def _select_metric(frame: pd.DataFrame, language: pd.Series, metric: str | None, lower_is_better: bool,
+                   name: str, label: str) -> tuple[pd.DataFrame, pd.Series]:
+    """The rows of ``metric`` (all rows when None, which the file must then hold only one of)."""
+    metrics = frame["metric"].astype(str).str.strip().where(~frame["metric"].isna(), "")
+    present = list(dict.fromkeys(metrics[metrics != ""].tolist()))
+    blank = metrics == ""
+    if metric is None and present and blank.any():  # an unnamed row could be of any metric
+        raise InputError(f"{name}, {label} {blank.idxmax()}: metric is empty while other rows are "
+                         f"{present[0]!r}; name every row's metric, or pick one with metric= (command line: --metric)")
+    if metric is None and len(present) > 1:
+        raise InputError(
+            f"{name}: the file holds several metrics ({', '.join(present)}); choose one with metric= "
+            f"(command line: --metric), e.g. metric={present[0]!r}"
+        )
+    if metric is not None:
+        if metric not in present:
+            raise InputError(f"{name}: metric {metric!r} not found; the file holds {', '.join(present) or 'no metric names'}")
+        keep = metrics == metric
+        frame, language = frame[keep], language[keep]
+    check_metric(set(metrics[metrics != ""]) if metric is None else [metric], lower_is_better, name)
+    return frame, language
+
+
+def _sizes(frame: pd.DataFrame, name: str, label: str) -> pd.Series:
+    """size > 0; 0 only on a row of pure transfer (a mixture that gives the scored language nothing)."""
+    size = _numeric(frame, "size", name, label)
+    mixed = "mixture" in frame.columns
+    own_zero_ok = _cells(frame["mixture"]) != "" if mixed else False  # pure transfer
+    bad = (size < 0) | ((size == 0) & ~own_zero_ok)
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(f"{name}, {label} {row}: size={frame['size'][row]!r} must be > 0 (number of training pairs or tokens)")
+    return size
+
+
+def _scores(frame: pd.DataFrame, max_score: float, lower_is_better: bool, name: str, label: str) -> pd.Series:
+    """score in [0, max_score], or for a loss in [0, MAX_LOSS]."""
+    score = _numeric(frame, "score", name, label)
+    if not lower_is_better:
+        _check_scale(frame, score, max_score, name, label)
+        return score
+    bad = score < 0
+    if bad.any():
+        row = bad.idxmax()
+        raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a negative loss; a loss "
+                         f"(lower is better, e.g. nll in nats/token) must be >= 0")
+    bad = score > MAX_LOSS
+    if bad.any():
+        row = bad.idxmax()
+        # beyond 1e150 the squared residuals pass 1e308: say so, it is why nothing could be fitted
+        overflow = " (squared, it overflows floating point)" if score[row] > 1e150 else ""
+        raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a loss above {MAX_LOSS:g}"
+                         f"{overflow}, which no per-token loss reaches (a uniform guess over a 256k vocabulary is "
+                         f"12.5 nats); fix the row, or rescale the column score (e.g. nats, not a sum over a corpus)")
+    return score
+
+
+def _table(frame: pd.DataFrame, language: pd.Series, size: pd.Series, score: pd.Series,
+           name: str, label: str) -> pd.DataFrame:
+    """language, size, score, and seed (a whole number) / metric when the file has them."""
+    out = pd.DataFrame({"language": language, "size": size, "score": score})
+    if "seed" in frame.columns:
+        seed = _numeric(frame, "seed", name, label)
+        if (seed != np.round(seed)).any():
+            row = (seed != np.round(seed)).idxmax()
+            raise InputError(f"{name}, {label} {row}: seed={frame['seed'][row]!r} must be a whole number")
+        out["seed"] = seed.astype("int64")
+    if "metric" in frame.columns:
+        out["metric"] = frame["metric"].astype(str).str.strip()
+    return out
+
+
+def _runs(frame: pd.DataFrame, out: pd.DataFrame, name: str, label: str) -> tuple[pd.DataFrame, pd.Series]:
+    """``out`` with the mixture columns when the file has any, checked for repeated runs, and
+    which rows are one-language (all of them without the mixture columns)."""
+    if not any(col in frame.columns for col in MIXTURE_COLUMNS):
+        _check_duplicates(out, name, label)
+        return out, pd.Series(True, index=out.index)
+    given_run = "run" in frame.columns
+    out = _mixture_columns(frame, out, name, label)
+    single = one_language(out)
+    keyed = out if given_run else out.drop(columns="run")
+    _check_duplicates(keyed, name, label)
+    out["run"] = out["run"].where(out["run"] != "", [f"{label} {r}" for r in out.index])
+    return out, single
+
+
+def _check_size_counts(out: pd.DataFrame, single: pd.Series, min_sizes: int, name: str) -> None:
+    """Every language needs ``min_sizes`` distinct sizes among its one-language rows."""
+    counts = out[single].groupby("language", sort=False)["size"].nunique().reindex(
+        list(dict.fromkeys(out["language"])), fill_value=0)
+    for lang, n_sizes in counts.items():
+        if n_sizes < min_sizes:
+            sizes = ", ".join(f"{s:g}" for s in sorted(out.loc[single & (out["language"] == lang), "size"].unique()))
+            kind = "" if single.all() else " one-language (no other language, no repeats)"
+            raise InputError(
+                f"{name}: language {lang!r} has {n_sizes} distinct{kind} pilot size(s) ({sizes or 'none'}); a law "
+                f"needs at least {min_sizes}: add pilot runs at other sizes for {lang!r} or drop its rows"
+            )
+
+
 def read_pilots(
     source: Source,
     *,
@@ -310,101 +437,15 @@ def read_pilots(
     ``score`` column is a loss (>= 0, no upper bound; ``max_score`` is not used).
     """
     frame, name, label, provenance = _load(source)
-    if frame.empty:
-        raise InputError(f"{name}: no pilot rows; add one row per pilot run (language,size,score)")
-    missing = [col for col in REQUIRED_COLUMNS if col not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{name}: missing column(s) {', '.join(missing)} (found {', '.join(map(str, frame.columns)) or 'none'}); "
-            f"the header must name language,size,score (seed and metric are optional)"
-        )
-
-    language = frame["language"].astype(str)
-    language = language.where(~frame["language"].isna(), "")
-    empty = language.str.strip() == ""
-    if empty.any():
-        raise InputError(f"{name}, {label} {empty.idxmax()}: language is empty; give a language code such as ar or zh")
-    for row, code in language.items():
-        reason = unsafe_label(str(code))
-        if reason:
-            raise InputError(f"{name}, {label} {row}: language {str(code)!r} {reason}; write a plain language code")
-    _check_spellings(language, name, label)
-    language = language.str.strip()
-
+    _check_header(frame, name)
+    language = _languages(frame, name, label)
     if "metric" in frame.columns:
-        metrics = frame["metric"].astype(str).str.strip().where(~frame["metric"].isna(), "")
-        present = list(dict.fromkeys(metrics[metrics != ""].tolist()))
-        blank = metrics == ""
-        if metric is None and present and blank.any():  # an unnamed row could be of any metric
-            raise InputError(f"{name}, {label} {blank.idxmax()}: metric is empty while other rows are "
-                             f"{present[0]!r}; name every row's metric, or pick one with metric= (command line: --metric)")
-        if metric is None and len(present) > 1:
-            raise InputError(
-                f"{name}: the file holds several metrics ({', '.join(present)}); choose one with metric= "
-                f"(command line: --metric), e.g. metric={present[0]!r}"
-            )
-        if metric is not None:
-            if metric not in present:
-                raise InputError(f"{name}: metric {metric!r} not found; the file holds {', '.join(present) or 'no metric names'}")
-            keep = metrics == metric
-            frame, language = frame[keep], language[keep]
-        check_metric(set(metrics[metrics != ""]) if metric is None else [metric], lower_is_better, name)
-
-    size = _numeric(frame, "size", name, label)
-    mixed = "mixture" in frame.columns
-    own_zero_ok = _cells(frame["mixture"]) != "" if mixed else False  # pure transfer
-    bad = (size < 0) | ((size == 0) & ~own_zero_ok)
-    if bad.any():
-        row = bad.idxmax()
-        raise InputError(f"{name}, {label} {row}: size={frame['size'][row]!r} must be > 0 (number of training pairs or tokens)")
-    score = _numeric(frame, "score", name, label)
-    if lower_is_better:
-        bad = score < 0
-        if bad.any():
-            row = bad.idxmax()
-            raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a negative loss; a loss "
-                             f"(lower is better, e.g. nll in nats/token) must be >= 0")
-        bad = score > MAX_LOSS
-        if bad.any():
-            row = bad.idxmax()
-            # beyond 1e150 the squared residuals pass 1e308: say so, it is why nothing could be fitted
-            overflow = " (squared, it overflows floating point)" if score[row] > 1e150 else ""
-            raise InputError(f"{name}, {label} {row}: score={frame['score'][row]!r} is a loss above {MAX_LOSS:g}"
-                             f"{overflow}, which no per-token loss reaches (a uniform guess over a 256k vocabulary is "
-                             f"12.5 nats); fix the row, or rescale the column score (e.g. nats, not a sum over a corpus)")
-    else:
-        _check_scale(frame, score, max_score, name, label)
-
-    out = pd.DataFrame({"language": language, "size": size, "score": score})
-    if "seed" in frame.columns:
-        seed = _numeric(frame, "seed", name, label)
-        if (seed != np.round(seed)).any():
-            row = (seed != np.round(seed)).idxmax()
-            raise InputError(f"{name}, {label} {row}: seed={frame['seed'][row]!r} must be a whole number")
-        out["seed"] = seed.astype("int64")
-    if "metric" in frame.columns:
-        out["metric"] = frame["metric"].astype(str).str.strip()
-
-    single = pd.Series(True, index=out.index)
-    if any(col in frame.columns for col in MIXTURE_COLUMNS):
-        given_run = "run" in frame.columns
-        out = _mixture_columns(frame, out, name, label)
-        single = one_language(out)
-        keyed = out if given_run else out.drop(columns="run")
-        _check_duplicates(keyed, name, label)
-        out["run"] = out["run"].where(out["run"] != "", [f"{label} {r}" for r in out.index])
-    else:
-        _check_duplicates(out, name, label)
-    counts = out[single].groupby("language", sort=False)["size"].nunique().reindex(
-        list(dict.fromkeys(out["language"])), fill_value=0)
-    for lang, n_sizes in counts.items():
-        if n_sizes < min_sizes:
-            sizes = ", ".join(f"{s:g}" for s in sorted(out.loc[single & (out["language"] == lang), "size"].unique()))
-            kind = "" if single.all() else " one-language (no other language, no repeats)"
-            raise InputError(
-                f"{name}: language {lang!r} has {n_sizes} distinct{kind} pilot size(s) ({sizes or 'none'}); a law "
-                f"needs at least {min_sizes}: add pilot runs at other sizes for {lang!r} or drop its rows"
-            )
+        frame, language = _select_metric(frame, language, metric, lower_is_better, name, label)
+    size = _sizes(frame, name, label)
+    score = _scores(frame, max_score, lower_is_better, name, label)
+    out = _table(frame, language, size, score, name, label)
+    out, single = _runs(frame, out, name, label)
+    _check_size_counts(out, single, min_sizes, name)
     synthetic = provenance.pop("synthetic", False)
     out.attrs["source"] = provenance
     out.attrs["synthetic"] = synthetic
