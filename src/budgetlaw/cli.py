@@ -169,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit one law per language to pilot runs -> laws.json")
     p.add_argument("pilots", metavar="PILOTS.csv", help="pilot runs: language,size,score[,seed,metric]")
     p.add_argument("-o", "--output", required=True, metavar="laws.json")
-    p.add_argument("--ceiling", type=float, default=None, help="best possible score (default 100, COMET x 100)")
+    p.add_argument("--ceiling", type=float, default=None, help="best possible score (default 100, COMET x 100; 1 for 0-1 COMET scores)")
     p.add_argument("--lower-is-better", action="store_true",
                    help="the score column is a loss (e.g. nll): fit loss = E + K*x^-c, E fitted in [0, smallest median loss]")
     p.add_argument("--free-ceiling", action="store_true", help="fit the ceiling too (at most --max-score)")
@@ -193,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True, metavar="plan.json")
     p.add_argument("--languages", metavar="LANGS.csv", help="per-language available/floor/cost/weight")
     p.add_argument("--objective", choices=OBJECTIVES, default="sum", help="default sum")
-    p.add_argument("--max-epochs", type=int, default=None, help="times a pair may be repeated (default 1)")
+    p.add_argument("--max-epochs", type=int, default=None, help="times a pair may be repeated (default 1); repeats count less than new pairs (R* = 5)")
     p.add_argument("--solver", choices=SOLVERS, default="auto",
                    help="auto (default: exact unless extra constraints need cvxpy), exact or cvxpy")
     p.add_argument("--level", type=float, default=0.9, help="interval level of the predictions (default 0.9)")

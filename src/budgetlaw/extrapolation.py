@@ -20,12 +20,16 @@ EXTRAPOLATION_WARN = 100.0
 def extrapolation_warning(laws, plan) -> str | None:
     """One line naming the languages whose planned (effective) size lies more than
     EXTRAPOLATION_WARN times outside their pilot sizes, or None. Laws without pilot sizes (a
-    PowerLaw typed in) are not judged."""
+    PowerLaw typed in) are not judged, nor laws whose transfer is a plain matrix (bl.predict reads
+    only a budgetlaw.transfer Transfer)."""
+    transfer = getattr(laws, "transfer", None)
+    if transfer is not None and not hasattr(transfer, "reorder"):
+        return None
     sizes_of = plan.sizes
     constraints = plan.constraints or {}
     available = constraints.get("available")
     repeats = bool(available) and float(constraints.get("max_epochs", 1) or 1) > 1
-    if getattr(laws, "transfer", None) is not None or repeats:
+    if transfer is not None or repeats:
         from budgetlaw.transfer.prediction import predict
 
         table = predict(laws, plan.sizes.to_dict(), unique=available)

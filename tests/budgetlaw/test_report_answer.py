@@ -96,7 +96,7 @@ def test_plan_table_and_answer_show_distinct_pairs_and_passes():
     plan = hand_plan({"ar": 8000.0, "hi": 1000.0, "zh": 500.0}, {"ar": 2000.0, "hi": 5000.0, "zh": 500.0}, 4)
     rows = plan_rows(plan, {k: 4 * v for k, v in plan.constraints["available"].items()}, {}).set_index("language")
     assert rows.loc["ar", "distinct"] == "2,000" and rows.loc["ar", "passes"] == "4.00"
-    assert rows.loc["hi", "distinct"] == "1,000" and rows.loc["hi", "passes"] == "0.20"
+    assert rows.loc["hi", "distinct"] == "1,000" and rows.loc["hi", "passes"] == "1.00"  # 1,000 of its 5,000 pairs, each seen once
     assert rows.loc["zh", "passes"] == "1.00"
     assert "ar 8,000 (84.2%; 4.00 passes over its 2,000 distinct pairs)" in plan_line(plan, plan.constraints["available"])
     assert "hi 1,000 (10.5%)," in plan_line(plan, plan.constraints["available"])

@@ -49,7 +49,7 @@ from budgetlaw.reporting.compare import DEFAULT_BASELINES, constraint_kwargs, re
 from budgetlaw.reporting.plots import (MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws,
                                        plot_transfer)
 from budgetlaw.reporting.summary import law_rows, markdown_table, plan_objective, plan_warnings, render_summary
-from budgetlaw.reporting.worth import seed_spread, transfer_of, worth, worth_section
+from budgetlaw.reporting.worth import seed_spread, judge, transfer_of, worth_section
 
 __all__ = ["report", "build_report", "write_report", "ReportContent", "DEFAULT_BASELINES", "MAX_LAW_PANELS",
            "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
@@ -300,14 +300,14 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
     content = ReportContent(
         laws=laws, plan=plan, baselines=baseline_plans, notes=notes, synthetic=synthetic, metric=metric,
         label=value_label(metric, lower), level=level, title=title, flags=flags, extrapolate_from=extrapolate_from,
-        far=_far(laws, plan),
+        far=[line for line in [extrapolation_warning(laws, plan)] if line],
         gains=gains, curves=_curves(laws, plan, pilots, level, drawn),
         shown_pilots=pilots if pilots is None or len(drawn) == len(languages) else pilots[pilots["language"].isin(drawn)],
         sizes=pd.DataFrame({p.name: p.sizes.reindex(languages) for p in all_plans}), caps=caps,
         plans_table=_plans_table(all_plans, laws, level), transfer=_drawn_transfer(laws),
     )
     spread = seed_spread(everything, [str(k) for k in languages], seed_sd)  # once for every baseline
-    content.worth = [worth(laws, plan, b, level=level, spread=spread) for b in baseline_plans]
+    content.worth = [judge(laws, plan, b, level=level, spread=spread) for b in baseline_plans]  # checked above
     budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
     if len(budgets):  # budgets=[]: no re-planning at other budgets (no frontier, no +10% line)
         content.frontier, content.baseline_frontier = _frontier(laws, plan, budgets, baseline_plans, kwargs, notes)
@@ -325,16 +325,6 @@ def _more_budget(laws, plan, kwargs, lower: bool) -> float | None:
         return None
     value = float(again["objective_value"].iloc[0])
     return float(improvement(value, float(plan.objective_value), lower))
-
-
-def _far(laws, plan) -> list[str]:
-    """The far-extrapolation line of budgetlaw.extrapolation, as `budgetlaw allocate` prints it.
-    It reads a transfer law through bl.predict, so a plain matrix (transfer_of) is not judged."""
-    transfer = getattr(laws, "transfer", None)
-    if transfer is not None and not hasattr(transfer, "reorder"):
-        return []
-    line = extrapolation_warning(laws, plan)
-    return [line] if line else []
 
 
 def _drawn_transfer(laws):

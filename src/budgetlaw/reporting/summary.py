@@ -108,7 +108,7 @@ def law_rows(laws) -> pd.DataFrame:
 
 def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float]) -> pd.DataFrame:
     """language, pairs, share of pairs, cap, predicted, lower, upper, x largest pilot; with
-    ``distinct`` (min(pairs, available)) and ``passes`` (pairs / available) after ``pairs`` when
+    ``distinct`` (min(pairs, available)) and ``passes`` (pairs / distinct, as Plan.to_frame) after ``pairs`` when
     the plan may repeat pairs (max_epochs > 1)."""
     total = float(plan.sizes.sum())
     available = (plan.constraints or {}).get("available") or {}
@@ -125,8 +125,8 @@ def plan_rows(plan, caps: Mapping[str, float], largest_pilot: Mapping[str, float
         unique = float(unique) if _finite(unique) else math.inf
         extra = {}
         if repeats:
-            extra = {"distinct": fmt_size(min(float(size), unique)),
-                     "passes": f"{float(size) / unique:.2f}" if math.isfinite(unique) and unique > 0 else "1.00"}
+            distinct = min(float(size), unique)  # passes as Plan.to_frame: how often each pair used is seen
+            extra = {"distinct": fmt_size(distinct), "passes": f"{float(size) / distinct:.2f}" if distinct > 0 else "-"}
         rows.append(
             {
                 "language": language,
@@ -323,8 +323,8 @@ def render_summary(
         "",
         f"Predicted {label} with its {level:.0%} bootstrap interval (lower, upper); `cap` = available x max_epochs; "
         "`x largest pilot` > 1 means extrapolation"
-        + ("; `distinct` = the distinct pairs a language's `pairs` use, `passes` = pairs / available (repeats count "
-           "less than new pairs: docs/formats/plan.md)." if int((plan.constraints or {}).get("max_epochs") or 1) > 1
+        + ("; `distinct` = the distinct pairs a language's `pairs` use, `passes` = pairs / distinct, how often each "
+           "of them is seen (repeats count less than new pairs: docs/formats/plan.md)." if int((plan.constraints or {}).get("max_epochs") or 1) > 1
            else "."),
         "",
         markdown_table(plan_rows(plan, caps, largest_pilot)),

@@ -323,6 +323,13 @@ def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     ``pilots`` (default: the pilot points the laws keep); ``spread``: one already computed.
     A plan made from other laws is refused (budgetlaw.plan.check_made_from), as the CLI does."""
     check_made_from(plan, laws)
+    return judge(laws, plan, baseline, seed_sd=seed_sd, pilots=pilots, level=level, spread=spread)
+
+
+def judge(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = None, level: float = 0.9,
+          spread: SeedSpread | None = None) -> Worth:
+    """``worth`` for a plan already checked against ``laws`` (the report checks it once for
+    every baseline)."""
     if isinstance(baseline, str):
         plans, notes = resolve_baselines(laws, plan, [baseline])
         if not plans:
