@@ -114,17 +114,43 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
     lower = bool(problem.lower_is_better)
     w, pc, lo, hi, B = problem.weights, problem.cost, problem.floor[0], problem.cap, float(problem.budget[0])
     Kd, cd = draw_arrays(laws, languages)
-    D = len(Kd)
-    Kp, cp = problem.K, problem.c
-    x_plan = best_sizes(Kp, cp, w, pc, lo, hi, B)
-    regret = regret_summary(Kd, cd, x_plan, Kp, cp, w, pc, lo, hi, B, languages=languages, lower_is_better=lower,
-                            level=level)
+    x_plan = best_sizes(problem.K, problem.c, w, pc, lo, hi, B)
+    regret = regret_summary(Kd, cd, x_plan, problem.K, problem.c, w, pc, lo, hi, B, languages=languages,
+                            lower_is_better=lower, level=level)
     sigma, noise_source = _noise(laws, languages, pilots, seed_sd)
+    sigma_J, tau = _stop_threshold(sigma, languages, w, stop_at)
+    table, model, cheapest = _candidates(laws, problem, candidates, x_plan, cost, pilot_budget)
+    price = _price(price, tau, cheapest)
+    cache = {} if cache is None else cache
+    cuts = _cuts(table, laws, problem, Kd, cd, sigma, n_outcomes, seed, cache)
+    table = _scored(table, cuts, regret.expected, price)
+    shown = table if n is None else table.head(int(n))
+
+    d = 3 if lower else 2
+    stop, verdict = _verdict(table, shown, regret, tau, sigma_J, price, stop_at is None, d)
+    gain = regret.optimum_gain
+    shown = shown.copy()
+    shown.attrs.update(verdict=verdict, stop=stop, planning=_planning(gain, sigma_J, d),
+                       planning_worth_it=bool(gain > sigma_J),
+                       regret=regret.to_dict(), stop_at=tau, price=price, seed_sd=sigma_J, noise=noise_source,
+                       cost=model.text, plan=dict(zip(languages, map(float, x_plan))), candidates=len(table))
+    return shown
+
+
+def _stop_threshold(sigma, languages, w, stop_at) -> tuple[float, float]:
+    """One model's seed sd of the objective, sigma_J, and the stop threshold (stop_at, or
+    STOP_SHARE x sigma_J)."""
     sigma_J = float(np.sqrt(np.sum((w * np.array([sigma[k] for k in languages])) ** 2)))
     tau = STOP_SHARE * sigma_J if stop_at is None else float(stop_at)
     if not (math.isfinite(tau) and tau >= 0):
         raise InputError(f"next_pilots: stop_at={stop_at!r} must be a finite number >= 0 in the objective's units")
+    return sigma_J, tau
 
+
+def _candidates(laws, problem, candidates, x_plan, cost, pilot_budget):
+    """The candidate table with each candidate's cost (within ``pilot_budget`` when given), the
+    cost model, and the cheapest candidate's cost (before the pilot budget)."""
+    languages = problem.languages
     sizes = {lang: np.asarray(laws[lang].x, dtype=float) for lang in languages}
     caps = {lang: float(v) for lang, v in (problem.available or {}).items()}
     table = candidate_table(candidates, languages, sizes, dict(zip(languages, x_plan)), caps)
@@ -140,12 +166,25 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
             raise InputError(f"next_pilots: pilot_budget={pilot_budget!r} is below one pilot's cost (the cheapest "
                              f"candidate costs {cheapest:g}, {model.text}); raise the pilot budget or lower cost")
         table = table[table["cost"] <= left].reset_index(drop=True)
+    return table, model, cheapest
+
+
+def _price(price, tau: float, cheapest: float) -> float:
+    """What a unit of pilot cost must buy: given, or the stop threshold per the cheapest candidate's cost."""
     price = tau / cheapest if price is None else float(price)
     if not (math.isfinite(price) and price >= 0):
         raise InputError(f"next_pilots: price={price!r} must be a finite number >= 0 (objective per unit of cost)")
+    return price
 
+
+def _cuts(table, laws, problem, Kd, cd, sigma, n_outcomes, seed, cache) -> list[float]:
+    """Each candidate's expected cut in the plan's regret (module docstring)."""
+    languages = problem.languages
+    lower = bool(problem.lower_is_better)
+    w, pc, lo, hi, B = problem.weights, problem.cost, problem.floor[0], problem.cap, float(problem.budget[0])
+    Kp, cp = problem.K, problem.c
+    D = len(Kd)
     options = _options(laws)
-    cache = {} if cache is None else cache
     paired, judged, cuts = {}, {}, []
     for lang, size in zip(table["language"], table["size"]):
         i = languages.index(lang)
@@ -164,43 +203,47 @@ def rank_pilots(laws, *, budget, available=None, max_epochs=1, weights=None, can
                           reweight(draws, size, scores, sigma[lang], lower))
         after = _judge(*cache[key][:2], cache[key][2], i, Kp, cp, paired[i], w, pc, lo, hi, B)
         cuts.append(judged[(lang, None)] - after)
-    table["regret_now"] = regret.expected
+    return cuts
+
+
+def _scored(table, cuts, regret_now: float, price: float) -> pd.DataFrame:
+    """The table's regret columns and worth_it, best value per cost first, in COLUMNS order."""
+    table["regret_now"] = regret_now
     table["cut"] = np.asarray(cuts, dtype=float)
-    table["regret_after"] = np.maximum(regret.expected - table["cut"], 0.0)
+    table["regret_after"] = np.maximum(regret_now - table["cut"], 0.0)
     table["value_per_cost"] = table["cut"] / table["cost"]
     # a cut of a billionth of the regret is roundoff (a language at its cap in every draw), not news
-    table["worth_it"] = (table["cut"] >= price * table["cost"]) & (table["cut"] > 1e-9 * regret.expected)
+    table["worth_it"] = (table["cut"] >= price * table["cost"]) & (table["cut"] > 1e-9 * regret_now)
     table = table.sort_values("value_per_cost", ascending=False, kind="stable").reset_index(drop=True)
-    table = table[list(COLUMNS)]
-    shown = table if n is None else table.head(int(n))
+    return table[list(COLUMNS)]
 
-    d = 3 if lower else 2
+
+def _verdict(table, shown, regret, tau, sigma_J, price, default_stop: bool, d: int) -> tuple[bool, str]:
+    """(stop, the verdict's sentence): stop when the regret is below the threshold or no candidate
+    shown is worth its cost, else the candidates to run next."""
     state = regret.sentence(d)
     threshold = f"the stop threshold {_fmt(tau, d)} ({STOP_SHARE:g} x one model's seed sd {_fmt(sigma_J, d)})" \
-        if stop_at is None else f"the stop threshold {_fmt(tau, d)}"
+        if default_stop else f"the stop threshold {_fmt(tau, d)}"
     worth = shown[shown["worth_it"]]
     if regret.expected <= tau:
-        stop, verdict = True, f"stop: no pilot is worth its cost; {state}, at most {threshold}"
-    elif not len(worth):
+        return True, f"stop: no pilot is worth its cost; {state}, at most {threshold}"
+    if not len(worth):
         best = table.iloc[0] if len(table) else None
         detail = "" if best is None else (f"; the best candidate ({best.language} at {best['size']:g} pairs) would cut it "
                                           f"by {_fmt(best.cut, d)} for cost {best.cost:g}, less than the price "
                                           f"{price:.3g} per unit of cost asks ({_fmt(price * best.cost, d)})")
-        stop, verdict = True, f"stop: no pilot is worth its cost; {state}{detail}"
-    else:
-        picks = "; ".join(f"{r.language} at {r.size:g} pairs ({r.kind}, cost {r.cost:g}: expected regret "
-                          f"{_fmt(r.regret_now, d)} -> {_fmt(r.regret_after, d)})" for r in worth.itertuples())
-        stop, verdict = False, f"run these next: {picks}; {state}, above {threshold}"
-    gain = regret.optimum_gain
-    planning = (f"planning is worth it here: the best plan is predicted to gain {_fmt(gain, d)} over uniform, "
-                f"{gain / sigma_J:.1f} x one model's seed sd ({_fmt(sigma_J, d)})" if gain > sigma_J else
-                f"planning is not worth it here: the best plan's predicted gain over uniform ({_fmt(gain, d)}) is "
-                f"below one model's seed sd ({_fmt(sigma_J, d)})")
-    shown = shown.copy()
-    shown.attrs.update(verdict=verdict, stop=stop, planning=planning, planning_worth_it=bool(gain > sigma_J),
-                       regret=regret.to_dict(), stop_at=tau, price=price, seed_sd=sigma_J, noise=noise_source,
-                       cost=model.text, plan=dict(zip(languages, map(float, x_plan))), candidates=len(table))
-    return shown
+        return True, f"stop: no pilot is worth its cost; {state}{detail}"
+    picks = "; ".join(f"{r.language} at {r.size:g} pairs ({r.kind}, cost {r.cost:g}: expected regret "
+                      f"{_fmt(r.regret_now, d)} -> {_fmt(r.regret_after, d)})" for r in worth.itertuples())
+    return False, f"run these next: {picks}; {state}, above {threshold}"
+
+
+def _planning(gain: float, sigma_J: float, d: int) -> str:
+    """Whether planning is worth it at all: the best plan's predicted gain over uniform against sigma_J."""
+    return (f"planning is worth it here: the best plan is predicted to gain {_fmt(gain, d)} over uniform, "
+            f"{gain / sigma_J:.1f} x one model's seed sd ({_fmt(sigma_J, d)})" if gain > sigma_J else
+            f"planning is not worth it here: the best plan's predicted gain over uniform ({_fmt(gain, d)}) is "
+            f"below one model's seed sd ({_fmt(sigma_J, d)})")
 
 
 def _pairs(i, Kd, cd, w, pc, lo, hi, B):
