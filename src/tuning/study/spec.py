@@ -47,7 +47,7 @@ OBJECTIVES = ("sum", "maxmin", "robust")  # budgetlaw.allocation.problem.OBJECTI
 TRAIN_OWNED = ("model", "data", "output_dir", "epochs", "seed", "chat_template")
 TRAIN_DEFAULTS = {"batch_size": 4, "lr": 5e-5, "seq_len": 192, "warmup_ratio": 0.1, "packing": False, "log_every": 1}
 EVALUATE_DEFAULTS = {"pilot_generate": 100, "max_new_tokens": 160, "gen_batch": 50, "align_pairs": 100,
-                     "device": "cpu", "dtype": "float32"}
+                     "device": "auto", "dtype": "float32"}
 #: a hub model name: NAME or OWNER/NAME (letters, digits, - _ .)
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 RESOURCE_KEYS = ("timeout_min", "cpus_per_task", "gpus_per_node", "nodes", "tasks_per_node", "mem_gb",

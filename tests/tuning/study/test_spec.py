@@ -55,7 +55,7 @@ def test_a_valid_study_reads_with_its_defaults(folder):
     assert s.train == {"batch_size": 4, "lr": 5e-5, "seq_len": 128, "warmup_ratio": 0.1, "packing": False,
                        "log_every": 1, "global_batch_size": 4, "nproc": 1}
     assert s.plans == {"optimized": (1,), "uniform": (1, 2)} and s.transfer is None
-    assert s.evaluate["pilot_generate"] == 100 and s.evaluate["device"] == "cpu"
+    assert s.evaluate["pilot_generate"] == 100 and s.evaluate["device"] == "auto"  # the worker's GPU when it has one (issue 26)
 
 
 BAD = [
