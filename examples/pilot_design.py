@@ -4,9 +4,13 @@
     python examples/pilot_design.py --studies 40         # fewer studies (the first 40 of the same list)
     python examples/pilot_design.py --report-only        # tables and figures from what is recorded
 
-Writes docs/results/pilot-design/: studies.jsonl (one line per study, appended as each finishes, so
-a run that is stopped resumes where it was), retrospective.json, summary.json, regret_vs_cost.png
-(three panels: regret vs pilot cost, one study's chosen pilots, the retrospective). Study k is drawn from seed k alone: the list is the same for any --studies.
+Writes docs/results/pilot-design/: studies.jsonl.gz (one line per study, sorted by k, gzip with
+mtime 0 so the bytes are stable; while a run is going each study is appended to studies.jsonl as it
+finishes, so a run that is stopped resumes where it was, and the plain file is folded into the .gz
+at the end), retrospective.json, summary.json, regret_vs_cost.png (three panels: regret vs pilot
+cost, one study's chosen pilots, the retrospective). Study k is drawn from seed k alone: the list
+is the same for any --studies. Studies whose start design can never be fitted (a capped language
+with too few rungs below its cap) are listed as `unfittable` in summary.json and left out of it.
 
 A study: six languages whose true laws are SmolLM2-like NLL laws (E + K x^-c, sizes 25-800 pairs)
 or COMET-scale score laws (100 - K x^-c, sizes 10k-320k), exponents 0.05-0.5, alike or far apart,
@@ -27,6 +31,7 @@ as a share of the true optimum's gain over uniform.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import logging
 import math
@@ -323,7 +328,14 @@ def retrospective() -> dict:
 
 
 # -- summary and figures ------------------------------------------------------------------------------
+def fittable(row: dict) -> bool:
+    """The start design could be fitted: a language capped below four (three) rungs never can."""
+    return bool(row["chosen"]) or any(v < 1.0 for v in row["ladder"] + row["adaptive"])
+
+
 def summarise(studies: list[dict], retro: dict | None) -> dict:
+    skipped = [r["k"] for r in studies if not fittable(r)]
+    studies = [r for r in studies if fittable(r)]
     frame = pd.DataFrame(studies)
 
     def med(rows, name):
@@ -339,7 +351,8 @@ def summarise(studies: list[dict], retro: dict | None) -> dict:
             groups[f"{key}={value}"] = [r for r in studies if r[key] == value]
     groups["planning matters (true gain > seed sd)"] = [r for r in studies if r["planning_true"]]
     groups["planning does not matter"] = [r for r in studies if not r["planning_true"]]
-    out = {"studies": len(studies), "fractions": list(FRACTIONS), "groups": {}}
+    out = {"studies": len(studies), "unfittable": skipped, "fractions": list(FRACTIONS),
+           "study_seconds_total": float(sum(r["seconds"] for r in studies)), "groups": {}}
     for name, rows in groups.items():
         if not rows:
             continue
@@ -353,6 +366,8 @@ def summarise(studies: list[dict], retro: dict | None) -> dict:
                                                      if r["planning_said"] is not None])),
             "adaptive_beats_ladder_at_full": float(np.mean([r["adaptive"][-1] < r["ladder"][-1] - 1e-12 for r in rows])),
             "adaptive_worse_than_ladder_at_full": float(np.mean([r["adaptive"][-1] > r["ladder"][-1] + 1e-12 for r in rows])),
+            "worse_than_uniform_at_full": {d: float(np.mean([r[d][-1] > 1.0 for r in rows]))
+                                           for d in ("ladder", "adaptive", "random")},
             "stopped_early": float(np.mean([r["stop_cost"] is not None for r in rows])),
         }
     if retro:
@@ -361,7 +376,8 @@ def summarise(studies: list[dict], retro: dict | None) -> dict:
     return out
 
 
-def figures(studies: list[dict], retro: dict | None) -> None:
+def figures(studies: list[dict], retro: dict | None, out: Path = OUT) -> None:
+    studies = [r for r in studies if fittable(r)]
     import matplotlib
 
     matplotlib.use("Agg")
@@ -399,8 +415,41 @@ def figures(studies: list[dict], retro: dict | None) -> None:
         axes[2].set_title("SmolLM2 retrospective (existing runs only)", fontsize=9)
         axes[2].legend()
     fig.tight_layout()
-    fig.savefig(OUT / "regret_vs_cost.png", dpi=110)
+    fig.savefig(out / "regret_vs_cost.png", dpi=110)
     plt.close(fig)
+
+
+def read_studies(out: Path) -> dict[int, dict]:
+    """Rows by k: the committed studies.jsonl.gz, then any studies.jsonl a running simulation appends to."""
+    done = {}
+    texts = []
+    if (out / "studies.jsonl.gz").exists():
+        texts.append(gzip.decompress((out / "studies.jsonl.gz").read_bytes()).decode())
+    if (out / "studies.jsonl").exists():
+        texts.append((out / "studies.jsonl").read_text())
+    for text in texts:
+        for line in text.splitlines():
+            if line.strip():
+                row = json.loads(line)
+                done[row["k"]] = row
+    return done
+
+
+def write_studies(out: Path, done: dict[int, dict]) -> None:
+    """All rows, sorted by k, into studies.jsonl.gz (mtime 0: the same rows give the same bytes)."""
+    text = "".join(json.dumps(done[k]) + "\n" for k in sorted(done))
+    tmp = out / "studies.jsonl.gz.tmp"
+    tmp.write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+    tmp.replace(out / "studies.jsonl.gz")
+    (out / "studies.jsonl").unlink(missing_ok=True)
+
+
+def report(out: Path, done: dict[int, dict], retro: dict | None) -> dict:
+    studies = [done[k] for k in sorted(done)]
+    summary = summarise(studies, retro)
+    (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+    figures(studies, retro, out)
+    return summary
 
 
 def main(argv=None) -> int:
@@ -408,22 +457,18 @@ def main(argv=None) -> int:
     parser.add_argument("--studies", type=int, default=500)
     parser.add_argument("--report-only", action="store_true")
     parser.add_argument("--no-retrospective", action="store_true")
+    parser.add_argument("--out", type=Path, default=OUT, help="the results folder (default: %(default)s)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     logging.getLogger("budgetlaw").setLevel(logging.ERROR)
-    OUT.mkdir(parents=True, exist_ok=True)
-    path = OUT / "studies.jsonl"
-    done = {}
-    if path.exists():
-        for line in path.read_text().splitlines():
-            if line.strip():
-                row = json.loads(line)
-                done[row["k"]] = row
-    retro_path = OUT / "retrospective.json"  # first: a minute, where the studies take hours
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    done = read_studies(out)
+    retro_path = out / "retrospective.json"  # first: a minute, where the studies take hours
     if not args.no_retrospective and not args.report_only and not retro_path.exists():
         retro_path.write_text(json.dumps(retrospective(), indent=1))
     if not args.report_only:
-        with path.open("a") as handle:
+        with (out / "studies.jsonl").open("a") as handle:
             for k in range(args.studies):
                 if k in done:
                     continue
@@ -433,11 +478,9 @@ def main(argv=None) -> int:
                 done[k] = row
                 log.info("study %d (%s): ladder %.3f adaptive %.3f random %.3f at full cost, %.1f s", k, row["kind"],
                          row["ladder"][-1], row["adaptive"][-1], row["random"][-1], row["seconds"])
+        write_studies(out, done)
     retro = json.loads(retro_path.read_text()) if retro_path.exists() else None
-    studies = [done[k] for k in sorted(done)]
-    summary = summarise(studies, retro)
-    (OUT / "summary.json").write_text(json.dumps(summary, indent=1))
-    figures(studies, retro)
+    summary = report(out, done, retro)
     print(json.dumps(summary["groups"]["all"], indent=1))
     return 0
 
