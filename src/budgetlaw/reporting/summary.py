@@ -294,8 +294,6 @@ def render_summary(
 ) -> str:
     """The whole report.md text; see docs/reports.md for its sections."""
     lower = direction_of(laws)
-    d = _digits(lower)
-    label = value_label(metric, lower)
     lines = [f"# {title}", ""]
     if synthetic:
         lines += [
@@ -306,8 +304,24 @@ def render_summary(
     lines += list(answer)  # "The answer" (reporting.answer): what a reader came for, before anything else
     lines += ["## Warnings", ""]
     lines += [f"- {w}" for w in [*warnings, *notes]] or ["None: every fit is healthy and the plan stays within its data."]
+    lines += _plan_section(plan, metric, lower, level, caps, largest_pilot)
+    if baselines:
+        lines += _comparison_section(plan, baselines, laws, metric, lower, level)
+    lines += list(worth)  # "Is the plan worth it?" (reporting.worth.worth_section)
+    lines += _laws_section(metric, lower, law_table)
+    if figures:
+        lines += _figures_section(figures)
+    lines += _how_made_section(laws, plan, version)
+    return "\n".join(lines)
+
+
+def _plan_section(plan, metric: str, lower: bool, level: float, caps: Mapping[str, float],
+                  largest_pilot: Mapping[str, float]) -> list[str]:
+    """The "## Plan" section: objective, budget, marginal value, solver, and the table of the plan's rows."""
+    d = _digits(lower)
+    label = value_label(metric, lower)
     marginal = float(plan.marginal_value) if _finite(plan.marginal_value) else math.nan
-    lines += [
+    return [
         "",
         "## Plan",
         "",
@@ -330,30 +344,36 @@ def render_summary(
         markdown_table(plan_rows(plan, caps, largest_pilot)),
         "",
     ]
-    if baselines:
-        lines += [
-            "## Comparison with baselines",
-            "",
-            f"All plans spend the same budget under the same caps and floors; {'losses' if lower else 'scores'} are "
-            "predicted by the fitted laws. "
-            f"`objective value` = each plan judged by the optimised plan's objective (**{plan.objective}**); "
-            + ("`optimised gain` = that plan minus optimised in this objective (a lower loss is a gain), with its "
-               "interval over the bootstrap " if lower else
-               "`optimised gain` = optimised minus that plan in this objective, with its interval over the bootstrap ")
-            + "draws (laws refitted to resampled pilots); `optimised better in` = share of draws in which the "
-            "optimised plan is better.",
-            "",
-            markdown_table(comparison_rows([plan, *baselines], laws, level)),
-            "",
-            (f"Predicted {metric} improvement of the optimised plan over each baseline, baseline minus optimised "
-             "(positive: optimised is better):" if lower else
-             f"Predicted {metric} gain of the optimised plan over each baseline (positive: optimised is better):"),
-            "",
-            markdown_table(gain_rows(plan, baselines)),
-            "",
-        ]
-    lines += list(worth)  # "Is the plan worth it?" (reporting.worth.worth_section)
-    lines += [
+
+
+def _comparison_section(plan, baselines: Sequence, laws, metric: str, lower: bool, level: float) -> list[str]:
+    """The "## Comparison with baselines" section: every plan judged by the optimised plan's objective; the gains."""
+    return [
+        "## Comparison with baselines",
+        "",
+        f"All plans spend the same budget under the same caps and floors; {'losses' if lower else 'scores'} are "
+        "predicted by the fitted laws. "
+        f"`objective value` = each plan judged by the optimised plan's objective (**{plan.objective}**); "
+        + ("`optimised gain` = that plan minus optimised in this objective (a lower loss is a gain), with its "
+           "interval over the bootstrap " if lower else
+           "`optimised gain` = optimised minus that plan in this objective, with its interval over the bootstrap ")
+        + "draws (laws refitted to resampled pilots); `optimised better in` = share of draws in which the "
+        "optimised plan is better.",
+        "",
+        markdown_table(comparison_rows([plan, *baselines], laws, level)),
+        "",
+        (f"Predicted {metric} improvement of the optimised plan over each baseline, baseline minus optimised "
+         "(positive: optimised is better):" if lower else
+         f"Predicted {metric} gain of the optimised plan over each baseline (positive: optimised is better):"),
+        "",
+        markdown_table(gain_rows(plan, baselines)),
+        "",
+    ]
+
+
+def _laws_section(metric: str, lower: bool, law_table: str) -> list[str]:
+    """The "## Fitted laws" section: the law's formula, what is identified, and the table of laws."""
+    return [
         "## Fitted laws",
         "",
         (f"{metric} = E + a * (b * x) ** (-c) = E + K * x ** (-c) (lower is better; E = `floor E`, the "
@@ -366,18 +386,26 @@ def render_summary(
         law_table,
         "",
     ]
-    if figures:
-        lines += ["## Figures", ""]
-        captions = {
-            "laws_plot": "Fitted laws with pilot points; shaded: beyond the largest pilot",
-            "allocation_plot": "Allocation per language, optimised against baselines",
-            "gains_plot": "Predicted gain over each baseline",
-            "frontier_plot": "Budget frontier",
-            "transfer_plot": "Transfer matrix: rows receive, columns give",
-        }
-        for key, name in figures.items():
-            lines += [f"![{captions.get(key, key)}]({name})", ""]
-    lines += [
+
+
+def _figures_section(figures: Mapping[str, str]) -> list[str]:
+    """The "## Figures" section: each figure with its caption."""
+    lines = ["## Figures", ""]
+    captions = {
+        "laws_plot": "Fitted laws with pilot points; shaded: beyond the largest pilot",
+        "allocation_plot": "Allocation per language, optimised against baselines",
+        "gains_plot": "Predicted gain over each baseline",
+        "frontier_plot": "Budget frontier",
+        "transfer_plot": "Transfer matrix: rows receive, columns give",
+    }
+    for key, name in figures.items():
+        lines += [f"![{captions.get(key, key)}]({name})", ""]
+    return lines
+
+
+def _how_made_section(laws, plan, version: str) -> list[str]:
+    """The "## How this was made" section: the version and the laws' and plan's signatures."""
+    return [
         "## How this was made",
         "",
         f"budgetlaw {version}. Laws:",
@@ -389,4 +417,3 @@ def render_summary(
         _json_block({"signature": getattr(plan, "signature", None), "constraints": plan.constraints, "solver": plan.solver}),
         "",
     ]
-    return "\n".join(lines)
