@@ -30,7 +30,7 @@ from budgetlaw.cli_output import _input_file, _load_constraints
 from budgetlaw.cli_output import MAX_N_BOOT, check_budget_pays_one_each, parse_budget, print_plan, print_transfer
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.extrapolation import extrapolation_warning
-from budgetlaw.fileio import check_output, run_command, sigterm_as_interrupt
+from budgetlaw.fileio import add_global_options, check_output, log_level, run_command, sigterm_as_interrupt
 from budgetlaw.limits import parse_size
 from budgetlaw.transfer.law import FORMS as TRANSFER_FORMS
 from budgetlaw.transfer.law import STAGE1_CHOICES
@@ -162,8 +162,6 @@ def build_parser() -> argparse.ArgumentParser:
         description="Fit scaling laws to pilot runs and allocate a data budget across languages.",
         epilog="Sizes may be written 600k, 1.2M, 2e6 or 1,200,000. See docs/cli.md.",
     )
-    parser.add_argument("--version", action="version", version=f"budgetlaw {__version__}")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="-v: progress logs, -vv: debug")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("fit", help="fit one law per language to pilot runs -> laws.json")
@@ -227,6 +225,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.set_defaults(func=cmd_demo)
     add_next_parser(sub)
+    add_global_options(parser, f"budgetlaw {__version__}")  # last: every sub-command takes them too
     return parser
 
 
@@ -237,8 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # argparse: usage errors exit 2, --help/--version exit 0
         return int(exc.code or 0)
     sigterm_as_interrupt()
-    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=log_level(args, logging.WARNING), format="%(levelname)s %(name)s: %(message)s")
     if getattr(args, "func", None) is None:
         parser.print_help()
         return 2

@@ -12,7 +12,8 @@ import importlib
 import logging
 
 from budgetlaw import InputError as BudgetlawInputError
-from budgetlaw.fileio import run_command, sigterm_as_interrupt
+from budgetlaw.fileio import add_global_options, log_level, run_command, sigterm_as_interrupt
+from tuning import __version__
 
 # Modules that register sub-commands, in the order they appear in --help.
 COMMAND_MODULES = (
@@ -29,7 +30,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="tuning",
         description="Turn a budgetlaw plan into a mixture, train on it, evaluate the model.",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -39,6 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
                 continue  # that part of the package is not built yet
             raise
         module.register(sub)
+    add_global_options(parser, f"tuning {__version__}")  # last: every sub-command takes them too
     return parser
 
 
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sigterm_as_interrupt()  # the clean-up that runs on Ctrl-C runs on SIGTERM too
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=log_level(args, logging.INFO),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     if getattr(args, "func", None) is None:

@@ -4,15 +4,16 @@
                folders, the modes of new files and folders under the umask
     reading    checked JSON, strict YAML (true/false only, duplicate keys refused), "did you mean"
     commands   output paths checked at the door, labels a spreadsheet would run, SIGTERM as
-               Ctrl-C, the one-line error contract of both command lines
+               Ctrl-C, the one-line error contract of both command lines and the options
+               both take (--version, -v, -q, accepted before or after the sub-command)
 
 The errors are budgetlaw's (budgetlaw.InputError, the base of tuning.InputError); a reader
 called from tuning passes ``error=tuning.InputError``. The guarantees these give are written
 down in docs/guarantees.md.
 """
 
-from budgetlaw.fileio.commands import (MAX_MESSAGE, check_output, one_line, run_command, sigterm_as_interrupt,
-                                       unsafe_label)
+from budgetlaw.fileio.commands import (MAX_MESSAGE, add_global_options, check_output, log_level, one_line, run_command,
+                                       sigterm_as_interrupt, unsafe_label)
 from budgetlaw.fileio.reading import did_you_mean, read_json, read_yaml, strict_yaml_loader, yaml_reason, yaml_value
 from budgetlaw.fileio.writing import (atomic_paths, atomic_write, chmod_tree, dir_mode, file_mode, staged_folder,
                                       umask, write_json, write_text_atomic)
@@ -24,5 +25,5 @@ __all__ = [
     # reading
     "read_json", "strict_yaml_loader", "read_yaml", "yaml_value", "yaml_reason", "did_you_mean",
     # commands
-    "check_output", "one_line", "run_command", "sigterm_as_interrupt", "MAX_MESSAGE", "unsafe_label",
+    "check_output", "one_line", "run_command", "add_global_options", "log_level", "sigterm_as_interrupt", "MAX_MESSAGE", "unsafe_label",
 ]

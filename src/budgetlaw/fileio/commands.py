@@ -6,11 +6,15 @@
 - a label copied into CSV outputs is refused when a spreadsheet would run it (:func:`unsafe_label`);
 - SIGTERM is turned into KeyboardInterrupt (:func:`sigterm_as_interrupt`), so the clean-up that
   runs on Ctrl-C also runs when a job scheduler stops the command;
-- :func:`run_command` turns the package's errors into one line and exit status 2.
+- :func:`run_command` turns the package's errors into one line and exit status 2;
+- :func:`add_global_options` gives both programs ``--version``, ``-v`` and ``-q``, before or after
+  the sub-command, read alike by :func:`log_level`.
 """
 
 from __future__ import annotations
 
+import argparse
+import logging
 import os
 import signal
 import sys
@@ -155,3 +159,41 @@ def run_command(program: str, args, error_types: tuple[type[BaseException], ...]
     except KeyboardInterrupt:
         print(f"{name}: interrupted", file=sys.stderr)
         return 130
+
+
+# -- the options every command line of the project takes, where a user types them ---------------
+#: logging levels from quietest to most verbose; a program's default sits at INFO or WARNING
+_LEVELS = (logging.ERROR, logging.WARNING, logging.INFO, logging.DEBUG)
+
+
+def add_global_options(parser: argparse.ArgumentParser, version: str) -> None:
+    """``--version``, ``-v/--verbose`` and ``-q/--quiet`` on ``parser`` and on every sub-command
+    parser below it (call it after the sub-commands are added), so ``budgetlaw fit P -o L -v`` and
+    ``budgetlaw -v fit P -o L`` mean the same. Both programs read them alike (``log_level``): -v is
+    progress logs (INFO), -vv debug, -q a step quieter than the program's default."""
+    for p in _parsers(parser):
+        top = p is parser
+        default = 0 if top else argparse.SUPPRESS  # a sub-command's flag adds to, not resets, the top's
+        p.add_argument("--version", action="version", version=version)
+        p.add_argument("-v", "--verbose", action="count", default=default,
+                       help="more logging: -v progress (INFO), -vv debug" if top else argparse.SUPPRESS)
+        p.add_argument("-q", "--quiet", action="count", default=default,
+                       help="less logging than the default (-qq: errors only)" if top else argparse.SUPPRESS)
+
+
+def _parsers(parser: argparse.ArgumentParser):
+    yield parser
+    for action in parser._actions:  # argparse keeps sub-parsers only here
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):  # aliases name one parser twice
+                yield from _parsers(sub)
+
+
+def log_level(args, default: int = logging.WARNING) -> int:
+    """The logging level ``add_global_options``' flags ask for: -v INFO and -vv DEBUG in every
+    program; -q one step quieter than the program's ``default`` (WARNING or INFO), down to ERROR;
+    none: ``default``."""
+    verbose, quiet = int(getattr(args, "verbose", 0) or 0), int(getattr(args, "quiet", 0) or 0)
+    if verbose:
+        return _LEVELS[min(1 + verbose, len(_LEVELS) - 1)]
+    return _LEVELS[max(0, _LEVELS.index(default) - quiet)]
