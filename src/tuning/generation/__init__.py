@@ -1,6 +1,7 @@
 """Decoding: prompts in, completions out, in input order (greedy by default).
 
-    decode.py        generate (the entry point, backends torch/hf/ctranslate2/vllm), load_model
+    decode.py        generate (the entry point, backends torch/hf/ctranslate2/vllm) and its
+                     GenerateSettings, load_model
     batching.py      prompts grouped by length and left-padded
     greedy.py        the fast greedy loop: shared prompt start, rows leave when done, drafts
     lookup.py        prompt-lookup drafts and their acceptance (pure Python)
@@ -14,6 +15,6 @@ batch is decoded.
 """
 
 from tuning.generation.batching import left_pad, length_batches
-from tuning.generation.decode import BACKENDS, ENGINES, generate, load_model, short_reason
+from tuning.generation.decode import BACKENDS, ENGINES, GenerateSettings, generate, load_model, short_reason
 
-__all__ = ["generate", "load_model", "length_batches", "left_pad", "BACKENDS", "ENGINES", "short_reason"]
+__all__ = ["generate", "GenerateSettings", "load_model", "length_batches", "left_pad", "BACKENDS", "ENGINES", "short_reason"]

@@ -143,7 +143,7 @@ def evaluate(study, run: str, model_dir: Path, languages, generate_n: int | None
     the transfer pilots need NLL only)."""
     from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
     from tuning.evaluation.tasks import load_task, score_task
-    from tuning.generation import generate, load_model
+    from tuning.generation import GenerateSettings, generate, load_model
 
     ev = study.evaluate
     t = time.perf_counter()
@@ -167,8 +167,8 @@ def evaluate(study, run: str, model_dir: Path, languages, generate_n: int | None
             log.info("%s %s: nll %.3f", run, lang, scores[lang]["nll"])
         else:
             items = task.items[:generate_n] if generate_n else task.items
-            hyps = generate(model, [it.prompt for it in items], tokenizer=tok, batch_size=ev["gen_batch"],
-                            max_new_tokens=max_new, add_special_tokens=special, progress=False)
+            decoding = GenerateSettings(batch_size=ev["gen_batch"], max_new_tokens=max_new, add_special_tokens=special)
+            hyps = generate(model, [it.prompt for it in items], decoding, tokenizer=tok, progress=False)
             signature = f"decode:greedy|max_new:{max_new}|prompt:{prompt}"
             rows = score_task(dataclasses.replace(task, items=tuple(items)), hyps, model=run, extra_signature=signature)
             nll = reference_nll(model, tok, task.prompts, refs, add_special_tokens=special, progress=False)
