@@ -11,12 +11,15 @@ removed when it succeeds (its output is then the proof).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import socket
 import sys
 import time
 from pathlib import Path
+
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tuning.study.graph import STAGES, build_jobs, is_done, select
 from tuning.study.lock import StudyLock
@@ -128,4 +131,6 @@ def run_study(study, *, executor: str = "local", workers: int = 1, threads: int 
         for sub in ("runs", "predictions", "heldout"):
             (study.results / sub).mkdir(parents=True, exist_ok=True)
         write_json(study.work / "study.json", study.to_dict())
-        return run_jobs(study, ex, until=until, progress=progress)
+        # with bars on the terminal, log lines are written above them instead of through them
+        with logging_redirect_tqdm() if progress else contextlib.nullcontext():
+            return run_jobs(study, ex, until=until, progress=progress)
