@@ -103,7 +103,6 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
     import torch
 
     # these import transformers: only when decoding
-    from tuning.generation.hf_internals import attn_implementation, takes_logits_to_keep
     from tuning.generation.kvcache import RowCache, grouped_attention
 
     if not rows:
@@ -114,6 +113,43 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
         raise ValueError("greedy_batch: draft_tokens must be 0 or more")
     dev = next(model.parameters()).device
     skip = shared_start(rows) if share_start else 0
+    ids, mask, positions = _layout(rows, skip, pad_id)
+    n, width = ids.shape
+    cache = RowCache(model.config.num_hidden_layers, n, skip + width + max_new_tokens + draft_tokens + 1,
+                     device=dev)
+    cache.valid[:, :skip + width] = mask.to(dev)
+    forward = _Forward(model, cache)
+    out: list[list[int]] = [[] for _ in rows]
+    live = _Rows(rows, positions.to(dev), ngram, min_ngram, drafting=draft_tokens > 0)
+    with torch.inference_mode():
+        if skip:
+            forward.prefix(rows[0][:skip])
+        with grouped_attention(model):
+            # Left padding puts every row's last prompt token in the last column: the output layer
+            # need run there only (logits_to_keep, where the model's forward takes it).
+            logits = forward(ids.to(dev), live.positions, 1)
+            cache.advance(torch.full((n,), width, dtype=torch.long, device=dev))
+            live.positions = live.positions[:, -1] + 1  # the position of each row's next input token
+            verified = False  # whether the last pass fed [last token, drafts] (not the prompt)
+            while True:
+                gains, running = live.accept(logits.argmax(dim=-1).tolist(), out, eos_id, max_new_tokens)
+                if not running:
+                    break
+                if verified:
+                    live.step_past(gains, cache)
+                gains = live.keep(running, gains, cache)
+                q = live.next_drafts(gains, out, draft_tokens, max_new_tokens, pass_cost)
+                logits = forward(live.inputs(gains, q, pad_id).to(dev),
+                                 live.positions[:, None] + torch.arange(q, device=dev), q)
+                verified = True
+    return out
+
+
+def _layout(rows: Sequence[Sequence[int]], skip: int, pad_id: int):
+    """The rows after their shared start of ``skip`` tokens, left-padded: (ids, mask, positions),
+    the mask over the shared start too, positions counting real tokens only (on the CPU)."""
+    import torch
+
     width = max(len(r) for r in rows) - skip
     n = len(rows)
     ids = torch.full((n, width), pad_id, dtype=torch.long)
@@ -123,85 +159,113 @@ def greedy_batch(model, rows: Sequence[Sequence[int]], *, pad_id: int, eos_id: i
         ids[i, width - (len(r) - skip):] = torch.tensor(list(r[skip:]), dtype=torch.long)
         mask[i, skip + width - (len(r) - skip):] = True
     positions = (mask.long().cumsum(-1) - 1).clamp(min=0)[:, skip:]
-    ids, positions = ids.to(dev), positions.to(dev)
+    return ids, mask, positions
 
-    keep = takes_logits_to_keep(model)
-    eager = attn_implementation(model.config, "sdpa") != "sdpa"
-    dtype = next(model.parameters()).dtype
-    cache = RowCache(model.config.num_hidden_layers, n, skip + width + max_new_tokens + draft_tokens + 1,
-                     device=dev)
-    cache.valid[:, :skip + width] = mask.to(dev)
 
-    def forward(inputs, pos, scored):
+class _Forward:
+    """The model's forward pass over the row cache: KV written in place, logits where scored."""
+
+    def __init__(self, model, cache):
+        from tuning.generation.hf_internals import attn_implementation, takes_logits_to_keep
+
+        self.model, self.cache = model, cache
+        self.keep = takes_logits_to_keep(model)
+        self.eager = attn_implementation(model.config, "sdpa") != "sdpa"
+        self.dtype = next(model.parameters()).dtype
+        self.device = next(model.parameters()).device
+
+    def prefix(self, tokens: Sequence[int]) -> None:
+        """The rows' shared start, once, as one row, into every row's cache."""
+        import torch
+
+        past = self.model(input_ids=torch.tensor([list(tokens)], device=self.device), use_cache=True,
+                          **({"logits_to_keep": 1} if self.keep else {})).past_key_values
+        self.cache.load_prefix(past)
+        del past
+
+    def __call__(self, inputs, pos, scored: int):
         """Logits at the last ``scored`` fed positions; the KV of ``inputs`` written in place
         from each row's length."""
-        q = inputs.shape[1]
-        cache.plan(q)
-        attn = cache.mask(q, dtype if eager else None)
-        extra = {"logits_to_keep": scored} if keep else {}
-        return model(input_ids=inputs, attention_mask=attn, position_ids=pos, past_key_values=cache,
-                     cache_position=torch.arange(cache.read - q, cache.read, device=dev), use_cache=True,
-                     **extra).logits[:, -scored:, :]
+        import torch
 
-    out: list[list[int]] = [[] for _ in rows]
-    alive = list(range(n))  # the input row of each batch row
-    lookups = [Lookup(r, ngram, min_ngram) for r in rows] if draft_tokens else []
-    expect = [1] * n  # draft tokens each row is expected to have accepted
-    with torch.inference_mode():
-        if skip:
-            past = model(input_ids=torch.tensor([list(rows[0][:skip])], device=dev), use_cache=True,
-                         **({"logits_to_keep": 1} if keep else {})).past_key_values
-            cache.load_prefix(past)
-            del past
-        with grouped_attention(model):
-            # Left padding puts every row's last prompt token in the last column: the output layer
-            # need run there only (logits_to_keep, where the model's forward takes it).
-            logits = forward(ids, positions, 1)
-            cache.advance(torch.full((n,), width, dtype=torch.long, device=dev))
-            positions = positions[:, -1] + 1  # the position of each row's next input token
-            drafts: list[list[int]] = [[] for _ in rows]
-            verified = False  # whether the last pass fed [last token, drafts] (not the prompt)
-            while True:
-                predicted = logits.argmax(dim=-1).tolist()
-                gains, running = [], []
-                for b, row in enumerate(alive):
-                    gains.append(accepted(drafts[b], predicted[b]))
-                    _, done = emit(gains[-1], out[row], eos_id=eos_id, cap=max_new_tokens)
-                    if not done:
-                        running.append(b)
-                if not running:
-                    break
-                if verified:
-                    # the pass's first input and the accepted drafts stay in the cache; the last
-                    # gained token is fed next, len(gained) positions after the pass's first input
-                    for b, (g, d) in enumerate(zip(gains, drafts)):
-                        if d:
-                            expect[b] = len(g) if len(g) == len(d) + 1 else len(g) - 1
-                    step = torch.tensor([len(g) for g in gains], device=dev)
-                    cache.advance(step)
-                    positions = positions + step
-                if len(running) < len(alive):  # finished rows leave the batch and the cache
-                    index = torch.tensor(running, device=dev)
-                    cache.keep(index)
-                    positions = positions[index]
-                    alive = [alive[b] for b in running]
-                    gains = [gains[b] for b in running]
-                    expect = [expect[b] for b in running]
-                    lookups = [lookups[b] for b in running] if lookups else []
-                for lk, g in zip(lookups, gains):
-                    lk.extend(g)
-                # the cap leaves room for at most cap - len(out) - 1 drafts after the next token
-                drafts = [lk.draft(min(draft_tokens, max_new_tokens - len(out[row]) - 1))
-                          for lk, row in zip(lookups, alive)] if lookups else [[] for _ in alive]
-                if lookups:
-                    hopes = [max(e, 1) if lk.matched == lk.sizes[0] else e for e, lk in zip(expect, lookups)]
-                    q = pass_width(hopes, max(len(d) for d in drafts), pass_cost)
-                    drafts = [d[:q - 1] for d in drafts]
-                else:
-                    q = 1
-                inputs = torch.full((len(alive), q), pad_id, dtype=torch.long)
-                for b, (g, d) in enumerate(zip(gains, drafts)):
-                    inputs[b, :1 + len(d)] = torch.tensor([g[-1], *d], dtype=torch.long)
-                logits = forward(inputs.to(dev), positions[:, None] + torch.arange(q, device=dev), q)
-                verified = True
-    return out
+        cache, q = self.cache, inputs.shape[1]
+        cache.plan(q)
+        attn = cache.mask(q, self.dtype if self.eager else None)
+        extra = {"logits_to_keep": scored} if self.keep else {}
+        return self.model(input_ids=inputs, attention_mask=attn, position_ids=pos, past_key_values=cache,
+                          cache_position=torch.arange(cache.read - q, cache.read, device=self.device), use_cache=True,
+                          **extra).logits[:, -scored:, :]
+
+
+class _Rows:
+    """The rows still decoding, in batch order: for each, its input row (``alive``), the position
+    of its next input token, its lookup of drafts, the draft last fed, and how many draft tokens
+    it is expected to have accepted."""
+
+    def __init__(self, rows: Sequence[Sequence[int]], positions, ngram: int, min_ngram: int, *, drafting: bool):
+        self.alive = list(range(len(rows)))
+        self.positions = positions
+        self.lookups = [Lookup(r, ngram, min_ngram) for r in rows] if drafting else []
+        self.drafts: list[list[int]] = [[] for _ in rows]
+        self.expect = [1] * len(rows)
+
+    def accept(self, predicted: list, out: list[list[int]], eos_id: int | None, cap: int):
+        """Each row's tokens gained by the last pass (its accepted drafts and the next greedy
+        token), appended to its output; returns (gains, batch rows still running)."""
+        gains, running = [], []
+        for b, row in enumerate(self.alive):
+            gains.append(accepted(self.drafts[b], predicted[b]))
+            _, done = emit(gains[-1], out[row], eos_id=eos_id, cap=cap)
+            if not done:
+                running.append(b)
+        return gains, running
+
+    def step_past(self, gains: list[list[int]], cache) -> None:
+        """After a verifying pass: the pass's first input and the accepted drafts stay in the
+        cache; the last gained token is fed next, len(gained) positions after the pass's first input."""
+        import torch
+
+        for b, (g, d) in enumerate(zip(gains, self.drafts)):
+            if d:
+                self.expect[b] = len(g) if len(g) == len(d) + 1 else len(g) - 1
+        step = torch.tensor([len(g) for g in gains], device=self.positions.device)
+        cache.advance(step)
+        self.positions = self.positions + step
+
+    def keep(self, running: list[int], gains: list[list[int]], cache) -> list[list[int]]:
+        """Finished rows leave the batch and the cache; returns the gains of those that stay."""
+        import torch
+
+        if len(running) == len(self.alive):
+            return gains
+        index = torch.tensor(running, device=self.positions.device)
+        cache.keep(index)
+        self.positions = self.positions[index]
+        self.alive = [self.alive[b] for b in running]
+        self.expect = [self.expect[b] for b in running]
+        self.lookups = [self.lookups[b] for b in running] if self.lookups else []
+        return [gains[b] for b in running]
+
+    def next_drafts(self, gains: list[list[int]], out: list[list[int]], draft_tokens: int, cap: int,
+                    pass_cost: float) -> int:
+        """Each row's next draft, cut to the pass width chosen for them; returns that width."""
+        for lk, g in zip(self.lookups, gains):
+            lk.extend(g)
+        if not self.lookups:
+            self.drafts = [[] for _ in self.alive]
+            return 1
+        # the cap leaves room for at most cap - len(out) - 1 drafts after the next token
+        drafts = [lk.draft(min(draft_tokens, cap - len(out[row]) - 1)) for lk, row in zip(self.lookups, self.alive)]
+        hopes = [max(e, 1) if lk.matched == lk.sizes[0] else e for e, lk in zip(self.expect, self.lookups)]
+        q = pass_width(hopes, max(len(d) for d in drafts), pass_cost)
+        self.drafts = [d[:q - 1] for d in drafts]
+        return q
+
+    def inputs(self, gains: list[list[int]], q: int, pad_id: int):
+        """The next pass's input ids: each row's last gained token, then its draft, padded to ``q``."""
+        import torch
+
+        inputs = torch.full((len(self.alive), q), pad_id, dtype=torch.long)
+        for b, (g, d) in enumerate(zip(gains, self.drafts)):
+            inputs[b, :1 + len(d)] = torch.tensor([g[-1], *d], dtype=torch.long)
+        return inputs
