@@ -354,30 +354,68 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
     fit_rstar = pts.has_repeats
     form, selection = choose_form(base, pts, transfer, fit_rstar)
     theta, rstar, rss = fit_stage2(base, pts, form, fit_rstar=fit_rstar)
-    joint, stage1_record, rows = None, None, None
-    if stage1 != "separate":
-        rows = OneLanguageRows.from_frame(single, languages)
-        chosen, stage1_record = choose_stage1(base, rows, pts, form, fit_rstar, s.c_bounds, stage1)
-        if chosen == "joint":
-            joint = fit_joint(base, rows, pts, form, free_parameters(form, pts), theta, rstar, fit_rstar=fit_rstar,
-                              c_bounds=s.c_bounds)
-            if not joint.ok:  # e.g. form none with a pure-transfer row: stage 2 has no finite fit either
-                log.warning("stage 1: the joint refit of form %s has no finite start; the separate fit is kept", form)
-                joint, stage1_record = None, {**stage1_record, "chosen": "separate",
-                                              "criterion": stage1_record["criterion"] + "; joint not finite"}
-        if joint is not None:
-            base = (joint.K, joint.c, asym, sign)
-            theta, rstar, rss = joint.theta, joint.rstar, joint.rss_points
-            laws = LawSet({lang: dataclasses.replace(laws[lang], law=PowerLaw.from_identifiable(
-                joint.K[i], joint.c[i], asym[i], b=laws[lang].law.b, lower_is_better=s.lower_is_better))
-                for i, lang in enumerate(languages)}, metric=laws.metric, signature=laws.signature)
-    free = free_parameters(form, pts.take(pts.multilingual))
+    joint, stage1_record, rows = _stage1(stage1, base, single, languages, pts, form, theta, rstar, fit_rstar, s.c_bounds)
+    if joint is not None:
+        base = (joint.K, joint.c, asym, sign)
+        theta, rstar, rss = joint.theta, joint.rstar, joint.rss_points
+        laws = _joint_laws(laws, joint, asym, languages, s.lower_is_better)
     names = parameter_names(form, languages)
     draws = {lang: np.empty((0, 3)) for lang in languages}
     t_draws = np.empty((0, len(names) + 1))
     if s.n_boot > 0:
         draws, t_draws = _bootstrap(single, pts, laws, s, form, theta, rstar, fit_rstar, s.n_boot, s.seed, joint, rows)
-    fitted_on = {
+    fitted_on = _fitted_on(single, pts, languages, base, form, theta, rstar, rss, transfer, selection, stage1_record,
+                           joint is not None)
+    result = Transfer(form, tuple(languages), theta, rstar, fit_rstar, t_draws, fitted_on)
+    fitted = {lang: dataclasses.replace(laws[lang], draws=draws[lang]) for lang in languages}
+    signature = _signature(laws.signature, s.n_boot, frame.attrs.get("source") or None, form, transfer, selection,
+                           fit_rstar, joint is not None, stage1_record)
+    return LawSet(fitted, metric=laws.metric, signature=signature, transfer=result)
+
+
+def _signature(one_language: dict, n_boot: int, source, form: str, transfer: str, selection: dict, fit_rstar: bool,
+               joint: bool, stage1_record) -> dict:
+    """The LawSet's signature: the one-language fit's, with the bootstrap and the transfer's settings."""
+    return {**one_language, "n_boot": n_boot, "source": source,
+            "bootstrap": "whole models (strata: each language's one-language models, multilingual, repetition)",
+            "transfer": {"form": form, "requested": transfer, "criterion": selection["criterion"],
+                         "rstar": "fitted" if fit_rstar else f"default={DEFAULT_RSTAR:g}",
+                         "stage2": ("least squares, K c E fixed from the one-language fit" if not joint
+                                    else "least squares, then K and c refitted jointly with it, E fixed"),
+                         **({"stage1": stage1_record["chosen"]} if stage1_record else {})}}
+
+
+def _joint_laws(laws: LawSet, joint, asym, languages, lower_is_better: bool) -> LawSet:
+    """``laws`` with each language's K and c from the joint refit (its ceiling and b kept)."""
+    return LawSet({lang: dataclasses.replace(laws[lang], law=PowerLaw.from_identifiable(
+        joint.K[i], joint.c[i], asym[i], b=laws[lang].law.b, lower_is_better=lower_is_better))
+        for i, lang in enumerate(languages)}, metric=laws.metric, signature=laws.signature)
+
+
+def _stage1(stage1: str, base, single, languages, pts: Points, form: str, theta, rstar, fit_rstar: bool, c_bounds):
+    """(the joint refit or None when the separate fit is kept, the stage-1 record or None, the
+    one-language rows or None) for ``stage1`` "separate", "joint" or "auto"."""
+    if stage1 == "separate":
+        return None, None, None
+    rows = OneLanguageRows.from_frame(single, languages)
+    chosen, record = choose_stage1(base, rows, pts, form, fit_rstar, c_bounds, stage1)
+    if chosen != "joint":
+        return None, record, rows
+    joint = fit_joint(base, rows, pts, form, free_parameters(form, pts), theta, rstar, fit_rstar=fit_rstar,
+                      c_bounds=c_bounds)
+    if not joint.ok:  # e.g. form none with a pure-transfer row: stage 2 has no finite fit either
+        log.warning("stage 1: the joint refit of form %s has no finite start; the separate fit is kept", form)
+        return None, {**record, "chosen": "separate", "criterion": record["criterion"] + "; joint not finite"}, rows
+    return joint, record, rows
+
+
+def _fitted_on(single, pts: Points, languages, base, form: str, theta, rstar, rss: float, transfer: str,
+               selection: dict, stage1_record, joint: bool) -> dict:
+    """The Transfer's ``fitted_on`` record: the models and points fitted, the form's selection,
+    the parameters the data leave free, and the fit's error."""
+    free = free_parameters(form, pts.take(pts.multilingual))
+    names = parameter_names(form, languages)
+    return {
         "models": {"one_language": int(single["run"].nunique()) if "run" in single.columns else len(single),
                    "multilingual": len(pts.models(True)), "repetition": len(pts.models(False))},
         "points": {"multilingual": int(pts.multilingual.sum()), "repetition": int((~pts.multilingual).sum())},
@@ -390,15 +428,5 @@ def fit(pilots, ceiling: float | None = None, *, transfer: str = "auto", free_ce
         # a misfit of the repetition points (over-training is not in the form) must not widen
         "rmse_multilingual": _rmse_of(base, pts.take(pts.multilingual), form, theta, rstar, len(languages)),
         "stage2": "scipy least_squares (trf), bounds 0 <= theta <= %g, R* in [%g, %g]" % (T_MAX, *RSTAR_BOUNDS),
-        **({"joint": JOINT_METHOD} if joint is not None else {}),
+        **({"joint": JOINT_METHOD} if joint else {}),
     }
-    result = Transfer(form, tuple(languages), theta, rstar, fit_rstar, t_draws, fitted_on)
-    fitted = {lang: dataclasses.replace(laws[lang], draws=draws[lang]) for lang in languages}
-    signature = {**laws.signature, "n_boot": s.n_boot, "source": frame.attrs.get("source") or None,
-                 "bootstrap": "whole models (strata: each language's one-language models, multilingual, repetition)",
-                 "transfer": {"form": form, "requested": transfer, "criterion": selection["criterion"],
-                              "rstar": "fitted" if fit_rstar else f"default={DEFAULT_RSTAR:g}",
-                              "stage2": ("least squares, K c E fixed from the one-language fit" if joint is None
-                                         else "least squares, then K and c refitted jointly with it, E fixed"),
-                              **({"stage1": stage1_record["chosen"]} if stage1_record else {})}}
-    return LawSet(fitted, metric=laws.metric, signature=signature, transfer=result)
