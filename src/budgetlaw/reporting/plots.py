@@ -205,49 +205,14 @@ def plot_allocation(
     names = list(sizes.columns)
     if len(languages) > MANY:
         return _allocation_many(sizes, path, available=available, budget=budget, max_epochs=max_epochs)
-    colors = plan_colors(names)
-    width = 0.8 / max(1, len(names))
-    x = np.arange(len(languages))
     caps = {lang: float(cap) for lang, cap in (available or {}).items()
             if lang in languages and cap is not None and math.isfinite(float(cap))}
     log_axis, low, high = allocation_scale(sizes.to_numpy(float), list(caps.values()))
     fig = Figure(figsize=(max(6.5, 1.3 * len(languages) + 2), 4.4))
     ax = fig.subplots()
-    for j, name in enumerate(names):
-        heights = sizes[name].to_numpy(float)
-        left = x - 0.4 + width * (j + 0.5)
-        fresh = np.array([min(h, float((distinct or {}).get(lang, math.inf))) for h, lang in zip(heights, languages)])
-        bottom = low if log_axis else 0.0
-        ax.bar(left, fresh - bottom, width, bottom=bottom, label=name, color=colors[name], edgecolor="white", lw=0.5)
-        again = heights - fresh
-        if np.any(again > 0):
-            ax.bar(left, again, width, bottom=fresh, color=colors[name], edgecolor="white", hatch="///", lw=0.5,
-                   alpha=0.55, label=f"{name}: repeated pairs" if j == 0 else None)
-        if j == 0:
-            for xi, h in zip(left, heights):
-                if math.isfinite(h):
-                    ax.annotate(format_count(h), (xi, h), textcoords="offset points", xytext=(0, 2), ha="center",
-                                va="bottom", fontsize=7, color=colors[name])
-    label = _cap_label(max_epochs)
-    drawn = arrow = False
-    for i, language in enumerate(languages):
-        cap = caps.get(language)
-        if cap is None:
-            continue
-        if cap <= high:
-            ax.hlines(cap, i - 0.45, i + 0.45, colors="black", linestyles="--", lw=1.2,
-                      label=None if drawn else label)
-        else:  # off the scale: an arrow at the top edge, the cap written beside it
-            ax.annotate("", xy=(i, high), xytext=(i, high / 1.6 if log_axis else high * 0.9),
-                        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0))
-            ax.annotate(f"cap {format_count(cap)}", (i, high), textcoords="offset points", xytext=(4, -10),
-                        fontsize=7, ha="left", va="top")
-            if not arrow:
-                ax.plot([], [], color="black", marker=r"$\uparrow$", ls="none", label=f"{label} (off the scale)")
-            arrow = True
-            continue
-        drawn = True
-    ax.set_xticks(x, languages)
+    _allocation_bars(ax, sizes, distinct, low if log_axis else 0.0)
+    _cap_marks(ax, languages, caps, high, log_axis, _cap_label(max_epochs))
+    ax.set_xticks(np.arange(len(languages)), languages)
     ax.set_xlim(-0.6, len(languages) - 0.4)
     if log_axis:
         ax.set_yscale("log")
@@ -269,6 +234,53 @@ def plot_allocation(
               bbox_to_anchor=(0.5, -0.08))
     fig.tight_layout()
     return _save(fig, path)
+
+
+def _allocation_bars(ax, sizes: pd.DataFrame, distinct: Mapping[str, float] | None, bottom: float) -> None:
+    """One group of bars per language, one bar per plan from ``bottom``; the part beyond a
+    language's distinct pairs hatched; the first plan's counts written on its bars."""
+    languages = list(sizes.index)
+    names = list(sizes.columns)
+    colors = plan_colors(names)
+    width = 0.8 / max(1, len(names))
+    x = np.arange(len(languages))
+    for j, name in enumerate(names):
+        heights = sizes[name].to_numpy(float)
+        left = x - 0.4 + width * (j + 0.5)
+        fresh = np.array([min(h, float((distinct or {}).get(lang, math.inf))) for h, lang in zip(heights, languages)])
+        ax.bar(left, fresh - bottom, width, bottom=bottom, label=name, color=colors[name], edgecolor="white", lw=0.5)
+        again = heights - fresh
+        if np.any(again > 0):
+            ax.bar(left, again, width, bottom=fresh, color=colors[name], edgecolor="white", hatch="///", lw=0.5,
+                   alpha=0.55, label=f"{name}: repeated pairs" if j == 0 else None)
+        if j == 0:
+            for xi, h in zip(left, heights):
+                if math.isfinite(h):
+                    ax.annotate(format_count(h), (xi, h), textcoords="offset points", xytext=(0, 2), ha="center",
+                                va="bottom", fontsize=7, color=colors[name])
+
+
+def _cap_marks(ax, languages, caps: Mapping[str, float], high: float, log_axis: bool, label: str) -> None:
+    """Each language's cap: a dashed tick within the axis, or an arrow at its top edge with the
+    cap written beside it when the cap is off the scale (one legend entry of each kind)."""
+    drawn = arrow = False
+    for i, language in enumerate(languages):
+        cap = caps.get(language)
+        if cap is None:
+            continue
+        if cap <= high:
+            ax.hlines(cap, i - 0.45, i + 0.45, colors="black", linestyles="--", lw=1.2,
+                      label=None if drawn else label)
+        else:  # off the scale: an arrow at the top edge, the cap written beside it
+            ax.annotate("", xy=(i, high), xytext=(i, high / 1.6 if log_axis else high * 0.9),
+                        arrowprops=dict(arrowstyle="-|>", color="black", lw=1.0))
+            ax.annotate(f"cap {format_count(cap)}", (i, high), textcoords="offset points", xytext=(4, -10),
+                        fontsize=7, ha="left", va="top")
+            if not arrow:
+                ax.plot([], [], color="black", marker=r"$\uparrow$", ls="none", label=f"{label} (off the scale)")
+            arrow = True
+            continue
+        drawn = True
 
 
 def _hbars(ax, frame: pd.DataFrame, colors: Mapping[str, str], labels: Mapping[str, str] | None = None) -> None:
