@@ -150,6 +150,39 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
     import pandas as pd
 
     metric = metric.lower()
+    rows = _metric_rows(results, metric, task, model)
+    counts = manifest["counts"]
+    if seed is None:
+        seed = _manifest_seed(manifest, manifest_path)
+    out = []
+    for lang, group in rows.groupby("language", sort=True):
+        if lang == "en":
+            continue
+        if lang not in counts and not multilingual:
+            log.warning("%s: not in %s (a zero-shot evaluation?); no pilot row written", lang, manifest_path)
+            continue
+        size = _pilot_size(counts, lang, manifest_path)
+        if size <= 0 and not multilingual:
+            # A law is a function of x > 0: a zero-pair point would make the whole pilots file
+            # unreadable for budgetlaw, and it says nothing about the slope anyway.
+            log.warning("%s: the mixture has no translation pairs for it; no pilot row written", lang)
+            continue
+        if len(group) > 1:
+            log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
+        out.append({"language": lang, "size": size, "score": _pilot_score(group, lang, metric),
+                    "seed": seed, "metric": metric})
+    if not out:
+        raise InputError(f"{manifest_path}: none of the evaluated languages ({', '.join(sorted(set(rows['language'])))}) "
+                         "has translation pairs in this mixture, so there is no pilot point to write; "
+                         "use the manifest of the evaluated model's mixture")
+    frame = pd.DataFrame(out, columns=PILOT_COLUMNS)
+    if multilingual:
+        frame = _mixture_rows(frame, manifest, rows, run, manifest_path)
+    return frame.drop(columns="seed") if seed is None else frame
+
+
+def _metric_rows(results, metric: str, task: str | None, model: str | None):
+    """The rows of ``metric`` (and ``task``), of one model: ``model``, or the only one there is."""
     rows = results[results["metric"].str.lower() == metric]
     if task:
         rows = rows[rows["task"].str.startswith(task)]
@@ -167,58 +200,49 @@ def results_to_pilots(results, manifest: dict, metric: str, *, task: str | None 
         raise InputError(f"results have {metric} rows of {len(models)} models ({', '.join(models)}); a pilot point "
                          "is one model's score at its mixture's size: pass --model NAME (the model trained on "
                          "this manifest's mixture)")
-    counts = manifest["counts"]
-    if seed is None:
-        seed = manifest.get("seed")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise InputError(f"{manifest_path}: key 'seed' is {seed!r}, not a whole number; pass --seed N "
-                             "(the seed the mixture was drawn with)")
-    out = []
-    for lang, group in rows.groupby("language", sort=True):
-        if lang == "en":
-            continue
-        if lang not in counts and not multilingual:
-            log.warning("%s: not in %s (a zero-shot evaluation?); no pilot row written", lang, manifest_path)
-            continue
-        try:
-            value = counts[lang]["translation"] if lang in counts else 0  # multilingual: pure transfer
-        except (KeyError, TypeError):
-            value = None
-        size = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
-        if not math.isfinite(size) or size != int(size):
-            raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is {value!r}, not a whole number "
-                             "of pairs; use the manifest `tuning mix` wrote for the evaluated mixture")
-        if size <= 0 and not multilingual:
-            # A law is a function of x > 0: a zero-pair point would make the whole pilots file
-            # unreadable for budgetlaw, and it says nothing about the slope anyway.
-            log.warning("%s: the mixture has no translation pairs for it; no pilot row written", lang)
-            continue
-        if len(group) > 1:
-            log.info("%s: averaging %d %s rows (%s)", lang, len(group), metric, ", ".join(group["task"]))
-        score = float(group["score"].mean())
-        if metric not in LOSS_METRICS and (100.0 < score <= 100.0 + 1e-9 or -1e-9 <= score < 0.0):
-            score = min(100.0, max(0.0, score))  # floating-point rounding (sacrebleu's perfect BLEU), not a scale error
-        if metric.startswith("comet") and 0.0 < score <= 1.0:
-            raise InputError(f"{lang}: {metric} score {score:g} looks like COMET on its 0..1 scale; pilots use "
-                             "0..100 (tuning eval writes COMET x100): multiply the scores by 100 in the results file")
-        if metric in LOSS_METRICS:
-            if not (math.isfinite(score) and score >= 0.0):
-                raise InputError(f"{lang}: {metric} {score:g} is not a loss (a finite number >= 0); "
-                                 "leave this model out of the pilots")
-        elif not 0.0 <= score <= 100.0:
-            raise InputError(f"{lang}: {metric} score {score:g} is outside 0..100, the scale budgetlaw's laws use; "
-                             "use a metric on that scale (COMET models that output 0..1, e.g. wmt22-comet-da, are "
-                             "written x100) or leave this model out of the pilots")
-        out.append({"language": lang, "size": size, "score": score,
-                    "seed": seed, "metric": metric})
-    if not out:
-        raise InputError(f"{manifest_path}: none of the evaluated languages ({', '.join(sorted(set(rows['language'])))}) "
-                         "has translation pairs in this mixture, so there is no pilot point to write; "
-                         "use the manifest of the evaluated model's mixture")
-    frame = pd.DataFrame(out, columns=PILOT_COLUMNS)
-    if multilingual:
-        frame = _mixture_rows(frame, manifest, rows, run, manifest_path)
-    return frame.drop(columns="seed") if seed is None else frame
+    return rows
+
+
+def _manifest_seed(manifest: dict, manifest_path: str) -> int | None:
+    """The seed the mixture was drawn with, from the manifest (None when it has none)."""
+    seed = manifest.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InputError(f"{manifest_path}: key 'seed' is {seed!r}, not a whole number; pass --seed N "
+                         "(the seed the mixture was drawn with)")
+    return seed
+
+
+def _pilot_size(counts: dict, lang: str, manifest_path: str) -> float:
+    """The language's translation pairs in the mixture (0 when the manifest does not plan it: a
+    multilingual model's point of pure transfer), a whole number."""
+    try:
+        value = counts[lang]["translation"] if lang in counts else 0  # multilingual: pure transfer
+    except (KeyError, TypeError):
+        value = None
+    size = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else math.nan
+    if not math.isfinite(size) or size != int(size):
+        raise InputError(f"{manifest_path}: counts[{lang!r}]['translation'] is {value!r}, not a whole number "
+                         "of pairs; use the manifest `tuning mix` wrote for the evaluated mixture")
+    return size
+
+
+def _pilot_score(group, lang: str, metric: str) -> float:
+    """The mean of a language's rows, checked: a score on 0..100, or a loss (finite, >= 0)."""
+    score = float(group["score"].mean())
+    if metric not in LOSS_METRICS and (100.0 < score <= 100.0 + 1e-9 or -1e-9 <= score < 0.0):
+        score = min(100.0, max(0.0, score))  # floating-point rounding (sacrebleu's perfect BLEU), not a scale error
+    if metric.startswith("comet") and 0.0 < score <= 1.0:
+        raise InputError(f"{lang}: {metric} score {score:g} looks like COMET on its 0..1 scale; pilots use "
+                         "0..100 (tuning eval writes COMET x100): multiply the scores by 100 in the results file")
+    if metric in LOSS_METRICS:
+        if not (math.isfinite(score) and score >= 0.0):
+            raise InputError(f"{lang}: {metric} {score:g} is not a loss (a finite number >= 0); "
+                             "leave this model out of the pilots")
+    elif not 0.0 <= score <= 100.0:
+        raise InputError(f"{lang}: {metric} score {score:g} is outside 0..100, the scale budgetlaw's laws use; "
+                         "use a metric on that scale (COMET models that output 0..1, e.g. wmt22-comet-da, are "
+                         "written x100) or leave this model out of the pilots")
+    return score
 
 
 def _mixture_rows(frame, manifest: dict, rows, run: str | None, manifest_path: str):
