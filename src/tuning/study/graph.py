@@ -135,93 +135,114 @@ def build_jobs(study) -> list[Job]:
     """Every job of the study, in the order one worker runs them (the headline comparison first:
     the first seed's ladder, the plans, the optimised and uniform models at every seed; then the
     pilots' other seeds, extrapolation, the other baselines, the transfer pilots and plan)."""
-    jobs: list[Job] = []
-    langs = study.codes
-    prep = ()
-    if base_model_dir(study) != Path(study.model):
-        jobs.append(Job("prepare", "prepare", "heldout", "work:models/base/config.json"))
-        prep = ("prepare",)
-    held = tuple(f"heldout-{lang}" for lang in langs)
-    for lang in langs:
-        jobs.append(Job(f"heldout-{lang}", "heldout", "heldout", f"results:heldout/{lang}.jsonl", (),
-                        {"language": lang}))
-    inputs = prep + held
+    graph = _Graph(study)
+    langs, first, others = study.codes, graph.first, graph.others
+    graph.run("base", "base", "base", eval_langs=list(langs))
+    ladder = graph.pilots(first, "pilots")
+    graph.jobs.append(Job("plan", "plan", "plan", "results:plan.json", tuple(ladder)))
+    headline = ("optimized", "uniform")
+    graph.multilingual(headline, "multilingual")
+    second = [pid for seed in others for pid in graph.pilots(seed, "multilingual")]
+    top = max(study.pilot_sizes)
+    extrap = [graph.run(f"extrap-{lang}-{f * top:05d}-s{first}", "extrapolation", "extrapolation",
+                        sizes={lang: f * top}, seed=first, eval_langs=[lang])
+              for lang in study.extrapolate for f in study.extrapolate_factors]
+    graph.multilingual([n for n in study.plans if n not in headline], "baselines")
+    if study.transfer is not None:
+        _transfer_jobs(graph, ["plan"] + ladder + second + extrap)
+    jobs = graph.jobs
+    jobs.append(Job("report", "report", "report", None, tuple(j.id for j in jobs if j.kind != "prepare")))
+    return jobs
 
-    def run(run_id, kind, stage, needs=inputs, **params):
-        jobs.append(Job(run_id, "multilingual" if kind in ("optimized", "uniform", "proportional", "transfer-plan") else kind,
-                        stage, f"results:runs/{run_id}.json", tuple(needs), {"record_kind": kind, **params}))
+
+class _Graph:
+    """The jobs of ``build_jobs`` as they are added: the base model's preparation and the held-out
+    sets first, which every model job needs (``inputs``)."""
+
+    def __init__(self, study):
+        self.study, self.jobs = study, []
+        self.first, *self.others = study.seeds
+        prep = ()
+        if base_model_dir(study) != Path(study.model):
+            self.jobs.append(Job("prepare", "prepare", "heldout", "work:models/base/config.json"))
+            prep = ("prepare",)
+        held = tuple(f"heldout-{lang}" for lang in study.codes)
+        for lang in study.codes:
+            self.jobs.append(Job(f"heldout-{lang}", "heldout", "heldout", f"results:heldout/{lang}.jsonl", (),
+                                 {"language": lang}))
+        self.inputs = prep + held
+
+    def run(self, run_id, kind, stage, needs=None, **params) -> str:
+        """A model job (trained or scored): its record ``runs/<run_id>.json``."""
+        needs = self.inputs if needs is None else needs
+        self.jobs.append(Job(run_id, "multilingual" if kind in ("optimized", "uniform", "proportional", "transfer-plan") else kind,
+                             stage, f"results:runs/{run_id}.json", tuple(needs), {"record_kind": kind, **params}))
         return run_id
 
-    run("base", "base", "base", eval_langs=list(langs))
-    first, *others = study.seeds
-
-    def pilots(seed, stage):
-        ids = []
+    def pilots(self, seed, stage) -> list[str]:
+        """The ladder of one-language pilots at ``seed`` (the other seeds at the seed sizes only)."""
+        study, ids = self.study, []
         for size in study.pilot_sizes:
-            if seed != first and size not in study.seed_sizes:
+            if seed != self.first and size not in study.seed_sizes:
                 continue
-            for lang in langs:
-                ids.append(run(f"pilot-{lang}-{size:05d}-s{seed}", "pilot", stage, sizes={lang: size}, seed=seed,
-                               eval_langs=[lang]))
+            for lang in study.codes:
+                ids.append(self.run(f"pilot-{lang}-{size:05d}-s{seed}", "pilot", stage, sizes={lang: size},
+                                    seed=seed, eval_langs=[lang]))
         return ids
 
-    ladder = pilots(first, "pilots")
-    jobs.append(Job("plan", "plan", "plan", "results:plan.json", tuple(ladder)))
-    headline = ("optimized", "uniform")
-
-    def multilingual(names, stage):
+    def multilingual(self, names, stage) -> None:
+        """The multilingual models of the plans ``names``, at each of their seeds."""
+        study = self.study
         for seed in study.seeds:
             for name in [n for n in study.plans if n in names]:
                 if seed in study.plans[name]:
-                    run(f"multi-{name}-s{seed}", name, stage, inputs + ("plan",), plan=name, sizes_from=name,
-                        seed=seed, eval_langs=list(langs), align=(name == "optimized" and seed == first))
+                    self.run(f"multi-{name}-s{seed}", name, stage, self.inputs + ("plan",), plan=name,
+                             sizes_from=name, seed=seed, eval_langs=list(study.codes),
+                             align=(name == "optimized" and seed == self.first))
 
-    multilingual(headline, "multilingual")
-    second = [pid for seed in others for pid in pilots(seed, "multilingual")]
-    top = max(study.pilot_sizes)
-    extrap = [run(f"extrap-{lang}-{f * top:05d}-s{first}", "extrapolation", "extrapolation", sizes={lang: f * top},
-                  seed=first, eval_langs=[lang])
-              for lang in study.extrapolate for f in study.extrapolate_factors]
-    multilingual([n for n in study.plans if n not in headline], "baselines")
-    t = study.transfer
-    if t is not None:
-        loo = []
-        for left in langs:
-            share = t.loo_budget // (len(langs) - 1) if len(langs) > 1 else 0
-            sizes = {x: 0 if x == left else share for x in langs}
-            loo.append(run(f"xfer-loo-{left}-{sum(sizes.values()):05d}-s{first}", "transfer", "transfer-pilots",
-                           sizes=sizes, seed=first, eval_langs=list(langs), generate_n=0, design="leave-one-out"))
-        # the plan needs the one-language models and the leave-one-out design (which pins each
-        # language's transfer weight); its models train next, then the refining pilots
-        jobs.append(Job("transfer-plan", "plan", "transfer-plan", "results:plan_transfer.json",
-                        tuple(["plan"] + ladder + second + extrap + loo)))
-        uniform_seeds = study.plans.get("uniform", ())
-        for seed in t.plan_seeds:
-            run(f"multi-transfer-s{seed}", "transfer-plan", "transfer-plan", inputs + ("transfer-plan",),
-                plan="transfer", sizes_from="transfer", seed=seed, eval_langs=list(langs), generate_n=0)
-            if seed not in uniform_seeds:  # uniform at the same seeds: the paired comparison
-                even = round_sizes({lang: study.budget / len(langs) for lang in langs}, study.budget)
-                run(f"multi-uniform-s{seed}", "uniform", "transfer-plan", plan="uniform", sizes=even, seed=seed,
-                    eval_langs=list(langs), generate_n=0)
-        def distinct(lang):
-            for n in t.repeat_distinct:
-                run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-refine", sizes={lang: n},
-                    seed=first, eval_langs=[lang], generate_n=0)
 
-        for lang in t.repeat_languages:
-            for epochs in t.repeat_epochs:
-                run(f"rep-{lang}-{t.repeat_unique:05d}x{epochs}-s{first}", "repetition", "transfer-refine",
-                    sizes={lang: t.repeat_unique}, seed=first, eval_langs=[lang], epochs=epochs, generate_n=0)
-            distinct(lang)
-        for lang in t.distinct_languages:  # the distinct-pairs models only: a law pinned beyond its pilots
-            distinct(lang)
-        for budget, seed, alpha in t.random:
-            tag = "" if alpha == 1 else f"a{alpha:g}-"
-            run(f"xfer-rand-{budget:05d}-{tag}s{seed}", "transfer", "transfer-refine",
-                sizes=random_split(langs, budget, seed, alpha), seed=seed, eval_langs=list(langs), generate_n=0,
-                design="random split")
-    jobs.append(Job("report", "report", "report", None, tuple(j.id for j in jobs if j.kind != "prepare")))
-    return jobs
+def _transfer_jobs(graph: _Graph, one_language: list[str]) -> None:
+    """The study's ``transfer`` block: the leave-one-out models, the transfer-aware plan (after
+    ``one_language``, the plan and the one-language models) and its models, then the repetition
+    and random-split models that refine the reported law."""
+    study, t, run = graph.study, graph.study.transfer, graph.run
+    langs, first = study.codes, graph.first
+    loo = []
+    for left in langs:
+        share = t.loo_budget // (len(langs) - 1) if len(langs) > 1 else 0
+        sizes = {x: 0 if x == left else share for x in langs}
+        loo.append(run(f"xfer-loo-{left}-{sum(sizes.values()):05d}-s{first}", "transfer", "transfer-pilots",
+                       sizes=sizes, seed=first, eval_langs=list(langs), generate_n=0, design="leave-one-out"))
+    # the plan needs the one-language models and the leave-one-out design (which pins each
+    # language's transfer weight); its models train next, then the refining pilots
+    graph.jobs.append(Job("transfer-plan", "plan", "transfer-plan", "results:plan_transfer.json",
+                          tuple(one_language + loo)))
+    uniform_seeds = study.plans.get("uniform", ())
+    for seed in t.plan_seeds:
+        run(f"multi-transfer-s{seed}", "transfer-plan", "transfer-plan", graph.inputs + ("transfer-plan",),
+            plan="transfer", sizes_from="transfer", seed=seed, eval_langs=list(langs), generate_n=0)
+        if seed not in uniform_seeds:  # uniform at the same seeds: the paired comparison
+            even = round_sizes({lang: study.budget / len(langs) for lang in langs}, study.budget)
+            run(f"multi-uniform-s{seed}", "uniform", "transfer-plan", plan="uniform", sizes=even, seed=seed,
+                eval_langs=list(langs), generate_n=0)
+
+    def distinct(lang):
+        for n in t.repeat_distinct:
+            run(f"rep-{lang}-{n:05d}x1-s{first}", "repetition", "transfer-refine", sizes={lang: n},
+                seed=first, eval_langs=[lang], generate_n=0)
+
+    for lang in t.repeat_languages:
+        for epochs in t.repeat_epochs:
+            run(f"rep-{lang}-{t.repeat_unique:05d}x{epochs}-s{first}", "repetition", "transfer-refine",
+                sizes={lang: t.repeat_unique}, seed=first, eval_langs=[lang], epochs=epochs, generate_n=0)
+        distinct(lang)
+    for lang in t.distinct_languages:  # the distinct-pairs models only: a law pinned beyond its pilots
+        distinct(lang)
+    for budget, seed, alpha in t.random:
+        tag = "" if alpha == 1 else f"a{alpha:g}-"
+        run(f"xfer-rand-{budget:05d}-{tag}s{seed}", "transfer", "transfer-refine",
+            sizes=random_split(langs, budget, seed, alpha), seed=seed, eval_langs=list(langs), generate_n=0,
+            design="random split")
 
 
 def select(study, jobs: list[Job], until: str | None = None) -> list[Job]:
