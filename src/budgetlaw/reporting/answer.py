@@ -5,6 +5,7 @@
     Verdict: <the verdict against uniform, reporting.worth>        the same words as the CLI's
     | against | gain (interval) | plan better in | verdict |     one row per baseline
     Best baseline: ...                                            when it is not uniform
+    Expected regret of this plan: ...                             Worth.regret_note (reporting.worth)
     What would change it: ...                                     the least certain law the plan reads
     More budget: ...                                              another 10% of it, re-planned
 
@@ -14,6 +15,11 @@ varies; per language i its spread is the width of the per-language gain interval
 gain's uncertainty, so a larger pilot of it (at about its planned size, which is beyond its
 largest pilot when the plan extrapolates) would most sharpen the plan. A heuristic that reads
 one baseline; ``budgetlaw next`` ranks candidate pilots by the regret they remove.
+
+**Expected regret.** The headline Worth's ``regret_note``: the plan's shortfall against the best
+plan of each of the laws' bootstrap draws (budgetlaw.design.transfer_regret), its interval, and
+its share of the plan's predicted gain over uniform; the line is left out when it is not known
+(no draws, the objective maxmin).
 
 **More budget.** The objective re-planned at 1.1 x the budget (build.py) minus the plan's, as
 an improvement; and, when 1,000 pairs are at most a tenth of the budget (where a first-order
@@ -26,6 +32,7 @@ import math
 from collections.abc import Mapping, Sequence
 
 from budgetlaw.reporting.plots import format_count
+from budgetlaw.reporting.worth import REGRET_LABEL
 
 __all__ = ["answer_lines", "headline", "plan_line", "sharpen_line", "budget_line", "MANY_LISTED"]
 
@@ -144,6 +151,9 @@ def answer_lines(*, plan, worths: Sequence, metric: str, lower: bool, level: flo
         best = min(rivals, key=lambda w: w.gain) if rivals else None
         if best is not None and best is not top:
             lines += [f"**Best baseline:** {best.baseline} (the smallest gain). {best.verdict}", ""]
+        note = getattr(top, "regret_note", "")
+        if note:
+            lines += [note.replace(REGRET_LABEL, f"**{REGRET_LABEL}**", 1), ""]
         sharpen = sharpen_line(top, plan, largest_pilot)
         if sharpen:
             lines += [f"**What would change it:** {sharpen}", ""]

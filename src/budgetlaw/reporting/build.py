@@ -7,7 +7,8 @@ warnings) and ``write_report`` draws and writes them. Files written into ``out``
 appears at once: it is built in a temporary folder beside ``out`` and moved in at the end,
 budgetlaw.fileio.staged_folder):
 
-    report.md        summary: the answer first (plan, verdict, what would change it: reporting.answer),
+    report.md        summary: the answer first (plan, verdict, the plan's expected regret, what would
+                     change it: reporting.answer),
                      warnings, plan, comparison with baselines, is the plan worth it (gain, its
                      paired interval, seeds to see it: reporting.worth), fitted laws, provenance
     laws.png         one panel per language: fitted curve, bootstrap band, pilots, extrapolation
@@ -42,6 +43,7 @@ from budgetlaw.bands import intervals
 from budgetlaw.direction import direction_of, improvement, value_label
 from budgetlaw.errors import BudgetlawError, InputError
 from budgetlaw.extrapolation import extrapolation_warning
+from budgetlaw.design.transfer_regret import plan_regret
 from budgetlaw.pilots import one_language, read_pilots
 from budgetlaw.plan import check_made_from
 from budgetlaw.reporting.answer import answer_lines
@@ -49,7 +51,7 @@ from budgetlaw.reporting.compare import DEFAULT_BASELINES, constraint_kwargs, re
 from budgetlaw.reporting.plots import (MANY, format_count, plot_allocation, plot_frontier, plot_gains, plot_laws,
                                        plot_transfer)
 from budgetlaw.reporting.summary import law_rows, markdown_table, plan_objective, plan_warnings, render_summary
-from budgetlaw.reporting.worth import seed_spread, judge, transfer_of, worth_section
+from budgetlaw.reporting.worth import judge, seed_spread, transfer_of, worth_section
 
 __all__ = ["report", "build_report", "write_report", "ReportContent", "DEFAULT_BASELINES", "MAX_LAW_PANELS",
            "focus_languages", "constraint_kwargs", "resolve_baselines", "frontier_budgets"]
@@ -307,7 +309,9 @@ def build_report(laws, plan, baselines=None, budgets=None, pilots=None, *, level
         plans_table=_plans_table(all_plans, laws, level), transfer=_drawn_transfer(laws),
     )
     spread = seed_spread(everything, [str(k) for k in languages], seed_sd)  # once for every baseline
-    content.worth = [judge(laws, plan, b, level=level, spread=spread) for b in baseline_plans]  # checked above
+    regret = plan_regret(laws, plan, level=level) if baseline_plans else None  # once: it re-plans every draw
+    content.worth = [judge(laws, plan, b, level=level, spread=spread, regret=regret)  # checked above
+                     for b in baseline_plans]
     budgets = frontier_budgets(plan) if budgets is None else np.asarray(list(budgets), dtype=float)
     if len(budgets):  # budgets=[]: no re-planning at other budgets (no frontier, no +10% line)
         content.frontier, content.baseline_frontier = _frontier(laws, plan, budgets, baseline_plans, kwargs, notes)

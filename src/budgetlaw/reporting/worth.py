@@ -41,6 +41,17 @@ the two plans independent, so the paired difference has sd_diff = sqrt(2) * s:
 None when the gain is not positive. It is rough: it takes the laws' point gain as the truth (their
 error is not in it), assumes normal noise equal for both plans (a t test needs a seed or two more
 at small n), and pilot spread measured at small sizes overstates the noise of larger models.
+
+**Expected regret** (``regret``, ``regret_lower``, ``regret_upper``, ``regret_share``,
+``regret_note``): how much the plan falls short of the best plan of each bootstrap draw, in the
+objective's units, its mean and ``level`` interval over the draws (budgetlaw.design.
+transfer_regret.plan_regret: re-planned per draw, under a transfer law too). A property of the
+plan, not of the baseline: computed once per plan and the same in every baseline's Worth (the
+report passes it in). ``regret_share`` is always the regret over the plan's predicted gain over
+*uniform* (water-filled under the caps, point laws), whichever the baseline, so that one number
+reads alike everywhere; above 1 the pilots leave more in doubt than the plan gains. NaN (null in
+JSON, and read as NaN from a dict without the key) when the laws have no draws or the objective
+is ``maxmin``; the share is NaN too when the plan gains nothing over uniform.
 """
 
 from __future__ import annotations
@@ -54,6 +65,7 @@ import numpy as np
 import pandas as pd
 
 from budgetlaw.allocation.problem import law_arrays, objective_at
+from budgetlaw.design.transfer_regret import plan_regret
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
 from budgetlaw.plan import check_made_from
@@ -62,7 +74,8 @@ from budgetlaw.reporting.noise import SeedSpread, clean, parse_seed_sd, seed_spr
 from budgetlaw.transfer.prediction import law_transfer
 
 __all__ = ["Worth", "SeedSpread", "worth", "seed_spread", "seeds_needed", "predict_values", "parse_seed_sd",
-           "worth_section", "transfer_of", "plan_objective", "objective_value", "Z_SUM", "CASES", "classify"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
+           "worth_section", "transfer_of", "plan_objective", "objective_value", "Z_SUM", "CASES", "classify",
+           "regret_note", "REGRET_LABEL"]  # SeedSpread, seed_spread, parse_seed_sd: from reporting.noise
 
 #: z_0.975 + z_0.8: a two-sided test at 5% with 80% power.
 Z_SUM = NormalDist().inv_cdf(0.975) + NormalDist().inv_cdf(0.8)
@@ -213,7 +226,8 @@ class Worth:
     plan is better, one model's seed sd of the objective, the seeds per plan to see the gain
     (None: not positive or no noise known), the verdict's ``case`` (CASES, ``classify``) and its
     plain-words ``verdict``, and ``per_language``
-    (index language; columns gain, lower, upper, seed_sd, seeds)."""
+    (index language; columns gain, lower, upper, seed_sd, seeds); and the plan's expected regret
+    (module docstring: the same for every baseline)."""
 
     plan: str
     baseline: str
@@ -230,6 +244,11 @@ class Worth:
     noise: str
     per_language: pd.DataFrame
     case: str = "unknown"  # one of CASES (``classify``)
+    regret: float = math.nan  # the plan's expected regret (module docstring), NaN: not known
+    regret_lower: float = math.nan
+    regret_upper: float = math.nan
+    regret_share: float = math.nan  # of the plan's predicted gain over uniform
+    regret_note: str = ""  # regret_note(): the sentence report.md's answer says
 
     def to_dict(self) -> dict:
         out = {k: clean(getattr(self, k)) for k in self.__dataclass_fields__ if k != "per_language"}
@@ -239,7 +258,10 @@ class Worth:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Worth":
-        fields = {k: (math.nan if v is None and k not in ("seeds",) else v) for k, v in data.items() if k != "per_language"}
+        fields = {k: (math.nan if v is None and k not in ("seeds",) else v) for k, v in data.items()
+                  if k != "per_language" and k in cls.__dataclass_fields__}
+        if not isinstance(fields.get("regret_note", ""), str):
+            fields["regret_note"] = ""
         frame = pd.DataFrame.from_dict(data["per_language"], orient="index", dtype=object)
         frame = frame.astype({"gain": float, "lower": float, "upper": float, "seed_sd": float})
         frame.index.name = "language"
@@ -314,6 +336,35 @@ def _verdict(case: str, baseline: str, gain: float, low: float, high: float, sha
             f"({f(sd)}); {seeds:,} seeds per plan would show it in a test at 5% with 80% power.")
 
 
+#: How the regret's sentence begins: report.md's answer bolds it.
+REGRET_LABEL = "Expected regret of this plan:"
+
+
+def regret_note(regret, metric: str, lower: bool) -> str:
+    """The plan's expected regret in plain words, the same in report.md's answer and Worth.regret_note
+    ("" when it is not known). ``regret``: a budgetlaw.design ExpectedRegret, or None."""
+    if regret is None or not math.isfinite(regret.expected):
+        return ""
+    d = 3 if lower else 2
+    share = regret.expected / regret.plan_gain if regret.plan_gain > 0 else math.nan
+    of = f" ({100 * share:.0f}% of its predicted gain over uniform)" if math.isfinite(share) else ""
+    return (f"{REGRET_LABEL} {regret.expected:.{d}f} [{regret.lower:.{d}f}, {regret.upper:.{d}f}] in the summed "
+            f"{metric}{of}: under the laws' draws the best plan does that much better on average, so more pilots "
+            "could still change the plan by about that much; `budgetlaw next` names the pilot that would cut it most.")
+
+
+def _regret_fields(regret, metric: str, lower: bool) -> dict:
+    if regret is None:
+        return {}
+    share = regret.expected / regret.plan_gain if regret.plan_gain > 0 else math.nan
+    return {"regret": float(regret.expected), "regret_lower": float(regret.lower), "regret_upper": float(regret.upper),
+            "regret_share": float(share), "regret_note": regret_note(regret, metric, lower)}
+
+
+#: ``judge(..., regret=COMPUTE)``: the plan's expected regret is computed there (None: not known).
+COMPUTE = "compute"
+
+
 def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = None, level: float = 0.9,
           spread: SeedSpread | None = None) -> Worth:
     """How much ``plan`` gains over ``baseline`` (a Plan, or a baseline name built at the plan's
@@ -327,9 +378,10 @@ def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
 
 
 def judge(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = None, level: float = 0.9,
-          spread: SeedSpread | None = None) -> Worth:
+          spread: SeedSpread | None = None, regret=COMPUTE) -> Worth:
     """``worth`` for a plan already checked against ``laws`` (the report checks it once for
-    every baseline)."""
+    every baseline); ``regret``: the plan's ExpectedRegret at ``level`` (plan_regret) when already
+    computed, so that judging many baselines re-plans the draws once (None: not known)."""
     if isinstance(baseline, str):
         plans, notes = resolve_baselines(laws, plan, [baseline])
         if not plans:
@@ -381,9 +433,13 @@ def judge(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     same = bool(np.allclose(plan.sizes.to_numpy(dtype=float), other, rtol=1e-9, atol=1e-9 * max(1.0, plan.budget)))
     case = classify(gain, low, high, objective_sd, same)
     verdict = _verdict(case, baseline.name, gain, low, high, share, objective_sd, seeds, 3 if lower else 2)
+    if isinstance(regret, str) and regret == COMPUTE:
+        regret = plan_regret(laws, plan, level=level)
+    metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
     return Worth(plan=plan.name, baseline=baseline.name, objective=plan.objective, lower_is_better=lower,
                  level=float(level), gain=gain, lower=low, upper=high, better_share=share, seed_sd=objective_sd,
-                 seeds=seeds, verdict=verdict, noise=noise, per_language=frame, case=case)
+                 seeds=seeds, verdict=verdict, noise=noise, per_language=frame, case=case,
+                 **_regret_fields(regret, metric, lower))
 
 
 def _kept_pilots(laws, languages) -> pd.DataFrame | None:
