@@ -61,6 +61,8 @@ def plan_regret(laws, plan, *, level: float = 0.9) -> ExpectedRegret | None:
         unique = (plan.constraints or {}).get("available") or {}
         U = np.array([float(unique.get(lang, math.inf)) for lang in languages])
         transfer = getattr(laws, "transfer", None)
+        if transfer is not None and not hasattr(transfer, "draw_T"):
+            raise InputError("the laws' transfer is a plain matrix without draws (not a budgetlaw.transfer Transfer)")
         repeats = bool((np.isfinite(U) & (p["hi"] > U * (1 + 1e-12))).any())
         if (transfer is None or transfer.is_zero) and not repeats:
             if transfer is not None:  # a zero transfer: the one-language laws it leaves

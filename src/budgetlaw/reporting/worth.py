@@ -340,9 +340,10 @@ def _verdict(case: str, baseline: str, gain: float, low: float, high: float, sha
 REGRET_LABEL = "Expected regret of this plan:"
 
 
-def regret_note(regret, metric: str, lower: bool) -> str:
+def regret_note(regret, metric: str, lower: bool, transfer: bool = False) -> str:
     """The plan's expected regret in plain words, the same in report.md's answer and Worth.regret_note
-    ("" when it is not known). ``regret``: a budgetlaw.design ExpectedRegret, or None."""
+    ("" when it is not known). ``regret``: a budgetlaw.design ExpectedRegret, or None; ``transfer``:
+    the laws carry a transfer law that is not zero, which ``budgetlaw next`` does not simulate."""
     if regret is None or not math.isfinite(regret.expected):
         return ""
     d = 3 if lower else 2
@@ -350,15 +351,19 @@ def regret_note(regret, metric: str, lower: bool) -> str:
     of = f" ({100 * share:.0f}% of its predicted gain over uniform)" if math.isfinite(share) else ""
     return (f"{REGRET_LABEL} {regret.expected:.{d}f} [{regret.lower:.{d}f}, {regret.upper:.{d}f}] in the summed "
             f"{metric}{of}: under the laws' draws the best plan does that much better on average, so more pilots "
-            "could still change the plan by about that much; `budgetlaw next` names the pilot that would cut it most.")
+            "could still change the plan by about that much; `budgetlaw next` names the pilot that would cut it most"
+            + (" (it reads the one-language laws of the same pilots, so its regret differs)" if transfer else "") + ".")
 
 
-def _regret_fields(regret, metric: str, lower: bool) -> dict:
+def _regret_fields(regret, laws, lower: bool) -> dict:
     if regret is None:
         return {}
+    metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
+    transfer = getattr(laws, "transfer", None)
+    moved = transfer is not None and not getattr(transfer, "is_zero", False)
     share = regret.expected / regret.plan_gain if regret.plan_gain > 0 else math.nan
     return {"regret": float(regret.expected), "regret_lower": float(regret.lower), "regret_upper": float(regret.upper),
-            "regret_share": float(share), "regret_note": regret_note(regret, metric, lower)}
+            "regret_share": float(share), "regret_note": regret_note(regret, metric, lower, moved)}
 
 
 #: ``judge(..., regret=COMPUTE)``: the plan's expected regret is computed there (None: not known).
@@ -435,11 +440,10 @@ def judge(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     verdict = _verdict(case, baseline.name, gain, low, high, share, objective_sd, seeds, 3 if lower else 2)
     if isinstance(regret, str) and regret == COMPUTE:
         regret = plan_regret(laws, plan, level=level)
-    metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
     return Worth(plan=plan.name, baseline=baseline.name, objective=plan.objective, lower_is_better=lower,
                  level=float(level), gain=gain, lower=low, upper=high, better_share=share, seed_sd=objective_sd,
                  seeds=seeds, verdict=verdict, noise=noise, per_language=frame, case=case,
-                 **_regret_fields(regret, metric, lower))
+                 **_regret_fields(regret, laws, lower))
 
 
 def _kept_pilots(laws, languages) -> pd.DataFrame | None:
