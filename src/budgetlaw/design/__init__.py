@@ -1,6 +1,8 @@
 """Choosing the pilots: the plan's expected regret and which pilot to run next (docs/pilot-design.md).
 
     regret.py      expected_regret: the plan's shortfall against the best plan per bootstrap draw
+    transfer_regret.py  plan_regret: the same for any law the report reads (transfer, repeats);
+                   what bl.worth and report.md's answer say
     refit.py       simulated outcomes of one pilot and the cheap batched refit of its language
     candidates.py  which pilots could run next (defaults, checks) and what each costs
     next.py        next_pilots / rank_pilots: candidates by expected regret cut per unit of cost,
