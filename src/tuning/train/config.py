@@ -16,14 +16,11 @@ being read as false).
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
-import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
 
-from budgetlaw.fileio import check_output, did_you_mean, read_json, read_yaml, yaml_value
+from budgetlaw.fileio import Schema, check_output, declared, read_json, read_yaml, yaml_value
 from tuning.data.reading import sha256_file
 from tuning.errors import InputError
 
@@ -35,36 +32,36 @@ class TrainConfig:
     model: str  # Hugging Face model directory (config, safetensors weights, tokenizer)
     data: str  # mixture JSONL (tuning mix), one record per line
     output_dir: str
-    epochs: float = 3.0
-    max_steps: Optional[int] = None  # optimiser steps; wins over epochs when set
-    stop_after: Optional[int] = None  # stop (with a checkpoint) after this step; the schedule is unchanged
-    seq_len: int = 512
-    batch_size: int = 4  # rows per process per micro-step
-    grad_accum: Optional[int] = None  # None: global_batch_size / (batch_size * world)
-    global_batch_size: int = 128  # rows per optimiser step, used only when grad_accum is None
-    lr: float = 2e-5
-    min_lr_ratio: float = 0.0  # cosine decays to lr * min_lr_ratio
-    warmup_ratio: float = 0.03
-    weight_decay: float = 0.0
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.999
-    adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0  # 0 disables clipping (the norm is still logged)
+    epochs: float = declared(3.0, above=0)
+    max_steps: Optional[int] = declared(None, minimum=1)  # optimiser steps; wins over epochs when set
+    stop_after: Optional[int] = declared(None, minimum=1)  # stop (with a checkpoint) after this step; the schedule is unchanged
+    seq_len: int = declared(512, minimum=8)  # tokens
+    batch_size: int = declared(4, minimum=1)  # rows per process per micro-step
+    grad_accum: Optional[int] = declared(None, minimum=1)  # None: global_batch_size / (batch_size * world)
+    global_batch_size: int = declared(128, minimum=1)  # rows per optimiser step, used only when grad_accum is None
+    lr: float = declared(2e-5, above=0)
+    min_lr_ratio: float = declared(0.0, minimum=0, maximum=1)  # cosine decays to lr * min_lr_ratio
+    warmup_ratio: float = declared(0.03, minimum=0, below=1)
+    weight_decay: float = declared(0.0, minimum=0)
+    adam_beta1: float = declared(0.9, minimum=0, below=1)
+    adam_beta2: float = declared(0.999, minimum=0, below=1)
+    adam_eps: float = declared(1e-8, above=0)
+    max_grad_norm: float = declared(1.0, minimum=0, hint="0 disables clipping")  # the norm is still logged
     packing: Optional[bool] = None  # None: chosen per run (train.data.choose_packing)
     activation_checkpointing: bool = False
-    attn_implementation: str = "sdpa"  # one of _CHOICES["attn_implementation"] below
-    dtype: str = "auto"  # parameter dtype in compute: auto (bf16 on GPU, fp32 on CPU), bf16, fp32
+    attn_implementation: str = declared("sdpa", choices=("sdpa", "eager", "flash_attention_2", "flex_attention"))
+    dtype: str = declared("auto", choices=("auto", "bf16", "fp32"))  # in compute: auto (bf16 on GPU, fp32 on CPU)
     chat_template: bool = False  # render prompts with the tokenizer's chat template
-    save_every: int = 0  # steps between distributed checkpoints; 0 = never
-    keep_checkpoints: int = 2  # newest complete checkpoints kept; 0 = keep all
+    save_every: int = declared(0, minimum=0, hint="0 = never")  # steps between distributed checkpoints
+    keep_checkpoints: int = declared(2, minimum=0, hint="0 = keep all")  # newest complete checkpoints kept
     resume: bool = False
     save_final: bool = True
     seed: int = 0
-    log_every: int = 1  # steps between metrics.jsonl rows
+    log_every: int = declared(1, minimum=1)  # steps between metrics.jsonl rows
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
 
     def __post_init__(self) -> None:
-        _check_values(self)
+        SCHEMA.check(dataclasses.asdict(self), error=InputError)  # built in code, not read: checked all the same
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -77,11 +74,9 @@ class TrainConfig:
         return self.from_dict({**self.to_dict(), **changes})
 
 
-_REQUIRED = ("model", "data", "output_dir")
-_CHOICES = {
-    "attn_implementation": ("sdpa", "eager", "flash_attention_2", "flex_attention"),
-    "dtype": ("auto", "bf16", "fp32"),
-}
+#: every key with its type, default and bounds, declared above; the one check of a config
+SCHEMA = Schema.of(TrainConfig, label="key {!r}", noun="config key", listing="known keys",
+                   fix="set them in the YAML or as key=value")
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | tuple[str, ...] = ()) -> TrainConfig:
@@ -165,78 +160,4 @@ def _check_same_data(config: TrainConfig) -> None:
 
 
 def _build(data: dict[str, Any], where: str) -> TrainConfig:
-    known = {f.name: f for f in fields(TrainConfig)}
-    hints = typing.get_type_hints(TrainConfig)
-    for key in data:
-        if key not in known:
-            raise InputError(f"{where}: unknown config key {key!r}{did_you_mean(key, known)}")
-    missing = [k for k in _REQUIRED if data.get(k) in (None, "")]
-    if missing:
-        raise InputError(f"{where}: missing required key(s) {', '.join(missing)}; set them in the YAML or as key=value")
-    values = {key: _coerce(key, value, hints[key], where) for key, value in data.items()}
-    try:
-        return TrainConfig(**values)
-    except InputError as exc:
-        raise InputError(f"{where}: {exc}") from None
-
-
-def _coerce(key: str, value: Any, hint: Any, where: str) -> Any:
-    """Check ``value`` against the field's annotation; ints are accepted where floats are."""
-    optional = False
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional = len(args) < len(typing.get_args(hint))
-        hint = args[0]
-    if value is None:
-        if optional:
-            return None
-        raise InputError(f"{where}: key {key!r} cannot be null; give a {hint.__name__}")
-    if hint is float and isinstance(value, str):
-        # PyYAML reads "1e-4" (no dot) as a string; accept any spelling float() accepts.
-        try:
-            value = float(value)
-        except ValueError:
-            pass
-    ok = {
-        bool: lambda v: isinstance(v, bool),
-        int: lambda v: isinstance(v, int) and not isinstance(v, bool),
-        float: lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
-        str: lambda v: isinstance(v, (str, Path)),
-    }[hint](value)
-    if not ok:
-        raise InputError(
-            f"{where}: key {key!r} must be a {hint.__name__}{' or null' if optional else ''}, got {value!r}"
-        )
-    if hint is float:
-        return float(value)
-    if hint is str:
-        return str(value)
-    return value
-
-
-def _check_values(c: TrainConfig) -> None:
-    def need(cond: bool, key: str, rule: str) -> None:
-        if not cond:
-            raise InputError(f"key {key!r} = {getattr(c, key)!r}: {rule}")
-
-    need(math.isfinite(c.epochs) and c.epochs > 0, "epochs", "must be a positive number")
-    need(c.max_steps is None or c.max_steps > 0, "max_steps", "must be a positive integer or null")
-    need(c.stop_after is None or c.stop_after > 0, "stop_after", "must be a positive integer or null")
-    need(c.seq_len >= 8, "seq_len", "must be at least 8 tokens")
-    need(c.batch_size > 0, "batch_size", "must be a positive integer")
-    need(c.grad_accum is None or c.grad_accum > 0, "grad_accum", "must be a positive integer or null")
-    need(c.global_batch_size > 0, "global_batch_size", "must be a positive integer")
-    need(math.isfinite(c.lr) and c.lr > 0, "lr", "must be a positive number")
-    need(0.0 <= c.min_lr_ratio <= 1.0, "min_lr_ratio", "must be between 0 and 1")
-    need(0.0 <= c.warmup_ratio < 1.0, "warmup_ratio", "must be in [0, 1)")
-    need(c.weight_decay >= 0, "weight_decay", "must be >= 0")
-    need(0 <= c.adam_beta1 < 1, "adam_beta1", "must be in [0, 1)")
-    need(0 <= c.adam_beta2 < 1, "adam_beta2", "must be in [0, 1)")
-    need(c.adam_eps > 0, "adam_eps", "must be > 0")
-    need(c.max_grad_norm >= 0, "max_grad_norm", "must be >= 0 (0 disables clipping)")
-    need(c.save_every >= 0, "save_every", "must be >= 0 (0 = never)")
-    need(c.keep_checkpoints >= 0, "keep_checkpoints", "must be >= 0 (0 = keep all)")
-    need(c.log_every > 0, "log_every", "must be a positive integer")
-    for key, choices in _CHOICES.items():
-        need(getattr(c, key) in choices, key, f"must be one of {', '.join(choices)}")
+    return TrainConfig(**SCHEMA.check(data, where, error=InputError))
