@@ -32,9 +32,13 @@ def test_defaults_fill_in_and_given_values_are_checked_and_converted():
 
 
 def test_a_type_error():
-    assert refused({"size": 3, "batch": "many"}) == "s.yaml: evaluate.batch must be an int, got 'many'"
-    assert refused({"size": 3, "batch": True}) == "s.yaml: evaluate.batch must be an int, got True"
-    assert refused({"size": 3, "batch": None}) == "s.yaml: evaluate.batch cannot be null; give an int"
+    assert refused({"size": 3, "note": 5}) == "s.yaml: evaluate.note must be a str, got 5"
+    assert refused({"size": 3, "ratio": "half"}) == "s.yaml: evaluate.ratio must be a float, got 'half'"
+    # "integer" names the type: a word, a fraction or a boolean reads as a bound does
+    assert refused({"size": 3, "batch": "many"}) == "s.yaml: evaluate.batch: 'many' is not a positive integer"
+    assert refused({"size": 3, "batch": True}) == "s.yaml: evaluate.batch: True is not a positive integer"
+    assert refused({"size": 3, "batch": None}) == "s.yaml: evaluate.batch cannot be null; give a positive integer"
+    assert refused({"size": 3, "note": None}) == "s.yaml: evaluate.note cannot be null; give a str"
     assert refused([1, 2]) == "s.yaml: evaluate: expected a mapping of key: value, got list"
 
 

@@ -18,10 +18,11 @@ file and a section, "overrides"; LABEL is ``section.key``, or the schema's own `
     WHERE: unknown key 'lrr'; did you mean 'lr'?         (else ``; valid keys: a, b``)
     WHERE: missing required key(s) model, data; FIX
     WHERE: expected a mapping of key: value, got list
-    WHERE: LABEL cannot be null; give an int
-    WHERE: LABEL must be a bool or null, got 'yes'
+    WHERE: LABEL cannot be null; give a positive integer
+    WHERE: LABEL must be a bool or null, got 'yes'        (a float, a str, a list, a dict)
     WHERE: LABEL: 'fp16' is not one of auto, bf16, fp32
-    WHERE: LABEL: 0 is not a positive integer             (a number in [0, 1), an integer >= 8, ...)
+    WHERE: LABEL: 0 is not a positive integer             (a number in [0, 1), an integer >= 8, ...;
+                                                           an int field says so of 1.5 or 'x' too)
 """
 
 from __future__ import annotations
@@ -79,26 +80,30 @@ class Field:
         if self.type not in _IS:
             raise TypeError(f"Field {self.name!r}: type {self.type!r} is not one of {', '.join(t.__name__ for t in _IS)}")
 
-    def expected(self) -> str:
+    def expected(self, *, null: bool = True) -> str:
         """What a value must be, in words: 'a positive integer', 'a number in [0, 1) or null'."""
         if self.choices is not None:
             return f"one of {', '.join(map(str, self.choices))}"
-        noun = "integer" if self.type is int else "number"
-        low, high = (self.minimum, "[") if self.above is None else (self.above, "(")
-        top, close = (self.maximum, "]") if self.below is None else (self.below, ")")
-        if low is not None and top is not None:
-            words = f"{noun} in {high}{_num(low)}, {_num(top)}{close}"
-        elif top is not None:
-            words = f"{noun} {'<=' if close == ']' else '<'} {_num(top)}"
-        elif (high, low) == ("(", 0) or (self.type is int and (high, low) == ("[", 1)):
-            words = f"positive {noun}"
-        elif self.type is int and (high, low) == ("[", 0):
-            words = "non-negative integer"
-        elif low is not None:
-            words = f"{noun} {'>=' if high == '[' else '>'} {_num(low)}"
+        if self.type not in (int, float):
+            words = self.type.__name__
         else:
-            words = noun
-        return f"{_article(words)} {words}" + (" or null" if self.nullable else "")
+            words = self._bounds("integer" if self.type is int else "number")
+        return f"{_article(words)} {words}" + (" or null" if self.nullable and null else "")
+
+    def _bounds(self, noun: str) -> str:
+        low, opening = (self.minimum, "[") if self.above is None else (self.above, "(")
+        high, closing = (self.maximum, "]") if self.below is None else (self.below, ")")
+        if low is not None and high is not None:
+            return f"{noun} in {opening}{_num(low)}, {_num(high)}{closing}"
+        if high is not None:
+            return f"{noun} {'<=' if closing == ']' else '<'} {_num(high)}"
+        if (opening, low) == ("(", 0) or (noun == "integer" and (opening, low) == ("[", 1)):
+            return f"positive {noun}"
+        if noun == "integer" and (opening, low) == ("[", 0):
+            return "non-negative integer"
+        if low is not None:
+            return f"{noun} {'>=' if opening == '[' else '>'} {_num(low)}"
+        return noun
 
     def within(self, value) -> bool:
         return ((self.minimum is None or value >= self.minimum) and (self.maximum is None or value <= self.maximum)
@@ -179,7 +184,7 @@ class Schema:
         if value is None:
             if f.nullable or f.type is object:
                 return None
-            raise error(f"{label} cannot be null; give {f.expected() if f.choices else _a(f.type)}")
+            raise error(f"{label} cannot be null; give {f.expected(null=False)}")
         if f.choices is not None:
             if not (_IS[f.type](value) and value in f.choices):
                 raise error(f"{label}: {value!r} is not {f.expected()}{hint}")
@@ -191,11 +196,13 @@ class Schema:
             except ValueError:
                 pass
         if not _IS[f.type](value):
+            if f.type is int:  # "integer" names the type: a fraction or a word reads as a bound does
+                raise error(f"{label}: {value!r} is not {f.expected()}")
             raise error(f"{label} must be {_a(f.type)}{' or null' if f.nullable else ''}, got {value!r}")
         if f.type is float:
             value = float(value)
             if not math.isfinite(value):
-                raise error(f"{label}: {given!r} is not a finite number; give {f.expected()}")
+                raise error(f"{label}: {given!r} is not a finite number; give {f.expected()}{hint}")
         if f.type in (int, float) and not f.within(value):
             raise error(f"{label}: {given!r} is not {f.expected()}{hint}")
         return str(value) if f.type is str else value

@@ -22,7 +22,9 @@ A study file is YAML (docs/study.md gives every key with its default and check):
     resources: {...}               # optional: per-kind SLURM resources (submitit)
     report: {title: ..., note: ..., hardware: 2 CPU cores}   # summary.md's headings
 
-Every key is checked here, before any job starts: an unknown key names the nearest valid one;
+Every key is checked here, before any job starts, each section by its declared Schema
+(budgetlaw.fileio.schema: types, defaults, bounds, choices) and what a schema cannot say by the
+helpers below it: an unknown key names the nearest valid one;
 sizes, seeds and budgets must be positive integers; every corpus path must exist; every
 language needs a held-out set; the budget must cover the smallest multilingual model.
 """
@@ -30,24 +32,35 @@ language needs a held-out set; the budget must cover the smallest multilingual m
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import importlib.util
 import re
 from pathlib import Path
 from typing import Any
 
+from budgetlaw.fileio import Field, Schema, read_yaml
 from tuning.errors import InputError
 
 PROMPTS = ("chat", "alpaca")
 PLAN_NAMES = ("optimized", "uniform", "proportional")
 PLAN_METRICS = ("nll", "chrf")
 DEVICES = ("cpu", "cuda", "auto")
-OBJECTIVES = ("sum", "maxmin", "robust")  # budgetlaw.allocation.problem.OBJECTIVES
+# budgetlaw.allocation.problem.OBJECTIVES, which is not among budgetlaw's public names (the one
+# boundary, tests/test_layering.py); test_spec.py holds the two equal
+OBJECTIVES = ("sum", "maxmin", "robust")
 #: tuning train keys the study sets itself for every run
 TRAIN_OWNED = ("model", "data", "output_dir", "epochs", "seed", "chat_template")
 TRAIN_DEFAULTS = {"batch_size": 4, "lr": 5e-5, "seq_len": 192, "warmup_ratio": 0.1, "packing": False, "log_every": 1}
-EVALUATE_DEFAULTS = {"pilot_generate": 100, "max_new_tokens": 160, "gen_batch": 50, "align_pairs": 100,
-                     "device": "auto", "dtype": "float32"}
+#: the fix after "missing required key(s) ..." of every section
+FIX = "give them in the study file (docs/study.md lists every key)"
+EVALUATE = Schema((
+    Field("pilot_generate", int, 100, minimum=1, doc="held-out messages each pilot translates"),
+    Field("max_new_tokens", int, 160, minimum=1),
+    Field("gen_batch", int, 50, minimum=1),
+    Field("align_pairs", int, 100, minimum=1),
+    Field("device", str, "auto", choices=DEVICES),
+    Field("dtype", str, "float32", choices=("float32", "bfloat16", "float16")),
+), section="evaluate", fix=FIX)
+EVALUATE_DEFAULTS = EVALUATE.defaults()
 #: a hub model name: NAME or OWNER/NAME (letters, digits, - _ .)
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 RESOURCE_KEYS = ("timeout_min", "cpus_per_task", "gpus_per_node", "nodes", "tasks_per_node", "mem_gb",
@@ -123,22 +136,10 @@ class Study:
 
 
 # ---------------------------------------------------------------------------------------------
-# checks
+# checks: a Schema per section reads the keys, types, bounds and choices (budgetlaw.fileio.schema);
+# the helpers below check what a Schema cannot say (lists of seeds, paths, languages, one key
+# against another)
 # ---------------------------------------------------------------------------------------------
-def _keys(where: str, data: Any, allowed, required=()) -> dict:
-    if not isinstance(data, dict):
-        raise InputError(f"{where}: expected a mapping of key: value, got {type(data).__name__}")
-    for key in data:
-        if key not in allowed:
-            near = difflib.get_close_matches(str(key), list(allowed), n=1)
-            hint = f"; did you mean {near[0]!r}?" if near else f"; valid keys: {', '.join(allowed)}"
-            raise InputError(f"{where}: unknown key {key!r}{hint}")
-    for key in required:
-        if key not in data:
-            raise InputError(f"{where}: the key {key!r} is required")
-    return data
-
-
 def _positive(where: str, value: Any, *, zero: bool = False) -> int:
     ok = isinstance(value, int) and not isinstance(value, bool) and (value >= 0 if zero else value > 0)
     if not ok:
@@ -153,12 +154,6 @@ def _ints(where: str, value: Any, *, empty: bool = False) -> tuple[int, ...]:
     if len(set(out)) != len(out):
         raise InputError(f"{where}: {list(out)} repeats a value; give each once")
     return out
-
-
-def _choice(where: str, value: Any, choices) -> str:
-    if value not in choices:
-        raise InputError(f"{where}: {value!r} is not one of {', '.join(choices)}")
-    return value
 
 
 def _path(base: Path, value: Any, where: str) -> Path:
@@ -203,7 +198,7 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
         w = f"{where}: languages.{code}"
         if not isinstance(code, str):
             raise InputError(f"{w}: a language is a code such as el or zh, got {code!r}")
-        own = _keys(w, own or {}, ("parallel", "heldout", "instructions"))
+        own = LANGUAGE.check(own or {}, w, error=InputError)
         try:
             canon = canonical(code)
         except InputError as exc:
@@ -284,64 +279,76 @@ def _seeds(where: str, value: Any, *, empty: bool = False) -> tuple[int, ...]:
     return out
 
 
-def _train(where: str, raw: Any) -> dict:
-    from tuning.train.config import TrainConfig
+def _some_ints(where: str, value: Any) -> tuple[int, ...]:
+    return _ints(where, value, empty=True)
 
-    raw = dict(_keys(f"{where}: train", raw or {}, [f.name for f in dataclasses.fields(TrainConfig)
-                                                    if f.name not in TRAIN_OWNED] + ["nproc"]))
-    train = {**TRAIN_DEFAULTS, **raw}
-    nproc = _positive(f"{where}: train.nproc", train.pop("nproc", 1))
+
+def _random(where: str, value: Any) -> tuple[tuple[int, int, float], ...]:
+    """transfer.random: [budget, seed] or [budget, seed, Dirichlet concentration] per model."""
+    if not isinstance(value, list):
+        raise InputError(f"{where}: expected a list of [budget, seed] or [budget, seed, concentration], got {value!r}")
+    random = []
+    for i, item in enumerate(value):
+        if not isinstance(item, list) or len(item) not in (2, 3):
+            raise InputError(f"{where}[{i}]: give [budget, seed] or [budget, seed, concentration], got {item!r}")
+        alpha = item[2] if len(item) == 3 else 1.0
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1e3:
+            raise InputError(f"{where}[{i}] concentration: give a number > 0 (1: uniform over splits; "
+                             f"larger: nearer the even split), got {alpha!r}")
+        seed = _positive(f"{where}[{i}] seed", item[1])
+        if seed > MAX_SEED:
+            raise InputError(f"{where}[{i}] seed: {seed} is beyond the seeds numpy and torch take; give a seed "
+                             f"of at most {MAX_SEED} (2**32 - 1)")
+        random.append((_positive(f"{where}[{i}] budget", item[0]), seed, float(alpha)))
+    return tuple(random)
+
+
+LANGUAGE = Schema((Field("parallel"), Field("heldout"), Field("instructions")))  # checked by _languages
+PILOTS = Schema((
+    Field("sizes", list, required=True, parse=_ints, doc="pilot sizes (pairs), 4 at least"),
+    Field("seeds", list, (1,), parse=_seeds),
+    Field("seed_sizes", list, (), parse=_some_ints, doc="the sizes trained at every seed; others at the first"),
+), section="pilots", fix=FIX)
+PLANS = Schema(tuple(Field(name, list, parse=_seeds) for name in PLAN_NAMES), section="plans", fix=FIX)
+REPORT = Schema(tuple(Field(key, str) for key in ("title", "note", "hardware")), section="report", fix=FIX)
+RESOURCES = Schema(tuple(Field(key) for key in RESOURCE_KEYS), fix=FIX)  # submitit checks the values
+
+
+def _train(where: str, raw: Any) -> dict:
+    from tuning.train.config import SCHEMA as TRAIN
+
+    # the keys here; the train config's schema checks every value (types, ranges) as `tuning train` will
+    keys = Schema((*(Field(name) for name in TRAIN.names if name not in TRAIN_OWNED), Field("nproc", int, 1, minimum=1)),
+                  section="train", fix=FIX)
+    train = {**TRAIN_DEFAULTS, **keys.check(raw or {}, where, error=InputError)}
+    nproc = train.pop("nproc")
     train.setdefault("global_batch_size", train["batch_size"])
-    # TrainConfig checks every value (types, ranges) exactly as `tuning train` will
-    TrainConfig.from_dict({**train, "model": "m", "data": "d", "output_dir": "o"}, where=f"{where}: train")
+    TRAIN.check({**train, "model": "m", "data": "d", "output_dir": "o"}, f"{where}: train", error=InputError)
     return {**train, "nproc": nproc}
 
 
-def _stage1(where: str, value: Any) -> str:
+def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
     from budgetlaw import STAGE1_CHOICES
 
-    if value not in STAGE1_CHOICES:
-        raise InputError(f"{where}: {value!r} is not one of {', '.join(STAGE1_CHOICES)}; give one of them "
-                         "(default separate)")
-    return value
-
-
-def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
     if raw is None:
         return None
     w = f"{where}: transfer"
-    raw = _keys(w, raw, [f.name for f in dataclasses.fields(Transfer)])
-    random = []
-    if not isinstance(raw.get("random", []), list):
-        raise InputError(f"{w}.random: expected a list of [budget, seed] or [budget, seed, concentration], "
-                         f"got {raw['random']!r}")
-    for i, item in enumerate(raw.get("random", [])):
-        if not isinstance(item, list) or len(item) not in (2, 3):
-            raise InputError(f"{w}.random[{i}]: give [budget, seed] or [budget, seed, concentration], got {item!r}")
-        alpha = item[2] if len(item) == 3 else 1.0
-        if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0 < alpha < 1e3:
-            raise InputError(f"{w}.random[{i}] concentration: give a number > 0 (1: uniform over splits; "
-                             f"larger: nearer the even split), got {alpha!r}")
-        seed = _positive(f"{w}.random[{i}] seed", item[1])
-        if seed > MAX_SEED:
-            raise InputError(f"{w}.random[{i}] seed: {seed} is beyond the seeds numpy and torch take; give a seed "
-                             f"of at most {MAX_SEED} (2**32 - 1)")
-        random.append((_positive(f"{w}.random[{i}] budget", item[0]), seed, float(alpha)))
-    reps = _codes(f"{w}.repeat_languages", raw.get("repeat_languages", []), codes)
-    distinct = _codes(f"{w}.distinct_languages", raw.get("distinct_languages", []), codes)
-    both = sorted(set(reps) & set(distinct))
+
+    def languages(label: str, value: Any) -> tuple[str, ...]:
+        return _codes(label, value, codes)
+
+    schema = Schema((  # no defaults here: an absent key takes Transfer's
+        Field("loo_budget", int, minimum=1), Field("random", list, parse=_random),
+        Field("repeat_languages", list, parse=languages), Field("repeat_unique", int, minimum=1),
+        Field("repeat_epochs", list, parse=_some_ints), Field("repeat_distinct", list, parse=_some_ints),
+        Field("distinct_languages", list, parse=languages), Field("plan_seeds", list, parse=_seeds),
+        Field("n_boot", int, minimum=0), Field("stage1", str, choices=STAGE1_CHOICES, hint="default separate"),
+    ), section="transfer", fix=FIX)
+    t = Transfer(**schema.check(raw, where, error=InputError))
+    both = sorted(set(t.repeat_languages) & set(t.distinct_languages))
     if both:
         raise InputError(f"{w}.distinct_languages: {both} already get the repeat_distinct models through "
                          f"repeat_languages; list a language in one of the two")
-    t = Transfer(
-        loo_budget=_positive(f"{w}.loo_budget", raw.get("loo_budget", 450)), random=tuple(random),
-        repeat_languages=reps, repeat_unique=_positive(f"{w}.repeat_unique", raw.get("repeat_unique", 100)),
-        repeat_epochs=_ints(f"{w}.repeat_epochs", raw.get("repeat_epochs", []), empty=True),
-        repeat_distinct=_ints(f"{w}.repeat_distinct", raw.get("repeat_distinct", []), empty=True),
-        distinct_languages=distinct,
-        plan_seeds=_seeds(f"{w}.plan_seeds", raw.get("plan_seeds", [1])),
-        n_boot=_positive(f"{w}.n_boot", raw.get("n_boot", 400), zero=True),
-        stage1=_stage1(f"{w}.stage1", raw.get("stage1", "separate")))
     if len(codes) == 2 and t.loo_budget in sizes:
         raise InputError(f"{w}.loo_budget: with two languages a leave-one-out model is a one-language model of the "
                          f"other language at {t.loo_budget} pairs, the same run as its pilot of that size; give a "
@@ -355,29 +362,32 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
 def _resources(where: str, raw: Any) -> dict:
     from tuning.study.graph import KINDS
 
-    raw = _keys(f"{where}: resources", raw or {}, ("default",) + KINDS)
-    return {kind: dict(_keys(f"{where}: resources.{kind}", params or {}, RESOURCE_KEYS)) for kind, params in raw.items()}
+    def params(label: str, value: Any) -> dict:
+        return RESOURCES.check(value or {}, label, error=InputError)
+
+    kinds = Schema(tuple(Field(kind, dict, parse=params) for kind in ("default",) + KINDS), section="resources", fix=FIX)
+    return kinds.check(raw or {}, where, error=InputError)
 
 
-TOP = ("name", "results", "work", "model", "prompt", "parallel", "heldout", "instructions", "languages", "train", "evaluate", "pilots",
-       "budget", "plan_metric", "objective", "plans", "extrapolation", "transfer", "resources", "report")
+#: the top-level keys; the sections and the keys whose check needs the study's folder or
+#: languages (name, paths, model, languages) are read below
+STUDY = Schema((
+    Field("name"), Field("results"), Field("work"), Field("model", required=True),
+    Field("prompt", str, "chat", choices=PROMPTS), Field("parallel"), Field("heldout"), Field("instructions"),
+    Field("languages", required=True), Field("train"), Field("evaluate"), Field("pilots", required=True),
+    Field("budget", int, required=True, minimum=1, doc="pairs of every multilingual model"),
+    Field("plan_metric", str, "nll", choices=PLAN_METRICS), Field("objective", str, "sum", choices=OBJECTIVES),
+    Field("plans"), Field("extrapolation"), Field("transfer"), Field("resources"), Field("report"),
+), fix=FIX)
+TOP = STUDY.names
 
 
 def load_study(path, *, results=None, work=None) -> Study:
     """Read and check the study file at ``path``; ``results``/``work`` override its folders."""
-    import yaml
-
-    from budgetlaw.fileio import strict_yaml_loader as _strict_loader, yaml_reason as _yaml_reason
-
     path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: study file not found")
-    try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_strict_loader())  # noqa: S506 - a SafeLoader
-    except yaml.YAMLError as exc:
-        raise InputError(f"{path}: not valid YAML ({_yaml_reason(exc)}); fix the syntax") from None
+    data = read_yaml(path, what="study file", error=InputError)
     where, base = str(path), path.resolve().parent
-    data = _keys(where, data if data is not None else {}, TOP, required=("model", "languages", "pilots", "budget"))
+    data = STUDY.check(data if data is not None else {}, where, error=InputError)
     name = data.get("name", path.stem)
     if not isinstance(name, str) or not name or name.strip() != name or any(c in name for c in '/\\:*?"<>|') \
             or any(ord(c) < 32 for c in name) or name in (".", ".."):
@@ -385,25 +395,17 @@ def load_study(path, *, results=None, work=None) -> Study:
                          "the results and work folders)")
     languages = _languages(data, base, where)
     codes = tuple(lang.code for lang in languages)
-    prompt = _choice(f"{where}: prompt", data.get("prompt", "chat"), PROMPTS)
-    evaluate = {**EVALUATE_DEFAULTS, **_keys(f"{where}: evaluate", data.get("evaluate") or {}, tuple(EVALUATE_DEFAULTS))}
-    for key in ("pilot_generate", "max_new_tokens", "gen_batch", "align_pairs"):
-        _positive(f"{where}: evaluate.{key}", evaluate[key])
-    _choice(f"{where}: evaluate.device", evaluate["device"], DEVICES)
-    _choice(f"{where}: evaluate.dtype", evaluate["dtype"], ("float32", "bfloat16", "float16"))
-    pilots = _keys(f"{where}: pilots", data["pilots"], ("sizes", "seeds", "seed_sizes"), required=("sizes",))
-    sizes = _ints(f"{where}: pilots.sizes", pilots["sizes"])
+    evaluate = EVALUATE.check(data.get("evaluate") or {}, where, error=InputError)
+    pilots = PILOTS.check(data["pilots"], where, error=InputError)
+    sizes, seeds, seed_sizes = pilots["sizes"], pilots["seeds"], pilots["seed_sizes"]
     if len(sizes) < 4:
         raise InputError(f"{where}: pilots.sizes: {list(sizes)} gives {len(sizes)} sizes; a law with a free "
                          "ceiling needs pilots at 4 sizes at least")
-    seeds = _seeds(f"{where}: pilots.seeds", pilots.get("seeds", [1]))
-    seed_sizes = _ints(f"{where}: pilots.seed_sizes", pilots.get("seed_sizes", []), empty=True)
     for s in seed_sizes:
         if s not in sizes:
             raise InputError(f"{where}: pilots.seed_sizes: {s} is not one of pilots.sizes {list(sizes)}")
-    budget = _positive(f"{where}: budget", data["budget"])
-    plans_raw = _keys(f"{where}: plans", data.get("plans", {"optimized": [seeds[0]], "uniform": [seeds[0]]}), PLAN_NAMES)
-    plans = {name_: _seeds(f"{where}: plans.{name_}", v) for name_, v in plans_raw.items()}
+    budget = data["budget"]
+    plans = PLANS.check(data.get("plans", {"optimized": [seeds[0]], "uniform": [seeds[0]]}), where, error=InputError)
     if "optimized" not in plans:
         raise InputError(f"{where}: plans: give the optimized plan's seeds (optimized: [1])")
     if budget < len(codes):
@@ -413,25 +415,20 @@ def load_study(path, *, results=None, work=None) -> Study:
         raise InputError(f"{where}: budget {budget} gives each of the {len(codes)} languages fewer pairs on average than "
                          f"the smallest pilot ({min(sizes)}), where no law was measured; give a budget of at least "
                          f"{len(codes) * min(sizes)} or smaller pilots")
-    extra = _keys(f"{where}: extrapolation", data.get("extrapolation") or {}, ("languages", "factors"))
-    extrapolate = _codes(f"{where}: extrapolation.languages", extra.get("languages", []), codes)
-    factors = _ints(f"{where}: extrapolation.factors", extra.get("factors", [2]))
-    report = _keys(f"{where}: report", data.get("report") or {}, ("title", "note", "hardware"))
-    for key, value in report.items():
-        if not isinstance(value, str):
-            raise InputError(f"{where}: report.{key}: give a line of text, got {value!r}")
+    extrapolation = Schema((Field("languages", list, (), parse=lambda label, value: _codes(label, value, codes)),
+                            Field("factors", list, (2,), parse=_ints)), section="extrapolation", fix=FIX)
+    extra = extrapolation.check(data.get("extrapolation") or {}, where, error=InputError)
+    report = REPORT.check(data.get("report") or {}, where, error=InputError)
     study = Study(
         path=path, name=name,
         # folders given on the command line are relative to where the command runs, the file's to the file
         results=Path(results).expanduser().absolute() if results else _path(base, data.get("results", f"results/{name}"), f"{where}: results"),
         work=Path(work).expanduser().absolute() if work else _path(base, data.get("work", f".work/{name}"), f"{where}: work"),
-        model=_model(data["model"], base, where), prompt=prompt, languages=languages,
+        model=_model(data["model"], base, where), prompt=data["prompt"], languages=languages,
         instructions=str(_existing(base, data["instructions"], f"{where}: instructions")) if data.get("instructions") else None,
         train=_train(where, data.get("train")), evaluate=evaluate, pilot_sizes=sizes, seeds=seeds,
-        seed_sizes=seed_sizes, budget=budget,
-        plan_metric=_choice(f"{where}: plan_metric", data.get("plan_metric", "nll"), PLAN_METRICS),
-        objective=_choice(f"{where}: objective", data.get("objective", "sum"), OBJECTIVES),
-        plans=plans, extrapolate=extrapolate, extrapolate_factors=factors,
+        seed_sizes=seed_sizes, budget=budget, plan_metric=data["plan_metric"], objective=data["objective"],
+        plans=plans, extrapolate=extra["languages"], extrapolate_factors=extra["factors"],
         transfer=_transfer(where, data.get("transfer"), codes, sizes), resources=_resources(where, data.get("resources")),
         report={"title": f"{name}: measured tables", "note": "Generated by `tuning study report` from the run records.",
                 "hardware": "this machine", **report})
