@@ -31,12 +31,15 @@ def main(argv=None) -> int:
     p.add_argument("-o", "--results", default="docs/results/smollm2-gettext", help="results folder (committed)")
     p.add_argument("--work", default=None, help="scratch folder for models and mixtures (default .work/NAME)")
     p.add_argument("--stop-after", choices=STAGES, default=None, help="stop after this stage")
+    p.add_argument("--workers", type=int, default=1, help="jobs at once (`tuning study run --workers`)")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads per job (`tuning study run --threads`)")
     args = p.parse_args(argv)
     from tuning.cli import main as tuning
 
     study = HERE / ("smollm2_smoke.yaml" if args.smoke else "smollm2_six_languages.yaml")
     work = args.work or str(Path(".work") / Path(args.results).name)
     until = ["--until", args.stop_after] if args.stop_after else []
+    until += ["--workers", str(args.workers)] + (["--threads", str(args.threads)] if args.threads else [])
     return tuning(["study", "run", str(study), "--results", args.results, "--work", work, *until, "--no-progress"])
 
 
