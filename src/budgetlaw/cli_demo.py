@@ -92,4 +92,6 @@ def cmd_demo(args) -> int:
     for w in content.worth:
         if w.baseline == "uniform":
             print(f"is the plan worth it? vs uniform: {w.verdict} (report.md: 'Is the plan worth it?')")
+            if getattr(w, "regret_note", ""):
+                print(w.regret_note)  # the answer block's words, as report.md has them
     return 0

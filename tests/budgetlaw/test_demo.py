@@ -237,6 +237,8 @@ def test_demo_report_opens_with_the_answer_in_the_clis_words(demo):
     verdict = next(row for row in printed.splitlines() if row.startswith("is the plan worth it? vs uniform: "))
     words = verdict.split("vs uniform: ", 1)[1].rsplit(" (report.md", 1)[0]
     assert f"**Verdict:** {words}" in answer
+    regret = next(row for row in printed.splitlines() if row.startswith("Expected regret of this plan: "))
+    assert regret.replace("Expected regret of this plan:", "**Expected regret of this plan:**", 1) in answer
     assert "per 100k more" not in text and "each 1,000 more pairs" not in answer  # 1,000 > a tenth of 900
     assert "another 10% of the budget (90 more)" in answer
     # a loss floor at 0 is the normal case: no ceiling_at_bound warning, no red panel title
