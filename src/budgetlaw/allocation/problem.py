@@ -102,6 +102,22 @@ def _number(value, what: str) -> float:
         raise InputError(f"{what} is {value!r}; give a number") from None
 
 
+def _positive(value, name: str, example: str, *, size: bool = False) -> float:
+    """``value`` as a finite number > 0 (text such as "1.2M" read by parse_size where ``size``):
+    the one check of a budget and of max_epochs, whose message names ``name`` and ``example``."""
+    if size and isinstance(value, str):
+        try:
+            number = parse_size(value)
+        except InputError as err:
+            raise InputError(f"{name}: {err}") from None
+    else:
+        number = _number(value, name)
+    if not (math.isfinite(number) and number > 0):
+        shown = value if type(value) in (str, int, float) else number  # as written; a numpy scalar as a float
+        raise InputError(f"{name} is {shown!r}; it must be a finite number > 0 ({example})")
+    return number
+
+
 def _per_language(name, value, languages, default, *, allow_zero=False, allow_inf=False):
     """Scalar, dict or Series keyed by language -> array in language order (default fills gaps)."""
     out = np.full(len(languages), default, dtype=float)
@@ -207,16 +223,8 @@ def prepare(laws, budget, *, available=None, max_epochs=1, floor=None, cost=None
     budgets = np.atleast_1d(np.asarray(budget, dtype=object))
     if budgets.ndim != 1 or budgets.size == 0:
         raise InputError(f"budget: expected a number or a 1-D list of numbers, got {budget!r}")
-    try:
-        budgets = np.array([parse_size(b) if isinstance(b, str) else _number(b, "budget") for b in budgets])
-    except InputError as err:
-        raise InputError(f"budget: {err}") from None
-    for b in budgets:
-        if not (math.isfinite(b) and b > 0):
-            raise InputError(f"budget is {b!r}; it must be a finite number > 0 (in the laws' units, e.g. examples)")
-    epochs = _number(max_epochs, "max_epochs")
-    if not (math.isfinite(epochs) and epochs > 0):
-        raise InputError(f"max_epochs is {max_epochs!r}; it must be a finite number > 0 (e.g. 1, or 4 to allow repeats)")
+    budgets = np.array([_positive(b, "budget", "in the laws' units, e.g. examples", size=True) for b in budgets])
+    epochs = _positive(max_epochs, "max_epochs", "e.g. 1, or 4 to allow repeats")
     cost_a = _per_language("cost", cost, languages, 1.0)
     check_cost_spread(dict(zip(languages, cost_a.tolist())), "allocate")
     weight_a = _per_language("weights", weights, languages, 1.0, allow_zero=True)
