@@ -5,8 +5,10 @@ with a cosine schedule and 3% warmup, an effective batch of 128 rows, sequences 
 tokens, and the loss on the response tokens only.
 
 An override is ``key=value`` where ``value`` uses YAML syntax (``max_steps=null``,
-``packing=false``, ``lr=1e-4``). Every key and value is checked once, here: an unknown key or a
-value of the wrong type is an ``InputError`` naming the key, where it came from, and the fix.
+``packing=false``, ``lr=1e-4``). Every key and value is checked once, here, by ``SCHEMA``: the
+dataclass's fields with the bounds and choices ``declared`` on them (budgetlaw.fileio.schema); an
+unknown key, a value of the wrong type or out of bounds is an ``InputError`` naming the key, where
+it came from, and the fix.
 The YAML is read strictly: a key given twice (in the file, or twice among the overrides) is
 refused rather than the last one silently winning, and only ``true``/``false`` are booleans
 (YAML 1.1's ``yes``, ``no``, ``on``, ``off`` stay words, so ``packing=off`` is refused instead of
