@@ -17,6 +17,14 @@ mixture; no hub), English -> Chinese gettext pairs from /usr/share/locale/zh_CN:
   is 80-200 words;
 - ``long``: one record in five an instruction whose answer is 1.5-3k characters (long-tailed).
 
+``--whole-process`` times each side as one fresh ``python`` process from start to exit instead
+(interpreter start, imports, tokenizer and model load, tokenising, the epoch, saving the model,
+exit), pair by pair with the order alternating, and reports the median of the per-pair ratios:
+ours ``python -m tuning train CONFIG`` (the config of the in-process run, plus the final save),
+the baseline benchmarks/hf_trainer_job.py (the same steps written with ``transformers.Trainer``).
+``--threads N`` sets ``OMP_NUM_THREADS`` of both processes. Default mixtures short and ordinary,
+5 pairs each.
+
 ``--smollm2 DIR`` adds the real model of docs/results/smollm2-gettext (a model directory made by
 ``tuning convert``): 200 pairs with its chat template, batch 4, seq_len 192, tokens/s of each
 side against the machine's limit (6 x parameters FLOPs per token at the measured peak of a
@@ -25,6 +33,7 @@ large float32 matmul).
     .venv/bin/python benchmarks/train_throughput.py --threads 1                   # ~5 min
     .venv/bin/python benchmarks/train_throughput.py --threads 1 --mixtures long --hidden 256
     .venv/bin/python benchmarks/train_throughput.py --threads 2 --mixtures none --smollm2 DIR
+    .venv/bin/python benchmarks/train_throughput.py --threads 1 --whole-process                  # ~7 min
 """
 
 from __future__ import annotations
@@ -272,6 +281,85 @@ def _meta_model(cfg):
         return AutoModelForCausalLM.from_config(cfg)
 
 
+def _child_run(cmd: list[str], log: Path, env: dict) -> tuple[float, float, str]:
+    """Run ``cmd`` as a fresh process; its wall seconds, CPU seconds (user + sys) and stdout."""
+    import resource
+    import subprocess
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    with open(log, "w") as err:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=err, text=True, env=env, cwd=ROOT)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode != 0:
+        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}; its log:\n{log.read_text()[-3000:]}")
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return wall, cpu, proc.stdout
+
+
+def whole_process(kind: str, args, tmp: Path) -> dict:
+    """Each side one fresh ``python`` process from start to exit, pair by pair (the order
+    alternating), a ratio per pair: ours ``python -m tuning train CONFIG``, the baseline
+    benchmarks/hf_trainer_job.py. Both load the model directory, tokenise, train one epoch and
+    save the model; wall seconds include interpreter start, imports and the save."""
+    records = build_mixture(args.records, kind, seed=0)
+    data = tmp / f"{kind}.jsonl"
+    data.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
+    model_dir = build_model_dir(tmp / f"model-{kind}", records, args.vocab, args.layers, args.hidden)
+    config = tmp / f"{kind}.yaml"
+    config.write_text(f"model: {model_dir}\ndata: {data}\noutput_dir: unset\nepochs: 1.0\nseq_len: {args.seq_len}\n"
+                      f"batch_size: {args.batch}\ngrad_accum: 1\nlr: 2.0e-4\nseed: 0\n")
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    if args.threads:
+        env["OMP_NUM_THREADS"] = str(args.threads)
+    sides = {
+        "hf": lambda out: [sys.executable, str(ROOT / "benchmarks" / "hf_trainer_job.py"), str(model_dir), str(data),
+                           str(out), "--seq-len", str(args.seq_len), "--batch", str(args.batch)],
+        "ours": lambda out: [sys.executable, "-m", "tuning", "train", str(config), f"output_dir={out}"],
+    }
+    runs: dict[str, list[dict]] = {"hf": [], "ours": []}
+    for r in range(args.repeats):
+        for side in (("hf", "ours") if r % 2 == 0 else ("ours", "hf")):
+            out = tmp / f"{side}-{kind}-{r}"
+            wall, cpu, stdout = _child_run(sides[side](out), tmp / f"{side}-{kind}-{r}.log", env)
+            if side == "ours":
+                rows = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+                loop, steps = sum(x["step_time_s"] for x in rows), len(rows)
+            else:
+                res = json.loads(stdout.strip().splitlines()[-1])
+                loop, steps = res["loop_s"], res["steps"]
+            runs[side].append({"wall_s": wall, "cpu_s": cpu, "loop_s": loop, "steps": steps})
+        hf, ours = runs["hf"][-1], runs["ours"][-1]
+        print(f"    pair {r}: HF {hf['wall_s']:.1f}s (loop {hf['loop_s']:.1f}), ours {ours['wall_s']:.1f}s "
+              f"(loop {ours['loop_s']:.1f}): {hf['wall_s'] / ours['wall_s']:.2f}x; load {os.getloadavg()[0]:.1f}",
+              flush=True)
+    return {"name": kind, "runs": runs}
+
+
+def _median(xs) -> float:
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
+def print_whole_process(results: list[dict]) -> None:
+    print("| mixture | side | wall s | loop s | outside the loop s | cpu s | steps | speed-up (median of pairs, min-max) |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        runs = r["runs"]
+        ratios = [h["wall_s"] / o["wall_s"] for h, o in zip(runs["hf"], runs["ours"])]
+        cpu_ratios = [h["cpu_s"] / o["cpu_s"] for h, o in zip(runs["hf"], runs["ours"])]
+        for side in ("hf", "ours"):
+            xs = runs[side]
+            med = {k: _median([x[k] for x in xs]) for k in ("wall_s", "loop_s", "cpu_s")}
+            outside = _median([x["wall_s"] - x["loop_s"] for x in xs])
+            up = (f"**{_median(ratios):.2f}x** ({min(ratios):.2f}-{max(ratios):.2f}; CPU {_median(cpu_ratios):.2f}x)"
+                  if side == "ours" else "")
+            print(f"| {r['name']} | {'HF Trainer' if side == 'hf' else 'tuning train'} | {med['wall_s']:.1f} | "
+                  f"{med['loop_s']:.1f} | {outside:.1f} | {med['cpu_s']:.1f} | {xs[0]['steps']} | {up} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--mixtures", default="short,ordinary,long", help="comma list of short, ordinary, long; or none")
@@ -281,12 +369,19 @@ def main() -> None:
     p.add_argument("--vocab", type=int, default=4000)
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--hidden", type=int, default=128)
-    p.add_argument("--repeats", type=int, default=2, help="runs of each side, alternating")
-    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    p.add_argument("--repeats", type=int, help="runs of each side, alternating (default 2; 5 with --whole-process)")
+    p.add_argument("--whole-process", action="store_true",
+                   help="each side a fresh process from start to exit (default mixtures: short,ordinary)")
+    p.add_argument("--threads", type=int, default=0, help="torch intra-op threads (0: torch's default); with --whole-process "
+                   "OMP_NUM_THREADS of both processes")
     p.add_argument("--smollm2", metavar="DIR", help="also the real model: a directory made by `tuning convert`")
     p.add_argument("--smollm2-pairs", type=int, default=200)
     p.add_argument("--smollm2-repeats", type=int, default=1)
     args = p.parse_args()
+    if args.repeats is None:
+        args.repeats = 5 if args.whole_process else 2
+    if args.whole_process and args.mixtures == p.get_default("mixtures"):
+        args.mixtures = "short,ordinary"
     logging.basicConfig(level=logging.WARNING)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -298,6 +393,14 @@ def main() -> None:
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        if kinds and args.whole_process:
+            print(f"whole process, tiny Llama: {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}; batch "
+                  f"{args.batch}, seq_len {args.seq_len}; {args.records} records per mixture; {args.repeats} pairs; "
+                  f"OMP_NUM_THREADS={args.threads or 'unset'}", flush=True)
+            results = [whole_process(kind, args, tmp) for kind in kinds]
+            print(f"\nload average at the end {os.getloadavg()[0]:.1f}")
+            print_whole_process(results)
+            return
         if kinds:
             print(f"tiny Llama: {args.layers} layers, hidden {args.hidden}, vocab {args.vocab}; batch {args.batch}, "
                   f"seq_len {args.seq_len}; {args.records} records per mixture; best of {args.repeats} (ABBA)")

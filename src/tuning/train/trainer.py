@@ -39,6 +39,7 @@ import logging
 import math
 import signal
 import time
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -106,16 +107,20 @@ class _Preemption:
             signal.signal(signal.SIGTERM, self._old)
 
 
-def train(config: TrainConfig) -> dict[str, Any]:
+def train(config: TrainConfig, *, started: Callable[[], None] | None = None) -> dict[str, Any]:
     """Run (or resume) the job; returns the run record also written to ``output_dir/run.json``.
 
     ``output_dir`` is created only once the data, the model and any checkpoint have loaded, and
     a run that fails before its first file is written removes the folder it created: a failed
-    start leaves no empty run folder behind."""
+    start leaves no empty run folder behind. ``started`` is called once, between start-up
+    (steps 1-4) and the loop."""
     out = Path(config.output_dir)
     created = not out.exists()
     try:
-        return Trainer(config).train()
+        trainer = Trainer(config)
+        if started is not None:
+            started()
+        return trainer.train()
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()
