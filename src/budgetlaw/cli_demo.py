@@ -7,6 +7,7 @@ import shutil
 
 from budgetlaw.cli_output import (MAX_N_BOOT, check_budget_pays_one_each, parse_budget, print_plan, print_selection,
                                   print_transfer)
+from budgetlaw.demo_data import MEASURED, SYNTHETIC
 from budgetlaw.errors import InputError
 from budgetlaw.fileio import check_output, staged_folder
 
@@ -28,7 +29,6 @@ def cmd_demo(args) -> int:
     import pandas as pd
 
     from budgetlaw.allocation import allocate
-    from budgetlaw.demo_data import MEASURED, SYNTHETIC
     from budgetlaw.fitting import fit
     from budgetlaw.limits import limits_to_constraints, read_limits
     from budgetlaw.plan import load_plan

@@ -50,6 +50,7 @@ from budgetlaw.allocation.problem import prepare
 from budgetlaw.design.candidates import candidate_table, cost_model
 from budgetlaw.design.refit import refit, reweight, simulate_outcomes
 from budgetlaw.design.regret import best_sizes, draw_arrays, regret_of, regret_summary
+from budgetlaw.direction import LOSS_METRICS
 from budgetlaw.errors import InputError
 from budgetlaw.fitting.engine import TUNING
 from budgetlaw.fitting.options import FitOptions
@@ -287,7 +288,6 @@ def next_pilots(pilots, *, budget, available=None, max_epochs=1, candidates=None
     value_per_cost, worth_it; ``attrs`` holds verdict, stop, planning, regret (ExpectedRegret.to_dict),
     stop_at, price, seed_sd, noise, cost, plan.
     """
-    from budgetlaw.direction import LOSS_METRICS
     from budgetlaw.fitting.fitter import fit
     from budgetlaw.pilots import one_language, read_pilots
 
