@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.study.worker import execute
 
 log = logging.getLogger("tuning.study")
 
@@ -136,7 +137,6 @@ class StudyJob:
         os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(self.cpus)
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        from tuning.study.worker import execute
 
         return execute(*self.args)
 

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pandas as pd
 
+import budgetlaw as bl
+
 __all__ = ["LEVEL", "paired_gain", "measured_interval", "gain_lines"]
 
 LEVEL = 0.95
@@ -65,8 +67,6 @@ def measured_interval(pairs: pd.DataFrame, level: float = LEVEL) -> tuple[float,
 
 
 def _predicted(results: Path, laws_file: str, plan_file: str, baseline_file: str, level: float):
-    import budgetlaw as bl
-
     laws = bl.load_laws(results / laws_file)
     plan, base = bl.load_plan(results / plan_file), bl.load_plan(results / baseline_file)
     w = bl.worth(laws, plan, base, level=level)

@@ -26,6 +26,7 @@ import math
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.languages import canonical
 
 KINDS = ("base", "pilot", "optimized", "uniform", "proportional", "extrapolation", "transfer", "repetition",
          "transfer-plan")
@@ -48,8 +49,6 @@ def _count(value) -> bool:
 
 
 def _language(path: Path, where: str, code, languages) -> None:
-    from tuning.languages import canonical
-
     try:
         canon = canonical(str(code))
     except InputError:

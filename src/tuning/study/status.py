@@ -16,6 +16,7 @@ from pathlib import Path
 
 from tuning.study.graph import STAGES, build_jobs, is_done
 from tuning.study.lock import holder
+from tuning.study.records import read_records
 from tuning.study.scheduler import marker_path
 
 _ERROR = re.compile(r"(Error|error:|Exception|Killed|failed)")
@@ -45,8 +46,6 @@ def _marker(path: Path) -> dict:
 
 def study_status(study) -> dict:
     """{"jobs": {id: {"state", "stage", "kind", "elapsed_s", "log", "error"}}, "left_s", "runner"}."""
-    from tuning.study.records import read_records
-
     jobs = build_jobs(study)
     # every record checked first: a damaged one is one line naming it, not a traceback
     recorded = {r["run"]: r for r in read_records(study.results, study.codes)}
