@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import logging
 import os
 import re
@@ -190,7 +191,8 @@ def cmd_eval(args) -> int:
     if pred_dir is not None:  # every resume is checked before the first new prediction
         for task in tasks:
             check_resume(_items(task), pred_dir / prediction_file_name(task.name), task=task.name)
-        _claim_prediction_dir(pred_dir, {"model": str(args.model), "settings": settings.decoding()})
+        _claim_prediction_dir(pred_dir, {"model": str(args.model), "settings": settings.decoding(),
+                                         "weights": weights_fingerprint(args.model)})
     rows = []
     for k, task in enumerate(tasks):
         ids = [it.id for it in task.items]
@@ -237,8 +239,28 @@ def _nll_rows(task, model, tokenizer, args) -> list:
             for lang, vals in sorted(groups.items())]
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".gguf", ".ckpt")
+
+
+def weights_fingerprint(model) -> str | None:
+    """sha256 of (name, size, mtime) of every weight file of a local model (a folder, or one file
+    such as a .gguf): weights saved again at the same path (a retrained model) change it, so a
+    resume never mixes two models' predictions. None for a hub name (no local files to read)."""
+    path = Path(str(model)).expanduser()
+    if path.is_file():
+        files = [path]
+    elif path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix in WEIGHT_SUFFIXES)
+    else:
+        return None
+    root = path.parent if path.is_file() else path
+    entries = [[str(p.relative_to(root)), (st := p.stat()).st_size, st.st_mtime_ns] for p in files]
+    return hashlib.sha256(json.dumps(entries).encode("utf-8")).hexdigest()
+
+
 def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
-    """Resume only predictions made by the same model and settings (run.json records them)."""
+    """Resume only predictions made by the same model, weights and settings (run.json records
+    them). A run.json written before the weights were recorded is taken on model and settings."""
 
     pred_dir.mkdir(parents=True, exist_ok=True)
     marker = pred_dir / "run.json"
@@ -246,6 +268,13 @@ def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
         old = read_json(marker, error=InputError, message=lambda exc: f"{marker}: unreadable ({str(exc)[:200]}); it records which model and "
                                             "settings made these predictions: delete that folder, or pass a "
                                             "different --predictions-dir")
+        if isinstance(old, dict) and "weights" in old and old.get("weights") != run.get("weights") \
+                and {k: v for k, v in old.items() if k != "weights"} == {k: v for k, v in run.items() if k != "weights"}:
+            raise InputError(f"{pred_dir} holds predictions of {run['model']} as its weights were before they were "
+                             "saved again (run.json records their files' sizes and times); delete that folder to "
+                             "score the new weights, or pass a different --predictions-dir")
+        if isinstance(old, dict) and "weights" not in old:
+            run = {k: v for k, v in run.items() if k != "weights"}  # an older run.json: model and settings
         if not isinstance(old, dict) or old != run:
             old = old if isinstance(old, dict) else {}
             raise InputError(

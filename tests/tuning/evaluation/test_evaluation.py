@@ -236,3 +236,31 @@ def test_generation_settings_signature():
         GenerationSettings(top_p=1.5).check()
     with pytest.raises(InputError, match="--batch-size 0: must be >= 1"):
         GenerationSettings(batch_size=0).check()
+
+
+def test_cli_eval_does_not_resume_predictions_of_weights_saved_again(tiny_model_dir, flores, tmp_path, capsys):
+    """Issue 26: a resume is tied to the model's weights as well as its data and settings: the same
+    path with weights saved again (a retrained model) is refused in one line, the same weights resume."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, model)
+    out = tmp_path / "results.csv"
+    argv = ["eval", "--model", str(model), "--task", "flores:en-zh", "--data", str(flores), "-o", str(out),
+            "--max-new-tokens", "4", "--device", "cpu"]
+    assert main(argv) == 0
+    out.unlink()
+    assert main(argv) == 0  # the same weights: resumed, nothing regenerated
+    capsys.readouterr()
+    weights = model / "model.safetensors"
+    tensors = load_file(weights)
+    first = next(iter(tensors))
+    tensors[first] = tensors[first] + 1.0
+    save_file(tensors, weights, metadata={"format": "pt"})
+    out.unlink()
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "as its weights were before they were saved again" in err[0]
+    assert not out.exists()
