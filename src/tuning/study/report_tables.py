@@ -22,6 +22,8 @@ from pathlib import Path
 
 from budgetlaw.fileio import atomic_write  # a temp file beside the target, renamed on success
 from tuning.study.records import RecordError as ReportError  # the one record reader's error
+import budgetlaw as bl
+from tuning.study.records import read_records as _read_records
 
 METRICS = ("nll", "chrf", "bleu", "off_target")
 LAWS = {"nll": ("laws_plan.json", "laws.json"), "chrf": ("laws_plan_chrf.json", "laws_chrf.json")}
@@ -33,14 +35,10 @@ def read_records(results: Path, languages=None) -> list[dict]:
     """Every ``runs/*.json`` of ``results``, checked by the study's one record reader
     (tuning.study.records), and the held-out files their NLL counts need; ReportError at the
     first problem, before anything is written."""
-    from tuning.study.records import read_records as read
-
-    return read(results, languages, require=True, heldout=True)
+    return _read_records(results, languages, require=True, heldout=True)
 
 
 def _load(results: Path, languages=None):
-    import budgetlaw as bl
-
     records = read_records(Path(results), languages)
     laws = {}
     for metric, names in LAWS.items():

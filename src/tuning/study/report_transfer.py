@@ -42,6 +42,8 @@ from budgetlaw.fileio import atomic_write
 from tuning.study.plan_gain import gain_lines, paired_gain
 from tuning.study.predict import model_noise, report_lines as predicted_lines
 from tuning.study.steps import _mixture, fit_transfer, pilots_table
+import budgetlaw as bl
+from tuning.study.records import read_records
 
 #: kinds of run whose models are trained on a plan: never fitted on
 PLAN_KINDS = ("optimized", "uniform", "proportional", "transfer-plan")
@@ -50,15 +52,11 @@ N_BOOT = 400
 
 
 def _records(results: Path) -> list[dict]:
-    from tuning.study.records import read_records
-
     return read_records(results)  # every record checked (one line naming a damaged one)
 
 
 def heldout_table(records, independent, laws, languages, fitted_runs) -> pd.DataFrame:
     """heldout_mixtures.csv: every multilingual model (plan models and transfer pilots)."""
-    import budgetlaw as bl
-
     rows = []
     for r in records:
         if r["kind"] not in PLAN_KINDS and r["kind"] != "transfer":
@@ -85,8 +83,6 @@ def lomo_table(records, frame: pd.DataFrame, languages, form: str, stage1: str =
     """Leave-one-model-out over every multilingual model, the form held at ``form`` (and stage 1 at
     ``stage1``, budgetlaw.fit's): the pilots
     table plus every plan model (as multilingual rows), one model left out per refit."""
-    import budgetlaw as bl
-
     plan_rows = []
     for r in records:
         if r["kind"] in PLAN_KINDS:
@@ -188,7 +184,6 @@ def plot_heldout(held: pd.DataFrame, out: Path) -> None:
 def write_transfer_report(results, n_boot: int = N_BOOT, stage1: str = "separate") -> bool:
     """Every file of the module docstring; False (nothing written) without a transfer pilot.
     stage1: budgetlaw.fit's (the study's transfer.stage1)."""
-    import budgetlaw as bl
     from budgetlaw import plot_transfer
 
     results = Path(results)

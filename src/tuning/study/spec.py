@@ -39,6 +39,10 @@ from typing import Any
 
 from budgetlaw.fileio import Field, Schema, read_yaml
 from tuning.errors import InputError
+from budgetlaw import STAGE1_CHOICES
+from tuning.languages import canonical
+from tuning.study.graph import KINDS
+from tuning.train.config import SCHEMA as TRAIN
 
 PROMPTS = ("chat", "alpaca")
 PLAN_NAMES = ("optimized", "uniform", "proportional")
@@ -179,8 +183,6 @@ def _source_exists(spec: str, where: str) -> None:
 
 
 def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
-    from tuning.languages import canonical
-
     raw = data.get("languages")
     if isinstance(raw, list):
         bad = next((code for code in raw if not isinstance(code, str)), None)
@@ -248,8 +250,6 @@ def _languages(data: dict, base: Path, where: str) -> tuple[Language, ...]:
 
 def _codes(where: str, value: Any, codes) -> tuple[str, ...]:
     """A list of the study's languages, in any spelling tuning knows, as the study's codes."""
-    from tuning.languages import canonical
-
     if not isinstance(value, list):
         raise InputError(f"{where}: expected a list of the study's languages, e.g. [{codes[0]}], got {value!r}")
     out = []
@@ -315,8 +315,6 @@ RESOURCES = Schema(tuple(Field(key) for key in RESOURCE_KEYS), fix=FIX)  # submi
 
 
 def _train(where: str, raw: Any) -> dict:
-    from tuning.train.config import SCHEMA as TRAIN
-
     # the keys here; the train config's schema checks every value (types, ranges) as `tuning train` will
     keys = Schema((*(Field(name) for name in TRAIN.names if name not in TRAIN_OWNED), Field("nproc", int, 1, minimum=1)),
                   section="train", fix=FIX)
@@ -328,8 +326,6 @@ def _train(where: str, raw: Any) -> dict:
 
 
 def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
-    from budgetlaw import STAGE1_CHOICES
-
     if raw is None:
         return None
     w = f"{where}: transfer"
@@ -360,8 +356,6 @@ def _transfer(where: str, raw: Any, codes, sizes) -> Transfer | None:
 
 
 def _resources(where: str, raw: Any) -> dict:
-    from tuning.study.graph import KINDS
-
     def params(label: str, value: Any) -> dict:
         return RESOURCES.check(value or {}, label, error=InputError)
 
