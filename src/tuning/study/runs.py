@@ -29,28 +29,30 @@ from pathlib import Path
 
 from tuning.errors import InputError
 from tuning.study.graph import base_model_dir, round_sizes
+import budgetlaw as bl
+from budgetlaw.fileio import atomic_write  # temp file beside the target, renamed on success
+from tuning.data.mixture import build_mixture
+from tuning.evaluation.align import alignment as align
+from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
+from tuning.evaluation.tasks import load_task, score_task
+from tuning.generation import GenerateSettings, generate, load_model
+from tuning.train.config import load_config
 
 log = logging.getLogger("tuning.study")
 
 
 def write_json(path: Path, data) -> None:
-    from budgetlaw.fileio import atomic_write  # temp file beside the target, renamed on success
-
     with atomic_write(path) as fh:
         fh.write(json.dumps(data, indent=1, ensure_ascii=False, sort_keys=True) + "\n")
 
 
 def write_jsonl(path: Path, rows) -> None:
-    from budgetlaw.fileio import atomic_write
-
     with atomic_write(path) as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def mixture(study, run: str, sizes: dict[str, int], seed: int) -> tuple[Path, dict]:
-    from tuning.data.mixture import build_mixture
-
     path = study.work / "mix" / f"{run}.jsonl"
     path.parent.mkdir(parents=True, exist_ok=True)
     instructions = None
@@ -72,7 +74,6 @@ def _train_here(cfg: Path, logfile: Path) -> int:
     torch start per model. Its log lines go to ``logfile`` as the child's would."""
     import torch.distributed as dist
 
-    from tuning.train.config import load_config
     from tuning.train.trainer import train as run_training
 
     handler = logging.FileHandler(logfile, encoding="utf-8")
@@ -127,8 +128,6 @@ def train(study, run: str, data: Path, seed: int, epochs: int = 1) -> tuple[Path
 
 def _first_part(study, task, hyps) -> dict:
     """Scores on the first pilot_generate messages, when more were generated (metric@N)."""
-    from tuning.evaluation.tasks import score_task
-
     k = study.evaluate["pilot_generate"]
     if len(hyps) <= k:
         return {}
@@ -141,10 +140,6 @@ def evaluate(study, run: str, model_dir: Path, languages, generate_n: int | None
     on its first ``generate_n`` messages (all when None; then also scored on the first
     ``pilot_generate`` as metric@N, to compare with the pilots like for like; none when 0:
     the transfer pilots need NLL only)."""
-    from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
-    from tuning.evaluation.tasks import load_task, score_task
-    from tuning.generation import GenerateSettings, generate, load_model
-
     ev = study.evaluate
     t = time.perf_counter()
     device = None if ev["device"] == "auto" else ev["device"]
@@ -193,8 +188,6 @@ def sizes_of(study, params: dict) -> dict[str, int]:
     """A job's mixture sizes: given, or read from the frozen plan it names."""
     if "sizes_from" not in params:
         return {k: int(v) for k, v in params["sizes"].items()}
-    import budgetlaw as bl
-
     name = params["sizes_from"]
     file = {"optimized": "plan.json", "transfer": "plan_transfer.json"}.get(name, f"plan_{name}.json")
     return round_sizes(bl.load_plan(study.results / file).sizes, study.budget)
@@ -203,9 +196,6 @@ def sizes_of(study, params: dict) -> dict[str, int]:
 def alignment(study, tuned: Path) -> dict:
     """Per-layer alignment of English and translations, base vs ``tuned`` (alignment.csv)."""
     import pandas as pd
-
-    from budgetlaw.fileio import atomic_write
-    from tuning.evaluation.align import alignment as align
 
     t = time.perf_counter()
     pairs = {}

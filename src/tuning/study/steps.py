@@ -20,6 +20,13 @@ from pathlib import Path
 
 from tuning.errors import InputError
 from tuning.study.runs import write_json, write_jsonl
+import budgetlaw as bl
+from budgetlaw.fileio import atomic_write
+from tuning.convert import gguf_to_model
+from tuning.data.readers import open_pairs
+from tuning.data.sampling import normalize
+from tuning.prompts import translation_instruction
+from tuning.study.records import read_records
 
 log = logging.getLogger("tuning.study")
 
@@ -34,8 +41,6 @@ def prepare(study, job) -> None:
     for stale in out.parent.glob("base.tmp*"):
         shutil.rmtree(stale, ignore_errors=True)  # what a killed preparation left
     if study.model.endswith(".gguf"):
-        from tuning.convert import gguf_to_model
-
         gguf_to_model(study.model, tmp)
     else:
         from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -93,8 +98,6 @@ def read_heldout_file(path, where: str) -> list[tuple[str, str]]:
 def draw_heldout(spec, pairs) -> list[tuple[str, str]]:
     """``heldout: N``: N of ``pairs`` (the language's corpus) whose English has one translation
     in it, 3-12 words, no placeholders or markup, picked by a hash of the normalised English."""
-    from tuning.data.sampling import normalize
-
     seen: dict[str, set[str]] = {}
     first: dict[str, tuple[str, str]] = {}
     for en, xx in pairs:
@@ -113,8 +116,6 @@ def draw_heldout(spec, pairs) -> list[tuple[str, str]]:
 def heldout_pairs(spec, corpus=None) -> list[tuple[str, str]]:
     """The held-out pairs of the study's language ``spec`` (drawn from ``corpus``, its pairs as
     (en, xx), read here when None; or read from its file)."""
-    from tuning.data.readers import open_pairs
-
     if isinstance(spec.heldout, int):
         if corpus is None:
             corpus = ((p.en, p.xx) for p in open_pairs(spec.parallel, spec.code).pairs())
@@ -125,8 +126,6 @@ def heldout_pairs(spec, corpus=None) -> list[tuple[str, str]]:
 def heldout(study, job) -> None:
     """``heldout: N``: N messages of the language's corpus (draw_heldout); ``heldout: FILE``:
     the pairs of a .tsv (English<TAB>translation) or .jsonl (input, reference)."""
-    from tuning.prompts import translation_instruction
-
     lang = job.params["language"]
     spec = study.language(lang)
     out = study.results / "heldout"
@@ -135,7 +134,6 @@ def heldout(study, job) -> None:
     instruction = translation_instruction("en", lang)
     rows = [{"id": f"{lang}-{i:03d}", "language": lang, "instruction": instruction, "input": en, "reference": xx,
              "source": en} for i, (en, xx) in enumerate(pairs)]
-    from budgetlaw.fileio import atomic_write
 
     with atomic_write(out / f"{lang}.tsv") as fh:
         for r in rows:
@@ -145,8 +143,6 @@ def heldout(study, job) -> None:
 
 def records(study) -> list[dict]:
     """Every record of the study, checked by the one reader (tuning.study.records)."""
-    from tuning.study.records import read_records
-
     return read_records(study.results, study.codes)
 
 
@@ -166,8 +162,6 @@ def pilots_frame(study, seeds=None):
 def plan(study, job) -> None:
     """Laws from the first seed's ladder and the plans made from them, written once: the
     multilingual models are trained on these plans, so a later refit never changes them."""
-    import budgetlaw as bl
-
     t = time.perf_counter()
     pilots = pilots_frame(study, seeds=(study.seeds[0],))
     pilots.to_csv(study.results / "pilots_plan.csv", index=False, lineterminator="\n")
@@ -232,8 +226,6 @@ def pilots_table(recs, languages):
 
 
 def fit_transfer(frame, n_boot: int, transfer: str = "auto", stage1: str = "separate"):
-    import budgetlaw as bl
-
     return bl.fit(frame, metric="nll", lower_is_better=True, transfer=transfer, n_boot=n_boot, seed=0, stage1=stage1)
 
 
@@ -241,9 +233,6 @@ def transfer_plan(study, job) -> None:
     """The plan made on the transfer-aware law, and uniform judged under the same law: fitted on
     the models the job needs (the pilots, the extrapolation and the leave-one-out models), then
     written once and frozen."""
-    import budgetlaw as bl
-    from budgetlaw.fileio import atomic_write
-
     t = time.perf_counter()
     # only the models the job needs: a refining pilot that happens to be recorded already (another
     # worker, an earlier run) must not change the frozen plan
@@ -264,8 +253,6 @@ def transfer_plan(study, job) -> None:
 
 def refit(study) -> None:
     """Laws from every pilot point (all seeds), for the report: pilots.csv, laws.json, laws_chrf.json."""
-    import budgetlaw as bl
-
     pilots = pilots_frame(study)
     pilots.to_csv(study.results / "pilots.csv", index=False, lineterminator="\n")
     bl.fit(pilots, metric="nll", lower_is_better=True, seed=0).save(study.results / "laws.json")
