@@ -21,6 +21,12 @@ import socket
 from pathlib import Path
 
 from tuning.errors import InputError
+from tuning.convert import _check_gguf
+from tuning.data.instructions import read_instructions
+from tuning.data.readers import open_pairs
+from tuning.data.sampling import normalize
+from tuning.study.graph import build_jobs
+from tuning.study.steps import heldout_pairs
 
 #: config.json keys that hold a model's positions, in the order transformers' models use them
 POSITION_KEYS = ("max_position_embeddings", "n_positions", "max_seq_len", "seq_length", "n_ctx")
@@ -101,8 +107,6 @@ def _gguf_fields(path: Path, wanted) -> dict:
     gguf.GGUFReader maps every tensor first."""
     import struct
 
-    from tuning.convert import _check_gguf
-
     _check_gguf(path)
     out: dict = {}
     with open(path, "rb") as fh:
@@ -180,8 +184,6 @@ def _chat_template(study, files: dict, where: str) -> None:
 
 # -- instructions, held-out sets, corpora --------------------------------------------------------------
 def _instructions(study, where: str) -> None:
-    from tuning.data.instructions import read_instructions
-
     files = [("instructions", study.instructions)] + [
         (f"languages.{lang.code}.instructions", lang.instructions) for lang in study.languages]
     for key, path in files:
@@ -196,8 +198,6 @@ def _instructions(study, where: str) -> None:
 def _needs(study) -> dict[str, int]:
     """The most distinct pairs a fixed mixture of the study asks of each language (plans read
     the corpora's sizes as caps, so their models are not counted)."""
-    from tuning.study.graph import build_jobs
-
     need: dict[str, int] = {}
     for job in build_jobs(study):
         for lang, n in job.params.get("sizes", {}).items():
@@ -206,10 +206,6 @@ def _needs(study) -> dict[str, int]:
 
 
 def _corpora(study, where: str) -> None:
-    from tuning.data.readers import open_pairs
-    from tuning.data.sampling import normalize
-    from tuning.study.steps import heldout_pairs
-
     corpus, held = {}, set()
     for lang in study.languages:
         try:

@@ -33,6 +33,10 @@ import math
 from pathlib import Path
 
 from tuning.errors import InputError
+import budgetlaw as bl
+from budgetlaw.fileio import atomic_write
+from tuning.study.graph import build_jobs, is_done
+from tuning.study.runs import sizes_of
 
 log = logging.getLogger("tuning.study")
 
@@ -119,9 +123,6 @@ def model_noise(laws) -> float:
 def _mixture(study, job, jobs) -> tuple[dict, dict | None] | None:
     """(pairs seen, distinct pairs or None) of a model job, as its record will hold them; None
     when its sizes come from a plan not made yet."""
-    from tuning.study.graph import is_done
-    from tuning.study.runs import sizes_of
-
     p = job.params
     if "sizes_from" in p and not all(is_done(study, jobs[n]) for n in job.needs if jobs[n].kind == "plan"):
         return None
@@ -137,10 +138,6 @@ def predict_study(study) -> dict:
     Returns {"path", "added", "kept", "waiting"} (waiting: jobs whose plan is not made yet).
     InputError, nothing written, without laws_transfer.json or with a file lacking columns.
     """
-    import budgetlaw as bl
-
-    from tuning.study.graph import build_jobs, is_done
-
     laws_path, out = study.results / LAWS, study.results / FILE
     if not laws_path.is_file():
         raise InputError(f"{laws_path}: no transfer-aware law to predict with; run `tuning study report "
@@ -193,8 +190,6 @@ def predict_study(study) -> dict:
 
 def _append(path: Path, rows: list[dict]) -> None:
     """The file's bytes as they are, then ``rows`` in its header's order (new: COLUMNS)."""
-    from budgetlaw.fileio import atomic_write
-
     old = path.read_bytes() if path.is_file() else b""
     if old and not old.endswith(b"\n"):
         old += b"\n"

@@ -23,6 +23,9 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from tuning.study.graph import STAGES, build_jobs, is_done, select
 from tuning.study.lock import StudyLock
+from tuning.study.door import check_study
+from tuning.study.executors import LocalExecutor, SlurmExecutor
+from tuning.study.runs import write_json
 
 log = logging.getLogger("tuning.study")
 
@@ -32,8 +35,6 @@ def marker_path(study, job_id: str) -> Path:
 
 
 def _mark(study, job_id: str, **info) -> None:
-    from tuning.study.runs import write_json
-
     path = marker_path(study, job_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     write_json(path, info)
@@ -111,8 +112,6 @@ def run_jobs(study, executor, *, until: str | None = None, progress: bool = Fals
 
 def make_executor(study, executor: str = "local", workers: int = 1, cluster: str | None = None,
                   threads: int | None = None):
-    from tuning.study.executors import LocalExecutor, SlurmExecutor
-
     if executor == "local":
         return LocalExecutor(study, workers, cpus=threads * workers if threads else None)
     return SlurmExecutor(study, cluster=cluster)
@@ -122,9 +121,6 @@ def run_study(study, *, executor: str = "local", workers: int = 1, threads: int 
               until: str | None = None, cluster: str | None = None, progress: bool = False) -> dict:
     """The whole study (or up to the stage ``until``), under the study's lock; the files the
     study names are checked first (tuning.study.door), before anything is written."""
-    from tuning.study.door import check_study
-    from tuning.study.runs import write_json
-
     check_study(study)
     ex = make_executor(study, executor, workers, cluster, threads)
     with StudyLock(study.work / "study.lock", str(study.path), executor=executor, workers=workers):
