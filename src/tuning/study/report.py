@@ -11,6 +11,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from budgetlaw.fileio import atomic_write
+from tuning.study import report_figures as fig
+from tuning.study.graph import REPORT_STAMP, report_digest
+from tuning.study.predict import FILE, read_predictions
+from tuning.study.records import read_records
+from tuning.study.report_tables import ReportError, _load, results_frame, write_summary
+from tuning.study.steps import refit as refit_laws
+
 
 def write_report(results, *, title: str, note: str, hardware: str, budget: int | None = None,
                  stage1: str = "separate") -> None:
@@ -19,9 +27,6 @@ def write_report(results, *, title: str, note: str, hardware: str, budget: int |
     import matplotlib
 
     matplotlib.use("Agg")
-    from budgetlaw.fileio import atomic_write
-    from tuning.study import report_figures as fig
-    from tuning.study.report_tables import ReportError, _load, results_frame, write_summary
     from tuning.study.report_transfer import write_transfer_report
 
     results = Path(results)
@@ -46,10 +51,6 @@ def write_report(results, *, title: str, note: str, hardware: str, budget: int |
 
 def write_study_report(study, *, refit: bool = True) -> Path:
     """Refit the laws of every pilot point (when any pilot is recorded) and write the report."""
-    from tuning.study.predict import FILE, read_predictions
-    from tuning.study.records import read_records
-    from tuning.study.steps import refit as refit_laws
-
     # every input checked before anything is written: a damaged record (or a torn prediction
     # row) is one line, and no file of the results folder is rewritten from it
     read_records(study.results, study.codes, require=True, heldout=True)
@@ -60,8 +61,6 @@ def write_study_report(study, *, refit: bool = True) -> Path:
     r = study.report
     write_report(study.results, title=r["title"], note=r["note"], hardware=r["hardware"], budget=study.budget,
                  stage1=study.transfer.stage1 if study.transfer is not None else "separate")
-    from budgetlaw.fileio import atomic_write
-    from tuning.study.graph import REPORT_STAMP, report_digest
 
     # the stamp, last: the report job is done (status, a rerun) until what it read changes
     study.work.mkdir(parents=True, exist_ok=True)

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 import sys
 
+from budgetlaw.fileio import sigterm_as_interrupt
+from tuning.study import runs, steps
+from tuning.study.graph import build_jobs, is_done
+from tuning.study.report import write_study_report
+from tuning.study.spec import load_study
+
 log = logging.getLogger("tuning.study")
 
 
 def execute(study_path: str, results: str, work: str, job_id: str) -> str:
     """Run ``job_id`` of the study unless its output exists; returns the job id."""
-    from tuning.study.graph import build_jobs, is_done
-    from tuning.study.runs import threads_for_worker
-    from tuning.study.spec import load_study
-
     study = load_study(study_path, results=results, work=work)
     job = {j.id: j for j in build_jobs(study)}[job_id]
     if is_done(study, job):
@@ -27,12 +29,11 @@ def execute(study_path: str, results: str, work: str, job_id: str) -> str:
         return job_id
     for noisy in ("tuning.data.mixture", "tuning.data.sampling", "tuning.data.tokenize"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    threads_for_worker()
+    runs.threads_for_worker()
     for sub in ("runs", "predictions", "heldout"):
         (study.results / sub).mkdir(parents=True, exist_ok=True)
     for sub in ("mix", "models"):
         (study.work / sub).mkdir(parents=True, exist_ok=True)
-    from tuning.study import runs, steps
 
     if job.kind == "prepare":
         steps.prepare(study, job)
@@ -45,8 +46,6 @@ def execute(study_path: str, results: str, work: str, job_id: str) -> str:
     elif job.id == "transfer-plan":
         steps.transfer_plan(study, job)
     elif job.kind == "report":
-        from tuning.study.report import write_study_report
-
         write_study_report(study)
     else:
         runs.run_model(study, job)
@@ -59,7 +58,6 @@ def main(argv=None) -> int:
         print("usage: python -m tuning.study.worker STUDY.yaml RESULTS WORK JOB_ID", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    from budgetlaw.fileio import sigterm_as_interrupt
 
     sigterm_as_interrupt()  # SIGTERM stops the training child too (subprocess.run kills it on the way out)
     execute(*args)
