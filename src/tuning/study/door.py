@@ -20,11 +20,11 @@ import os
 import socket
 from pathlib import Path
 
-from tuning.errors import InputError
 from tuning.convert import _check_gguf
 from tuning.data.instructions import read_instructions
 from tuning.data.readers import open_pairs
 from tuning.data.sampling import normalize
+from tuning.errors import InputError
 from tuning.study.graph import build_jobs
 from tuning.study.steps import heldout_pairs
 

@@ -32,9 +32,9 @@ import logging
 import math
 from pathlib import Path
 
-from tuning.errors import InputError
 import budgetlaw as bl
 from budgetlaw.fileio import atomic_write
+from tuning.errors import InputError
 from tuning.study.graph import build_jobs, is_done
 from tuning.study.runs import sizes_of
 

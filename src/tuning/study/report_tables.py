@@ -20,9 +20,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import budgetlaw as bl
 from budgetlaw.fileio import atomic_write  # a temp file beside the target, renamed on success
 from tuning.study.records import RecordError as ReportError  # the one record reader's error
-import budgetlaw as bl
 from tuning.study.records import read_records as _read_records
 
 METRICS = ("nll", "chrf", "bleu", "off_target")

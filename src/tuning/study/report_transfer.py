@@ -38,12 +38,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+import budgetlaw as bl
 from budgetlaw.fileio import atomic_write
 from tuning.study.plan_gain import gain_lines, paired_gain
 from tuning.study.predict import model_noise, report_lines as predicted_lines
-from tuning.study.steps import _mixture, fit_transfer, pilots_table
-import budgetlaw as bl
 from tuning.study.records import read_records
+from tuning.study.steps import _mixture, fit_transfer, pilots_table
 
 #: kinds of run whose models are trained on a plan: never fitted on
 PLAN_KINDS = ("optimized", "uniform", "proportional", "transfer-plan")

@@ -27,15 +27,15 @@ import sys
 import time
 from pathlib import Path
 
-from tuning.errors import InputError
-from tuning.study.graph import base_model_dir, round_sizes
 import budgetlaw as bl
 from budgetlaw.fileio import atomic_write  # temp file beside the target, renamed on success
 from tuning.data.mixture import build_mixture
+from tuning.errors import InputError
 from tuning.evaluation.align import alignment as align
 from tuning.evaluation.likelihood import mean_nll, nll_signature, reference_nll
 from tuning.evaluation.tasks import load_task, score_task
 from tuning.generation import GenerateSettings, generate, load_model
+from tuning.study.graph import base_model_dir, round_sizes
 from tuning.train.config import load_config
 
 log = logging.getLogger("tuning.study")

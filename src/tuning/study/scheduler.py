@@ -21,10 +21,10 @@ from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from tuning.study.graph import STAGES, build_jobs, is_done, select
-from tuning.study.lock import StudyLock
 from tuning.study.door import check_study
 from tuning.study.executors import LocalExecutor, SlurmExecutor
+from tuning.study.graph import STAGES, build_jobs, is_done, select
+from tuning.study.lock import StudyLock
 from tuning.study.runs import write_json
 
 log = logging.getLogger("tuning.study")

@@ -37,9 +37,9 @@ import re
 from pathlib import Path
 from typing import Any
 
+from budgetlaw import STAGE1_CHOICES
 from budgetlaw.fileio import Field, Schema, read_yaml
 from tuning.errors import InputError
-from budgetlaw import STAGE1_CHOICES
 from tuning.languages import canonical
 from tuning.study.graph import KINDS
 from tuning.train.config import SCHEMA as TRAIN

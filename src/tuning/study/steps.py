@@ -18,15 +18,15 @@ import shutil
 import time
 from pathlib import Path
 
-from tuning.errors import InputError
-from tuning.study.runs import write_json, write_jsonl
 import budgetlaw as bl
 from budgetlaw.fileio import atomic_write
 from tuning.convert import gguf_to_model
 from tuning.data.readers import open_pairs
 from tuning.data.sampling import normalize
+from tuning.errors import InputError
 from tuning.prompts import translation_instruction
 from tuning.study.records import read_records
+from tuning.study.runs import write_json, write_jsonl
 
 log = logging.getLogger("tuning.study")
 
