@@ -251,6 +251,21 @@ def _timing(records):
     return pd.DataFrame(rows) if rows else None
 
 
+def same_mixture_note(records) -> str | None:
+    """One line when the optimised and the uniform model of a seed were trained on the same whole
+    pairs (a plan that rounds to uniform's sizes): their measured difference is then no finding."""
+    sizes: dict[tuple[str, int], dict] = {}
+    for r in records:
+        if r.get("kind") in ("optimized", "uniform"):
+            sizes[(r["kind"], r.get("seed"))] = r.get("sizes")
+    same = sorted(seed for (kind, seed), mix in sizes.items() if kind == "optimized" and sizes.get(("uniform", seed)) == mix)
+    if not same:
+        return None
+    split = ", ".join(f"{k} {v}" for k, v in sorted(sizes[("optimized", same[0])].items()))
+    return (f"The optimised plan comes to uniform's whole pairs ({split}; seed {', '.join(map(str, same))}): "
+            "both models were trained on the same mixture, so their difference says nothing about the plan.")
+
+
 def write_summary(results: Path, frame, records, laws, *, title: str, note: str, hardware: str) -> Path:
     """summary.md: the tables above, under ``# title`` and the ``note`` line."""
     parts = [f"# {title}", "", note, ""]
@@ -266,6 +281,8 @@ def write_summary(results: Path, frame, records, laws, *, title: str, note: str,
     if g is not None:
         parts += ["## Optimised minus uniform (positive = optimised better; NLL sign flipped), measured and as the "
                   "plan's laws predicted", "", _md(g), ""]
+        same = same_mixture_note(records)
+        parts += [same, ""] if same else []
     for which, title in (("plan", "Laws the plan was made with (first seed's pilots)"), ("all", "Laws from every pilot point")):
         t = _laws_table(laws, which)
         if t is not None:

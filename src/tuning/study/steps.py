@@ -25,6 +25,7 @@ from tuning.data.readers import open_pairs
 from tuning.data.sampling import normalize
 from tuning.errors import InputError
 from tuning.prompts import translation_instruction
+from tuning.study.graph import round_sizes
 from tuning.study.records import read_records
 from tuning.study.runs import write_json, write_jsonl
 
@@ -188,6 +189,11 @@ def plan(study, job) -> None:
     plans[other]["optimized"].save(study.results / f"plan_{other}_laws.json")
     write_json(study.results / "available.json", available)
     primary["optimized"].save(study.results / "plan.json")  # the job's output: last
+    whole = round_sizes(primary["optimized"].sizes, study.budget)
+    if whole == round_sizes(primary["uniform"].sizes, study.budget):
+        log.warning("the optimised plan comes to uniform's whole pairs (%s): its models and uniform's are trained "
+                    "on the same mixture, so the study cannot tell them apart; the report says so",
+                    ", ".join(f"{k} {v}" for k, v in whole.items()))
     log.info("laws and plans in %.0f s: %s", time.perf_counter() - t,
              {k: round(v) for k, v in primary["optimized"].sizes.items()})
 
