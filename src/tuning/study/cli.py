@@ -10,6 +10,15 @@ import argparse
 import logging
 import sys
 
+from tuning.errors import InputError
+from tuning.study.executors import SlurmExecutor, _submitit
+from tuning.study.graph import STAGES, build_jobs, is_done, output_path
+from tuning.study.predict import predict_study
+from tuning.study.report import write_study_report
+from tuning.study.scheduler import run_study
+from tuning.study.spec import load_study
+from tuning.study.status import format_status, study_status
+
 log = logging.getLogger("tuning.study")
 
 
@@ -20,8 +29,6 @@ def _common(p) -> None:
 
 
 def register(subparsers) -> None:
-    from tuning.study.graph import STAGES
-
     study = subparsers.add_parser("study", help="run a whole study (pilots, laws, plans, models, report) from a study file",
                                   description="The method as one study file and one command; see docs/study.md.")
     sub = study.add_subparsers(dest="study_command", metavar="ACTION", required=True)
@@ -53,24 +60,16 @@ def register(subparsers) -> None:
 
 
 def _load(args):
-    from tuning.study.spec import load_study
-
     return load_study(args.study, results=args.results, work=args.work)
 
 
 def run_cmd(args) -> int:
-    from tuning.study.scheduler import run_study
-
     study = _load(args)
-    from tuning.errors import InputError
-
     if args.workers < 1:
         raise InputError(f"--workers {args.workers}: give a positive number of workers")
     if args.threads is not None and args.threads < 1:
         raise InputError(f"--threads {args.threads}: give a positive number of threads per worker")
     if args.executor == "slurm":
-        from tuning.study.executors import SlurmExecutor, _submitit
-
         _submitit()  # the one-line errors before anything starts: no submitit, no SLURM
         if args.cluster is None:
             SlurmExecutor.check_cluster()
@@ -89,8 +88,6 @@ def run_cmd(args) -> int:
 
 
 def status_cmd(args) -> int:
-    from tuning.study.status import format_status, study_status
-
     study = _load(args)
     return _print(format_status(study, study_status(study)))
 
@@ -109,8 +106,6 @@ def _print(text: str) -> int:
 
 
 def report_cmd(args) -> int:
-    from tuning.study.report import write_study_report
-
     study = _load(args)
     out = write_study_report(study)
     log.info("report written to %s", out)
@@ -118,15 +113,11 @@ def report_cmd(args) -> int:
 
 
 def predict_cmd(args) -> int:
-    from tuning.study.predict import predict_study
-
     predict_study(_load(args))
     return 0
 
 
 def jobs_cmd(args) -> int:
-    from tuning.study.graph import build_jobs, is_done, output_path
-
     study = _load(args)
     lines = []
     for job in build_jobs(study):
