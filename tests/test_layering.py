@@ -287,9 +287,10 @@ PROJECT = ("budgetlaw", "tuning")
 # what a function-level import may be there to defer: heavy to import, or an optional extra
 DEFERRED = {"torch", "transformers", "scipy", "cvxpy", "matplotlib", "comet", "sacrebleu", "tokenizers",
             "safetensors", "pandas", "yaml", "polib", "gguf", "submitit", "accelerate", "sentencepiece"}
-# Where function-level imports of light project modules are not yet moved to the top: the study
-# package. Everything else holds the rule; these are listed by the test's message when they break it.
-NOT_YET_AT_THE_TOP = ("src/tuning/study/",)
+# Where function-level imports of light project modules are not yet moved to the top (path
+# prefixes, counted in the test's message). Empty: the study package, the last one listed, holds
+# the rule too, so everything does.
+NOT_YET_AT_THE_TOP: tuple[str, ...] = ()
 
 
 def _project_modules() -> dict[str, Path]:
