@@ -172,7 +172,11 @@ class SlurmExecutor:
     def _params(self, kind: str) -> dict:
         res = self.study.resources
         params = {"timeout_min": 240, "cpus_per_task": 1, **res.get("default", {}), **res.get(kind, {})}
-        return {"name": f"{self.study.name}-{kind}", **params}
+        # set in the job script, before Python starts: numpy's BLAS reads them when first imported,
+        # which is before StudyJob sets them again (on other clusters submitit ignores slurm_ keys)
+        cpus = int(params["cpus_per_task"])
+        setup = [f"export OMP_NUM_THREADS={cpus} MKL_NUM_THREADS={cpus} TOKENIZERS_PARALLELISM=false"]
+        return {"name": f"{self.study.name}-{kind}", **params, "slurm_setup": setup}
 
     def start(self, jobs) -> dict[str, Path]:
         logs = {}

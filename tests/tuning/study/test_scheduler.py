@@ -5,6 +5,7 @@ Also each local worker's share of the CPU threads and of the GPUs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -137,3 +138,16 @@ def test_a_worker_dies_with_its_scheduler(tmp_path):
     else:
         os.kill(child, signal.SIGKILL)
         pytest.fail("the worker outlived its scheduler")
+
+
+def test_a_slurm_job_script_limits_the_threads_before_python_starts(study):
+    """numpy's BLAS reads OMP_NUM_THREADS when first imported, before StudyJob sets it: the job
+    script sets it from the job kind's cpus_per_task (submitit's local cluster ignores slurm_ keys)."""
+    pytest.importorskip("submitit")
+    from tuning.study.executors import SlurmExecutor
+
+    ex = SlurmExecutor(dataclasses.replace(study, resources={"default": {"cpus_per_task": 3}, "pilot": {"cpus_per_task": 2}}),
+                       cluster="local")
+    assert ex._params("pilot")["slurm_setup"] == ["export OMP_NUM_THREADS=2 MKL_NUM_THREADS=2 TOKENIZERS_PARALLELISM=false"]
+    assert ex._params("plan")["slurm_setup"] == ["export OMP_NUM_THREADS=3 MKL_NUM_THREADS=3 TOKENIZERS_PARALLELISM=false"]
+    ex.executor.update_parameters(**ex._params("pilot"))  # accepted by submitit as it is
