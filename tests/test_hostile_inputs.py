@@ -483,6 +483,7 @@ def stopped_run(tmp_path_factory, tiny_model):
     return ws
 
 
+@pytest.mark.slow  # tuning train in subprocesses (torch start-up each)
 def test_train_resume_refuses_tampered_metadata_and_accepts_its_own(stopped_run, tmp_path):
     ws = tmp_path / "ws"
     shutil.copytree(stopped_run, ws)

@@ -418,6 +418,7 @@ def _damage(run: Path, how: str) -> None:
         shard.unlink()
 
 
+@pytest.mark.slow  # tuning train in subprocesses (torch start-up each)
 @pytest.mark.parametrize("how, args, needle", [
     ("truncated", [], "cannot load the checkpoint"),
     ("empty", [], "cannot load the checkpoint (EOFError"),
@@ -448,6 +449,7 @@ transformers.PreTrainedModel.save_pretrained = save_pretrained
 """
 
 
+@pytest.mark.slow  # tuning train in subprocesses (torch start-up each)
 def test_sigterm_during_the_final_save_leaves_a_run_that_resume_finishes(train_master, tmp_path, monkeypatch):
     ws = tmp_path / "ws"
     ws.mkdir()
