@@ -38,6 +38,7 @@ from budgetlaw.allocation.baselines import water_fill
 from budgetlaw.design.regret import ExpectedRegret, draw_arrays, expected_regret, plan_arrays
 from budgetlaw.direction import direction_of
 from budgetlaw.errors import InputError
+from budgetlaw.transfer.law import effective
 from budgetlaw.transfer.prediction import law_transfer
 
 __all__ = ["plan_regret", "best_transfer_sizes", "TOLERANCE"]
@@ -104,16 +105,13 @@ def _transfer_regret(laws, plan, p, U, level: float) -> ExpectedRegret:
 
 
 def _effective(x, T, rstar, U):
-    """d (..., n) and e'(x) (..., n): the effective data and the slope of each language's own e."""
+    """d (..., n), budgetlaw.transfer.law.effective, and e'(x) (..., n): the slope of each
+    language's own e, exp(-(x - U) / (U R*)) beyond its distinct pairs U, 1 within them."""
     x = np.asarray(x, dtype=float)
     r = np.asarray(rstar, dtype=float)[..., None] if np.ndim(rstar) else rstar
-    over = np.isfinite(U) & (x > U)
     Us = np.where(np.isfinite(U), U, 1.0)
-    with np.errstate(over="ignore"):
-        tail = np.exp(-np.maximum(x - Us, 0.0) / (Us * r))
-    e = np.where(over, Us + Us * r * (1.0 - tail), x)
-    slope = np.where(over, tail, 1.0)
-    return e + np.einsum("...ij,...j->...i", T, e), slope
+    slope = np.where(np.isfinite(U) & (x > U), np.exp(-np.maximum(x - Us, 0.0) / (Us * r)), 1.0)
+    return effective(x, T, U, rstar), slope
 
 
 def _gaps(x, K, c, T, rstar, w, U) -> np.ndarray:

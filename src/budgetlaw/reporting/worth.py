@@ -347,12 +347,17 @@ def regret_note(regret, metric: str, lower: bool, transfer: bool = False) -> str
     if regret is None or not math.isfinite(regret.expected):
         return ""
     d = 3 if lower else 2
-    share = regret.expected / regret.plan_gain if regret.plan_gain > 0 else math.nan
+    share = _share(regret)
     of = f" ({100 * share:.0f}% of its predicted gain over uniform)" if math.isfinite(share) else ""
     return (f"{REGRET_LABEL} {regret.expected:.{d}f} [{regret.lower:.{d}f}, {regret.upper:.{d}f}] in the summed "
             f"{metric}{of}: under the laws' draws the best plan does that much better on average, so more pilots "
             "could still change the plan by about that much; `budgetlaw next` names the pilot that would cut it most"
             + (" (it reads the one-language laws of the same pilots, so its regret differs)" if transfer else "") + ".")
+
+
+def _share(regret) -> float:
+    """The regret over the plan's predicted gain over uniform (NaN when it gains nothing)."""
+    return regret.expected / regret.plan_gain if regret.plan_gain > 0 else math.nan
 
 
 def _regret_fields(regret, laws, lower: bool) -> dict:
@@ -361,13 +366,12 @@ def _regret_fields(regret, laws, lower: bool) -> dict:
     metric = getattr(laws, "metric", None) or ("loss" if lower else "score")
     transfer = getattr(laws, "transfer", None)
     moved = transfer is not None and not getattr(transfer, "is_zero", False)
-    share = regret.expected / regret.plan_gain if regret.plan_gain > 0 else math.nan
     return {"regret": float(regret.expected), "regret_lower": float(regret.lower), "regret_upper": float(regret.upper),
-            "regret_share": float(share), "regret_note": regret_note(regret, metric, lower, moved)}
+            "regret_share": float(_share(regret)), "regret_note": regret_note(regret, metric, lower, moved)}
 
 
-#: ``judge(..., regret=COMPUTE)``: the plan's expected regret is computed there (None: not known).
-COMPUTE = "compute"
+#: ``judge``'s default ``regret``: the plan's expected regret is computed there (None: not known).
+_COMPUTE = object()
 
 
 def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = None, level: float = 0.9,
@@ -383,7 +387,7 @@ def worth(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
 
 
 def judge(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = None, level: float = 0.9,
-          spread: SeedSpread | None = None, regret=COMPUTE) -> Worth:
+          spread: SeedSpread | None = None, regret=_COMPUTE) -> Worth:
     """``worth`` for a plan already checked against ``laws`` (the report checks it once for
     every baseline); ``regret``: the plan's ExpectedRegret at ``level`` (plan_regret) when already
     computed, so that judging many baselines re-plans the draws once (None: not known)."""
@@ -438,7 +442,7 @@ def judge(laws, plan, baseline, *, seed_sd=None, pilots: pd.DataFrame | None = N
     same = bool(np.allclose(plan.sizes.to_numpy(dtype=float), other, rtol=1e-9, atol=1e-9 * max(1.0, plan.budget)))
     case = classify(gain, low, high, objective_sd, same)
     verdict = _verdict(case, baseline.name, gain, low, high, share, objective_sd, seeds, 3 if lower else 2)
-    if isinstance(regret, str) and regret == COMPUTE:
+    if regret is _COMPUTE:
         regret = plan_regret(laws, plan, level=level)
     return Worth(plan=plan.name, baseline=baseline.name, objective=plan.objective, lower_is_better=lower,
                  level=float(level), gain=gain, lower=low, upper=high, better_share=share, seed_sd=objective_sd,
