@@ -173,7 +173,7 @@ def add_global_options(parser: argparse.ArgumentParser, version: str) -> None:
     progress logs (INFO), -vv debug, -q a step quieter than the program's default."""
     for p in _parsers(parser):
         top = p is parser
-        default = 0 if top else argparse.SUPPRESS  # a sub-command's flag adds to, not resets, the top's
+        default = 0 if top else argparse.SUPPRESS  # absent after the sub-command: the top's count stands
         p.add_argument("--version", action="version", version=version)
         p.add_argument("-v", "--verbose", action="count", default=default,
                        help="more logging: -v progress (INFO), -vv debug" if top else argparse.SUPPRESS)

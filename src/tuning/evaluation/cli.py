@@ -268,13 +268,14 @@ def _claim_prediction_dir(pred_dir: Path, run: dict) -> None:
         old = read_json(marker, error=InputError, message=lambda exc: f"{marker}: unreadable ({str(exc)[:200]}); it records which model and "
                                             "settings made these predictions: delete that folder, or pass a "
                                             "different --predictions-dir")
-        if isinstance(old, dict) and "weights" in old and old.get("weights") != run.get("weights") \
-                and {k: v for k, v in old.items() if k != "weights"} == {k: v for k, v in run.items() if k != "weights"}:
-            raise InputError(f"{pred_dir} holds predictions of {run['model']} as its weights were before they were "
-                             "saved again (run.json records their files' sizes and times); delete that folder to "
-                             "score the new weights, or pass a different --predictions-dir")
-        if isinstance(old, dict) and "weights" not in old:
-            run = {k: v for k, v in run.items() if k != "weights"}  # an older run.json: model and settings
+        if isinstance(old, dict):
+            same_run = {k: v for k, v in old.items() if k != "weights"} == {k: v for k, v in run.items() if k != "weights"}
+            if "weights" not in old:  # an older run.json: model and settings decide
+                run = {k: v for k, v in run.items() if k != "weights"}
+            elif same_run and old["weights"] != run.get("weights"):
+                raise InputError(f"{pred_dir} holds predictions of {run['model']} as its weights were before they "
+                                 "were saved again (run.json records their files' sizes and times); delete that "
+                                 "folder to score the new weights, or pass a different --predictions-dir")
         if not isinstance(old, dict) or old != run:
             old = old if isinstance(old, dict) else {}
             raise InputError(
