@@ -382,6 +382,7 @@ def figures(studies: list[dict], retro: dict | None, out: Path = OUT) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     fig, axes = plt.subplots(1, 3 if retro else 2, figsize=(15 if retro else 10, 4.2))
     x = np.array(FRACTIONS)
@@ -401,6 +402,7 @@ def figures(studies: list[dict], retro: dict | None, out: Path = OUT) -> None:
         if picks:
             axes[1].scatter(*zip(*picks), label=lang, s=50, color=plt.cm.tab10(i))
     axes[1].set_yscale("log")
+    axes[1].xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))  # rounds are whole
     axes[1].set_xlabel("round of the adaptive design (up to 6 pilots a round)")
     axes[1].set_ylabel("pilot size (pairs)")
     axes[1].set_title(f"study {study['k']} ({study['kind']}, diverse={study['diverse']}, capped={study['capped']}): "
